@@ -1,0 +1,73 @@
+/** The shared cache: Redis, so every instance sees the same entries, counters and nonces. */
+import { Redis } from 'ioredis';
+import type { Cache, Versioned } from './cache.ts';
+
+// Compares versions inside Redis so two instances racing on one key cannot interleave.
+const SET_IF_NEWER = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) and tonumber(decoded.version) >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+const INCREMENT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+`;
+
+export interface RedisCacheOptions {
+  url: string;
+  /** Prepended to every key, so several deployments (or test files) can share one Redis. */
+  prefix?: string;
+}
+
+export async function createRedisCache(options: RedisCacheOptions): Promise<Cache> {
+  const redis = new Redis(options.url, {
+    keyPrefix: options.prefix ?? 'vkpay:',
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+  });
+  await redis.connect();
+  return {
+    kind: 'redis',
+    async get<T>(key: string) {
+      const text = await redis.get(key);
+      return text === null ? undefined : (JSON.parse(text) as T);
+    },
+    async set(key, value, ttlMs) {
+      await redis.set(key, JSON.stringify(value), 'PX', ttlMs);
+    },
+    async setIfNewer(key, version, value, ttlMs) {
+      const entry: Versioned<unknown> = { version, value };
+      const stored = await redis.eval(
+        SET_IF_NEWER,
+        1,
+        key,
+        String(version),
+        JSON.stringify(entry),
+        String(ttlMs),
+      );
+      return stored === 1;
+    },
+    async setIfAbsent(key, value, ttlMs) {
+      const stored = await redis.set(key, JSON.stringify(value), 'PX', ttlMs, 'NX');
+      return stored === 'OK';
+    },
+    async increment(key, ttlMs) {
+      return Number(await redis.eval(INCREMENT, 1, key, String(ttlMs)));
+    },
+    async delete(key) {
+      await redis.del(key);
+    },
+    async close() {
+      await redis.quit();
+    },
+  };
+}

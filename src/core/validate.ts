@@ -1,0 +1,159 @@
+/**
+ * Validation of payment parameters at the edge. Every problem is reported at once, so a developer
+ * fixes a request in one round trip, not one field at a time.
+ */
+import { PayError } from './errors.ts';
+import { DEFAULT_MAX_FEN, type Fen, fenProblem } from './money.ts';
+
+export const PROVIDERS = ['wxpay', 'alipay'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** Payment scenes: mini program, official-account web page, app, mobile browser, PC QR code, PC page. */
+export const SCENES = ['miniprogram', 'jsapi', 'app', 'h5', 'native', 'pc'] as const;
+export type Scene = (typeof SCENES)[number];
+
+export const BUILTIN_ORDER_TYPES = ['recharge', 'goods', 'vip', 'custom'] as const;
+
+export const OUT_TRADE_NO_PATTERN = /^[0-9A-Za-z_\-*]{6,32}$/;
+const ORDER_TYPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+
+export interface ValidationRules {
+  maxFen: Fen;
+  /** Order types with a handler: the built-in four plus the merchant's own. */
+  orderTypes: readonly string[];
+  providers: readonly string[];
+  scenes: readonly string[];
+  /** Largest serialised `custom` object, in bytes of UTF-8. */
+  maxCustomBytes: number;
+}
+
+export const DEFAULT_RULES: ValidationRules = {
+  maxFen: DEFAULT_MAX_FEN,
+  orderTypes: BUILTIN_ORDER_TYPES,
+  providers: PROVIDERS,
+  scenes: SCENES,
+  maxCustomBytes: 4096,
+};
+
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+/** What a merchant sends to create a payment, in wire names. */
+export interface PaymentInput {
+  out_trade_no?: unknown;
+  total_fee?: unknown;
+  subject?: unknown;
+  type?: unknown;
+  provider?: unknown;
+  scene?: unknown;
+  custom?: unknown;
+  user_id?: unknown;
+  openid?: unknown;
+}
+
+export interface PaymentParams {
+  outTradeNo: string;
+  totalFen: Fen;
+  subject: string;
+  type: string;
+  provider: ProviderName;
+  scene: Scene;
+  custom: Record<string, unknown>;
+  userId: string | null;
+  openid: string | null;
+}
+
+export function isOrderTypeName(value: string): boolean {
+  return ORDER_TYPE_PATTERN.test(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function optionalId(input: unknown, field: string, problems: Problem[]): string | null {
+  if (input === undefined || input === null || input === '') return null;
+  if (typeof input !== 'string' || input.length > 128) {
+    problems.push({ field, message: `${field} must be a string of at most 128 characters` });
+    return null;
+  }
+  return input;
+}
+
+/** Checks a create-payment request; throws one 40001 listing every problem, or returns typed params. */
+export function validatePaymentInput(
+  input: PaymentInput,
+  rules: ValidationRules = DEFAULT_RULES,
+): PaymentParams {
+  const problems: Problem[] = [];
+  const { out_trade_no, total_fee, subject, type, provider, scene, custom } = input;
+
+  if (typeof out_trade_no !== 'string' || !OUT_TRADE_NO_PATTERN.test(out_trade_no)) {
+    problems.push({
+      field: 'out_trade_no',
+      message: 'out_trade_no must be 6 to 32 characters of 0-9 A-Z a-z _ - *',
+    });
+  }
+  const amountProblem = fenProblem(total_fee, rules.maxFen);
+  if (amountProblem !== null) problems.push({ field: 'total_fee', message: `total_fee ${amountProblem}` });
+
+  if (typeof subject !== 'string' || [...subject.trim()].length < 2 || [...subject].length > 127) {
+    problems.push({ field: 'subject', message: 'subject must be 2 to 127 characters' });
+  }
+  if (typeof type !== 'string' || !rules.orderTypes.includes(type)) {
+    problems.push({ field: 'type', message: `type must be one of ${rules.orderTypes.join(', ')}` });
+  }
+  if (typeof provider !== 'string' || !rules.providers.includes(provider)) {
+    problems.push({ field: 'provider', message: `provider must be one of ${rules.providers.join(', ')}` });
+  }
+  if (typeof scene !== 'string' || !rules.scenes.includes(scene)) {
+    problems.push({ field: 'scene', message: `scene must be one of ${rules.scenes.join(', ')}` });
+  }
+  let customObject: Record<string, unknown> = {};
+  if (custom !== undefined && custom !== null) {
+    if (!isPlainObject(custom)) {
+      problems.push({ field: 'custom', message: 'custom must be a JSON object' });
+    } else {
+      let size = Number.POSITIVE_INFINITY;
+      try {
+        size = Buffer.byteLength(JSON.stringify(custom), 'utf8');
+      } catch {
+        // Cycles and BigInts cannot be stored as JSON; the size check below reports them.
+      }
+      if (size > rules.maxCustomBytes) {
+        problems.push({
+          field: 'custom',
+          message: `custom must be JSON of at most ${rules.maxCustomBytes} bytes`,
+        });
+      } else {
+        customObject = custom;
+      }
+    }
+  }
+  const userId = optionalId(input.user_id, 'user_id', problems);
+  const openid = optionalId(input.openid, 'openid', problems);
+
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    throw new PayError(40001, {
+      field: first.field,
+      message: problems.map((p) => p.message).join('; '),
+      details: { problems },
+    });
+  }
+  return {
+    outTradeNo: out_trade_no as string,
+    totalFen: total_fee as Fen,
+    subject: (subject as string).trim(),
+    type: type as string,
+    provider: provider as ProviderName,
+    scene: scene as Scene,
+    custom: customObject,
+    userId,
+    openid,
+  };
+}

@@ -1,0 +1,103 @@
+/** Row types of the payment tables, as Kysely sees them. */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { OrderStatus, RefundStatus } from '../core/states.ts';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export interface PaymentOrdersTable {
+  id: Generated<number>;
+  merchant_id: string;
+  out_trade_no: string;
+  provider: string;
+  scene: string;
+  type: string;
+  subject: string;
+  total_fee: number;
+  refunded_fee: Generated<number>;
+  status: OrderStatus;
+  user_id: string | null;
+  openid: string | null;
+  custom: ColumnType<Record<string, unknown>, string | undefined, string>;
+  mch_id: string | null;
+  app_id: string | null;
+  transaction_id: string | null;
+  client_ip: string | null;
+  paid_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  closed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  expire_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  user_order_success: Generated<boolean>;
+  gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
+  create_date: Generated<Timestamp>;
+  update_date: Generated<Timestamp>;
+  version: Generated<number>;
+}
+
+export interface PaymentRefundsTable {
+  id: Generated<number>;
+  order_id: number;
+  merchant_id: string;
+  out_trade_no: string;
+  out_refund_no: string;
+  refund_fee: number;
+  total_fee: number;
+  reason: string | null;
+  status: RefundStatus;
+  refund_id: string | null;
+  success_time: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
+  create_date: Generated<Timestamp>;
+  update_date: Generated<Timestamp>;
+  version: Generated<number>;
+}
+
+export interface PaymentLogsTable {
+  id: Generated<number>;
+  type: string;
+  status: 'SUCCESS' | 'ERROR';
+  out_trade_no: string | null;
+  provider: string | null;
+  amount: number | null;
+  user_id: string | null;
+  error: Json | null;
+  ip: string | null;
+  user_agent: string | null;
+  response_ms: number | null;
+  create_date: Generated<Timestamp>;
+}
+
+export interface PaymentErrorsTable {
+  id: Generated<number>;
+  code: number;
+  message: string;
+  action: string;
+  gateway_code: string | null;
+  out_trade_no: string | null;
+  provider: string | null;
+  payload: Json | null;
+  stack: string | null;
+  create_date: Generated<Timestamp>;
+}
+
+export interface PaymentNotifyEventsTable {
+  id: Generated<number>;
+  provider: string;
+  event_id: string;
+  out_trade_no: string | null;
+  payload: Json;
+  result: string;
+  create_date: Generated<Timestamp>;
+}
+
+export interface Database {
+  payment_orders: PaymentOrdersTable;
+  payment_refunds: PaymentRefundsTable;
+  payment_logs: PaymentLogsTable;
+  payment_errors: PaymentErrorsTable;
+  payment_notify_events: PaymentNotifyEventsTable;
+}
+
+export type OrderRow = Selectable<PaymentOrdersTable>;
+export type NewOrderRow = Insertable<PaymentOrdersTable>;
+export type RefundRow = Selectable<PaymentRefundsTable>;
+export type NewRefundRow = Insertable<PaymentRefundsTable>;
