@@ -157,3 +157,55 @@ export function validatePaymentInput(
     openid,
   };
 }
+
+export const OUT_REFUND_NO_PATTERN = /^[0-9A-Za-z_\-|*@]{1,64}$/;
+
+export interface RefundInput {
+  out_trade_no?: unknown;
+  out_refund_no?: unknown;
+  refund_fee?: unknown;
+  reason?: unknown;
+}
+
+export interface RefundParams {
+  outTradeNo: string;
+  outRefundNo: string;
+  refundFen: Fen;
+  reason: string | null;
+}
+
+/** Checks a refund request; throws one 40001 listing every problem, or returns typed params. */
+export function validateRefundInput(input: RefundInput, maxFen: Fen = DEFAULT_RULES.maxFen): RefundParams {
+  const problems: Problem[] = [];
+  if (typeof input.out_trade_no !== 'string' || !OUT_TRADE_NO_PATTERN.test(input.out_trade_no)) {
+    problems.push({
+      field: 'out_trade_no',
+      message: 'out_trade_no must be 6 to 32 characters of 0-9 A-Z a-z _ - *',
+    });
+  }
+  if (typeof input.out_refund_no !== 'string' || !OUT_REFUND_NO_PATTERN.test(input.out_refund_no)) {
+    problems.push({
+      field: 'out_refund_no',
+      message: 'out_refund_no must be 1 to 64 characters of 0-9 A-Z a-z _ - | * @',
+    });
+  }
+  const amountProblem = fenProblem(input.refund_fee, maxFen);
+  if (amountProblem !== null) problems.push({ field: 'refund_fee', message: `refund_fee ${amountProblem}` });
+  const reason = input.reason;
+  if (reason !== undefined && reason !== null && (typeof reason !== 'string' || [...reason].length > 80)) {
+    problems.push({ field: 'reason', message: 'reason must be a string of at most 80 characters' });
+  }
+  if (problems.length > 0) {
+    throw new PayError(40001, {
+      field: problems[0]!.field,
+      message: problems.map((p) => p.message).join('; '),
+      details: { problems },
+    });
+  }
+  return {
+    outTradeNo: input.out_trade_no as string,
+    outRefundNo: input.out_refund_no as string,
+    refundFen: input.refund_fee as Fen,
+    reason: typeof reason === 'string' && reason.length > 0 ? reason : null,
+  };
+}

@@ -28,8 +28,8 @@ export interface PaymentOrdersTable {
   expire_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   user_order_success: Generated<boolean>;
   gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
-  create_date: Generated<Timestamp>;
-  update_date: Generated<Timestamp>;
+  create_date: Timestamp;
+  update_date: Timestamp;
   version: Generated<number>;
 }
 
@@ -46,8 +46,8 @@ export interface PaymentRefundsTable {
   refund_id: string | null;
   success_time: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
-  create_date: Generated<Timestamp>;
-  update_date: Generated<Timestamp>;
+  create_date: Timestamp;
+  update_date: Timestamp;
   version: Generated<number>;
 }
 
@@ -63,7 +63,7 @@ export interface PaymentLogsTable {
   ip: string | null;
   user_agent: string | null;
   response_ms: number | null;
-  create_date: Generated<Timestamp>;
+  create_date: Timestamp;
 }
 
 export interface PaymentErrorsTable {
@@ -76,7 +76,7 @@ export interface PaymentErrorsTable {
   provider: string | null;
   payload: Json | null;
   stack: string | null;
-  create_date: Generated<Timestamp>;
+  create_date: Timestamp;
 }
 
 export interface PaymentNotifyEventsTable {
@@ -86,7 +86,7 @@ export interface PaymentNotifyEventsTable {
   out_trade_no: string | null;
   payload: Json;
   result: string;
-  create_date: Generated<Timestamp>;
+  create_date: Timestamp;
 }
 
 export interface Database {

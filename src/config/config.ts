@@ -1,0 +1,110 @@
+/**
+ * Configuration: defaults for the embedded mode, overridden by environment variables. Everything
+ * is checked at start, so a typo fails loudly instead of paying with a wrong setting.
+ */
+import { DEFAULT_MAX_FEN, HARD_MAX_FEN } from '../core/money.ts';
+import { DEFAULT_POOL, type PoolConfig } from '../store/db.ts';
+
+export type Environment = 'development' | 'testing' | 'production';
+
+export interface VkPayConfig {
+  env: Environment;
+  /** PostgreSQL server URL; unset means the embedded PGlite database. */
+  databaseUrl?: string | undefined;
+  /** PGlite's data folder, or 'memory'. */
+  dataDir: string;
+  pool: PoolConfig;
+  /** Redis URL; unset means the in-process cache. */
+  redisUrl?: string | undefined;
+  /** Largest amount of one order, in fen. */
+  maxFen: number;
+  /** Largest `custom` object, in bytes. */
+  maxCustomBytes: number;
+  /** How long a payment query answer stays cached. */
+  resultCacheTtlMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export const DEFAULT_CONFIG: VkPayConfig = {
+  env: 'development',
+  dataDir: './data',
+  pool: DEFAULT_POOL,
+  maxFen: DEFAULT_MAX_FEN,
+  maxCustomBytes: 4096,
+  resultCacheTtlMs: 300_000,
+  logLevel: 'info',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.join(' or ')}`);
+  }
+  return raw;
+}
+
+/** Reads VKPAY_* (and DATABASE_URL, REDIS_URL, NODE_ENV) over the defaults. */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<VkPayConfig> = {},
+): VkPayConfig {
+  const environment = (env.VKPAY_ENV ?? env.NODE_ENV ?? 'development') as Environment;
+  if (!['development', 'testing', 'production'].includes(environment)) {
+    throw new ConfigError(
+      `VKPAY_ENV must be development, testing or production, got ${JSON.stringify(environment)}`,
+    );
+  }
+  const logLevel = (env.VKPAY_LOG_LEVEL ?? DEFAULT_CONFIG.logLevel) as VkPayConfig['logLevel'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`VKPAY_LOG_LEVEL is not a log level: ${JSON.stringify(logLevel)}`);
+  }
+  return {
+    env: environment,
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: env.VKPAY_DATA_DIR || DEFAULT_CONFIG.dataDir,
+    pool: {
+      max: integer(env, 'VKPAY_DB_POOL_SIZE', DEFAULT_POOL.max, 1, 1000),
+      acquireTimeoutMs: integer(
+        env,
+        'VKPAY_DB_ACQUIRE_TIMEOUT_MS',
+        DEFAULT_POOL.acquireTimeoutMs,
+        100,
+        600_000,
+      ),
+      idleTimeoutMs: integer(env, 'VKPAY_DB_IDLE_TIMEOUT_MS', DEFAULT_POOL.idleTimeoutMs, 1000, 3_600_000),
+    },
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    maxFen: integer(env, 'VKPAY_MAX_FEN', DEFAULT_CONFIG.maxFen, 1, HARD_MAX_FEN),
+    maxCustomBytes: integer(env, 'VKPAY_MAX_CUSTOM_BYTES', DEFAULT_CONFIG.maxCustomBytes, 2, 65_536),
+    resultCacheTtlMs: integer(
+      env,
+      'VKPAY_RESULT_CACHE_TTL_MS',
+      DEFAULT_CONFIG.resultCacheTtlMs,
+      1000,
+      3_600_000,
+    ),
+    logLevel,
+    ...overrides,
+  };
+}

@@ -1,0 +1,10 @@
+export { type Cache, createMemoryCache, createRedisCache } from './cache/index.ts';
+export { ConfigError, loadConfig, type VkPayConfig } from './config/config.ts';
+export { ERROR_TABLE, type ErrorCode, type ErrorResult, isPayError, PayError } from './core/errors.ts';
+export { fenToYuan, yuanToFen } from './core/money.ts';
+export type { OrderStatus, RefundStatus } from './core/states.ts';
+export type { BusinessHandler, HandlerContext } from './service/handlers.ts';
+export type { Order, PaymentResult, Refund, RefundResult } from './service/model.ts';
+export type { ApplyOutcome } from './service/payments.ts';
+export type { RefundApplyOutcome } from './service/refunds.ts';
+export { createVkPay, type VkPay, type VkPayOptions } from './vk-pay.ts';

@@ -1,0 +1,110 @@
+/**
+ * The one interface every gateway implements. Inside a provider folder, the signed transport (sign
+ * the request, verify the response) stays apart from the per-operation mappings (our types <-> the
+ * gateway's types). Amounts are integer fen on this side of the interface.
+ */
+import type { Fen } from '../core/money.ts';
+import type { Scene } from '../core/validate.ts';
+import type { PaymentResult, RefundResult } from '../service/model.ts';
+
+/** What a provider needs to create a payment at the gateway. */
+export interface PaymentOrder {
+  merchantId: string;
+  outTradeNo: string;
+  totalFen: Fen;
+  subject: string;
+  scene: Scene;
+  /** The payer's openid: required for JSAPI and mini program. */
+  openid?: string | null;
+  /** The payer's IP: required for H5. */
+  clientIp?: string | null;
+  /** Where the gateway sends the payment notification. */
+  notifyUrl: string;
+  /** Where a browser returns after paying (Alipay page/H5). */
+  returnUrl?: string | null;
+  expireAt?: Date | null;
+  /** Extra gateway fields passed through unchanged. */
+  other?: Record<string, unknown>;
+}
+
+/** What the client needs to invoke the payment in its scene. */
+export type ClientPayParams =
+  /** JSAPI and mini program: the arguments of wx.requestPayment / WeixinJSBridge. */
+  | {
+      scene: 'jsapi' | 'miniprogram';
+      appId: string;
+      timeStamp: string;
+      nonceStr: string;
+      package: string;
+      signType: 'RSA';
+      paySign: string;
+    }
+  /** APP: the arguments of the WeChat SDK's PayReq. */
+  | {
+      scene: 'app';
+      appid: string;
+      partnerid: string;
+      prepayid: string;
+      package: 'Sign=WXPay';
+      noncestr: string;
+      timestamp: string;
+      sign: string;
+    }
+  /** H5: the page to open in the mobile browser. */
+  | { scene: 'h5'; h5Url: string }
+  /** PC QR code: the text to render as a QR code. */
+  | { scene: 'native'; codeUrl: string }
+  /** Alipay page/WAP pay: a URL to redirect to, or an auto-submitting form. */
+  | { scene: 'pc' | 'h5'; payUrl: string; form?: string }
+  /** Alipay APP: the signed order string for the SDK. */
+  | { scene: 'app'; orderString: string };
+
+export interface CreatedPayment {
+  client: ClientPayParams;
+  /** The gateway's id for the attempt (WeChat prepay_id), when it gives one. */
+  prepayId?: string | null;
+  raw: unknown;
+}
+
+export interface RefundRequest {
+  merchantId: string;
+  outTradeNo: string;
+  outRefundNo: string;
+  refundFen: Fen;
+  totalFen: Fen;
+  reason?: string | null;
+  notifyUrl: string;
+}
+
+/** A verified callback: what it says, and what to answer the gateway. */
+export type NotifyEvent =
+  | { kind: 'payment'; result: PaymentResult }
+  | { kind: 'refund'; result: RefundResult };
+
+export interface NotifyAck {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Provider {
+  readonly name: string;
+  createPayment(order: PaymentOrder): Promise<CreatedPayment>;
+  /** By our number, or by the gateway's when `transactionId` is given. */
+  queryPayment(query: {
+    merchantId: string;
+    outTradeNo: string;
+    transactionId?: string;
+  }): Promise<PaymentResult>;
+  closePayment(query: { merchantId: string; outTradeNo: string }): Promise<void>;
+  refund(request: RefundRequest): Promise<RefundResult>;
+  queryRefund(query: { merchantId: string; outRefundNo: string }): Promise<RefundResult>;
+  /** Verifies (and decrypts) a callback from its raw bytes; throws PayError 40002 when it does not verify. */
+  parseNotify(
+    merchantId: string,
+    headers: Record<string, string | string[] | undefined>,
+    rawBody: Buffer,
+  ): Promise<NotifyEvent>;
+  /** The answer the gateway expects: success stops its retries, failure asks for another try. */
+  ackNotify(ok: boolean, message?: string): NotifyAck;
+}

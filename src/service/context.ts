@@ -1,0 +1,74 @@
+/** What every use case needs: the store, the cache, the handlers, a clock and a logger. */
+import type { Logger } from 'pino';
+import type { Cache } from '../cache/cache.ts';
+import { ERROR_TABLE, type PayError } from '../core/errors.ts';
+import { sanitize } from '../core/sanitize.ts';
+import type { ValidationRules } from '../core/validate.ts';
+import type { Store } from '../store/db.ts';
+import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
+import type { HandlerRegistry } from './handlers.ts';
+
+export interface ServiceContext {
+  store: Store;
+  cache: Cache;
+  handlers: HandlerRegistry;
+  logger: Logger;
+  now: () => Date;
+  /** Rules for payment parameters; order types come from the handler registry. */
+  rules: Omit<ValidationRules, 'orderTypes'>;
+  /** How long a query answer stays in the cache. */
+  resultCacheTtlMs: number;
+}
+
+/** Writes a payment_logs row. A failure to log never fails the payment; it goes to the process log. */
+export async function recordLog(context: ServiceContext, entry: LogEntry): Promise<void> {
+  try {
+    await insertLog(context.store.db, {
+      ...entry,
+      error: entry.error === undefined ? undefined : sanitize(entry.error),
+    });
+  } catch (error) {
+    context.logger.error({ err: error, type: entry.type }, 'could not write payment_logs row');
+  }
+}
+
+/** Writes a payment_errors row for a failure, with its payload sanitised. */
+export async function recordError(
+  context: ServiceContext,
+  error: PayError,
+  where: { outTradeNo?: string | null; provider?: string | null; payload?: unknown },
+): Promise<void> {
+  const spec = ERROR_TABLE[error.code];
+  const entry: ErrorEntry = {
+    code: error.code,
+    message: error.message,
+    action: spec.actionZh,
+    gatewayCode: error.gatewayCode ?? null,
+    outTradeNo: where.outTradeNo ?? null,
+    provider: where.provider ?? null,
+    payload: sanitize({
+      ...(where.payload === undefined ? {} : { payload: where.payload }),
+      details: error.details,
+    }),
+    stack: describeCause(error),
+  };
+  try {
+    await insertError(context.store.db, entry);
+  } catch (failure) {
+    context.logger.error({ err: failure, code: error.code }, 'could not write payment_errors row');
+  }
+  context.logger.warn(
+    { code: error.code, gatewayCode: error.gatewayCode, outTradeNo: where.outTradeNo },
+    error.message,
+  );
+}
+
+function describeCause(error: PayError): string | null {
+  const cause = error.cause;
+  if (cause instanceof Error) return cause.stack ?? cause.message;
+  return error.stack ?? null;
+}
+
+export function orderCacheKey(merchantId: string, outTradeNo: string): string {
+  return `order:${merchantId}:${outTradeNo}`;
+}

@@ -1,0 +1,125 @@
+/** The payment domain as the service hands it out: orders and refunds in camelCase, amounts in fen. */
+import type { Fen } from '../core/money.ts';
+import type { OrderStatus, RefundStatus } from '../core/states.ts';
+import type { OrderRow, RefundRow } from '../store/schema.ts';
+
+export interface Order {
+  id: number;
+  merchantId: string;
+  outTradeNo: string;
+  provider: string;
+  scene: string;
+  type: string;
+  subject: string;
+  totalFen: Fen;
+  refundedFen: Fen;
+  status: OrderStatus;
+  userId: string | null;
+  openid: string | null;
+  custom: Record<string, unknown>;
+  transactionId: string | null;
+  /** The payer paid and the business handler for the order's type finished. */
+  userOrderSuccess: boolean;
+  paidAt: string | null;
+  closedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface Refund {
+  id: number;
+  orderId: number;
+  merchantId: string;
+  outTradeNo: string;
+  outRefundNo: string;
+  refundFen: Fen;
+  totalFen: Fen;
+  reason: string | null;
+  status: RefundStatus;
+  refundId: string | null;
+  successTime: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const iso = (value: Date | string | null): string | null =>
+  value === null ? null : value instanceof Date ? value.toISOString() : new Date(value).toISOString();
+
+export function toOrder(row: OrderRow): Order {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    outTradeNo: row.out_trade_no,
+    provider: row.provider,
+    scene: row.scene,
+    type: row.type,
+    subject: row.subject,
+    totalFen: row.total_fee,
+    refundedFen: row.refunded_fee,
+    status: row.status,
+    userId: row.user_id,
+    openid: row.openid,
+    custom: row.custom ?? {},
+    transactionId: row.transaction_id,
+    userOrderSuccess: row.user_order_success,
+    paidAt: iso(row.paid_at),
+    closedAt: iso(row.closed_at),
+    createdAt: iso(row.create_date)!,
+    updatedAt: iso(row.update_date)!,
+    version: row.version,
+  };
+}
+
+export function toRefund(row: RefundRow): Refund {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    merchantId: row.merchant_id,
+    outTradeNo: row.out_trade_no,
+    outRefundNo: row.out_refund_no,
+    refundFen: row.refund_fee,
+    totalFen: row.total_fee,
+    reason: row.reason,
+    status: row.status,
+    refundId: row.refund_id,
+    successTime: iso(row.success_time),
+    createdAt: iso(row.create_date)!,
+    updatedAt: iso(row.update_date)!,
+  };
+}
+
+/** What a verified gateway callback or query says about a payment. */
+export interface PaymentResult {
+  merchantId: string;
+  provider: string;
+  outTradeNo: string;
+  /** The gateway's own number for the payment (WeChat transaction_id, Alipay trade_no). */
+  transactionId: string | null;
+  /** What the gateway says the payer paid, in fen. */
+  amountFen: Fen;
+  status: 'SUCCESS' | 'NOTPAY' | 'USERPAYING' | 'CLOSED' | 'FAILED';
+  /** The gateway merchant and app the payment went to; checked against the order's. */
+  mchId?: string | null;
+  appId?: string | null;
+  paidAt?: Date | null;
+  /** The gateway's event id (WeChat notification id, Alipay notify_id), recorded once. */
+  eventId?: string | null;
+  source: 'notify' | 'query';
+  /** The verified, decrypted payload, kept with the order. */
+  raw: unknown;
+}
+
+export interface RefundResult {
+  merchantId: string;
+  provider: string;
+  outRefundNo: string;
+  status: 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+  refundId?: string | null;
+  /** The refunded amount the gateway reports, checked against the refund's. */
+  refundFen?: Fen | null;
+  successTime?: Date | null;
+  eventId?: string | null;
+  source: 'notify' | 'query' | 'request';
+  raw: unknown;
+}

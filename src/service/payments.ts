@@ -1,0 +1,320 @@
+/**
+ * Orders and payment results: creating an order, reading it through the cache, and applying what a
+ * gateway says about it, in one transaction with the business handler.
+ */
+import { isPayError, PayError } from '../core/errors.ts';
+import { canMoveOrder, isPaid } from '../core/states.ts';
+import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
+import { insertNotifyEvent } from '../store/journal.ts';
+import { findOrder, insertOrder, lockOrder, updateOrder } from '../store/orders.ts';
+import type { OrderRow } from '../store/schema.ts';
+import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
+import { type Order, type PaymentResult, toOrder } from './model.ts';
+import { storeFailure } from './store-failure.ts';
+
+export interface CreateOrderRequest extends PaymentInput {
+  merchantId: string;
+  /** The gateway merchant and app that will take the payment; results must come from them. */
+  mchId?: string | null;
+  appId?: string | null;
+  clientIp?: string | null;
+  expireAt?: Date | null;
+}
+
+export interface CreatedOrder {
+  order: Order;
+  /** False when the same request was made before and this is its order. */
+  created: boolean;
+}
+
+/**
+ * Creates an unpaid order, or returns the one made by the same request earlier. Reusing an
+ * out_trade_no for a different payment is refused, and so is paying an order twice.
+ */
+export async function createOrder(
+  context: ServiceContext,
+  request: CreateOrderRequest,
+): Promise<CreatedOrder> {
+  const params = validatePaymentInput(request, {
+    ...context.rules,
+    orderTypes: context.handlers.orderTypes(),
+  });
+  const { db } = context.store;
+  const inserted = await insertOrder(db, {
+    merchant_id: request.merchantId,
+    out_trade_no: params.outTradeNo,
+    provider: params.provider,
+    scene: params.scene,
+    type: params.type,
+    subject: params.subject,
+    total_fee: params.totalFen,
+    status: 'NOTPAY',
+    user_id: params.userId,
+    openid: params.openid,
+    custom: JSON.stringify(params.custom),
+    mch_id: request.mchId ?? null,
+    app_id: request.appId ?? null,
+    client_ip: request.clientIp ?? null,
+    expire_at: request.expireAt ?? null,
+    create_date: context.now(),
+    update_date: context.now(),
+  }).catch((error) => {
+    throw storeFailure(error);
+  });
+  if (inserted) return { order: toOrder(inserted), created: true };
+
+  const existing = await findOrder(db, request.merchantId, params.outTradeNo);
+  if (!existing) throw new PayError(40010, { message: 'the order was removed while being created; retry' });
+  if (isPaid(existing.status)) {
+    throw new PayError(40006, { field: 'out_trade_no', details: { status: existing.status } });
+  }
+  const differences = (
+    [
+      ['total_fee', existing.total_fee, params.totalFen],
+      ['subject', existing.subject, params.subject],
+      ['type', existing.type, params.type],
+      ['provider', existing.provider, params.provider],
+      ['scene', existing.scene, params.scene],
+      ['user_id', existing.user_id, params.userId],
+    ] as const
+  ).filter(([, before, now]) => before !== now);
+  if (differences.length > 0 || existing.status === 'CLOSED') {
+    throw new PayError(40001, {
+      field: 'out_trade_no',
+      message:
+        existing.status === 'CLOSED'
+          ? 'out_trade_no belongs to a closed order; use a new out_trade_no'
+          : `out_trade_no is already used by a different payment (${differences.map(([field]) => field).join(', ')}); use a new out_trade_no`,
+    });
+  }
+  return { order: toOrder(existing), created: false };
+}
+
+/** The order, from the cache when it is there (300 s), otherwise from the store. */
+export async function getOrder(
+  context: ServiceContext,
+  merchantId: string,
+  outTradeNo: string,
+): Promise<Order> {
+  const key = orderCacheKey(merchantId, outTradeNo);
+  const cached = await context.cache.get<{ version: number; value: Order }>(key).catch((error) => {
+    context.logger.warn({ err: error }, 'cache read failed; reading the store');
+    return undefined;
+  });
+  if (cached) return cached.value;
+  const row = await findOrder(context.store.db, merchantId, outTradeNo).catch((error) => {
+    throw storeFailure(error);
+  });
+  if (!row) throw new PayError(40005, { field: 'out_trade_no' });
+  const order = toOrder(row);
+  await cacheOrder(context, order);
+  return order;
+}
+
+/** Puts the order in the cache unless a newer version is there already. */
+export async function cacheOrder(context: ServiceContext, order: Order): Promise<void> {
+  try {
+    await context.cache.setIfNewer(
+      orderCacheKey(order.merchantId, order.outTradeNo),
+      order.version,
+      order,
+      context.resultCacheTtlMs,
+    );
+  } catch (error) {
+    context.logger.warn({ err: error }, 'cache write failed');
+  }
+}
+
+export type ApplyOutcome =
+  /** The order changed; for a payment, the business handler ran and committed with it. */
+  | { outcome: 'applied'; order: Order }
+  /** The same result was applied before; nothing changed. */
+  | { outcome: 'already_applied'; order: Order }
+  /** The result says nothing new (still unpaid, or an old status for a paid order); nothing changed. */
+  | { outcome: 'ignored'; order: Order; reason: string }
+  /** The business handler failed; everything rolled back and the order is as it was. Retry later. */
+  | { outcome: 'handler_failed'; order: Order; error: PayError };
+
+class HandlerFailure extends Error {
+  constructor(readonly payError: PayError) {
+    super(payError.message);
+  }
+}
+
+/**
+ * Applies a verified gateway result to its order in one transaction: lock the order, check the
+ * merchant and amount, move the status along the state machine, and run the handler for the
+ * order's type. Safe to call any number of times, from callbacks and queries on any instance.
+ */
+export async function applyPaymentResult(
+  context: ServiceContext,
+  result: PaymentResult,
+): Promise<ApplyOutcome> {
+  const started = performance.now();
+  let outcome: ApplyOutcome;
+  try {
+    outcome = await context.store.db.transaction().execute(async (tx) => {
+      const row = await lockOrder(tx, result.merchantId, result.outTradeNo);
+      if (!row)
+        throw new PayError(40005, { field: 'out_trade_no', message: `order ${result.outTradeNo} not found` });
+      checkResultMatchesOrder(row, result);
+
+      if (result.status !== 'SUCCESS') return applyUnpaidStatus(context, tx, row, result);
+
+      if (isPaid(row.status)) {
+        if (row.transaction_id === result.transactionId) {
+          return { outcome: 'already_applied', order: toOrder(row) } as const;
+        }
+        throw new PayError(40006, {
+          field: 'transaction_id',
+          message: `order ${row.out_trade_no} was paid again by ${result.transactionId}; it was already paid by ${row.transaction_id}: refund the second payment`,
+          details: { first: row.transaction_id, second: result.transactionId },
+        });
+      }
+      if (!canMoveOrder(row.status, 'SUCCESS')) {
+        throw new PayError(40006, {
+          field: 'status',
+          message: `order ${row.out_trade_no} is ${row.status} but the gateway reports it paid; review it by hand`,
+        });
+      }
+      const paid = await updateOrder(
+        tx,
+        row,
+        {
+          status: 'SUCCESS',
+          transaction_id: result.transactionId,
+          paid_at: result.paidAt ?? context.now(),
+          user_order_success: true,
+          gateway_payload: JSON.stringify(result.raw ?? null),
+        },
+        context.now(),
+      );
+      if (!paid) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
+      const order = toOrder(paid);
+
+      const handler = context.handlers.get(order.type);
+      if (handler) {
+        let verdict: unknown;
+        try {
+          verdict = await handler({ order, custom: order.custom, tx, result });
+        } catch (error) {
+          throw new HandlerFailure(
+            new PayError(50000, {
+              message: `the ${order.type} handler failed for ${order.outTradeNo}: ${error instanceof Error ? error.message : String(error)}`,
+              cause: error,
+            }),
+          );
+        }
+        if (verdict === false) {
+          throw new HandlerFailure(
+            new PayError(50000, {
+              message: `the ${order.type} handler returned false for ${order.outTradeNo}`,
+            }),
+          );
+        }
+      }
+      if (result.eventId) {
+        await insertNotifyEvent(tx, {
+          provider: result.provider,
+          eventId: result.eventId,
+          outTradeNo: order.outTradeNo,
+          payload: result.raw ?? null,
+          result: 'applied',
+        });
+      }
+      return { outcome: 'applied', order } as const;
+    });
+  } catch (error) {
+    if (error instanceof HandlerFailure) {
+      await recordError(context, error.payError, {
+        outTradeNo: result.outTradeNo,
+        provider: result.provider,
+      });
+      await recordApplyLog(context, result, started, error.payError);
+      const row = await findOrder(context.store.db, result.merchantId, result.outTradeNo);
+      return { outcome: 'handler_failed', order: toOrder(row!), error: error.payError };
+    }
+    const payError = isPayError(error) ? error : storeFailure(error);
+    await recordError(context, payError, {
+      outTradeNo: result.outTradeNo,
+      provider: result.provider,
+      payload: { status: result.status, amountFen: result.amountFen, transactionId: result.transactionId },
+    });
+    await recordApplyLog(context, result, started, payError);
+    throw payError;
+  }
+  if (outcome.outcome === 'applied') await cacheOrder(context, outcome.order);
+  await recordApplyLog(context, result, started);
+  return outcome;
+}
+
+/** Refuses a result from another merchant or app, or for another amount: the order stays as it is. */
+function checkResultMatchesOrder(row: OrderRow, result: PaymentResult): void {
+  if (row.provider !== result.provider) {
+    throw new PayError(40002, {
+      field: 'provider',
+      message: `a ${result.provider} result cannot settle ${row.provider} order ${row.out_trade_no}`,
+    });
+  }
+  for (const [field, expected, actual] of [
+    ['mch_id', row.mch_id, result.mchId],
+    ['app_id', row.app_id, result.appId],
+  ] as const) {
+    if (expected !== null && actual !== undefined && actual !== null && expected !== actual) {
+      throw new PayError(40002, {
+        field,
+        message: `${field} of the result does not match order ${row.out_trade_no}`,
+        details: { expected, actual },
+      });
+    }
+  }
+  if (result.status === 'SUCCESS' && result.amountFen !== row.total_fee) {
+    throw new PayError(40001, {
+      field: 'amount',
+      message: `paid amount ${result.amountFen} fen does not match order ${row.out_trade_no} of ${row.total_fee} fen`,
+      details: { expected: row.total_fee, actual: result.amountFen },
+    });
+  }
+}
+
+async function applyUnpaidStatus(
+  context: ServiceContext,
+  tx: Parameters<typeof updateOrder>[0],
+  row: OrderRow,
+  result: PaymentResult,
+): Promise<ApplyOutcome> {
+  const target = result.status as Exclude<PaymentResult['status'], 'SUCCESS'>;
+  if (row.status === target) return { outcome: 'already_applied', order: toOrder(row) };
+  if (!canMoveOrder(row.status, target)) {
+    return {
+      outcome: 'ignored',
+      order: toOrder(row),
+      reason: `order is ${row.status}; ${target} does not apply`,
+    };
+  }
+  const moved = await updateOrder(
+    tx,
+    row,
+    { status: target, ...(target === 'CLOSED' ? { closed_at: context.now() } : {}) },
+    context.now(),
+  );
+  if (!moved) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
+  return { outcome: 'applied', order: toOrder(moved) };
+}
+
+async function recordApplyLog(
+  context: ServiceContext,
+  result: PaymentResult,
+  started: number,
+  error?: PayError,
+): Promise<void> {
+  await recordLog(context, {
+    type: `apply_${result.source}`,
+    status: error ? 'ERROR' : 'SUCCESS',
+    outTradeNo: result.outTradeNo,
+    provider: result.provider,
+    amount: result.amountFen,
+    error: error ? { code: error.code, message: error.message, gatewayCode: error.gatewayCode } : undefined,
+    responseMs: Math.round(performance.now() - started),
+  });
+}

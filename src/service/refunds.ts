@@ -1,0 +1,236 @@
+/**
+ * Refund bookkeeping. A refund is reserved under the order's lock, only within what is still
+ * refundable, and its gateway results move the refund and the order's refunded total together.
+ */
+import { isPayError, PayError } from '../core/errors.ts';
+import { canMoveRefund, isPaid, statusAfterRefunds } from '../core/states.ts';
+import { type RefundInput, validateRefundInput } from '../core/validate.ts';
+import { insertNotifyEvent } from '../store/journal.ts';
+import { lockOrder, lockOrderById, updateOrder } from '../store/orders.ts';
+import {
+  findRefund,
+  heldRefundFen,
+  insertRefund,
+  listRefunds,
+  lockRefund,
+  updateRefund,
+} from '../store/refunds.ts';
+import { recordError, recordLog, type ServiceContext } from './context.ts';
+import { type Order, type Refund, type RefundResult, toOrder, toRefund } from './model.ts';
+import { cacheOrder } from './payments.ts';
+import { storeFailure } from './store-failure.ts';
+
+export interface StartRefundRequest extends RefundInput {
+  merchantId: string;
+}
+
+export interface StartedRefund {
+  refund: Refund;
+  order: Order;
+  /** False when this out_refund_no was asked for before: the same refund is returned, nothing new. */
+  created: boolean;
+}
+
+/** Reserves a refund (PROCESSING) for a paid order, or returns the one made earlier under the same number. */
+export async function startRefund(
+  context: ServiceContext,
+  request: StartRefundRequest,
+): Promise<StartedRefund> {
+  const params = validateRefundInput(request, context.rules.maxFen);
+  const started = performance.now();
+  try {
+    const outcome = await context.store.db.transaction().execute(async (tx) => {
+      const order = await lockOrder(tx, request.merchantId, params.outTradeNo);
+      if (!order) throw new PayError(40005, { field: 'out_trade_no' });
+      const existing = await findRefund(tx, request.merchantId, params.outRefundNo);
+      if (existing) {
+        if (existing.order_id !== order.id || existing.refund_fee !== params.refundFen) {
+          throw new PayError(40001, {
+            field: 'out_refund_no',
+            message: 'out_refund_no is already used by a different refund; use a new out_refund_no',
+            details: { outTradeNo: existing.out_trade_no, refundFen: existing.refund_fee },
+          });
+        }
+        return { refund: toRefund(existing), order: toOrder(order), created: false };
+      }
+      if (!isPaid(order.status)) {
+        throw new PayError(40001, {
+          field: 'out_trade_no',
+          message: `order is ${order.status}; only paid orders can be refunded`,
+        });
+      }
+      const refundableFen = order.total_fee - (await heldRefundFen(tx, order.id));
+      if (params.refundFen > refundableFen) {
+        throw new PayError(40001, {
+          field: 'refund_fee',
+          message: `refund_fee ${params.refundFen} exceeds the refundable ${refundableFen} fen`,
+          details: { refundableFen },
+        });
+      }
+      const refund = await insertRefund(tx, {
+        order_id: order.id,
+        merchant_id: request.merchantId,
+        out_trade_no: order.out_trade_no,
+        out_refund_no: params.outRefundNo,
+        refund_fee: params.refundFen,
+        total_fee: order.total_fee,
+        reason: params.reason,
+        status: 'PROCESSING',
+        create_date: context.now(),
+        update_date: context.now(),
+      });
+      return { refund: toRefund(refund), order: toOrder(order), created: true };
+    });
+    await recordLog(context, {
+      type: 'refund_start',
+      status: 'SUCCESS',
+      outTradeNo: params.outTradeNo,
+      provider: outcome.order.provider,
+      amount: params.refundFen,
+      responseMs: Math.round(performance.now() - started),
+    });
+    return outcome;
+  } catch (error) {
+    const payError = isPayError(error) ? error : refundInsertFailure(error);
+    await recordError(context, payError, {
+      outTradeNo: params.outTradeNo,
+      payload: { outRefundNo: params.outRefundNo },
+    });
+    await recordLog(context, {
+      type: 'refund_start',
+      status: 'ERROR',
+      outTradeNo: params.outTradeNo,
+      amount: params.refundFen,
+      error: { code: payError.code, message: payError.message },
+      responseMs: Math.round(performance.now() - started),
+    });
+    throw payError;
+  }
+}
+
+/** Two orders racing to use one out_refund_no: the loser hits the unique constraint. */
+function refundInsertFailure(error: unknown): PayError {
+  if ((error as { code?: unknown } | null)?.code === '23505') {
+    return new PayError(40001, {
+      field: 'out_refund_no',
+      message: 'out_refund_no is already used by a different refund',
+    });
+  }
+  return storeFailure(error);
+}
+
+export type RefundApplyOutcome =
+  | { outcome: 'applied'; refund: Refund; order: Order }
+  | { outcome: 'already_applied'; refund: Refund; order: Order }
+  | { outcome: 'ignored'; refund: Refund; order: Order; reason: string };
+
+/** Applies a gateway's word on a refund: the refund's status and, on success, the order's refunded total. */
+export async function applyRefundResult(
+  context: ServiceContext,
+  result: RefundResult,
+): Promise<RefundApplyOutcome> {
+  const started = performance.now();
+  try {
+    const outcome = await context.store.db.transaction().execute(async (tx): Promise<RefundApplyOutcome> => {
+      const found = await findRefund(tx, result.merchantId, result.outRefundNo);
+      if (!found)
+        throw new PayError(40005, {
+          field: 'out_refund_no',
+          message: `refund ${result.outRefundNo} not found`,
+        });
+      // Always the order first, then the refund: the same order as startRefund, so no deadlock.
+      const orderRow = (await lockOrderById(tx, found.order_id))!;
+      const refundRow = (await lockRefund(tx, found.id))!;
+      if (orderRow.provider !== result.provider) {
+        throw new PayError(40002, {
+          field: 'provider',
+          message: `a ${result.provider} result cannot settle a ${orderRow.provider} refund`,
+        });
+      }
+      if (
+        result.refundFen !== undefined &&
+        result.refundFen !== null &&
+        result.refundFen !== refundRow.refund_fee
+      ) {
+        throw new PayError(40001, {
+          field: 'refund_fee',
+          message: `refunded amount ${result.refundFen} fen does not match refund ${refundRow.out_refund_no} of ${refundRow.refund_fee} fen`,
+        });
+      }
+      if (refundRow.status === result.status) {
+        return { outcome: 'already_applied', refund: toRefund(refundRow), order: toOrder(orderRow) };
+      }
+      if (!canMoveRefund(refundRow.status, result.status)) {
+        return {
+          outcome: 'ignored',
+          refund: toRefund(refundRow),
+          order: toOrder(orderRow),
+          reason: `refund is ${refundRow.status}; ${result.status} does not apply`,
+        };
+      }
+      const refund = await updateRefund(
+        tx,
+        refundRow,
+        {
+          status: result.status,
+          refund_id: result.refundId ?? refundRow.refund_id,
+          success_time: result.status === 'SUCCESS' ? (result.successTime ?? context.now()) : null,
+          gateway_payload: JSON.stringify(result.raw ?? null),
+        },
+        context.now(),
+      );
+      if (!refund) throw new PayError(40010, { message: 'the refund changed under its lock; retry' });
+      let order = orderRow;
+      if (result.status === 'SUCCESS') {
+        const refundedFen = orderRow.refunded_fee + refund.refund_fee;
+        const moved = await updateOrder(
+          tx,
+          orderRow,
+          { status: statusAfterRefunds(orderRow.total_fee, refundedFen), refunded_fee: refundedFen },
+          context.now(),
+        );
+        if (!moved) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
+        order = moved;
+      }
+      if (result.eventId) {
+        await insertNotifyEvent(tx, {
+          provider: result.provider,
+          eventId: result.eventId,
+          outTradeNo: refund.out_trade_no,
+          payload: result.raw ?? null,
+          result: `refund_${result.status.toLowerCase()}`,
+        });
+      }
+      return { outcome: 'applied', refund: toRefund(refund), order: toOrder(order) };
+    });
+    if (outcome.outcome === 'applied') await cacheOrder(context, outcome.order);
+    await recordLog(context, {
+      type: `refund_${result.source}`,
+      status: 'SUCCESS',
+      outTradeNo: outcome.refund.outTradeNo,
+      provider: result.provider,
+      amount: outcome.refund.refundFen,
+      responseMs: Math.round(performance.now() - started),
+    });
+    return outcome;
+  } catch (error) {
+    const payError = isPayError(error) ? error : storeFailure(error);
+    await recordError(context, payError, {
+      provider: result.provider,
+      payload: { outRefundNo: result.outRefundNo },
+    });
+    await recordLog(context, {
+      type: `refund_${result.source}`,
+      status: 'ERROR',
+      provider: result.provider,
+      error: { code: payError.code, message: payError.message },
+      responseMs: Math.round(performance.now() - started),
+    });
+    throw payError;
+  }
+}
+
+/** Every refund of an order, oldest first. */
+export async function listOrderRefunds(context: ServiceContext, order: Order): Promise<Refund[]> {
+  return (await listRefunds(context.store.db, order.id)).map(toRefund);
+}

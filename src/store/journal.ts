@@ -1,0 +1,84 @@
+/** payment_logs, payment_errors and payment_notify_events: what happened, for people and monitoring. */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface LogEntry {
+  type: string;
+  status: 'SUCCESS' | 'ERROR';
+  outTradeNo?: string | null;
+  provider?: string | null;
+  amount?: number | null;
+  userId?: string | null;
+  error?: unknown;
+  ip?: string | null;
+  userAgent?: string | null;
+  responseMs?: number | null;
+}
+
+export async function insertLog(db: Db, entry: LogEntry): Promise<void> {
+  await db
+    .insertInto('payment_logs')
+    .values({
+      type: entry.type,
+      status: entry.status,
+      out_trade_no: entry.outTradeNo ?? null,
+      provider: entry.provider ?? null,
+      amount: entry.amount ?? null,
+      user_id: entry.userId ?? null,
+      error: entry.error === undefined || entry.error === null ? null : JSON.stringify(entry.error),
+      ip: entry.ip ?? null,
+      user_agent: entry.userAgent ?? null,
+      response_ms: entry.responseMs ?? null,
+    })
+    .execute();
+}
+
+export interface ErrorEntry {
+  code: number;
+  message: string;
+  action: string;
+  gatewayCode?: string | null;
+  outTradeNo?: string | null;
+  provider?: string | null;
+  /** Already sanitised. */
+  payload?: unknown;
+  stack?: string | null;
+}
+
+export async function insertError(db: Db, entry: ErrorEntry): Promise<void> {
+  await db
+    .insertInto('payment_errors')
+    .values({
+      code: entry.code,
+      message: entry.message,
+      action: entry.action,
+      gateway_code: entry.gatewayCode ?? null,
+      out_trade_no: entry.outTradeNo ?? null,
+      provider: entry.provider ?? null,
+      payload: entry.payload === undefined ? null : JSON.stringify(entry.payload),
+      stack: entry.stack ?? null,
+    })
+    .execute();
+}
+
+/** Records a verified gateway event once. Returns false when the event was already recorded. */
+export async function insertNotifyEvent(
+  db: Db,
+  event: { provider: string; eventId: string; outTradeNo: string | null; payload: unknown; result: string },
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto('payment_notify_events')
+    .values({
+      provider: event.provider,
+      event_id: event.eventId,
+      out_trade_no: event.outTradeNo,
+      payload: JSON.stringify(event.payload),
+      result: event.result,
+    })
+    .onConflict((conflict) => conflict.columns(['provider', 'event_id']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}

@@ -1,0 +1,78 @@
+/** Reads and conditional writes of payment_orders. Every status change here is guarded by version. */
+import type { Kysely, Transaction } from 'kysely';
+import type { OrderStatus } from '../core/states.ts';
+import type { Database, NewOrderRow, OrderRow } from './schema.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export async function findOrder(
+  db: Db,
+  merchantId: string,
+  outTradeNo: string,
+): Promise<OrderRow | undefined> {
+  return db
+    .selectFrom('payment_orders')
+    .selectAll()
+    .where('merchant_id', '=', merchantId)
+    .where('out_trade_no', '=', outTradeNo)
+    .executeTakeFirst();
+}
+
+/** Reads the order and holds its row lock until the transaction ends. */
+export async function lockOrder(
+  tx: Transaction<Database>,
+  merchantId: string,
+  outTradeNo: string,
+): Promise<OrderRow | undefined> {
+  return tx
+    .selectFrom('payment_orders')
+    .selectAll()
+    .where('merchant_id', '=', merchantId)
+    .where('out_trade_no', '=', outTradeNo)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function lockOrderById(tx: Transaction<Database>, id: number): Promise<OrderRow | undefined> {
+  return tx.selectFrom('payment_orders').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/** Inserts the order unless (merchant, out_trade_no) exists. Returns the new row, or undefined. */
+export async function insertOrder(db: Db, row: NewOrderRow): Promise<OrderRow | undefined> {
+  return db
+    .insertInto('payment_orders')
+    .values(row)
+    .onConflict((conflict) => conflict.columns(['merchant_id', 'out_trade_no']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export interface OrderChange {
+  status: OrderStatus;
+  transaction_id?: string | null;
+  refunded_fee?: number;
+  paid_at?: Date | null;
+  closed_at?: Date | null;
+  user_order_success?: boolean;
+  gateway_payload?: string | null;
+}
+
+/**
+ * Moves an order from the status and version it was read at. Returns the new row, or undefined when
+ * someone else changed it first (the caller's read is stale).
+ */
+export async function updateOrder(
+  db: Db,
+  current: Pick<OrderRow, 'id' | 'status' | 'version'>,
+  change: OrderChange,
+  now: Date,
+): Promise<OrderRow | undefined> {
+  return db
+    .updateTable('payment_orders')
+    .set({ ...change, update_date: now, version: current.version + 1 })
+    .where('id', '=', current.id)
+    .where('status', '=', current.status)
+    .where('version', '=', current.version)
+    .returningAll()
+    .executeTakeFirst();
+}

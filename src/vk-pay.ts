@@ -1,0 +1,100 @@
+/**
+ * The library entry: `createVkPay(config)` opens the store and cache and returns the payment use
+ * cases bound to them. The service and the CLI are built on this same object.
+ */
+import { type Logger, pino } from 'pino';
+import { type Cache, openCache } from './cache/index.ts';
+import { DEFAULT_CONFIG, type VkPayConfig } from './config/config.ts';
+import { PROVIDERS, SCENES } from './core/validate.ts';
+import type { ServiceContext } from './service/context.ts';
+import { type BusinessHandler, HandlerRegistry } from './service/handlers.ts';
+import type { PaymentResult, RefundResult } from './service/model.ts';
+import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
+import {
+  applyRefundResult,
+  listOrderRefunds,
+  type StartRefundRequest,
+  startRefund,
+} from './service/refunds.ts';
+import { openStore, type Store } from './store/db.ts';
+
+export interface VkPayOptions extends Partial<VkPayConfig> {
+  /** A PostgreSQL schema to work in (tests give each run its own). */
+  schema?: string;
+  /** Prefix of every cache key in Redis. */
+  cachePrefix?: string;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+export interface VkPay {
+  readonly config: VkPayConfig;
+  readonly store: Store;
+  readonly cache: Cache;
+  readonly context: ServiceContext;
+  /** Registers the business handler for an order type (recharge, goods, vip, custom, or your own). */
+  onPaid(type: string, handler: BusinessHandler): VkPay;
+  createOrder(request: CreateOrderRequest): ReturnType<typeof createOrder>;
+  getOrder(merchantId: string, outTradeNo: string): ReturnType<typeof getOrder>;
+  applyPaymentResult(result: PaymentResult): ReturnType<typeof applyPaymentResult>;
+  startRefund(request: StartRefundRequest): ReturnType<typeof startRefund>;
+  applyRefundResult(result: RefundResult): ReturnType<typeof applyRefundResult>;
+  listRefunds(merchantId: string, outTradeNo: string): ReturnType<typeof listOrderRefunds>;
+  close(): Promise<void>;
+}
+
+export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
+  const { schema, cachePrefix, logger: givenLogger, now, ...overrides } = options;
+  const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'vk-pay' } });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    pool: config.pool,
+    schema,
+  });
+  let cache: Cache;
+  try {
+    cache = await openCache({ redisUrl: config.redisUrl, ...(cachePrefix ? { prefix: cachePrefix } : {}) });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const handlers = new HandlerRegistry();
+  const context: ServiceContext = {
+    store,
+    cache,
+    handlers,
+    logger,
+    now: now ?? (() => new Date()),
+    rules: {
+      maxFen: config.maxFen,
+      providers: PROVIDERS,
+      scenes: SCENES,
+      maxCustomBytes: config.maxCustomBytes,
+    },
+    resultCacheTtlMs: config.resultCacheTtlMs,
+  };
+  const vkPay: VkPay = {
+    config,
+    store,
+    cache,
+    context,
+    onPaid(type, handler) {
+      handlers.register(type, handler);
+      return vkPay;
+    },
+    createOrder: (request) => createOrder(context, request),
+    getOrder: (merchantId, outTradeNo) => getOrder(context, merchantId, outTradeNo),
+    applyPaymentResult: (result) => applyPaymentResult(context, result),
+    startRefund: (request) => startRefund(context, request),
+    applyRefundResult: (result) => applyRefundResult(context, result),
+    listRefunds: async (merchantId, outTradeNo) =>
+      listOrderRefunds(context, await getOrder(context, merchantId, outTradeNo)),
+    async close() {
+      await cache.close();
+      await store.close();
+    },
+  };
+  return vkPay;
+}
