@@ -39,11 +39,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`migrated ${ready.storage} at ${ready.location}\n`);
     return 0;
   }
-  vkPay.context.logger.info(ready, 'VK-Pay ready');
-  await new Promise<void>((resolve) => {
+  // Listen before announcing readiness: a supervisor may stop us the moment it reads the line.
+  const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  vkPay.context.logger.info(ready, 'VK-Pay ready');
+  await stopped;
   await vkPay.close();
   vkPay.context.logger.info('VK-Pay stopped');
   return 0;

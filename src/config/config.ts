@@ -64,12 +64,19 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
   return raw;
 }
 
+/** NODE_ENV is shared with every tool (test runners set "test"), so it only hints; VKPAY_ENV decides. */
+function environmentOfNodeEnv(nodeEnv: string | undefined): Environment {
+  if (nodeEnv === 'production') return 'production';
+  if (nodeEnv === 'test' || nodeEnv === 'testing') return 'testing';
+  return 'development';
+}
+
 /** Reads VKPAY_* (and DATABASE_URL, REDIS_URL, NODE_ENV) over the defaults. */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<VkPayConfig> = {},
 ): VkPayConfig {
-  const environment = (env.VKPAY_ENV ?? env.NODE_ENV ?? 'development') as Environment;
+  const environment = (env.VKPAY_ENV || environmentOfNodeEnv(env.NODE_ENV)) as Environment;
   if (!['development', 'testing', 'production'].includes(environment)) {
     throw new ConfigError(
       `VKPAY_ENV must be development, testing or production, got ${JSON.stringify(environment)}`,

@@ -3,7 +3,9 @@ import { ERROR_CODES, ERROR_TABLE, PayError, toPayError } from '../../src/core/e
 
 describe('unified error table', () => {
   it('describes every code with both languages, an action, an HTTP status and retryability', () => {
-    expect(ERROR_CODES).toEqual([40001, 40002, 40003, 40004, 40005, 40006, 40007, 40008, 40009, 40010, 50000]);
+    expect(ERROR_CODES).toEqual([
+      40001, 40002, 40003, 40004, 40005, 40006, 40007, 40008, 40009, 40010, 50000,
+    ]);
     for (const code of ERROR_CODES) {
       const spec = ERROR_TABLE[code];
       expect(spec.zh.length).toBeGreaterThan(0);

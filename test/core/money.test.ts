@@ -43,7 +43,22 @@ describe('money', () => {
   });
 
   it('rejects yuan strings that are not exact non-negative amounts with at most two decimals', () => {
-    for (const bad of ['', ' 1.00', '1.00 ', '-1.00', '+1', '1.001', '1e2', '0x10', '01.00', '1.', '.5', 'NaN', '1,00', '１.00']) {
+    for (const bad of [
+      '',
+      ' 1.00',
+      '1.00 ',
+      '-1.00',
+      '+1',
+      '1.001',
+      '1e2',
+      '0x10',
+      '01.00',
+      '1.',
+      '.5',
+      'NaN',
+      '1,00',
+      '１.00',
+    ]) {
       rejects(() => yuanToFen(bad));
     }
     rejects(() => yuanToFen(1 as unknown as string));
@@ -58,7 +73,18 @@ describe('money', () => {
   it('accepts only positive integer fen within the configured limit', () => {
     expect(assertFen(1)).toBe(1);
     expect(assertFen(DEFAULT_MAX_FEN)).toBe(DEFAULT_MAX_FEN);
-    for (const bad of [0, -1, 1.5, 0.01, Number.NaN, Number.POSITIVE_INFINITY, DEFAULT_MAX_FEN + 1, '100', null, undefined]) {
+    for (const bad of [
+      0,
+      -1,
+      1.5,
+      0.01,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      DEFAULT_MAX_FEN + 1,
+      '100',
+      null,
+      undefined,
+    ]) {
       rejects(() => assertFen(bad));
     }
     expect(assertFen(5000, 'total_fee', 5000)).toBe(5000);

@@ -66,12 +66,16 @@ describe('order state machine', () => {
 
   it('derives the status after refunds from the refunded total', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 0, max: 1_000_000 }), (total, refunded) => {
-        const status = statusAfterRefunds(total, Math.min(refunded, total));
-        if (refunded === 0) expect(status).toBe('SUCCESS');
-        else if (refunded >= total) expect(status).toBe('REFUNDED');
-        else expect(status).toBe('PARTIAL_REFUNDED');
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (total, refunded) => {
+          const status = statusAfterRefunds(total, Math.min(refunded, total));
+          if (refunded === 0) expect(status).toBe('SUCCESS');
+          else if (refunded >= total) expect(status).toBe('REFUNDED');
+          else expect(status).toBe('PARTIAL_REFUNDED');
+        },
+      ),
     );
   });
 });
@@ -82,7 +86,13 @@ describe('refund state machine', () => {
       REFUND_STATUSES.filter((to) => canMoveRefund(from, to)).map((to) => `${from}->${to}`),
     );
     expect(allowed.sort()).toEqual(
-      ['PROCESSING->SUCCESS', 'PROCESSING->CLOSED', 'PROCESSING->ABNORMAL', 'ABNORMAL->SUCCESS', 'ABNORMAL->CLOSED'].sort(),
+      [
+        'PROCESSING->SUCCESS',
+        'PROCESSING->CLOSED',
+        'PROCESSING->ABNORMAL',
+        'ABNORMAL->SUCCESS',
+        'ABNORMAL->CLOSED',
+      ].sort(),
     );
   });
 

@@ -25,12 +25,24 @@ function problemsOf(input: Record<string, unknown>, rules = DEFAULT_RULES): stri
 
 describe('payment parameter validation', () => {
   it('returns typed parameters for a good request', () => {
-    expect(validatePaymentInput(good)).toMatchObject({ outTradeNo: 'ORDER_2026-0001', totalFen: 100, type: 'vip' });
+    expect(validatePaymentInput(good)).toMatchObject({
+      outTradeNo: 'ORDER_2026-0001',
+      totalFen: 100,
+      type: 'vip',
+    });
   });
 
   it('reports every problem at once', () => {
     expect(
-      problemsOf({ out_trade_no: 'abc', total_fee: 1.5, subject: 'x', type: 'toys', provider: 'paypal', scene: 'tv', custom: [1] }),
+      problemsOf({
+        out_trade_no: 'abc',
+        total_fee: 1.5,
+        subject: 'x',
+        type: 'toys',
+        provider: 'paypal',
+        scene: 'tv',
+        custom: [1],
+      }),
     ).toEqual(['out_trade_no', 'total_fee', 'subject', 'type', 'provider', 'scene', 'custom']);
   });
 
@@ -52,13 +64,20 @@ describe('payment parameter validation', () => {
 
   it('accepts a type the merchant registered and bounds custom data', () => {
     expect(problemsOf({ ...good, type: 'course' })).toEqual(['type']);
-    expect(problemsOf({ ...good, type: 'course' }, { ...DEFAULT_RULES, orderTypes: [...DEFAULT_RULES.orderTypes, 'course'] })).toEqual([]);
+    expect(
+      problemsOf(
+        { ...good, type: 'course' },
+        { ...DEFAULT_RULES, orderTypes: [...DEFAULT_RULES.orderTypes, 'course'] },
+      ),
+    ).toEqual([]);
     expect(problemsOf({ ...good, custom: { blob: 'x'.repeat(5000) } })).toEqual(['custom']);
     expect(problemsOf({ ...good, custom: 'text' })).toEqual(['custom']);
   });
 
   it('checks refund requests the same way', () => {
-    expect(validateRefundInput({ out_trade_no: 'ORDER_0001', out_refund_no: 'R1', refund_fee: 50 })).toMatchObject({
+    expect(
+      validateRefundInput({ out_trade_no: 'ORDER_0001', out_refund_no: 'R1', refund_fee: 50 }),
+    ).toMatchObject({
       refundFen: 50,
       reason: null,
     });
@@ -67,12 +86,9 @@ describe('payment parameter validation', () => {
       throw new Error('expected a PayError');
     } catch (error) {
       expect((error as PayError).code).toBe(40001);
-      expect(((error as PayError).details as { problems: { field: string }[] }).problems.map((p) => p.field)).toEqual([
-        'out_trade_no',
-        'out_refund_no',
-        'refund_fee',
-        'reason',
-      ]);
+      expect(
+        ((error as PayError).details as { problems: { field: string }[] }).problems.map((p) => p.field),
+      ).toEqual(['out_trade_no', 'out_refund_no', 'refund_fee', 'reason']);
     }
   });
 });

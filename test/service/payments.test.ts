@@ -22,7 +22,9 @@ describe.each(backends)('payments on $name', (backend) => {
   beforeAll(async () => {
     vkPay = await backend.open();
     // A merchant's wallet table, written by the recharge handler inside the payment's transaction.
-    await sql`create table wallet_credits (out_trade_no text primary key, coins integer not null)`.execute(vkPay.store.db);
+    await sql`create table wallet_credits (out_trade_no text primary key, coins integer not null)`.execute(
+      vkPay.store.db,
+    );
     vkPay.onPaid('recharge', async ({ order, custom, tx }) => {
       handled.push(order.outTradeNo);
       await sql`insert into wallet_credits values (${order.outTradeNo}, ${Number(custom.coins)})`.execute(tx);
@@ -34,14 +36,22 @@ describe.each(backends)('payments on $name', (backend) => {
   });
 
   const credits = async (outTradeNo: string) =>
-    (await sql<{ coins: number }>`select coins from wallet_credits where out_trade_no = ${outTradeNo}`.execute(vkPay.store.db))
-      .rows;
+    (
+      await sql<{
+        coins: number;
+      }>`select coins from wallet_credits where out_trade_no = ${outTradeNo}`.execute(vkPay.store.db)
+    ).rows;
 
   it('creates an unpaid order, and the same request again returns the same order', async () => {
     const request = orderRequest();
     const first = await vkPay.createOrder(request);
     expect(first.created).toBe(true);
-    expect(first.order).toMatchObject({ status: 'NOTPAY', totalFen: 8880, refundedFen: 0, custom: { coins: 88 } });
+    expect(first.order).toMatchObject({
+      status: 'NOTPAY',
+      totalFen: 8880,
+      refundedFen: 0,
+      custom: { coins: 88 },
+    });
     const again = await vkPay.createOrder(request);
     expect(again.created).toBe(false);
     expect(again.order.id).toBe(first.order.id);
@@ -56,7 +66,10 @@ describe.each(backends)('payments on $name', (backend) => {
   });
 
   it('rejects bad input with every problem listed, and stores nothing', async () => {
-    const error = await expectPayError(vkPay.createOrder(orderRequest({ out_trade_no: 'bad no', total_fee: -5, type: 'toys' })), 40001);
+    const error = await expectPayError(
+      vkPay.createOrder(orderRequest({ out_trade_no: 'bad no', total_fee: -5, type: 'toys' })),
+      40001,
+    );
     expect((error.details as { problems: unknown[] }).problems).toHaveLength(3);
     await expectPayError(vkPay.getOrder(MERCHANT, 'bad no'), 40005);
   });
@@ -70,7 +83,11 @@ describe.each(backends)('payments on $name', (backend) => {
     const { order } = await vkPay.createOrder(orderRequest());
     const outcome = await vkPay.applyPaymentResult(paidResult(order, { eventId: `evt-${order.outTradeNo}` }));
     expect(outcome.outcome).toBe('applied');
-    expect(outcome.order).toMatchObject({ status: 'SUCCESS', userOrderSuccess: true, transactionId: `4200${order.outTradeNo}` });
+    expect(outcome.order).toMatchObject({
+      status: 'SUCCESS',
+      userOrderSuccess: true,
+      transactionId: `4200${order.outTradeNo}`,
+    });
     expect(await credits(order.outTradeNo)).toEqual([{ coins: 88 }]);
     expect(await countRows(vkPay, 'payment_notify_events', order.outTradeNo)).toBe(1);
     expect(await countRows(vkPay, 'payment_logs', order.outTradeNo)).toBeGreaterThanOrEqual(1);
@@ -90,7 +107,11 @@ describe.each(backends)('payments on $name', (backend) => {
     const { order } = await vkPay.createOrder(orderRequest());
     const error = await expectPayError(vkPay.applyPaymentResult(paidResult(order, { amountFen: 1 })), 40001);
     expect(error.field).toBe('amount');
-    const after = await vkPay.store.db.selectFrom('payment_orders').selectAll().where('id', '=', order.id).executeTakeFirstOrThrow();
+    const after = await vkPay.store.db
+      .selectFrom('payment_orders')
+      .selectAll()
+      .where('id', '=', order.id)
+      .executeTakeFirstOrThrow();
     expect(after.status).toBe('NOTPAY');
     expect(after.version).toBe(order.version);
     expect(await credits(order.outTradeNo)).toEqual([]);
@@ -107,13 +128,19 @@ describe.each(backends)('payments on $name', (backend) => {
   });
 
   it('answers 40005 for a result about an unknown order', async () => {
-    await expectPayError(vkPay.applyPaymentResult(paidResult({ outTradeNo: 'NOSUCHORDER', totalFen: 1 })), 40005);
+    await expectPayError(
+      vkPay.applyPaymentResult(paidResult({ outTradeNo: 'NOSUCHORDER', totalFen: 1 })),
+      40005,
+    );
   });
 
   it('reports a second, different payment of a paid order for a refund instead of applying it', async () => {
     const { order } = await vkPay.createOrder(orderRequest());
     await vkPay.applyPaymentResult(paidResult(order));
-    const error = await expectPayError(vkPay.applyPaymentResult(paidResult(order, { transactionId: 'another-payment' })), 40006);
+    const error = await expectPayError(
+      vkPay.applyPaymentResult(paidResult(order, { transactionId: 'another-payment' })),
+      40006,
+    );
     expect(error.details).toMatchObject({ second: 'another-payment' });
     expect(await credits(order.outTradeNo)).toHaveLength(1);
   });
@@ -148,7 +175,9 @@ describe.each(backends)('payments on $name', (backend) => {
   it('closes an unpaid order, and a closed order cannot be paid or reused', async () => {
     const request = orderRequest();
     const { order } = await vkPay.createOrder(request);
-    const closed = await vkPay.applyPaymentResult(paidResult(order, { status: 'CLOSED', transactionId: null, source: 'query' }));
+    const closed = await vkPay.applyPaymentResult(
+      paidResult(order, { status: 'CLOSED', transactionId: null, source: 'query' }),
+    );
     expect(closed.outcome).toBe('applied');
     expect(closed.order.status).toBe('CLOSED');
     expect(closed.order.closedAt).not.toBeNull();
@@ -175,7 +204,9 @@ describe.each(backends)('payments on $name', (backend) => {
   it('200 concurrent applications of one successful result run the handler exactly once', async () => {
     const { order } = await vkPay.createOrder(orderRequest());
     const outcomes = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => vkPay.applyPaymentResult(paidResult(order, { source: i % 2 ? 'query' : 'notify' }))),
+      Array.from({ length: 200 }, (_, i) =>
+        vkPay.applyPaymentResult(paidResult(order, { source: i % 2 ? 'query' : 'notify' })),
+      ),
     );
     const counts = outcomes.reduce<Record<string, number>>((acc, o) => {
       acc[o.outcome] = (acc[o.outcome] ?? 0) + 1;

@@ -30,7 +30,10 @@ export function orderRequest(overrides: Partial<CreateOrderRequest> = {}): Creat
   };
 }
 
-export function paidResult(order: { outTradeNo: string; totalFen: number }, overrides: Partial<PaymentResult> = {}): PaymentResult {
+export function paidResult(
+  order: { outTradeNo: string; totalFen: number },
+  overrides: Partial<PaymentResult> = {},
+): PaymentResult {
   return {
     merchantId: MERCHANT,
     provider: 'wxpay',
