@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import { pino } from 'pino';
-import type { PaymentResult } from '../src/service/model.ts';
+import type { Order, PaymentResult } from '../src/service/model.ts';
 import { createVkPay, type VkPayOptions } from '../src/vk-pay.ts';
 
 export interface ApplyBenchResult {
@@ -52,7 +52,7 @@ export async function benchApplyPayment(
       );
     });
     const run = `${Date.now().toString(36)}`;
-    const created = [];
+    const created: Order[] = [];
     for (let i = 0; i < orders; i++) {
       const { order } = await vkPay.createOrder({
         merchantId: 'bench',
