@@ -77,7 +77,11 @@ async function openPostgres(config: StoreConfig, databaseUrl: string): Promise<S
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();
     try {
+      // CREATE SCHEMA IF NOT EXISTS still races between sessions; serialise it like the migrations.
+      await admin.query('begin');
+      await admin.query('select pg_advisory_xact_lock(7310424002)');
       await admin.query(`create schema if not exists ${config.schema}`);
+      await admin.query('commit');
     } finally {
       await admin.end();
     }
