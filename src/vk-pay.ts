@@ -6,10 +6,20 @@ import { type Logger, pino } from 'pino';
 import { type Cache, openCache } from './cache/index.ts';
 import { DEFAULT_CONFIG, type VkPayConfig } from './config/config.ts';
 import { PROVIDERS, SCENES } from './core/validate.ts';
+import type { Provider } from './providers/provider.ts';
 import type { ServiceContext } from './service/context.ts';
 import { type BusinessHandler, HandlerRegistry } from './service/handlers.ts';
 import type { PaymentResult, RefundResult } from './service/model.ts';
+import { handleNotify, type NotifyRequest } from './service/notify.ts';
+import {
+  closePayment,
+  type PayRequest,
+  pay,
+  type QueryOptions,
+  queryPayment,
+} from './service/payment-flow.ts';
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
+import { queryRefund, refund } from './service/refund-flow.ts';
 import {
   applyRefundResult,
   listOrderRefunds,
@@ -25,6 +35,10 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   cachePrefix?: string;
   logger?: Logger;
   now?: () => Date;
+  /** The gateways to use, e.g. `[createWxpayProvider({ merchants })]`. */
+  providers?: Provider[];
+  /** The base URL gateways reach this service on, for notify URLs. */
+  publicUrl?: string;
 }
 
 export interface VkPay {
@@ -40,11 +54,25 @@ export interface VkPay {
   startRefund(request: StartRefundRequest): ReturnType<typeof startRefund>;
   applyRefundResult(result: RefundResult): ReturnType<typeof applyRefundResult>;
   listRefunds(merchantId: string, outTradeNo: string): ReturnType<typeof listOrderRefunds>;
+  /** Creates the order and its gateway payment; returns what the client needs for its scene. */
+  pay(request: PayRequest): ReturnType<typeof pay>;
+  /** The order, asking the gateway (and applying its answer) while it is unpaid. */
+  queryPayment(
+    merchantId: string,
+    outTradeNo: string,
+    options?: QueryOptions,
+  ): ReturnType<typeof queryPayment>;
+  closePayment(merchantId: string, outTradeNo: string): ReturnType<typeof closePayment>;
+  /** Reserves and requests a refund at the gateway; the same out_refund_no is the same refund. */
+  refund(request: StartRefundRequest): ReturnType<typeof refund>;
+  queryRefund(merchantId: string, outRefundNo: string): ReturnType<typeof queryRefund>;
+  /** Verifies a gateway callback from its raw bytes, applies it, and returns the answer to send back. */
+  handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
   close(): Promise<void>;
 }
 
 export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
-  const { schema, cachePrefix, logger: givenLogger, now, ...overrides } = options;
+  const { schema, cachePrefix, logger: givenLogger, now, providers = [], publicUrl, ...overrides } = options;
   const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'vk-pay' } });
   const store = await openStore({
@@ -74,6 +102,8 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       maxCustomBytes: config.maxCustomBytes,
     },
     resultCacheTtlMs: config.resultCacheTtlMs,
+    providers: new Map(providers.map((provider) => [provider.name, provider])),
+    publicUrl: publicUrl ?? 'http://127.0.0.1:3000',
   };
   const vkPay: VkPay = {
     config,
@@ -89,6 +119,13 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     applyPaymentResult: (result) => applyPaymentResult(context, result),
     startRefund: (request) => startRefund(context, request),
     applyRefundResult: (result) => applyRefundResult(context, result),
+    pay: (request) => pay(context, request),
+    queryPayment: (merchantId, outTradeNo, queryOptions) =>
+      queryPayment(context, merchantId, outTradeNo, queryOptions),
+    closePayment: (merchantId, outTradeNo) => closePayment(context, merchantId, outTradeNo),
+    refund: (request) => refund(context, request),
+    queryRefund: (merchantId, outRefundNo) => queryRefund(context, merchantId, outRefundNo),
+    handleNotify: (request) => handleNotify(context, request),
     listRefunds: async (merchantId, outTradeNo) =>
       listOrderRefunds(context, await getOrder(context, merchantId, outTradeNo)),
     async close() {

@@ -87,8 +87,16 @@ export interface NotifyAck {
   body: string;
 }
 
+/** The gateway merchant and app a payment goes to; results must come back from the same. */
+export interface GatewayIdentity {
+  mchId: string;
+  appId: string | null;
+}
+
 export interface Provider {
   readonly name: string;
+  /** Which gateway merchant and app take this merchant's payments in this scene; throws 40001 if unknown. */
+  identity(merchantId: string, scene: Scene): GatewayIdentity;
   createPayment(order: PaymentOrder): Promise<CreatedPayment>;
   /** By our number, or by the gateway's when `transactionId` is given. */
   queryPayment(query: {

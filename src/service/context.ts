@@ -4,6 +4,7 @@ import type { Cache } from '../cache/cache.ts';
 import { ERROR_TABLE, type PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { ValidationRules } from '../core/validate.ts';
+import type { Provider } from '../providers/provider.ts';
 import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
 import type { HandlerRegistry } from './handlers.ts';
@@ -18,6 +19,10 @@ export interface ServiceContext {
   rules: Omit<ValidationRules, 'orderTypes'>;
   /** How long a query answer stays in the cache. */
   resultCacheTtlMs: number;
+  /** The configured gateways by name (wxpay, alipay, ...). */
+  providers: Map<string, Provider>;
+  /** The public base URL gateways call back on: notifications go to {publicUrl}/notify/{provider}/{merchant}. */
+  publicUrl: string;
 }
 
 /** Writes a payment_logs row. A failure to log never fails the payment; it goes to the process log. */

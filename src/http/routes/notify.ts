@@ -1,0 +1,32 @@
+/**
+ * Gateway callbacks: POST /notify/:provider/:merchant. The body is kept as the exact bytes received,
+ * because the signature covers those bytes and not any re-serialisation of them.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { VkPay } from '../../vk-pay.ts';
+
+export interface NotifyRoutesOptions {
+  vkPay: VkPay;
+}
+
+export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app, { vkPay }) => {
+  // Encapsulated: only this plugin's routes see bodies as raw buffers.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.post<{ Params: { provider: string; merchant: string } }>('/notify/:provider/:merchant', async (request, reply) => {
+    const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const { ack, outcome, error } = await vkPay.handleNotify({
+      provider: request.params.provider,
+      merchantId: request.params.merchant,
+      headers: request.headers,
+      rawBody,
+      ip: request.ip,
+    });
+    request.log.info({ provider: request.params.provider, outcome, code: error?.code }, 'gateway notification');
+    reply.status(ack.status).headers(ack.headers);
+    return reply.send(ack.body);
+  });
+};

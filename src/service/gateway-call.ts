@@ -1,0 +1,66 @@
+/**
+ * Every call to a gateway goes through here: timed, logged to payment_logs with its response time,
+ * and, when it fails, recorded in payment_errors with the unified code and the gateway's own.
+ */
+import { isPayError, PayError } from '../core/errors.ts';
+import type { Provider } from '../providers/provider.ts';
+import { recordError, recordLog, type ServiceContext } from './context.ts';
+
+export interface CallDescription {
+  /** What was asked of the gateway: create, query, close, refund, refund_query, notify. */
+  type: string;
+  provider: string;
+  outTradeNo?: string | null;
+  amount?: number | null;
+  userId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export async function gatewayCall<T>(
+  context: ServiceContext,
+  call: CallDescription,
+  work: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  const log = (error?: PayError) =>
+    recordLog(context, {
+      type: call.type,
+      status: error ? 'ERROR' : 'SUCCESS',
+      outTradeNo: call.outTradeNo ?? null,
+      provider: call.provider,
+      amount: call.amount ?? null,
+      userId: call.userId ?? null,
+      ip: call.ip ?? null,
+      userAgent: call.userAgent ?? null,
+      error: error
+        ? {
+            code: error.code,
+            gatewayCode: error.gatewayCode,
+            message: error.message,
+            outcomeUnknown: error.outcomeUnknown,
+          }
+        : undefined,
+      responseMs: Math.round(performance.now() - started),
+    });
+  try {
+    const result = await work();
+    await log();
+    return result;
+  } catch (error) {
+    const payError = isPayError(error)
+      ? error
+      : new PayError(50000, { message: `${call.provider} ${call.type} failed unexpectedly`, cause: error });
+    await recordError(context, payError, { outTradeNo: call.outTradeNo ?? null, provider: call.provider });
+    await log(payError);
+    throw payError;
+  }
+}
+
+export function providerFor(context: ServiceContext, name: string): Provider {
+  const provider = context.providers.get(name);
+  if (!provider) {
+    throw new PayError(40001, { field: 'provider', message: `provider ${name} is not configured` });
+  }
+  return provider;
+}

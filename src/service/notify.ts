@@ -1,0 +1,73 @@
+/**
+ * The callback pipeline: verify and decrypt (the provider), apply in one transaction (the service),
+ * answer in the gateway's format. Anything short of "applied or already applied" answers failure,
+ * so the gateway calls again.
+ */
+import { isPayError, PayError } from '../core/errors.ts';
+import type { NotifyAck } from '../providers/provider.ts';
+import { recordError, type ServiceContext } from './context.ts';
+import { gatewayCall, providerFor } from './gateway-call.ts';
+import { applyPaymentResult } from './payments.ts';
+import { applyRefundResult } from './refunds.ts';
+
+export interface NotifyRequest {
+  provider: string;
+  merchantId: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+  ip?: string | null;
+}
+
+export interface NotifyOutcome {
+  ack: NotifyAck;
+  /** What happened, for logs and tests: applied, already_applied, ignored, handler_failed, or a code. */
+  outcome: string;
+  error?: PayError;
+}
+
+export async function handleNotify(context: ServiceContext, request: NotifyRequest): Promise<NotifyOutcome> {
+  let provider: ReturnType<typeof providerFor>;
+  try {
+    provider = providerFor(context, request.provider);
+  } catch (error) {
+    return {
+      ack: { status: 404, headers: {}, body: '' },
+      outcome: 'unknown_provider',
+      error: error as PayError,
+    };
+  }
+  try {
+    const event = await gatewayCall(
+      context,
+      { type: 'notify', provider: provider.name, ip: request.ip ?? null },
+      () => provider.parseNotify(request.merchantId, request.headers, request.rawBody),
+    );
+    if (event.kind === 'payment') {
+      const applied = await applyPaymentResult(context, {
+        ...event.result,
+        merchantId: request.merchantId,
+        source: 'notify',
+      });
+      const ok = applied.outcome !== 'handler_failed';
+      return {
+        ack: provider.ackNotify(ok, ok ? undefined : 'business handler failed'),
+        outcome: applied.outcome,
+        ...(applied.outcome === 'handler_failed' ? { error: applied.error } : {}),
+      };
+    }
+    const applied = await applyRefundResult(context, {
+      ...event.result,
+      merchantId: request.merchantId,
+      source: 'notify',
+    });
+    return { ack: provider.ackNotify(true), outcome: applied.outcome };
+  } catch (error) {
+    const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
+    if (!isPayError(error)) await recordError(context, payError, { provider: request.provider });
+    return {
+      ack: provider.ackNotify(false, payError.spec.en),
+      outcome: String(payError.code),
+      error: payError,
+    };
+  }
+}

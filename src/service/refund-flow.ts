@@ -1,0 +1,91 @@
+/**
+ * Refunds at the gateway: reserve the amount here first (under the order's lock), then ask the
+ * gateway, then apply its answer. A retry with the same out_refund_no asks the gateway again with
+ * the same number, which the gateway treats as the same refund.
+ */
+import { PayError } from '../core/errors.ts';
+import type { ServiceContext } from './context.ts';
+import { gatewayCall, providerFor } from './gateway-call.ts';
+import type { Order, Refund } from './model.ts';
+import { notifyUrl } from './payment-flow.ts';
+import { applyRefundResult, type StartRefundRequest, startRefund } from './refunds.ts';
+
+export interface RefundResponse {
+  refund: Refund;
+  order: Order;
+}
+
+export async function refund(context: ServiceContext, request: StartRefundRequest): Promise<RefundResponse> {
+  const reserved = await startRefund(context, request);
+  const { refund: pending, order } = reserved;
+  if (pending.status !== 'PROCESSING') return { refund: pending, order };
+  const provider = providerFor(context, order.provider);
+  let answer: Awaited<ReturnType<typeof provider.refund>>;
+  try {
+    answer = await gatewayCall(
+      context,
+      {
+        type: 'refund',
+        provider: provider.name,
+        outTradeNo: order.outTradeNo,
+        amount: pending.refundFen,
+        userId: order.userId,
+      },
+      () =>
+        provider.refund({
+          merchantId: order.merchantId,
+          outTradeNo: order.outTradeNo,
+          outRefundNo: pending.outRefundNo,
+          refundFen: pending.refundFen,
+          totalFen: order.totalFen,
+          reason: pending.reason,
+          notifyUrl: notifyUrl(context, provider.name, order.merchantId),
+        }),
+    );
+  } catch (error) {
+    // A refund the gateway certainly refused gives its reservation back; one whose outcome is unknown
+    // (timeout) stays PROCESSING, to be settled by its callback, a query, or a retry with the same number.
+    if (error instanceof PayError && !error.outcomeUnknown && !error.retryable) {
+      await applyRefundResult(context, {
+        merchantId: order.merchantId,
+        provider: order.provider,
+        outRefundNo: pending.outRefundNo,
+        status: 'CLOSED',
+        source: 'request',
+        raw: { refusedWith: error.gatewayCode ?? error.code },
+      });
+    }
+    throw error;
+  }
+  const applied = await applyRefundResult(context, {
+    ...answer,
+    merchantId: order.merchantId,
+    source: 'request',
+  });
+  return { refund: applied.refund, order: applied.order };
+}
+
+/** Asks the gateway about a refund and applies its answer. */
+export async function queryRefund(
+  context: ServiceContext,
+  merchantId: string,
+  outRefundNo: string,
+): Promise<RefundResponse> {
+  const found = await context.store.db
+    .selectFrom('payment_refunds')
+    .innerJoin('payment_orders', 'payment_orders.id', 'payment_refunds.order_id')
+    .select(['payment_orders.provider', 'payment_refunds.out_trade_no'])
+    .where('payment_refunds.merchant_id', '=', merchantId)
+    .where('payment_refunds.out_refund_no', '=', outRefundNo)
+    .executeTakeFirst();
+  if (!found)
+    throw new PayError(40005, { field: 'out_refund_no', message: `refund ${outRefundNo} not found` });
+  const provider = providerFor(context, found.provider);
+  const answer = await gatewayCall(
+    context,
+    { type: 'refund_query', provider: provider.name, outTradeNo: found.out_trade_no },
+    () => provider.queryRefund({ merchantId, outRefundNo }),
+  );
+  const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' });
+  return { refund: applied.refund, order: applied.order };
+}
