@@ -102,6 +102,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       maxCustomBytes: config.maxCustomBytes,
     },
     resultCacheTtlMs: config.resultCacheTtlMs,
+    gatewayObservers: [],
     providers: new Map(providers.map((provider) => [provider.name, provider])),
     publicUrl: publicUrl ?? 'http://127.0.0.1:3000',
   };

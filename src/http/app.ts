@@ -1,21 +1,95 @@
 /** The VK-Pay HTTP service: a Fastify app of encapsulated plugins over one VkPay instance. */
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from '../config/security.ts';
+import { PayError } from '../core/errors.ts';
 import type { VkPay } from '../vk-pay.ts';
+import { installErrorHandler } from './error-handler.ts';
+import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { apiRoutes } from './routes/api.ts';
+import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
 export interface AppOptions {
   vkPay: VkPay;
+  apps?: ApiApp[];
+  security?: Partial<SecurityConfig>;
   /** Fastify's logger setting; the service passes its pino instance. */
-  logger?: boolean | object;
+  logger?: FastifyServerOptions['logger'];
+  /** Extra plugins mounted beside the API (the gateway emulators in development). */
+  mount?: (app: FastifyInstance) => Promise<void>;
+  now?: () => number;
 }
 
-export async function buildApp({ vkPay, logger = false }: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger, trustProxy: false, bodyLimit: 1024 * 1024 });
-  app.get('/health', async () => ({
-    code: 0,
-    msg: 'ok',
-    data: { storage: vkPay.store.backend, cache: vkPay.cache.kind, providers: [...vkPay.context.providers.keys()] },
-  }));
-  await app.register(notifyRoutes, { vkPay });
+export interface VkPayApp extends FastifyInstance {
+  metrics: ServiceMetrics;
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { vkPay } = options;
+  const security: SecurityConfig = { ...DEFAULT_SECURITY, ...options.security };
+  const app = Fastify({
+    logger: options.logger ?? false,
+    trustProxy: security.trustedProxies.length > 0 ? security.trustedProxies : false,
+    bodyLimit: security.bodyLimitBytes,
+    connectionTimeout: security.requestTimeoutMs * 2,
+    requestTimeout: security.requestTimeoutMs,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    ajv: {
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: false, useDefaults: true },
+    },
+  });
+  installErrorHandler(app);
+  const metrics = createMetrics(vkPay);
+  app.decorate('metrics', metrics);
+  const observe = (call: { provider: string; type: string; ms: number; ok: boolean }) =>
+    metrics.gatewayLatency.observe(
+      { provider: call.provider, operation: call.type, result: call.ok ? 'ok' : 'error' },
+      call.ms / 1000,
+    );
+  vkPay.context.gatewayObservers.push(observe);
+  app.addHook('onClose', async () => {
+    vkPay.context.gatewayObservers.splice(vkPay.context.gatewayObservers.indexOf(observe), 1);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    // The seed's requireHTTPS: plain HTTP only from a trusted proxy that says the client used https.
+    if (security.requireHttps && request.protocol !== 'https' && !request.url.startsWith('/healthz')) {
+      throw new PayError(40009, { message: 'HTTPS is required' });
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unknown',
+      status: String(reply.statusCode),
+    });
+  });
+
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'VK-Pay API',
+        version: '0.1.0',
+        description: 'Unified payments over WeChat Pay and Alipay',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(healthRoutes, { vkPay, metrics });
+  await app.register(notifyRoutes, { vkPay, metrics });
+  await app.register(apiRoutes, {
+    vkPay,
+    apps: options.apps ?? [],
+    security,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  if (options.mount) await options.mount(app);
   return app;
 }

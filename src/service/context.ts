@@ -21,6 +21,8 @@ export interface ServiceContext {
   resultCacheTtlMs: number;
   /** The configured gateways by name (wxpay, alipay, ...). */
   providers: Map<string, Provider>;
+  /** Told of every gateway call (metrics). A throwing observer is ignored. */
+  gatewayObservers: Array<(call: { provider: string; type: string; ms: number; ok: boolean }) => void>;
   /** The public base URL gateways call back on: notifications go to {publicUrl}/notify/{provider}/{merchant}. */
   publicUrl: string;
 }

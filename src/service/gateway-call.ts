@@ -23,8 +23,16 @@ export async function gatewayCall<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const started = performance.now();
-  const log = (error?: PayError) =>
-    recordLog(context, {
+  const log = (error?: PayError) => {
+    const ms = performance.now() - started;
+    for (const observe of context.gatewayObservers) {
+      try {
+        observe({ provider: call.provider, type: call.type, ms, ok: !error });
+      } catch {
+        // Metrics must never fail a payment.
+      }
+    }
+    return recordLog(context, {
       type: call.type,
       status: error ? 'ERROR' : 'SUCCESS',
       outTradeNo: call.outTradeNo ?? null,
@@ -41,8 +49,9 @@ export async function gatewayCall<T>(
             outcomeUnknown: error.outcomeUnknown,
           }
         : undefined,
-      responseMs: Math.round(performance.now() - started),
+      responseMs: Math.round(ms),
     });
+  };
   try {
     const result = await work();
     await log();

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PayError } from '../core/errors.ts';
 import { isFinal, isPaid } from '../core/states.ts';
-import type { Scene } from '../core/validate.ts';
+import { type Scene, validatePaymentInput } from '../core/validate.ts';
 import type { ClientPayParams } from '../providers/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { gatewayCall, providerFor } from './gateway-call.ts';
@@ -31,6 +31,8 @@ export function notifyUrl(context: ServiceContext, provider: string, merchantId:
 
 /** Creates the order (idempotent on out_trade_no) and the gateway payment for its scene. */
 export async function pay(context: ServiceContext, request: PayRequest): Promise<PayResponse> {
+  // Every parameter problem is reported before anything else is looked up.
+  validatePaymentInput(request, { ...context.rules, orderTypes: context.handlers.orderTypes() });
   const provider = providerFor(context, String(request.provider));
   const identity = provider.identity(request.merchantId, request.scene as Scene);
   const { order } = await createOrder(context, { ...request, mchId: identity.mchId, appId: identity.appId });

@@ -4,29 +4,39 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { VkPay } from '../../vk-pay.ts';
+import type { ServiceMetrics } from '../metrics.ts';
 
 export interface NotifyRoutesOptions {
   vkPay: VkPay;
+  metrics?: ServiceMetrics;
 }
 
-export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app, { vkPay }) => {
+export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app, { vkPay, metrics }) => {
   // Encapsulated: only this plugin's routes see bodies as raw buffers.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_request, body, done) => {
     done(null, body);
   });
 
-  app.post<{ Params: { provider: string; merchant: string } }>('/notify/:provider/:merchant', async (request, reply) => {
-    const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const { ack, outcome, error } = await vkPay.handleNotify({
-      provider: request.params.provider,
-      merchantId: request.params.merchant,
-      headers: request.headers,
-      rawBody,
-      ip: request.ip,
-    });
-    request.log.info({ provider: request.params.provider, outcome, code: error?.code }, 'gateway notification');
-    reply.status(ack.status).headers(ack.headers);
-    return reply.send(ack.body);
-  });
+  app.post<{ Params: { provider: string; merchant: string } }>(
+    '/notify/:provider/:merchant',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const { ack, outcome, error } = await vkPay.handleNotify({
+        provider: request.params.provider,
+        merchantId: request.params.merchant,
+        headers: request.headers,
+        rawBody,
+        ip: request.ip,
+      });
+      metrics?.callbacks.inc({ provider: request.params.provider, outcome });
+      request.log.info(
+        { provider: request.params.provider, outcome, code: error?.code },
+        'gateway notification',
+      );
+      reply.status(ack.status).headers(ack.headers);
+      return reply.send(ack.body);
+    },
+  );
 };

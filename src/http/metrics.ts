@@ -1,0 +1,50 @@
+/** Prometheus metrics of one service instance: requests, gateway latency, callbacks, orders by status. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { VkPay } from '../vk-pay.ts';
+
+export interface ServiceMetrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  gatewayLatency: Histogram<'provider' | 'operation' | 'result'>;
+  callbacks: Counter<'provider' | 'outcome'>;
+}
+
+export function createMetrics(vkPay: VkPay): ServiceMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'vkpay_' });
+  const requests = new Counter({
+    name: 'vkpay_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const gatewayLatency = new Histogram({
+    name: 'vkpay_gateway_call_seconds',
+    help: 'Gateway call latency by provider and operation',
+    labelNames: ['provider', 'operation', 'result'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+  const callbacks = new Counter({
+    name: 'vkpay_callbacks_total',
+    help: 'Gateway callbacks by outcome',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'vkpay_orders',
+    help: 'Orders by status',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await vkPay.store.db
+        .selectFrom('payment_orders')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('status')
+        .execute();
+      this.reset();
+      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+    },
+  });
+  return { registry, requests, gatewayLatency, callbacks };
+}

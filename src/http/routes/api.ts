@@ -1,0 +1,258 @@
+/**
+ * The merchant API: createPayment, queryPayment, closeOrder, refund, queryRefund. Every request is
+ * rate limited, checked against the app's IP allowlist and signature, then validated; field names
+ * are the original plugin's.
+ */
+import type {} from '@fastify/swagger';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ApiApp, SecurityConfig } from '../../config/security.ts';
+import { PayError } from '../../core/errors.ts';
+import { detectScene } from '../../core/scene.ts';
+import { PROVIDERS, type ProviderName, SCENES, type Scene } from '../../core/validate.ts';
+import type { VkPay } from '../../vk-pay.ts';
+import { ok } from '../envelope.ts';
+import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
+import { takeRateLimit } from '../plugins/rate-limit.ts';
+import { verifySignedRequest } from '../plugins/signature.ts';
+import { orderView, refundView } from '../views.ts';
+
+export interface ApiRoutesOptions {
+  vkPay: VkPay;
+  apps: ApiApp[];
+  security: SecurityConfig;
+  now?: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiApp?: ApiApp;
+    rawBody?: string;
+  }
+}
+
+const createPaymentBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['provider', 'out_trade_no', 'total_fee', 'subject', 'type'],
+  properties: {
+    provider: { type: 'string', enum: [...PROVIDERS] },
+    out_trade_no: { type: 'string' },
+    total_fee: { type: 'integer', description: 'integer fen: 100 = 1 yuan' },
+    subject: { type: 'string' },
+    type: { type: 'string', description: 'recharge, goods, vip, custom, or a registered type' },
+    scene: { type: 'string', enum: [...SCENES], description: 'wins over the detected scene' },
+    openid: { type: 'string' },
+    user_id: { type: 'string' },
+    custom: { type: 'object' },
+    other: { type: 'object', description: 'extra gateway fields, passed through unchanged' },
+    return_url: { type: 'string' },
+    time_expire: { type: 'integer', description: 'seconds until the order expires' },
+    isPC: { type: 'boolean' },
+    needQRcode: { type: 'boolean' },
+    context: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        platform: { type: 'string' },
+        userAgent: { type: 'string' },
+        clientIp: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+const refundBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['out_trade_no', 'out_refund_no', 'refund_fee'],
+  properties: {
+    out_trade_no: { type: 'string' },
+    out_refund_no: { type: 'string' },
+    refund_fee: { type: 'integer' },
+    reason: { type: 'string' },
+  },
+} as const;
+
+const queryString = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    await_notify: { type: 'string', enum: ['true', 'false', '1', '0'] },
+    await_max_time: { type: 'string', pattern: '^[0-9]{1,2}$', description: 'seconds, 5 to 40' },
+  },
+} as const;
+
+interface CreatePaymentBody {
+  provider: ProviderName;
+  out_trade_no: string;
+  total_fee: number;
+  subject: string;
+  type: string;
+  scene?: Scene;
+  openid?: string;
+  user_id?: string;
+  custom?: Record<string, unknown>;
+  other?: Record<string, unknown>;
+  return_url?: string;
+  time_expire?: number;
+  isPC?: boolean;
+  needQRcode?: boolean;
+  context?: { platform?: string; userAgent?: string; clientIp?: string };
+}
+
+export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
+  const { vkPay, security } = options;
+  const now = options.now ?? Date.now;
+  const apps = new Map(options.apps.map((apiApp) => [apiApp.appId, apiApp]));
+  const allowlists = new Map<string, Allowlist>();
+  for (const apiApp of options.apps) {
+    if (apiApp.ipAllowlist && apiApp.ipAllowlist.length > 0)
+      allowlists.set(apiApp.appId, createAllowlist(apiApp.ipAllowlist));
+  }
+
+  // Keep the exact body text: the signature covers it.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = String(body);
+    (request as FastifyRequest).rawBody = text;
+    if (text.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new PayError(40001, { field: '(body)', message: 'body is not valid JSON' }), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      await takeRateLimit(vkPay.cache, `ip:${request.ip}`, security.ipRateLimit, now());
+    } catch (error) {
+      if (error instanceof PayError)
+        reply.header(
+          'retry-after',
+          String((error.details as { retryAfterSeconds: number }).retryAfterSeconds),
+        );
+      throw error;
+    }
+  });
+
+  app.addHook('preValidation', async (request, reply) => {
+    const claimed = request.headers['x-vkpay-appid'];
+    const appId = Array.isArray(claimed) ? claimed[0] : claimed;
+    const allowlist = appId ? allowlists.get(appId) : undefined;
+    if (allowlist && !allowlist.allows(request.ip)) {
+      throw new PayError(40009, { message: `IP ${request.ip} is not on the allowlist of app ${appId}` });
+    }
+    let apiApp: ApiApp | undefined;
+    if (security.requireSignature) {
+      const verified = await verifySignedRequest(
+        {
+          method: request.method,
+          pathWithQuery: request.url,
+          headers: request.headers,
+          body: request.rawBody ?? '',
+        },
+        {
+          secretOf: (id) => apps.get(id)?.secret,
+          cache: vkPay.cache,
+          nowMs: now,
+          maxAgeMs: security.signatureMaxAgeMs,
+        },
+      );
+      apiApp = apps.get(verified);
+    } else {
+      apiApp = (appId ? apps.get(appId) : undefined) ?? options.apps[0];
+    }
+    if (!apiApp) throw new PayError(40009, { message: 'no API app is configured for this request' });
+    request.apiApp = apiApp;
+    try {
+      await takeRateLimit(vkPay.cache, `app:${apiApp.appId}`, apiApp.rateLimit ?? security.rateLimit, now());
+    } catch (error) {
+      if (error instanceof PayError)
+        reply.header(
+          'retry-after',
+          String((error.details as { retryAfterSeconds: number }).retryAfterSeconds),
+        );
+      throw error;
+    }
+  });
+
+  const merchantOf = (request: FastifyRequest) => request.apiApp!.merchantId;
+
+  app.post<{ Body: CreatePaymentBody }>(
+    '/api/payments',
+    { schema: { body: createPaymentBody, tags: ['payments'], summary: 'createPayment' } },
+    async (request) => {
+      const body = request.body;
+      const userAgent = body.context?.userAgent ?? request.headers['user-agent'];
+      const scene = detectScene(
+        body.provider,
+        { platform: body.context?.platform, userAgent, isPC: body.isPC, needQRcode: body.needQRcode },
+        body.scene,
+      );
+      const { order, client } = await vkPay.pay({
+        merchantId: merchantOf(request),
+        provider: body.provider,
+        out_trade_no: body.out_trade_no,
+        total_fee: body.total_fee,
+        subject: body.subject,
+        type: body.type,
+        scene,
+        openid: body.openid,
+        user_id: body.user_id,
+        custom: body.custom,
+        clientIp: body.context?.clientIp ?? request.ip,
+        userAgent: userAgent ?? null,
+        returnUrl: body.return_url ?? null,
+        expireAt: body.time_expire ? new Date(now() + body.time_expire * 1000) : null,
+        ...(body.other ? { other: body.other } : {}),
+      });
+      return ok({ scene, order: orderView(order), payment: client });
+    },
+  );
+
+  app.get<{
+    Params: { outTradeNo: string };
+    Querystring: { await_notify?: string; await_max_time?: string };
+  }>(
+    '/api/payments/:outTradeNo',
+    { schema: { querystring: queryString, tags: ['payments'], summary: 'queryPayment' } },
+    async (request) => {
+      const awaitNotify = request.query.await_notify === 'true' || request.query.await_notify === '1';
+      const seconds = Math.min(Math.max(Number(request.query.await_max_time ?? 20), 5), 40);
+      const answer = await vkPay.queryPayment(merchantOf(request), request.params.outTradeNo, {
+        awaitNotify,
+        awaitMaxMs: seconds * 1000,
+      });
+      return ok({
+        orderPaid: answer.orderPaid,
+        user_order_success: answer.userOrderSuccess,
+        order: orderView(answer.order),
+      });
+    },
+  );
+
+  app.post<{ Params: { outTradeNo: string } }>(
+    '/api/payments/:outTradeNo/close',
+    { schema: { tags: ['payments'], summary: 'closeOrder' } },
+    async (request) =>
+      ok({ order: orderView(await vkPay.closePayment(merchantOf(request), request.params.outTradeNo)) }),
+  );
+
+  app.post<{ Body: { out_trade_no: string; out_refund_no: string; refund_fee: number; reason?: string } }>(
+    '/api/refunds',
+    { schema: { body: refundBody, tags: ['refunds'], summary: 'refund' } },
+    async (request) => {
+      const { refund, order } = await vkPay.refund({ merchantId: merchantOf(request), ...request.body });
+      return ok({ refund: refundView(refund), order: orderView(order) });
+    },
+  );
+
+  app.get<{ Params: { outRefundNo: string } }>(
+    '/api/refunds/:outRefundNo',
+    { schema: { tags: ['refunds'], summary: 'queryRefund' } },
+    async (request) => {
+      const { refund, order } = await vkPay.queryRefund(merchantOf(request), request.params.outRefundNo);
+      return ok({ refund: refundView(refund), order: orderView(order) });
+    },
+  );
+};

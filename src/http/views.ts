@@ -1,0 +1,38 @@
+/** Orders and refunds as the API shows them: the wire names merchants of the original plugin know. */
+import type { Order, Refund } from '../service/model.ts';
+
+export function orderView(order: Order) {
+  return {
+    out_trade_no: order.outTradeNo,
+    transaction_id: order.transactionId,
+    provider: order.provider,
+    scene: order.scene,
+    type: order.type,
+    subject: order.subject,
+    total_fee: order.totalFen,
+    refunded_fee: order.refundedFen,
+    status: order.status,
+    user_id: order.userId,
+    openid: order.openid,
+    custom: order.custom,
+    user_order_success: order.userOrderSuccess,
+    pay_date: order.paidAt,
+    close_date: order.closedAt,
+    create_date: order.createdAt,
+    update_date: order.updatedAt,
+  };
+}
+
+export function refundView(refund: Refund) {
+  return {
+    out_trade_no: refund.outTradeNo,
+    out_refund_no: refund.outRefundNo,
+    refund_id: refund.refundId,
+    refund_fee: refund.refundFen,
+    total_fee: refund.totalFen,
+    reason: refund.reason,
+    status: refund.status,
+    success_time: refund.successTime,
+    create_date: refund.createdAt,
+  };
+}

@@ -1,0 +1,14 @@
+/** What every operation gets for one merchant: its settings, its signed transport, its verifier keys. */
+import type { WxpayMerchant } from './config.ts';
+import type { VerifierKeyStore } from './keys.ts';
+import type { WxpayTransport } from './transport.ts';
+
+export interface WxpayContext {
+  merchant: WxpayMerchant;
+  transport: WxpayTransport;
+  keys: VerifierKeyStore;
+  now: () => number;
+}
+
+/** A path segment as sent: our ids are [0-9A-Za-z_-*|@], but a stray character must not alter the path. */
+export const segment = (value: string): string => encodeURIComponent(value);

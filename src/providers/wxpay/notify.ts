@@ -1,0 +1,106 @@
+/**
+ * Gateway callbacks: verify the Wechatpay-* headers over the raw body, decrypt the resource with the
+ * APIv3 key, and map it (TRANSACTION.SUCCESS, REFUND.SUCCESS/ABNORMAL/CLOSED) to a result. The
+ * answer WeChat expects: 2xx with no body to stop retries, 4xx/5xx with {"code":"FAIL"} to get one.
+ */
+import { PayError } from '../../core/errors.ts';
+import type { NotifyAck, NotifyEvent } from '../provider.ts';
+import { decryptResource } from './aead.ts';
+import type { WxpayContext } from './context.ts';
+import { toPaymentResult, toRefundResult } from './operations/results.ts';
+import { type HeaderLookup, verifySignedMessage } from './verifier.ts';
+import type { NotificationWire, RefundWire, TransactionWire } from './wire.ts';
+
+type RawHeaders = Record<string, string | string[] | undefined>;
+
+/** Case-insensitive header lookup; a repeated header is ambiguous and is not trusted. */
+export function headerLookup(headers: RawHeaders): HeaderLookup {
+  const lower = new Map<string, string | string[] | undefined>();
+  for (const [name, value] of Object.entries(headers)) lower.set(name.toLowerCase(), value);
+  return (name) => {
+    const value = lower.get(name.toLowerCase());
+    return typeof value === 'string' ? value : undefined;
+  };
+}
+
+function reject(message: string, field?: string): PayError {
+  return new PayError(40002, { message: `wxpay notification ${message}`, ...(field ? { field } : {}) });
+}
+
+function parseJson<T>(text: string, what: string): T {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as T;
+  } catch {
+    // reported below
+  }
+  throw new PayError(40001, { field: 'body', message: `wxpay notification ${what} is not a JSON object` });
+}
+
+export async function parseNotify(
+  context: WxpayContext,
+  headers: RawHeaders,
+  rawBody: Buffer,
+): Promise<NotifyEvent> {
+  const { merchant } = context;
+  await verifySignedMessage({
+    header: headerLookup(headers),
+    rawBody,
+    nowMs: context.now(),
+    lookupKey: (serial) => context.keys.keyFor(serial),
+    what: 'notification',
+  });
+  const envelope = parseJson<NotificationWire>(rawBody.toString('utf8'), 'body');
+  const resource = envelope.resource;
+  if (!resource?.ciphertext || !resource.nonce) throw reject('has no encrypted resource', 'resource');
+  const plaintext = decryptResource(
+    {
+      ciphertext: resource.ciphertext,
+      nonce: resource.nonce,
+      associated_data: resource.associated_data ?? '',
+      ...(resource.algorithm ? { algorithm: resource.algorithm } : {}),
+    },
+    merchant.apiV3Key,
+    40002,
+  );
+  const eventType = envelope.event_type ?? '';
+  const eventId = envelope.id ?? null;
+  if (eventType === 'TRANSACTION.SUCCESS') {
+    const transaction = parseJson<TransactionWire>(plaintext, 'resource');
+    assertOwnMerchant(transaction.mchid, merchant.mchId);
+    const result = toPaymentResult(transaction, {
+      merchantId: merchant.merchantId,
+      source: 'notify',
+      eventId,
+    });
+    return { kind: 'payment', result };
+  }
+  if (eventType.startsWith('REFUND.')) {
+    const refund = parseJson<RefundWire>(plaintext, 'resource');
+    assertOwnMerchant(refund.mchid, merchant.mchId);
+    const result = toRefundResult(refund, { merchantId: merchant.merchantId, source: 'notify', eventId });
+    return { kind: 'refund', result };
+  }
+  throw new PayError(40001, {
+    field: 'event_type',
+    gatewayCode: eventType.slice(0, 64) || 'EMPTY',
+    message: `wxpay notification event_type ${JSON.stringify(eventType.slice(0, 64))} is not handled`,
+  });
+}
+
+function assertOwnMerchant(mchid: string | undefined, expected: string): void {
+  // A valid signature from the gateway for another mchid is still not a callback for this merchant.
+  if (mchid !== undefined && mchid !== expected) {
+    throw reject(`is for mchid ${mchid.slice(0, 32)}, not ${expected}`, 'mchid');
+  }
+}
+
+export function ackNotify(ok: boolean, message?: string): NotifyAck {
+  if (ok) return { status: 204, headers: {}, body: '' };
+  return {
+    // Any 4xx/5xx makes WeChat retry; a 200 with FAIL would be taken as success.
+    status: 500,
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code: 'FAIL', message: (message ?? '失败').slice(0, 128) }),
+  };
+}

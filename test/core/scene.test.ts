@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { detectScene } from '../../src/core/scene.ts';
+
+const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148';
+const WECHAT = `${IPHONE} MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN`;
+const DESKTOP = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36';
+
+describe('scene detection', () => {
+  it('lets an explicit scene win', () => {
+    expect(detectScene('wxpay', { userAgent: WECHAT, needQRcode: true }, 'app')).toBe('app');
+  });
+
+  it('chooses WeChat scenes from the platform and browser', () => {
+    expect(detectScene('wxpay', { platform: 'mp-weixin' })).toBe('miniprogram');
+    expect(detectScene('wxpay', { platform: 'app-plus' })).toBe('app');
+    expect(detectScene('wxpay', { userAgent: WECHAT })).toBe('jsapi');
+    expect(detectScene('wxpay', { userAgent: IPHONE })).toBe('h5');
+    expect(detectScene('wxpay', { userAgent: DESKTOP })).toBe('native');
+    expect(detectScene('wxpay', { userAgent: IPHONE, isPC: true })).toBe('native');
+    expect(detectScene('wxpay', { userAgent: WECHAT, needQRcode: true })).toBe('native');
+  });
+
+  it('chooses Alipay scenes from the platform and browser', () => {
+    expect(detectScene('alipay', { platform: 'mp-alipay' })).toBe('miniprogram');
+    expect(detectScene('alipay', { platform: 'app' })).toBe('app');
+    expect(detectScene('alipay', { userAgent: IPHONE })).toBe('h5');
+    expect(detectScene('alipay', { userAgent: WECHAT })).toBe('h5');
+    expect(detectScene('alipay', { userAgent: DESKTOP })).toBe('pc');
+    expect(detectScene('alipay', { isPC: true })).toBe('pc');
+    expect(detectScene('alipay', { needQRcode: true })).toBe('native');
+  });
+});

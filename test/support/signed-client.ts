@@ -1,0 +1,35 @@
+/** Signs merchant API requests the way a merchant backend would, for app.inject and real sockets. */
+import { randomBytes } from 'node:crypto';
+import { signRequest } from '../../src/http/plugins/signature.ts';
+
+export interface SignedInject {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  payload?: string;
+}
+
+export function signed(
+  app: { appId: string; secret: string },
+  method: 'GET' | 'POST',
+  url: string,
+  body?: unknown,
+  overrides: { timestamp?: string; nonce?: string; secret?: string } = {},
+): SignedInject {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  const timestamp = overrides.timestamp ?? String(Math.floor(Date.now() / 1000));
+  const nonce = overrides.nonce ?? randomBytes(12).toString('hex');
+  const signature = signRequest(overrides.secret ?? app.secret, method, url, timestamp, nonce, payload);
+  return {
+    method,
+    url,
+    headers: {
+      'x-vkpay-appid': app.appId,
+      'x-vkpay-timestamp': timestamp,
+      'x-vkpay-nonce': nonce,
+      'x-vkpay-signature': signature,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { payload }),
+  };
+}
