@@ -1,0 +1,212 @@
+/**
+ * The service's configuration: one JSON file (VKPAY_CONFIG, or ./vk-pay.config.json when present)
+ * over the profile's defaults, then environment variables over both. Checked at start; production
+ * refuses to run with sandbox gateways, inline secrets, plain HTTP or missing keys.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
+import { ConfigError, type Environment, loadConfig, type VkPayConfig } from './config.ts';
+import { resolveSecret, type SecretContext } from './secrets.ts';
+import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from './security.ts';
+
+export interface ServiceConfig extends VkPayConfig {
+  host: string;
+  port: number;
+  /** The URL gateways and browsers reach this service on. */
+  publicUrl: string;
+  apps: ApiApp[];
+  security: SecurityConfig;
+  wxpay: WxpayMerchantConfig[];
+  /** Alipay apps, checked by the Alipay provider when it is created. */
+  alipay: Record<string, unknown>[];
+  /** Mount the gateway emulators on this service (development and testing only). */
+  sandbox: { enabled: boolean; timeFactor: number };
+  /** Serve HTTPS directly with this certificate and key (PEM), instead of behind a TLS proxy. */
+  tls: { cert: string; key: string } | null;
+  /** How often unpaid orders are reconciled with their gateway; 0 turns the job off. */
+  syncIntervalMs: number;
+  configFile: string | null;
+}
+
+const PROFILE: Record<Environment, { sandbox: boolean; requireSignature: boolean; requireHttps: boolean }> = {
+  development: { sandbox: true, requireSignature: false, requireHttps: false },
+  testing: { sandbox: true, requireSignature: true, requireHttps: false },
+  production: { sandbox: false, requireSignature: true, requireHttps: true },
+};
+
+type FileConfig = Record<string, unknown>;
+
+function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`config file ${path} cannot be read`);
+  }
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as FileConfig;
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not a JSON object: ${(error as Error).message}`);
+  }
+}
+
+function list(value: unknown, field: string): Record<string, unknown>[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((item) => item === null || typeof item !== 'object')) {
+    throw new ConfigError(`${field} must be a list of objects`);
+  }
+  return value as Record<string, unknown>[];
+}
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ConfigError(`${field} must be a non-empty string`);
+  return value;
+}
+
+function port(raw: unknown, field: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535)
+    throw new ConfigError(`${field} must be a port from 0 to 65535`);
+  return value;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides VKPAY_CONFIG. */
+  configPath?: string;
+  cwd?: string;
+}
+
+export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.configPath ?? env.VKPAY_CONFIG;
+  const defaultPath = resolve(cwd, 'vk-pay.config.json');
+  const configFile = explicit ? resolve(cwd, explicit) : existsSync(defaultPath) ? defaultPath : null;
+  const file: FileConfig = configFile ? readConfigFile(configFile) : {};
+
+  const fileEnv = typeof file.env === 'string' ? file.env : undefined;
+  const base = loadConfig(fileEnv && !env.VKPAY_ENV ? { ...env, VKPAY_ENV: fileEnv } : env);
+  const profile = PROFILE[base.env];
+  const secrets: SecretContext = {
+    env,
+    baseDir: configFile ? dirname(configFile) : cwd,
+    allowInline: base.env !== 'production',
+  };
+
+  const fileSecurity = (file.security ?? {}) as Partial<SecurityConfig>;
+  const security: SecurityConfig = {
+    ...DEFAULT_SECURITY,
+    requireSignature: profile.requireSignature,
+    requireHttps: profile.requireHttps,
+    ...fileSecurity,
+  };
+  const apps: ApiApp[] = list(file.apps, 'apps').map((app, i) => {
+    const secret = resolveSecret(app.secret, `apps[${i}].secret`, secrets);
+    if (secret.length < 32) throw new ConfigError(`apps[${i}].secret must be at least 32 characters`);
+    return {
+      appId: text(app.appId, `apps[${i}].appId`),
+      merchantId: text(app.merchantId, `apps[${i}].merchantId`),
+      secret,
+      ...(Array.isArray(app.ipAllowlist) ? { ipAllowlist: app.ipAllowlist as string[] } : {}),
+      ...(app.rateLimit ? { rateLimit: app.rateLimit as ApiApp['rateLimit'] & object } : {}),
+    };
+  });
+  const wxpay = list(file.wxpay, 'wxpay').map((merchant, i) => {
+    const field = (name: string) => `wxpay[${i}].${name}`;
+    const publicKey = merchant.wechatpayPublicKey as { id?: unknown; pem?: unknown } | undefined;
+    return {
+      ...(merchant as unknown as WxpayMerchantConfig),
+      privateKey: resolveSecret(merchant.privateKey, field('privateKey'), secrets),
+      apiV3Key: resolveSecret(merchant.apiV3Key, field('apiV3Key'), secrets),
+      ...(publicKey
+        ? {
+            wechatpayPublicKey: {
+              id: text(publicKey.id, field('wechatpayPublicKey.id')),
+              pem: resolveSecret(publicKey.pem, field('wechatpayPublicKey.pem'), {
+                ...secrets,
+                allowInline: true,
+              }),
+            },
+          }
+        : {}),
+    } satisfies WxpayMerchantConfig;
+  });
+  const alipay = list(file.alipay, 'alipay').map((app, i) => ({
+    ...app,
+    privateKey: resolveSecret(app.privateKey, `alipay[${i}].privateKey`, secrets),
+  }));
+  const fileSandbox = (file.sandbox ?? {}) as { enabled?: boolean; timeFactor?: number };
+  const sandboxEnv = env.VKPAY_SANDBOX;
+  const sandbox = {
+    enabled:
+      sandboxEnv === undefined || sandboxEnv === ''
+        ? (fileSandbox.enabled ?? profile.sandbox)
+        : sandboxEnv === 'true' || sandboxEnv === '1',
+    timeFactor: fileSandbox.timeFactor ?? 1,
+  };
+  const fileTls = file.tls as { cert?: unknown; key?: unknown } | undefined;
+  const tls = fileTls
+    ? {
+        cert: resolveSecret(fileTls.cert, 'tls.cert', { ...secrets, allowInline: true }),
+        key: resolveSecret(fileTls.key, 'tls.key', secrets),
+      }
+    : null;
+  const host = env.VKPAY_HOST || (typeof file.host === 'string' ? file.host : '127.0.0.1');
+  const listenPort = port(env.VKPAY_PORT || env.PORT || file.port || 3000, 'port');
+  const publicUrl =
+    env.VKPAY_PUBLIC_URL ||
+    (typeof file.publicUrl === 'string' ? file.publicUrl : `http://${host}:${listenPort}`);
+
+  const config: ServiceConfig = {
+    ...base,
+    ...(typeof file.dataDir === 'string' && !env.VKPAY_DATA_DIR ? { dataDir: file.dataDir } : {}),
+    ...(typeof file.databaseUrl === 'string' && !env.DATABASE_URL ? { databaseUrl: file.databaseUrl } : {}),
+    ...(typeof file.redisUrl === 'string' && !env.REDIS_URL ? { redisUrl: file.redisUrl } : {}),
+    host,
+    port: listenPort,
+    publicUrl,
+    apps,
+    security,
+    wxpay,
+    alipay,
+    sandbox,
+    tls,
+    syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || file.syncIntervalMs || 30_000),
+    configFile,
+  };
+  checkProduction(config);
+  return config;
+}
+
+/** What production refuses, each with the field to fix. */
+export function checkProduction(config: ServiceConfig): void {
+  if (config.env !== 'production') return;
+  const problems: string[] = [];
+  if (config.sandbox.enabled)
+    problems.push('sandbox.enabled must be false in production (the emulators are test endpoints)');
+  if (!config.security.requireSignature)
+    problems.push('security.requireSignature must be true in production');
+  if (!config.security.requireHttps) problems.push('security.requireHttps must be true in production');
+  if (!config.tls && config.security.trustedProxies.length === 0) {
+    problems.push(
+      'production needs HTTPS: set tls.cert and tls.key, or security.trustedProxies for the TLS proxy in front',
+    );
+  }
+  if (!config.publicUrl.startsWith('https://'))
+    problems.push('publicUrl must be https:// in production (gateways call it)');
+  if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
+  if (config.wxpay.length === 0 && config.alipay.length === 0)
+    problems.push('configure at least one wxpay merchant or alipay app');
+  for (const [i, merchant] of config.wxpay.entries()) {
+    if (merchant.baseUrl && !merchant.baseUrl.startsWith('https://'))
+      problems.push(`wxpay[${i}].baseUrl must be https://`);
+  }
+  if (problems.length > 0)
+    throw new ConfigError(`production configuration refused:\n  - ${problems.join('\n  - ')}`);
+}
