@@ -26,6 +26,7 @@ import {
   type StartRefundRequest,
   startRefund,
 } from './service/refunds.ts';
+import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { openStore, type Store } from './store/db.ts';
 
 export interface VkPayOptions extends Partial<VkPayConfig> {
@@ -39,6 +40,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   providers?: Provider[];
   /** The base URL gateways reach this service on, for notify URLs. */
   publicUrl?: string;
+  /** Encrypt these fields of `custom` at rest (AES-256-GCM, rotating keys). */
+  sealing?: SealingConfig;
 }
 
 export interface VkPay {
@@ -72,7 +75,16 @@ export interface VkPay {
 }
 
 export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
-  const { schema, cachePrefix, logger: givenLogger, now, providers = [], publicUrl, ...overrides } = options;
+  const {
+    schema,
+    cachePrefix,
+    logger: givenLogger,
+    now,
+    providers = [],
+    publicUrl,
+    sealing,
+    ...overrides
+  } = options;
   const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
   const logger = givenLogger ?? pino({ level: config.logLevel, base: { service: 'vk-pay' } });
   const store = await openStore({
@@ -103,6 +115,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     },
     resultCacheTtlMs: config.resultCacheTtlMs,
     gatewayObservers: [],
+    sealer: sealing ? createFieldSealer(sealing) : null,
     providers: new Map(providers.map((provider) => [provider.name, provider])),
     publicUrl: publicUrl ?? 'http://127.0.0.1:3000',
   };

@@ -8,6 +8,7 @@ import type { Provider } from '../providers/provider.ts';
 import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
 import type { HandlerRegistry } from './handlers.ts';
+import type { FieldSealer } from './sealing.ts';
 
 export interface ServiceContext {
   store: Store;
@@ -21,6 +22,8 @@ export interface ServiceContext {
   resultCacheTtlMs: number;
   /** The configured gateways by name (wxpay, alipay, ...). */
   providers: Map<string, Provider>;
+  /** Seals configured fields of `custom` before they are stored; handlers get them open. */
+  sealer: FieldSealer | null;
   /** Told of every gateway call (metrics). A throwing observer is ignored. */
   gatewayObservers: Array<(call: { provider: string; type: string; ms: number; ok: boolean }) => void>;
   /** The public base URL gateways call back on: notifications go to {publicUrl}/notify/{provider}/{merchant}. */

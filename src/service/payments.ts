@@ -3,6 +3,7 @@
  * gateway says about it, in one transaction with the business handler.
  */
 import { isPayError, PayError } from '../core/errors.ts';
+import { sanitize } from '../core/sanitize.ts';
 import { canMoveOrder, isPaid } from '../core/states.ts';
 import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
 import { insertNotifyEvent } from '../store/journal.ts';
@@ -51,7 +52,7 @@ export async function createOrder(
     status: 'NOTPAY',
     user_id: params.userId,
     openid: params.openid,
-    custom: JSON.stringify(params.custom),
+    custom: JSON.stringify(storableCustom(context, params.custom)),
     mch_id: request.mchId ?? null,
     app_id: request.appId ?? null,
     client_ip: request.clientIp ?? null,
@@ -88,6 +89,12 @@ export async function createOrder(
     });
   }
   return { order: toOrder(existing), created: false };
+}
+
+/** What of `custom` may be stored: card data, CVVs and keys redacted, configured fields sealed. */
+function storableCustom(context: ServiceContext, custom: Record<string, unknown>): Record<string, unknown> {
+  const safe = sanitize(custom) as Record<string, unknown>;
+  return context.sealer ? context.sealer.seal(safe) : safe;
 }
 
 /** The order, from the cache when it is there (300 s), otherwise from the store. */
@@ -196,7 +203,8 @@ export async function applyPaymentResult(
       if (handler) {
         let verdict: unknown;
         try {
-          verdict = await handler({ order, custom: order.custom, tx, result });
+          const custom = context.sealer ? context.sealer.unseal(order.custom) : order.custom;
+          verdict = await handler({ order: { ...order, custom }, custom, tx, result });
         } catch (error) {
           throw new HandlerFailure(
             new PayError(50000, {

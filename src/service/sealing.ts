@@ -1,0 +1,84 @@
+/**
+ * Field sealing: configured fields of a merchant's custom data (user_info by default) are stored
+ * encrypted with AES-256-GCM. The key id travels with each sealed value, so keys can rotate: new
+ * values use the active key, old values open with the key they name.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { PayError } from '../core/errors.ts';
+
+export interface SealingConfig {
+  /** Key id -> 32-byte key. */
+  keys: Record<string, Buffer>;
+  activeKeyId: string;
+  /** Top-level field names of `custom` to seal. */
+  fields: string[];
+}
+
+export interface SealedValue {
+  $sealed: 'aes-256-gcm';
+  kid: string;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+export interface FieldSealer {
+  seal(custom: Record<string, unknown>): Record<string, unknown>;
+  unseal(custom: Record<string, unknown>): Record<string, unknown>;
+}
+
+function isSealed(value: unknown): value is SealedValue {
+  return typeof value === 'object' && value !== null && (value as SealedValue).$sealed === 'aes-256-gcm';
+}
+
+export function createFieldSealer(config: SealingConfig): FieldSealer {
+  for (const [kid, key] of Object.entries(config.keys)) {
+    if (key.length !== 32)
+      throw new PayError(40003, {
+        field: `encryption.keys.${kid}`,
+        message: `encryption key ${kid} must be 32 bytes`,
+      });
+  }
+  const active = config.keys[config.activeKeyId];
+  if (!active)
+    throw new PayError(40003, {
+      field: 'encryption.activeKeyId',
+      message: `no encryption key ${config.activeKeyId}`,
+    });
+  return {
+    seal(custom) {
+      const copy = { ...custom };
+      for (const field of config.fields) {
+        if (!(field in copy) || isSealed(copy[field])) continue;
+        const iv = randomBytes(12);
+        const cipher = createCipheriv('aes-256-gcm', active, iv);
+        const data = Buffer.concat([cipher.update(JSON.stringify(copy[field]), 'utf8'), cipher.final()]);
+        copy[field] = {
+          $sealed: 'aes-256-gcm',
+          kid: config.activeKeyId,
+          iv: iv.toString('base64'),
+          tag: cipher.getAuthTag().toString('base64'),
+          data: data.toString('base64'),
+        } satisfies SealedValue;
+      }
+      return copy;
+    },
+    unseal(custom) {
+      const copy = { ...custom };
+      for (const [field, value] of Object.entries(copy)) {
+        if (!isSealed(value)) continue;
+        const key = config.keys[value.kid];
+        if (!key)
+          throw new PayError(40003, {
+            field,
+            message: `${field} is sealed with key ${value.kid}, which is not configured`,
+          });
+        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(value.iv, 'base64'));
+        decipher.setAuthTag(Buffer.from(value.tag, 'base64'));
+        const plain = Buffer.concat([decipher.update(Buffer.from(value.data, 'base64')), decipher.final()]);
+        copy[field] = JSON.parse(plain.toString('utf8'));
+      }
+      return copy;
+    },
+  };
+}
