@@ -1,53 +1,81 @@
 /** The `vk-pay` command. */
-import { ConfigError, loadConfig } from '../config/config.ts';
+import { pino } from 'pino';
+import { ConfigError } from '../config/config.ts';
+import { loadServiceConfig } from '../config/service-config.ts';
 import { createVkPay } from '../vk-pay.ts';
+import { firstRunGuide } from './guide.ts';
+import { serve } from './serve.ts';
 
 const USAGE = `vk-pay: a self-hosted universal payment service
 
 Usage:
-  vk-pay start      open the store (embedded PGlite in ./data unless DATABASE_URL is set),
-                    migrate it, report readiness and keep running until interrupted
+  vk-pay serve      run the service (alias: start). Embedded PGlite in ./data and an in-memory
+                    cache unless DATABASE_URL / REDIS_URL are set; in development the WeChat Pay
+                    emulator is mounted under /sandbox, with a demo merchant on a first run
   vk-pay migrate    open the store, apply pending migrations and exit
   vk-pay help       this text
 
-Environment: DATABASE_URL, REDIS_URL, VKPAY_DATA_DIR, VKPAY_ENV, VKPAY_MAX_FEN,
-VKPAY_DB_POOL_SIZE, VKPAY_DB_ACQUIRE_TIMEOUT_MS, VKPAY_DB_IDLE_TIMEOUT_MS, VKPAY_LOG_LEVEL.
+Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:
+NODE_ENV / VKPAY_ENV (development, testing, production), VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
+DATABASE_URL, REDIS_URL, VKPAY_DATA_DIR, VKPAY_MAX_FEN, VKPAY_DB_POOL_SIZE, VKPAY_LOG_LEVEL,
+VKPAY_SANDBOX. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const command = argv[0] ?? 'start';
-  if (command === 'help' || command === '--help' || command === '-h') {
+  const command = argv[0] ?? 'serve';
+  if (command === 'help' || command === '--help' || command === '-h' || argv.includes('--help')) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (command !== 'start' && command !== 'migrate') {
+  if (command !== 'serve' && command !== 'start' && command !== 'migrate') {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
-  const config = loadConfig(process.env);
-  const started = performance.now();
-  const vkPay = await createVkPay(config);
-  const ready = {
-    storage: vkPay.store.backend,
-    location: vkPay.store.location,
-    cache: vkPay.cache.kind,
-    env: config.env,
-    ms: Math.round(performance.now() - started),
-  };
+  const config = loadServiceConfig();
+  const logger = pino({
+    level: config.logLevel,
+    base: { service: 'vk-pay' },
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-vkpay-signature"]',
+        '*.secret',
+        '*.privateKey',
+        '*.apiV3Key',
+      ],
+      censor: '[redacted]',
+    },
+  });
   if (command === 'migrate') {
+    const vkPay = await createVkPay({ ...config, logger });
     await vkPay.close();
-    process.stdout.write(`migrated ${ready.storage} at ${ready.location}\n`);
+    process.stdout.write(`migrated ${vkPay.store.backend} at ${vkPay.store.location}\n`);
     return 0;
   }
+  const started = performance.now();
   // Listen before announcing readiness: a supervisor may stop us the moment it reads the line.
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  vkPay.context.logger.info(ready, 'VK-Pay ready');
+  const service = await serve(config, logger);
+  logger.info(
+    {
+      url: service.url,
+      storage: service.vkPay.store.backend,
+      location: service.vkPay.store.location,
+      cache: service.vkPay.cache.kind,
+      env: config.env,
+      sandbox: config.sandbox.enabled,
+      providers: [...service.vkPay.context.providers.keys()],
+      ms: Math.round(performance.now() - started),
+    },
+    'VK-Pay ready',
+  );
+  if (service.demo) process.stderr.write(firstRunGuide(service.url));
   await stopped;
-  await vkPay.close();
-  vkPay.context.logger.info('VK-Pay stopped');
+  await service.close();
+  logger.info('VK-Pay stopped');
   return 0;
 }
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from '../config/security.ts';
 import { PayError } from '../core/errors.ts';
 import type { VkPay } from '../vk-pay.ts';
@@ -17,8 +17,8 @@ export interface AppOptions {
   vkPay: VkPay;
   apps?: ApiApp[];
   security?: Partial<SecurityConfig>;
-  /** Fastify's logger setting; the service passes its pino instance. */
-  logger?: FastifyServerOptions['logger'];
+  /** The service's pino logger; without one, Fastify logs nothing. */
+  logger?: FastifyBaseLogger;
   /** Extra plugins mounted beside the API (the gateway emulators in development). */
   mount?: (app: FastifyInstance) => Promise<void>;
   now?: () => number;
@@ -32,7 +32,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { vkPay } = options;
   const security: SecurityConfig = { ...DEFAULT_SECURITY, ...options.security };
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     trustProxy: security.trustedProxies.length > 0 ? security.trustedProxies : false,
     bodyLimit: security.bodyLimitBytes,
     connectionTimeout: security.requestTimeoutMs * 2,

@@ -31,10 +31,22 @@ describe('vk-pay command', () => {
   it('starts on the embedded defaults, reports ready, and stops cleanly on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vkpay-cli-'));
     try {
-      const result = await run(['start'], { VKPAY_DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '' }, true);
+      const result = await run(
+        ['start'],
+        { VKPAY_DATA_DIR: dir, VKPAY_PORT: '0', DATABASE_URL: '', REDIS_URL: '' },
+        true,
+      );
       expect(result.code).toBe(0);
       const ready = JSON.parse(result.stdout.split('\n').find((line) => line.includes('VK-Pay ready'))!);
-      expect(ready).toMatchObject({ storage: 'pglite', location: dir, cache: 'memory' });
+      expect(ready).toMatchObject({
+        storage: 'pglite',
+        location: dir,
+        cache: 'memory',
+        sandbox: true,
+        providers: ['wxpay'],
+      });
+      expect(ready.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(result.stderr).toContain('Take a first payment');
       expect(result.stdout).toContain('VK-Pay stopped');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,102 @@
+/**
+ * `vk-pay serve`: the service on its configuration. In development and testing the emulators are
+ * mounted beside the API under /sandbox/wxpay, and a first run without gateway keys gets a demo
+ * merchant on them, so a payment can be taken with nothing else installed.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ApiApp } from '../config/security.ts';
+import type { ServiceConfig } from '../config/service-config.ts';
+import { buildApp } from '../http/app.ts';
+import type { Provider } from '../providers/provider.ts';
+import { createWxpayProvider } from '../providers/wxpay/index.ts';
+import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
+import { startSyncJob } from '../service/jobs.ts';
+import { createVkPay, type VkPay } from '../vk-pay.ts';
+import { DEMO_MERCHANT, demoWxpayMerchant } from './demo-merchants.ts';
+
+export interface RunningService {
+  app: FastifyInstance;
+  vkPay: VkPay;
+  url: string;
+  /** Set on a first run: the demo merchant and app to try a payment with. */
+  demo: { merchantId: string; app: ApiApp } | null;
+  close(): Promise<void>;
+}
+
+/** A port nobody listens on right now, so URLs can be known before the server starts. */
+async function freePort(host: string): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+export async function serve(given: ServiceConfig, logger: Logger): Promise<RunningService> {
+  let config = given;
+  if (config.port === 0) {
+    const port = await freePort(config.host);
+    const derivedUrl = config.publicUrl.endsWith(':0')
+      ? config.publicUrl.replace(/:0$/, `:${port}`)
+      : config.publicUrl;
+    config = { ...config, port, publicUrl: derivedUrl };
+  }
+  const sandboxBase = `${config.publicUrl.replace(/\/+$/, '')}/sandbox`;
+  const wxpayGateway = config.sandbox.enabled
+    ? new WxpayGateway({ timeFactor: config.sandbox.timeFactor })
+    : null;
+
+  const wxpayMerchants = [...config.wxpay];
+  let demo: RunningService['demo'] = null;
+  if (wxpayGateway && wxpayMerchants.length === 0 && config.alipay.length === 0) {
+    wxpayMerchants.push(await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`));
+    const app: ApiApp = {
+      appId: 'demo-app',
+      merchantId: DEMO_MERCHANT,
+      secret: randomBytes(24).toString('hex'),
+    };
+    demo = { merchantId: DEMO_MERCHANT, app };
+  }
+  const providers: Provider[] = [];
+  if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
+
+  const vkPay = await createVkPay({ ...config, providers, publicUrl: config.publicUrl, logger });
+  const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({
+      vkPay,
+      apps,
+      security: config.security,
+      logger: logger.child({ component: 'http' }),
+      mount: async (root) => {
+        if (wxpayGateway)
+          await root.register(wxpaySandboxPlugin({ gateway: wxpayGateway }), { prefix: '/sandbox/wxpay' });
+      },
+    });
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await vkPay.close();
+    throw error;
+  }
+  const stopSync = config.syncIntervalMs > 0 ? startSyncJob(vkPay.context, config.syncIntervalMs) : () => {};
+  const address = app.server.address();
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
+  return {
+    app,
+    vkPay,
+    url,
+    demo,
+    async close() {
+      stopSync();
+      await app.close();
+      await vkPay.close();
+    },
+  };
+}

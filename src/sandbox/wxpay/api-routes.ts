@@ -1,0 +1,209 @@
+/**
+ * The WeChat Pay APIv3 endpoints the emulator serves (protocols.md A.6): prepay for JSAPI, APP,
+ * H5 and Native, query, close, refund, refund query and the platform certificate download.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WxpayGateway } from './gateway.ts';
+import { formatChinaTime, randomAlphanumeric, randomDigits } from './runtime.ts';
+import { installSignedTransport, type SignedRequestContext, signedOperation } from './signed-scope.ts';
+import { encryptAes256Gcm } from './wire-crypto.ts';
+import { invalidRequest, WxpayWireError } from './wire-errors.ts';
+import { parsePrepayRequest, parseRefundRequest, type TradeType } from './wire-requests.ts';
+import { refundJson, transactionJson } from './wire-views.ts';
+
+export interface ApiRoutesOptions {
+  gateway: WxpayGateway;
+  /** Where the payer page lives, e.g. http://127.0.0.1:8090 or the host's prefix; from the request if unset. */
+  payerBaseUrl: (request: FastifyRequest) => string;
+}
+
+type Params = Record<string, string>;
+type Query = Record<string, string | undefined>;
+
+const PREPAY_PRODUCTS: Array<{ path: string; tradeType: TradeType }> = [
+  { path: 'jsapi', tradeType: 'JSAPI' },
+  { path: 'app', tradeType: 'APP' },
+  { path: 'h5', tradeType: 'MWEB' },
+  { path: 'native', tradeType: 'NATIVE' },
+];
+
+/** Queries name the merchant again in `?mchid=`, which must be the signing merchant. */
+function checkQueryMchid(context: SignedRequestContext, request: FastifyRequest): void {
+  const mchid = (request.query as Query).mchid;
+  if (!mchid) {
+    throw new WxpayWireError(
+      400,
+      'PARAM_ERROR',
+      '输入源“/query/mchid”映射到字段“mchid”必填性规则校验失败，此字段为必填项',
+      {
+        field: 'mchid',
+        location: 'query',
+      },
+    );
+  }
+  if (mchid !== context.merchant.mchid) {
+    throw invalidRequest('请求参数中的mchid与请求头Authorization中的mchid不一致', {
+      field: 'mchid',
+      value: mchid,
+    });
+  }
+}
+
+function bodyOutTradeNo(context: SignedRequestContext): string | undefined {
+  const value = context.body.out_trade_no;
+  return typeof value === 'string' ? value : undefined;
+}
+
+export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOptions): Promise<void> {
+  const { gateway } = options;
+  installSignedTransport(scope, gateway);
+
+  for (const { path, tradeType } of PREPAY_PRODUCTS) {
+    scope.post(
+      `/pay/transactions/${path}`,
+      signedOperation(gateway, {
+        operation: 'prepay',
+        outTradeNo: bodyOutTradeNo,
+        handle: ({ merchant, body }, request) => {
+          const prepay = parsePrepayRequest(tradeType, body, merchant, gateway.runtime.clock.now());
+          const trade = gateway.trades.prepay(prepay);
+          if (tradeType === 'NATIVE')
+            return { status: 200, body: { code_url: `weixin://wxpay/bizpayurl?pr=${trade.codeToken}` } };
+          if (tradeType === 'MWEB') {
+            const base = options.payerBaseUrl(request);
+            const pkg = randomDigits(gateway.runtime.random, 10);
+            return {
+              status: 200,
+              body: { h5_url: `${base}/sandbox/payer/h5?prepay_id=${trade.prepayId}&package=${pkg}` },
+            };
+          }
+          return { status: 200, body: { prepay_id: trade.prepayId } };
+        },
+      }),
+    );
+  }
+
+  scope.get(
+    '/pay/transactions/out-trade-no/:outTradeNo',
+    signedOperation(gateway, {
+      operation: 'query',
+      outTradeNo: (_context, request) => (request.params as Params).outTradeNo,
+      handle: (context, request) => {
+        checkQueryMchid(context, request);
+        const trade = gateway.trades.get(context.merchant.mchid, (request.params as Params).outTradeNo!);
+        return { status: 200, body: transactionJson(trade) };
+      },
+    }),
+  );
+
+  scope.get(
+    '/pay/transactions/id/:transactionId',
+    signedOperation(gateway, {
+      operation: 'query',
+      outTradeNo: (context, request) =>
+        gateway.trades.findByTransactionId(context.merchant.mchid, (request.params as Params).transactionId!)
+          ?.outTradeNo,
+      handle: (context, request) => {
+        checkQueryMchid(context, request);
+        const trade = gateway.trades.getByTransactionId(
+          context.merchant.mchid,
+          (request.params as Params).transactionId!,
+        );
+        return { status: 200, body: transactionJson(trade) };
+      },
+    }),
+  );
+
+  scope.post(
+    '/pay/transactions/out-trade-no/:outTradeNo/close',
+    signedOperation(gateway, {
+      operation: 'close',
+      outTradeNo: (_context, request) => (request.params as Params).outTradeNo,
+      handle: ({ merchant, body }, request) => {
+        if (body.mchid !== merchant.mchid) {
+          throw body.mchid === undefined
+            ? new WxpayWireError(
+                400,
+                'PARAM_ERROR',
+                '输入源“/body/mchid”映射到字段“mchid”必填性规则校验失败，此字段为必填项',
+                { field: 'mchid' },
+              )
+            : invalidRequest('请求参数中的mchid与请求头Authorization中的mchid不一致', {
+                field: 'mchid',
+                value: body.mchid,
+              });
+        }
+        gateway.trades.close(merchant.mchid, (request.params as Params).outTradeNo!);
+        return { status: 204 };
+      },
+    }),
+  );
+
+  scope.post(
+    '/refund/domestic/refunds',
+    signedOperation(gateway, {
+      operation: 'refund',
+      outTradeNo: (context) => {
+        const transactionId = context.body.transaction_id;
+        const paid =
+          typeof transactionId === 'string'
+            ? gateway.trades.findByTransactionId(context.merchant.mchid, transactionId)
+            : undefined;
+        return paid?.outTradeNo ?? bodyOutTradeNo(context);
+      },
+      handle: ({ merchant, body }) => {
+        const refund = gateway.refunds.create(merchant, parseRefundRequest(body));
+        return { status: 200, body: refundJson(refund) };
+      },
+    }),
+  );
+
+  scope.get(
+    '/refund/domestic/refunds/:outRefundNo',
+    signedOperation(gateway, {
+      operation: 'refundQuery',
+      outTradeNo: (context, request) =>
+        gateway.refunds.find(context.merchant.mchid, (request.params as Params).outRefundNo!)?.outTradeNo,
+      handle: ({ merchant }, request) => ({
+        status: 200,
+        body: refundJson(gateway.refunds.get(merchant.mchid, (request.params as Params).outRefundNo!)),
+      }),
+    }),
+  );
+
+  scope.get(
+    '/certificates',
+    signedOperation(gateway, {
+      operation: 'certificates',
+      handle: ({ merchant }) => {
+        if (merchant.keyMode === 'publicKey') {
+          throw new WxpayWireError(
+            404,
+            'NOT_FOUND',
+            '无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥',
+          );
+        }
+        const data = gateway.merchants.platformCertificates().map((certificate) => {
+          const nonce = randomAlphanumeric(gateway.runtime.random, 12);
+          return {
+            serial_no: certificate.serial,
+            effective_time: formatChinaTime(certificate.notBefore.getTime()),
+            expire_time: formatChinaTime(certificate.notAfter.getTime()),
+            encrypt_certificate: {
+              algorithm: 'AEAD_AES_256_GCM',
+              nonce,
+              associated_data: 'certificate',
+              ciphertext: encryptAes256Gcm(
+                merchant.apiV3Key,
+                nonce,
+                'certificate',
+                certificate.certificatePem,
+              ),
+            },
+          };
+        });
+        return { status: 200, body: { data } };
+      },
+    }),
+  );
+}

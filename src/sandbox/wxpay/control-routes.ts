@@ -1,0 +1,140 @@
+/**
+ * The sandbox control API (JSON, under /sandbox): register merchants, act as the payer, settle
+ * refunds, inject faults and read the notification log. Not part of WeChat's protocol, so it is
+ * neither authenticated nor signed; run the emulator on a trusted interface.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FaultSpec } from './faults.ts';
+import type { WxpayGateway } from './gateway.ts';
+import type { MerchantRegistration } from './merchants.ts';
+import type { RefundOutcome } from './refunds.ts';
+import type { PaymentFailureCode, Trade } from './trades.ts';
+import { invalidField, WxpayWireError } from './wire-errors.ts';
+import { refundJson, transactionJson } from './wire-views.ts';
+
+export interface ControlRoutesOptions {
+  gateway: WxpayGateway;
+  payerBaseUrl: (request: FastifyRequest) => string;
+}
+
+type Params = Record<string, string>;
+type Body = Record<string, unknown> | undefined;
+
+const FAILURE_CODES: readonly PaymentFailureCode[] = ['NOT_ENOUGH', 'ACCOUNT_ERROR', 'BANK_ERROR'];
+const REFUND_ACTIONS: Record<string, RefundOutcome> = {
+  succeed: 'SUCCESS',
+  abnormal: 'ABNORMAL',
+  close: 'CLOSED',
+};
+
+export async function controlRoutes(scope: FastifyInstance, options: ControlRoutesOptions): Promise<void> {
+  const { gateway } = options;
+
+  scope.setErrorHandler((error, _request, reply) => {
+    if (error instanceof WxpayWireError) return reply.code(error.status).send(error.toBody());
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    return reply
+      .code(status)
+      .send({ code: status < 500 ? 'PARAM_ERROR' : 'SYSTEM_ERROR', message: (error as Error).message });
+  });
+
+  const tradeView = (trade: Trade, request: FastifyRequest) => {
+    const base = `${options.payerBaseUrl(request)}/sandbox/payer`;
+    return {
+      transaction: transactionJson(trade),
+      prepay_id: trade.prepayId,
+      code_url: `weixin://wxpay/bizpayurl?pr=${trade.codeToken}`,
+      payer_page_url:
+        trade.tradeType === 'NATIVE'
+          ? `${base}/native/${trade.codeToken}`
+          : `${base}/prepay/${trade.prepayId}`,
+      last_failure: trade.lastFailure ?? null,
+      refundable: gateway.refunds.refundableFen(trade),
+      refunds: gateway.refunds.forTrade(trade).map(refundJson),
+    };
+  };
+
+  scope.post('/merchants', async (request) =>
+    gateway.merchants.register(request.body as MerchantRegistration),
+  );
+
+  scope.get('/merchants/:mchid', async (request) =>
+    gateway.merchants.credentials((request.params as Params).mchid!),
+  );
+
+  scope.post('/certificates/rotate', async () => {
+    const certificate = await gateway.merchants.rotatePlatformCertificate();
+    return {
+      serialNo: certificate.serial,
+      certificatePem: certificate.certificatePem,
+      publicKeyPem: certificate.publicKeyPem,
+    };
+  });
+
+  scope.get('/trades/:mchid/:outTradeNo', async (request) => {
+    const { mchid, outTradeNo } = request.params as Params;
+    return tradeView(gateway.trades.get(mchid!, outTradeNo!), request);
+  });
+
+  scope.post('/trades/:mchid/:outTradeNo/pay', async (request) => {
+    const { mchid, outTradeNo } = request.params as Params;
+    const body = request.body as Body;
+    const payer = {
+      ...(typeof body?.openid === 'string' ? { openid: body.openid } : {}),
+      ...(typeof body?.bankType === 'string' ? { bankType: body.bankType } : {}),
+    };
+    return tradeView(gateway.trades.pay(mchid!, outTradeNo!, payer), request);
+  });
+
+  scope.post('/trades/:mchid/:outTradeNo/fail', async (request) => {
+    const { mchid, outTradeNo } = request.params as Params;
+    const body = request.body as Body;
+    const code = (body?.code ?? 'NOT_ENOUGH') as PaymentFailureCode;
+    if (!FAILURE_CODES.includes(code)) throw invalidField('code', code, `取值应为${FAILURE_CODES.join('|')}`);
+    return tradeView(gateway.trades.failPayment(mchid!, outTradeNo!, code, body?.final === true), request);
+  });
+
+  scope.post('/trades/:mchid/:outTradeNo/paying', async (request) => {
+    const { mchid, outTradeNo } = request.params as Params;
+    return tradeView(gateway.trades.startPaying(mchid!, outTradeNo!), request);
+  });
+
+  scope.post('/trades/:mchid/:outTradeNo/abandon', async (request) => {
+    const { mchid, outTradeNo } = request.params as Params;
+    return tradeView(gateway.trades.abandon(mchid!, outTradeNo!), request);
+  });
+
+  scope.get('/refunds/:mchid/:outRefundNo', async (request) => {
+    const { mchid, outRefundNo } = request.params as Params;
+    return refundJson(gateway.refunds.get(mchid!, outRefundNo!));
+  });
+
+  scope.post('/refunds/:mchid/:outRefundNo/:action', async (request) => {
+    const { mchid, outRefundNo, action } = request.params as Params;
+    const outcome = REFUND_ACTIONS[action!];
+    if (!outcome) throw invalidField('action', action, '取值应为succeed|abnormal|close');
+    return refundJson(gateway.refunds.settle(mchid!, outRefundNo!, outcome));
+  });
+
+  const faultView = (fault: ReturnType<typeof gateway.faults.add>) => ({
+    id: fault.id,
+    ...fault.spec,
+    remaining: Number.isFinite(fault.remaining) ? fault.remaining : 'always',
+    used: fault.used,
+  });
+
+  scope.get('/faults', async () => gateway.faults.list().map(faultView));
+  scope.post('/faults', async (request) => faultView(gateway.faults.add((request.body ?? {}) as FaultSpec)));
+  scope.delete('/faults', async () => ({ removed: gateway.faults.clear() }));
+  scope.delete('/faults/:id', async (request) => ({
+    removed: gateway.faults.clear((request.params as Params).id),
+  }));
+
+  scope.get('/notifications', async (request) => {
+    const query = request.query as Record<string, string | undefined>;
+    return gateway.notifier.list({
+      ...(query.mchid ? { mchid: query.mchid } : {}),
+      ...(query.out_trade_no ? { outTradeNo: query.out_trade_no } : {}),
+    });
+  });
+}

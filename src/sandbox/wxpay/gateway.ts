@@ -1,0 +1,55 @@
+/**
+ * One emulated WeChat Pay gateway: its clock, merchants, trades, refunds, notifications and faults.
+ * The HTTP layer (plugin.ts) and tests drive this object; it holds no sockets itself.
+ */
+import { FaultBook } from './faults.ts';
+import { MerchantRegistry } from './merchants.ts';
+import { Notifier, type NotifierOptions } from './notifier.ts';
+import { RefundBook } from './refunds.ts';
+import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
+import { GatewayScheduler } from './scheduler.ts';
+import { TradeBook } from './trades.ts';
+
+export interface WxpayGatewayOptions extends NotifierOptions {
+  /** Multiplies notification retry delays and automatic refund delays; e.g. 0.001 in tests. */
+  timeFactor?: number;
+  clock?: SandboxClock;
+  random?: RandomSource;
+}
+
+export class WxpayGateway {
+  readonly runtime: SandboxRuntime;
+  readonly scheduler: GatewayScheduler;
+  readonly merchants: MerchantRegistry;
+  readonly faults = new FaultBook();
+  readonly notifier: Notifier;
+  readonly trades: TradeBook;
+  readonly refunds: RefundBook;
+  /** Requests held by a 'hang' fault; each function drops its connection. */
+  private readonly hung = new Set<() => void>();
+
+  constructor(options: WxpayGatewayOptions = {}) {
+    this.runtime = createRuntime(options);
+    this.scheduler = new GatewayScheduler(this.runtime.timeFactor);
+    this.merchants = new MerchantRegistry(this.runtime);
+    this.notifier = new Notifier(this.runtime, this.scheduler, this.merchants, this.faults, options);
+    this.trades = new TradeBook(this.runtime, (trade) => this.notifier.paymentSucceeded(trade));
+    this.refunds = new RefundBook(this.runtime, this.scheduler, this.trades, (refund) =>
+      this.notifier.refundSettled(refund),
+    );
+  }
+
+  /** Keeps a request open until the gateway stops; `drop` ends its connection without an answer. */
+  holdForever(drop: () => void): Promise<never> {
+    return new Promise<never>(() => {
+      this.hung.add(drop);
+    });
+  }
+
+  /** Stops timers (retries, auto refunds) and drops hung requests. */
+  stop(): void {
+    this.scheduler.stop();
+    for (const drop of this.hung) drop();
+    this.hung.clear();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The gateway's refund book: accepting refunds against paid trades within the refundable amount,
+ * and settling them to SUCCESS, ABNORMAL or CLOSED (protocols.md A.6.2).
+ */
+import type { Merchant } from './merchants.ts';
+import { compactChinaTime, randomDigits, type SandboxRuntime } from './runtime.ts';
+import type { GatewayScheduler } from './scheduler.ts';
+import type { Trade, TradeBook } from './trades.ts';
+import { invalidRequest, resourceNotExists, WxpayWireError } from './wire-errors.ts';
+import type { RefundRequest } from './wire-requests.ts';
+
+export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+export type RefundOutcome = 'SUCCESS' | 'ABNORMAL' | 'CLOSED';
+
+export interface Refund {
+  mchid: string;
+  refundId: string;
+  outRefundNo: string;
+  outTradeNo: string;
+  transactionId: string;
+  status: RefundStatus;
+  refundFen: number;
+  totalFen: number;
+  currency: string;
+  reason: string | undefined;
+  notifyUrl: string | undefined;
+  fundsAccount: string;
+  createdAt: number;
+  successAt: number | undefined;
+  fingerprint: string;
+}
+
+/** WeChat allows at most 50 partial refunds per order and refunds up to a year after payment. */
+export const MAX_REFUNDS_PER_TRADE = 50;
+export const REFUND_WINDOW_MS = 365 * 86400_000;
+
+/** Which outcomes may follow which status: ABNORMAL is not final and needs manual handling. */
+const NEXT_STATUSES: Record<RefundStatus, readonly RefundOutcome[]> = {
+  PROCESSING: ['SUCCESS', 'ABNORMAL', 'CLOSED'],
+  ABNORMAL: ['SUCCESS', 'CLOSED'],
+  SUCCESS: [],
+  CLOSED: [],
+};
+
+export class RefundBook {
+  private readonly refunds = new Map<string, Refund>();
+
+  constructor(
+    private readonly runtime: SandboxRuntime,
+    private readonly scheduler: GatewayScheduler,
+    private readonly trades: TradeBook,
+    private readonly onSettled: (refund: Refund) => void,
+  ) {}
+
+  create(merchant: Merchant, request: RefundRequest): Refund {
+    const existing = this.refunds.get(key(merchant.mchid, request.outRefundNo));
+    if (existing) {
+      // Retrying with the same out_refund_no is how WeChat wants a failed call repeated.
+      if (existing.fingerprint === request.fingerprint) return existing;
+      throw invalidRequest('退款单号已存在，且本次请求参数与原退款请求不一致', {
+        field: 'out_refund_no',
+        value: request.outRefundNo,
+      });
+    }
+    const trade = this.refundedTrade(merchant.mchid, request);
+    const now = this.runtime.clock.now();
+    if (trade.tradeState !== 'SUCCESS' && trade.tradeState !== 'REFUND') {
+      throw invalidRequest(trade.tradeState === 'CLOSED' ? '订单已关闭，不能退款' : '订单未支付，不能退款', {
+        field: 'out_trade_no',
+        value: trade.outTradeNo,
+      });
+    }
+    if (now - (trade.successAt ?? now) > REFUND_WINDOW_MS) throw invalidRequest('订单已超过退款期限（一年）');
+    if (request.totalFen !== trade.totalFen) {
+      throw invalidRequest('订单金额与原订单金额不一致', { field: 'amount/total', value: request.totalFen });
+    }
+    const others = this.forTrade(trade);
+    if (others.length >= MAX_REFUNDS_PER_TRADE) {
+      throw new WxpayWireError(403, 'RULE_LIMIT', `同一笔订单最多退款${MAX_REFUNDS_PER_TRADE}次`);
+    }
+    const refundable = this.refundableFen(trade);
+    if (request.refundFen > refundable) {
+      throw new WxpayWireError(403, 'NOT_ENOUGH', '申请退款金额超过订单可退金额', {
+        field: 'amount/refund',
+        value: request.refundFen,
+        refundable,
+      });
+    }
+    const refund: Refund = {
+      mchid: merchant.mchid,
+      refundId: `503000${compactChinaTime(now).slice(0, 8)}${randomDigits(this.runtime.random, 15)}`,
+      outRefundNo: request.outRefundNo,
+      outTradeNo: trade.outTradeNo,
+      transactionId: trade.transactionId!,
+      status: 'PROCESSING',
+      refundFen: request.refundFen,
+      totalFen: trade.totalFen,
+      currency: request.currency,
+      reason: request.reason,
+      notifyUrl: request.notifyUrl,
+      fundsAccount: request.fundsAccount ?? 'AVAILABLE',
+      createdAt: now,
+      successAt: undefined,
+      fingerprint: request.fingerprint,
+    };
+    this.refunds.set(key(refund.mchid, refund.outRefundNo), refund);
+    this.trades.markRefunded(trade);
+    if (merchant.refundAutoSucceedMs !== null) {
+      this.scheduler.after(merchant.refundAutoSucceedMs, () => {
+        if (refund.status === 'PROCESSING') this.settle(refund.mchid, refund.outRefundNo, 'SUCCESS');
+      });
+    }
+    return refund;
+  }
+
+  find(mchid: string, outRefundNo: string): Refund | undefined {
+    return this.refunds.get(key(mchid, outRefundNo));
+  }
+
+  get(mchid: string, outRefundNo: string): Refund {
+    const refund = this.find(mchid, outRefundNo);
+    if (!refund) throw resourceNotExists('退款单不存在');
+    return refund;
+  }
+
+  forTrade(trade: Trade): Refund[] {
+    return [...this.refunds.values()].filter(
+      (refund) => refund.mchid === trade.mchid && refund.outTradeNo === trade.outTradeNo,
+    );
+  }
+
+  /** Paid minus every refund that is not CLOSED: in-flight and abnormal refunds hold their amount. */
+  refundableFen(trade: Trade): number {
+    const held = this.forTrade(trade)
+      .filter((refund) => refund.status !== 'CLOSED')
+      .reduce((sum, refund) => sum + refund.refundFen, 0);
+    return trade.totalFen - held;
+  }
+
+  settle(mchid: string, outRefundNo: string, outcome: RefundOutcome): Refund {
+    const refund = this.get(mchid, outRefundNo);
+    if (!NEXT_STATUSES[refund.status].includes(outcome)) {
+      throw new WxpayWireError(409, 'INVALID_REQUEST', `退款单状态为${refund.status}，不能变为${outcome}`);
+    }
+    refund.status = outcome;
+    if (outcome === 'SUCCESS') refund.successAt = this.runtime.clock.now();
+    this.onSettled(refund);
+    return refund;
+  }
+
+  private refundedTrade(mchid: string, request: RefundRequest): Trade {
+    try {
+      const trade = request.transactionId
+        ? this.trades.getByTransactionId(mchid, request.transactionId)
+        : this.trades.get(mchid, request.outTradeNo!);
+      if (request.outTradeNo && trade.outTradeNo !== request.outTradeNo)
+        throw resourceNotExists('订单不存在');
+      return trade;
+    } catch (error) {
+      if (error instanceof WxpayWireError && error.status === 404) throw resourceNotExists('订单不存在');
+      throw error;
+    }
+  }
+}
+
+function key(mchid: string, outRefundNo: string): string {
+  return `${mchid}\u0000${outRefundNo}`;
+}

@@ -1,0 +1,271 @@
+/**
+ * The gateway's trade book: prepay, lookup, close and the payer's actions, with WeChat's
+ * trade_state rules (protocols.md A.6). Expiry (time_expire) is applied lazily on every access,
+ * so an injected clock is all a test needs to expire an order.
+ */
+import {
+  compactChinaTime,
+  randomAlphanumeric,
+  randomDigits,
+  randomHexUpper,
+  type SandboxRuntime,
+} from './runtime.ts';
+import { invalidRequest, orderNotExist, WxpayWireError } from './wire-errors.ts';
+import type { PrepayRequest, TradeType } from './wire-requests.ts';
+
+export type TradeState = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'PAYERROR';
+
+/** Why a payer's attempt failed; NOT_ENOUGH is the insufficient-balance case. */
+export type PaymentFailureCode = 'NOT_ENOUGH' | 'ACCOUNT_ERROR' | 'BANK_ERROR';
+
+export interface Trade {
+  mchid: string;
+  appid: string;
+  outTradeNo: string;
+  tradeType: TradeType;
+  tradeState: TradeState;
+  tradeStateDesc: string;
+  description: string;
+  attach: string | undefined;
+  notifyUrl: string;
+  totalFen: number;
+  currency: string;
+  payerOpenid: string | undefined;
+  payerClientIp: string | undefined;
+  prepayId: string;
+  prepayExpiresAt: number;
+  /** The `pr` of the Native code_url, which the payer page resolves. */
+  codeToken: string;
+  timeExpireMs: number | undefined;
+  createdAt: number;
+  transactionId: string | undefined;
+  successAt: number | undefined;
+  bankType: string | undefined;
+  lastFailure: PaymentFailureCode | undefined;
+  fingerprint: string;
+}
+
+/** A prepay_id may be reused for two hours; after that the same request gets a new one. */
+export const PREPAY_ID_LIFETIME_MS = 2 * 3600_000;
+
+const STATE_DESC: Record<TradeState, string> = {
+  NOTPAY: '订单未支付',
+  USERPAYING: '用户支付中（需要输入密码）',
+  SUCCESS: '支付成功',
+  REFUND: '订单发生过退款',
+  CLOSED: '订单已关闭',
+  PAYERROR: '支付失败，请重新下单支付',
+};
+
+const FAILURE_DESC: Record<PaymentFailureCode, string> = {
+  NOT_ENOUGH: '用户余额不足，请用户换卡支付',
+  ACCOUNT_ERROR: '用户账户异常',
+  BANK_ERROR: '银行系统异常',
+};
+
+/** Failures are 403 except the bank's, which WeChat reports as a retryable 500. */
+export function paymentFailureError(code: PaymentFailureCode): WxpayWireError {
+  return new WxpayWireError(code === 'BANK_ERROR' ? 500 : 403, code, FAILURE_DESC[code]);
+}
+
+function orderPaid(): WxpayWireError {
+  return new WxpayWireError(403, 'ORDERPAID', '该订单已支付，请勿重复操作');
+}
+
+function orderClosed(): WxpayWireError {
+  return new WxpayWireError(400, 'ORDER_CLOSED', '该订单已关闭，请重新下单');
+}
+
+export class TradeBook {
+  private readonly trades = new Map<string, Trade>();
+  private readonly byTransactionId = new Map<string, Trade>();
+  private readonly byPrepayId = new Map<string, Trade>();
+  private readonly byCodeToken = new Map<string, Trade>();
+
+  constructor(
+    private readonly runtime: SandboxRuntime,
+    private readonly onPaid: (trade: Trade) => void,
+  ) {}
+
+  /** Creates the order, or returns it again when the same out_trade_no comes with the same content. */
+  prepay(request: PrepayRequest): Trade {
+    const now = this.runtime.clock.now();
+    const existing = this.find(request.mchid, request.outTradeNo);
+    if (existing) {
+      if (existing.fingerprint !== request.fingerprint) {
+        throw invalidRequest('201 商户订单号重复', {
+          field: 'out_trade_no',
+          value: request.outTradeNo,
+          issue: '同一商户订单号的请求参数与首次请求不一致',
+        });
+      }
+      if (existing.tradeState === 'SUCCESS' || existing.tradeState === 'REFUND') throw orderPaid();
+      if (existing.tradeState === 'CLOSED' || existing.tradeState === 'PAYERROR') throw orderClosed();
+      if (existing.prepayExpiresAt <= now) this.renewPrepayId(existing, now);
+      return existing;
+    }
+    const trade: Trade = {
+      mchid: request.mchid,
+      appid: request.appid,
+      outTradeNo: request.outTradeNo,
+      tradeType: request.tradeType,
+      tradeState: 'NOTPAY',
+      tradeStateDesc: STATE_DESC.NOTPAY,
+      description: request.description,
+      attach: request.attach,
+      notifyUrl: request.notifyUrl,
+      totalFen: request.totalFen,
+      currency: request.currency,
+      payerOpenid: request.payerOpenid,
+      payerClientIp: request.payerClientIp,
+      prepayId: '',
+      prepayExpiresAt: 0,
+      codeToken: randomAlphanumeric(this.runtime.random, 9),
+      timeExpireMs: request.timeExpireMs,
+      createdAt: now,
+      transactionId: undefined,
+      successAt: undefined,
+      bankType: undefined,
+      lastFailure: undefined,
+      fingerprint: request.fingerprint,
+    };
+    this.renewPrepayId(trade, now);
+    this.trades.set(key(trade.mchid, trade.outTradeNo), trade);
+    this.byCodeToken.set(trade.codeToken, trade);
+    return trade;
+  }
+
+  find(mchid: string, outTradeNo: string): Trade | undefined {
+    return this.refreshed(this.trades.get(key(mchid, outTradeNo)));
+  }
+
+  get(mchid: string, outTradeNo: string): Trade {
+    const trade = this.find(mchid, outTradeNo);
+    if (!trade) throw orderNotExist();
+    return trade;
+  }
+
+  /** Only paid orders have a transaction id, so an unpaid order is not found this way. */
+  findByTransactionId(mchid: string, transactionId: string): Trade | undefined {
+    const trade = this.refreshed(this.byTransactionId.get(transactionId));
+    return trade?.mchid === mchid ? trade : undefined;
+  }
+
+  getByTransactionId(mchid: string, transactionId: string): Trade {
+    const trade = this.findByTransactionId(mchid, transactionId);
+    if (!trade) throw orderNotExist();
+    return trade;
+  }
+
+  findByPrepayId(prepayId: string): Trade | undefined {
+    return this.refreshed(this.byPrepayId.get(prepayId));
+  }
+
+  findByCodeToken(token: string): Trade | undefined {
+    return this.refreshed(this.byCodeToken.get(token));
+  }
+
+  all(): Trade[] {
+    return [...this.trades.values()].map((trade) => this.refreshed(trade)!);
+  }
+
+  /** Closing twice is fine; closing a paid order is ORDERPAID; a payment in progress is 429. */
+  close(mchid: string, outTradeNo: string): Trade {
+    const trade = this.get(mchid, outTradeNo);
+    switch (trade.tradeState) {
+      case 'SUCCESS':
+      case 'REFUND':
+        throw orderPaid();
+      case 'USERPAYING':
+        throw new WxpayWireError(429, 'FREQUENCY_LIMITED', '用户正在支付中，请稍后再关单');
+      case 'NOTPAY':
+      case 'PAYERROR':
+        this.setState(trade, 'CLOSED');
+        return trade;
+      case 'CLOSED':
+        return trade;
+    }
+  }
+
+  /** The payer confirms and has the money: NOTPAY/USERPAYING -> SUCCESS, then the notification. */
+  pay(mchid: string, outTradeNo: string, payer: { openid?: string; bankType?: string } = {}): Trade {
+    const trade = this.payable(mchid, outTradeNo);
+    const now = this.runtime.clock.now();
+    trade.transactionId = `42000${compactChinaTime(now).slice(0, 8)}${randomDigits(this.runtime.random, 15)}`;
+    trade.successAt = now;
+    trade.bankType = payer.bankType ?? 'OTHERS';
+    trade.payerOpenid ??= payer.openid ?? `oSandbox${randomAlphanumeric(this.runtime.random, 20)}`;
+    trade.lastFailure = undefined;
+    this.setState(trade, 'SUCCESS');
+    this.byTransactionId.set(trade.transactionId, trade);
+    this.onPaid(trade);
+    return trade;
+  }
+
+  /**
+   * The payer tried and failed. For JSAPI/APP/H5/Native the order stays NOTPAY (the payer may
+   * retry with another card), as at WeChat; `final` turns it into PAYERROR, the micropay outcome.
+   */
+  failPayment(mchid: string, outTradeNo: string, code: PaymentFailureCode, final = false): Trade {
+    const trade = this.payable(mchid, outTradeNo);
+    trade.lastFailure = code;
+    if (final) {
+      this.setState(trade, 'PAYERROR');
+      trade.tradeStateDesc = `支付失败，${FAILURE_DESC[code]}`;
+    } else {
+      this.setState(trade, 'NOTPAY');
+    }
+    return trade;
+  }
+
+  /** The payer is entering a password: USERPAYING until they pay, fail or give up. */
+  startPaying(mchid: string, outTradeNo: string): Trade {
+    const trade = this.payable(mchid, outTradeNo);
+    this.setState(trade, 'USERPAYING');
+    return trade;
+  }
+
+  /** Giving up changes nothing at WeChat: the order stays NOTPAY until it is closed or expires. */
+  abandon(mchid: string, outTradeNo: string): Trade {
+    const trade = this.payable(mchid, outTradeNo);
+    this.setState(trade, 'NOTPAY');
+    return trade;
+  }
+
+  /** The first refund moves SUCCESS to REFUND (protocols.md A.6.3). */
+  markRefunded(trade: Trade): void {
+    if (trade.tradeState === 'SUCCESS') this.setState(trade, 'REFUND');
+  }
+
+  private payable(mchid: string, outTradeNo: string): Trade {
+    const trade = this.get(mchid, outTradeNo);
+    if (trade.tradeState === 'SUCCESS' || trade.tradeState === 'REFUND') throw orderPaid();
+    if (trade.tradeState === 'CLOSED' || trade.tradeState === 'PAYERROR') throw orderClosed();
+    return trade;
+  }
+
+  private renewPrepayId(trade: Trade, now: number): void {
+    if (trade.prepayId) this.byPrepayId.delete(trade.prepayId);
+    trade.prepayId = `wx${compactChinaTime(now)}${randomHexUpper(this.runtime.random, 20).toLowerCase()}`;
+    trade.prepayExpiresAt = now + PREPAY_ID_LIFETIME_MS;
+    this.byPrepayId.set(trade.prepayId, trade);
+  }
+
+  private refreshed(trade: Trade | undefined): Trade | undefined {
+    if (!trade) return undefined;
+    const unpaid = trade.tradeState === 'NOTPAY' || trade.tradeState === 'USERPAYING';
+    if (unpaid && trade.timeExpireMs !== undefined && trade.timeExpireMs <= this.runtime.clock.now()) {
+      this.setState(trade, 'CLOSED');
+    }
+    return trade;
+  }
+
+  private setState(trade: Trade, state: TradeState): void {
+    trade.tradeState = state;
+    trade.tradeStateDesc = STATE_DESC[state];
+  }
+}
+
+function key(mchid: string, outTradeNo: string): string {
+  return `${mchid}\u0000${outTradeNo}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * The JSON objects the gateway returns and notifies: Transaction and Refund, with wire names
+ * (protocols.md A.6.2, A.6.3, A.5). Unset fields are left out, as WeChat does.
+ */
+import type { Refund } from './refunds.ts';
+import { formatChinaTime } from './runtime.ts';
+import type { Trade } from './trades.ts';
+
+export function transactionJson(trade: Trade): Record<string, unknown> {
+  const paid = trade.successAt !== undefined;
+  return {
+    appid: trade.appid,
+    mchid: trade.mchid,
+    out_trade_no: trade.outTradeNo,
+    ...(paid ? { transaction_id: trade.transactionId, trade_type: trade.tradeType } : {}),
+    trade_state: trade.tradeState,
+    trade_state_desc: trade.tradeStateDesc,
+    ...(paid ? { bank_type: trade.bankType, success_time: formatChinaTime(trade.successAt!) } : {}),
+    ...(trade.attach !== undefined ? { attach: trade.attach } : {}),
+    ...(paid ? { payer: { openid: trade.payerOpenid } } : {}),
+    amount: paid
+      ? {
+          total: trade.totalFen,
+          payer_total: trade.totalFen,
+          currency: trade.currency,
+          payer_currency: trade.currency,
+        }
+      : { total: trade.totalFen, currency: trade.currency, payer_currency: trade.currency },
+    scene_info: { device_id: '' },
+    promotion_detail: [],
+  };
+}
+
+function refundAmountJson(refund: Refund): Record<string, unknown> {
+  return {
+    total: refund.totalFen,
+    refund: refund.refundFen,
+    from: [],
+    payer_total: refund.totalFen,
+    payer_refund: refund.refundFen,
+    settlement_refund: refund.refundFen,
+    settlement_total: refund.totalFen,
+    discount_refund: 0,
+    currency: refund.currency,
+    refund_fee: 0,
+  };
+}
+
+export function refundJson(refund: Refund): Record<string, unknown> {
+  return {
+    refund_id: refund.refundId,
+    out_refund_no: refund.outRefundNo,
+    transaction_id: refund.transactionId,
+    out_trade_no: refund.outTradeNo,
+    channel: 'ORIGINAL',
+    user_received_account: '支付用户零钱',
+    ...(refund.successAt !== undefined ? { success_time: formatChinaTime(refund.successAt) } : {}),
+    create_time: formatChinaTime(refund.createdAt),
+    status: refund.status,
+    funds_account: refund.fundsAccount,
+    amount: refundAmountJson(refund),
+    promotion_detail: [],
+  };
+}
+
+/** The decrypted resource of a REFUND.* notification. */
+export function refundNotificationJson(refund: Refund): Record<string, unknown> {
+  return {
+    mchid: refund.mchid,
+    out_trade_no: refund.outTradeNo,
+    transaction_id: refund.transactionId,
+    out_refund_no: refund.outRefundNo,
+    refund_id: refund.refundId,
+    refund_status: refund.status,
+    ...(refund.successAt !== undefined ? { success_time: formatChinaTime(refund.successAt) } : {}),
+    user_received_account: '支付用户零钱',
+    amount: {
+      total: refund.totalFen,
+      refund: refund.refundFen,
+      payer_total: refund.totalFen,
+      payer_refund: refund.refundFen,
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * One VK-Pay service on a real socket, wired to the WeChat Pay emulator on another: the emulator
+ * calls back the service's notify URL exactly as WeChat would.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/http/app.ts';
+import { createWxpayProvider } from '../../src/providers/wxpay/index.ts';
+import { type RunningWxpaySandbox, startWxpaySandbox } from '../../src/sandbox/wxpay/index.ts';
+import type { VkPay, VkPayOptions } from '../../src/vk-pay.ts';
+import type { TestBackend } from '../support/backends.ts';
+
+export const MERCHANT = 'shop1';
+
+export interface WxpayHarness {
+  vkPay: VkPay;
+  app: FastifyInstance;
+  emulator: RunningWxpaySandbox;
+  mchId: string;
+  appId: string;
+  control(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: any }>;
+  close(): Promise<void>;
+}
+
+export async function startWxpayHarness(
+  backend: TestBackend,
+  options: { keyMode?: 'publicKey' | 'certificate' | 'both'; vkPay?: VkPayOptions; timeoutMs?: number } = {},
+): Promise<WxpayHarness> {
+  const emulator = await startWxpaySandbox({ timeFactor: 0.001 });
+  const mchId = `19${randomBytes(4).readUInt32BE(0).toString().padStart(8, '0')}`;
+  const appId = 'wx8888888888888888';
+  const apiV3Key = randomBytes(16).toString('hex');
+  const serialNo = randomBytes(20).toString('hex').toUpperCase();
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+
+  const control: WxpayHarness['control'] = async (method, path, body) => {
+    const response = await fetch(`${emulator.url}/sandbox${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : null };
+  };
+  const keyMode = options.keyMode ?? 'publicKey';
+  const registered = await control('POST', '/merchants', {
+    mchid: mchId,
+    appid: appId,
+    apiV3Key,
+    merchantSerialNo: serialNo,
+    merchantPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+    keyMode,
+  });
+  if (registered.status !== 200)
+    throw new Error(`emulator refused the merchant: ${JSON.stringify(registered.json)}`);
+  const credentials = registered.json;
+
+  const provider = createWxpayProvider({
+    merchants: [
+      {
+        merchantId: MERCHANT,
+        mchId,
+        appId,
+        serialNo,
+        privateKey,
+        apiV3Key,
+        baseUrl: emulator.url,
+        timeoutMs: options.timeoutMs ?? 2_000,
+        retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+        ...(credentials.publicKeyId
+          ? { wechatpayPublicKey: { id: credentials.publicKeyId, pem: credentials.publicKeyPem } }
+          : {}),
+        ...(keyMode !== 'publicKey' ? { platformCertificates: { download: true } } : {}),
+      },
+    ],
+  });
+  const vkPay = await backend.open({ providers: [provider], ...options.vkPay });
+  const app = await buildApp({
+    vkPay,
+    apps: [{ appId: 'app1', merchantId: MERCHANT, secret: 'x'.repeat(40) }],
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  vkPay.context.publicUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    vkPay,
+    app,
+    emulator,
+    mchId,
+    appId,
+    control,
+    async close() {
+      await emulator.close();
+      await app.close();
+      await vkPay.close();
+    },
+  };
+}
+
+/** Polls until `check` is truthy or the time is up; returns the last value. */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    value = await read();
+  }
+  return value;
+}
