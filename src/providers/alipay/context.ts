@@ -1,0 +1,9 @@
+/** What every operation gets for one merchant: its settings, its signed transport, its clock. */
+import type { AlipayMerchant } from './config.ts';
+import type { AlipayTransport } from './transport.ts';
+
+export interface AlipayContext {
+  merchant: AlipayMerchant;
+  transport: AlipayTransport;
+  now: () => number;
+}

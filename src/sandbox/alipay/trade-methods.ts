@@ -1,0 +1,129 @@
+/**
+ * One small mapping per OpenAPI method: read biz_content, apply the trade rules, write the
+ * response. page, wap and app pay answer with the cashier instead of JSON.
+ */
+import { fenToYuan } from '../../core/money.ts';
+import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
+import type { VerifiedRequest } from './request-auth.ts';
+import { beijingTime } from './runtime.ts';
+import type { NewTrade, Trade, TradeBook, TradeProduct } from './trades.ts';
+import { invalidParameter } from './wire-errors.ts';
+import { queryResponse, refundQueryResponse } from './wire-views.ts';
+
+export interface MethodContext {
+  trades: TradeBook;
+  now: number;
+  /** Where payer pages live, e.g. http://127.0.0.1:8091/sandbox/alipay. */
+  sandboxBaseUrl: string;
+}
+
+export type MethodResult =
+  | { kind: 'json'; response: Record<string, unknown>; trade?: Trade }
+  | { kind: 'cashier'; trade: Trade };
+
+type MethodHandler = (request: VerifiedRequest, context: MethodContext) => MethodResult;
+
+const success = (fields: Record<string, unknown>, trade?: Trade): MethodResult => ({
+  kind: 'json',
+  response: { code: '10000', msg: 'Success', ...fields },
+  ...(trade ? { trade } : {}),
+});
+
+function newTrade(request: VerifiedRequest, product: TradeProduct): NewTrade {
+  const { biz, params, app } = request;
+  const order: NewTrade = {
+    appId: app.appId,
+    outTradeNo: requiredString(biz, 'out_trade_no', 64),
+    product,
+    totalFen: requiredFen(biz, 'total_amount'),
+    subject: requiredString(biz, 'subject', 256),
+  };
+  const optional: Array<[keyof NewTrade, string | undefined]> = [
+    ['body', optionalString(biz, 'body', 128)],
+    ['productCode', optionalString(biz, 'product_code', 64)],
+    ['passbackParams', optionalString(biz, 'passback_params', 512)],
+    ['quitUrl', optionalString(biz, 'quit_url', 400)],
+    ['notifyUrl', params.notify_url || undefined],
+    ['returnUrl', params.return_url || undefined],
+  ];
+  for (const [key, value] of optional) if (value !== undefined) Object.assign(order, { [key]: value });
+  return order;
+}
+
+function cashier(product: TradeProduct): MethodHandler {
+  return (request, { trades }) => ({ kind: 'cashier', trade: trades.open(newTrade(request, product)) });
+}
+
+function findTrade(request: VerifiedRequest, trades: TradeBook): Trade {
+  return trades.find(request.app.appId, tradeIds(request.biz));
+}
+
+const ids = (trade: Trade) => ({ trade_no: trade.tradeNo, out_trade_no: trade.outTradeNo });
+
+function buyerOf(biz: Biz): NewTrade['buyer'] {
+  const buyerId = optionalString(biz, 'buyer_id', 28);
+  const buyerOpenId = optionalString(biz, 'buyer_open_id', 128);
+  if (!buyerId && !buyerOpenId) throw invalidParameter('buyer_id', '和buyer_open_id不能同时为空');
+  return { ...(buyerId ? { buyerId } : {}), ...(buyerOpenId ? { buyerOpenId } : {}) };
+}
+
+export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
+  'alipay.trade.page.pay': cashier('page'),
+  'alipay.trade.wap.pay': cashier('wap'),
+  'alipay.trade.app.pay': cashier('app'),
+
+  'alipay.trade.precreate': (request, { trades, sandboxBaseUrl }) => {
+    const trade = trades.open(newTrade(request, 'precreate'));
+    return success(
+      { out_trade_no: trade.outTradeNo, qr_code: `${sandboxBaseUrl}/qr/${trade.payToken}` },
+      trade,
+    );
+  },
+
+  'alipay.trade.create': (request, { trades }) => {
+    const order = { ...newTrade(request, 'create'), buyer: buyerOf(request.biz) };
+    return success(ids(trades.open(order)));
+  },
+
+  'alipay.trade.query': (request, { trades }) => {
+    const trade = findTrade(request, trades);
+    return success(queryResponse(trade), trade);
+  },
+
+  'alipay.trade.close': (request, { trades }) => {
+    const trade = trades.close(findTrade(request, trades));
+    return success(ids(trade), trade);
+  },
+
+  'alipay.trade.refund': (request, { trades, now }) => {
+    const trade = findTrade(request, trades);
+    const refundFen = requiredFen(request.biz, 'refund_amount');
+    const outRequestNo = optionalString(request.biz, 'out_request_no', 64) ?? trade.outTradeNo;
+    const reason = optionalString(request.biz, 'refund_reason', 256);
+    const { refund, fundChange } = trades.refund(trade, outRequestNo, refundFen, reason);
+    const fields: Record<string, unknown> = {
+      ...ids(trade),
+      fund_change: fundChange,
+      refund_fee: fenToYuan(trade.refundedFen),
+      gmt_refund_pay: beijingTime(fundChange === 'Y' ? now : refund.gmtRefund),
+      out_request_no: outRequestNo,
+    };
+    if (trade.buyer?.buyerLogonId) fields.buyer_logon_id = trade.buyer.buyerLogonId;
+    if (trade.buyer?.buyerId) fields.buyer_user_id = trade.buyer.buyerId;
+    return success(fields, trade);
+  },
+
+  'alipay.trade.fastpay.refund.query': (request, { trades }) => {
+    const trade = findTrade(request, trades);
+    const outRequestNo = optionalString(request.biz, 'out_request_no', 64) ?? trade.outTradeNo;
+    return success(refundQueryResponse(trade, outRequestNo), trade);
+  },
+
+  'alipay.trade.cancel': (request, { trades }) => {
+    const trade = findTrade(request, trades);
+    const action = trades.cancel(trade);
+    return success({ ...ids(trade), retry_flag: 'N', action }, trade);
+  },
+};
+
+export const SUPPORTED_METHODS: ReadonlySet<string> = new Set(Object.keys(TRADE_METHODS));

@@ -1,0 +1,248 @@
+/**
+ * Trades with Alipay's states and rules: WAIT_BUYER_PAY -> TRADE_SUCCESS -> TRADE_FINISHED, or
+ * TRADE_CLOSED (closed unpaid, or fully refunded). Amounts are integer fen. A trade created by
+ * precreate, page, wap or app pay stays invisible to queries until the buyer acts on it, because
+ * Alipay only creates the trade when the buyer scans or logs in (protocols.md C.6).
+ */
+import type { AlipayRuntime } from './runtime.ts';
+import { randomDigits, randomToken, tradeNumber } from './runtime.ts';
+import { businessFailure, tradeNotExist } from './wire-errors.ts';
+
+export type TradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_FINISHED' | 'TRADE_CLOSED';
+export type TradeProduct = 'page' | 'wap' | 'app' | 'precreate' | 'create';
+
+export interface Buyer {
+  buyerId: string;
+  buyerLogonId: string;
+  buyerOpenId?: string;
+}
+
+export interface Refund {
+  outRequestNo: string;
+  refundFen: number;
+  refundReason?: string;
+  gmtRefund: number;
+}
+
+export interface NewTrade {
+  appId: string;
+  outTradeNo: string;
+  product: TradeProduct;
+  totalFen: number;
+  subject: string;
+  body?: string;
+  productCode?: string;
+  passbackParams?: string;
+  notifyUrl?: string;
+  returnUrl?: string;
+  quitUrl?: string;
+  /** alipay.trade.create names the buyer up front. */
+  buyer?: Partial<Buyer>;
+}
+
+export interface Trade extends NewTrade {
+  tradeNo: string;
+  status: TradeStatus;
+  /** False until the buyer scans, logs in or pays; queries answer ACQ.TRADE_NOT_EXIST meanwhile. */
+  visible: boolean;
+  /** Names the trade on payer pages and QR codes. */
+  payToken: string;
+  buyer?: Partial<Buyer>;
+  gmtCreate: number;
+  gmtPayment?: number;
+  gmtClose?: number;
+  refunds: Refund[];
+  refundedFen: number;
+  /** The sub_code of the buyer's last failed attempt, e.g. ACQ.BUYER_BALANCE_NOT_ENOUGH. */
+  lastFailure?: string;
+}
+
+export type TradeEvent =
+  | { kind: 'paid' | 'closed' | 'finished'; trade: Trade }
+  | { kind: 'refunded'; trade: Trade; refund: Refund };
+
+export interface RefundResult {
+  refund: Refund;
+  /** 'Y' when this call moved money; a repeated out_request_no gives 'N'. */
+  fundChange: 'Y' | 'N';
+}
+
+export const BUYER_FAILURES = [
+  'ACQ.BUYER_BALANCE_NOT_ENOUGH',
+  'ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH',
+] as const;
+
+export class TradeBook {
+  private readonly byOutTradeNo = new Map<string, Trade>();
+  private readonly byTradeNo = new Map<string, Trade>();
+  private readonly byToken = new Map<string, Trade>();
+
+  constructor(
+    private readonly runtime: AlipayRuntime,
+    private readonly onEvent: (event: TradeEvent) => void,
+  ) {}
+
+  private now(): number {
+    return this.runtime.clock.now();
+  }
+
+  /** Creates a trade, or returns the same unpaid trade when the same order is submitted again. */
+  open(order: NewTrade): Trade {
+    const existing = this.byOutTradeNo.get(`${order.appId}/${order.outTradeNo}`);
+    if (existing) {
+      if (existing.status === 'TRADE_SUCCESS' || existing.status === 'TRADE_FINISHED') {
+        throw businessFailure('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
+      }
+      if (existing.status === 'TRADE_CLOSED') throw businessFailure('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
+      const same =
+        existing.product === order.product &&
+        existing.totalFen === order.totalFen &&
+        existing.subject === order.subject;
+      if (!same) throw businessFailure('ACQ.CONTEXT_INCONSISTENT', '交易信息被篡改');
+      return existing;
+    }
+    const trade: Trade = {
+      ...order,
+      tradeNo: tradeNumber(this.now(), this.runtime.random),
+      status: 'WAIT_BUYER_PAY',
+      visible: order.product === 'create',
+      payToken: randomToken(this.runtime.random, 24),
+      gmtCreate: this.now(),
+      refunds: [],
+      refundedFen: 0,
+    };
+    this.byOutTradeNo.set(`${order.appId}/${order.outTradeNo}`, trade);
+    this.byTradeNo.set(trade.tradeNo, trade);
+    this.byToken.set(trade.payToken, trade);
+    return trade;
+  }
+
+  /** The trade as the API sees it: trade_no wins over out_trade_no, invisible trades do not exist. */
+  find(appId: string, ids: { outTradeNo?: string; tradeNo?: string }): Trade {
+    const trade = ids.tradeNo
+      ? this.byTradeNo.get(ids.tradeNo)
+      : this.byOutTradeNo.get(`${appId}/${ids.outTradeNo ?? ''}`);
+    if (!trade || trade.appId !== appId || !trade.visible) throw tradeNotExist();
+    return trade;
+  }
+
+  /** Any trade, visible or not, for the control API and the payer pages. */
+  lookup(appId: string, outTradeNo: string): Trade | undefined {
+    return this.byOutTradeNo.get(`${appId}/${outTradeNo}`);
+  }
+
+  byPayToken(token: string): Trade | undefined {
+    return this.byToken.get(token);
+  }
+
+  /** The buyer opened the cashier or scanned the code: the trade now exists at Alipay. */
+  reveal(trade: Trade): Trade {
+    trade.visible = true;
+    return trade;
+  }
+
+  private assertPayable(trade: Trade): void {
+    if (trade.status === 'TRADE_SUCCESS' || trade.status === 'TRADE_FINISHED') {
+      throw businessFailure('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
+    }
+    if (trade.status === 'TRADE_CLOSED') throw businessFailure('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
+  }
+
+  pay(trade: Trade, buyer: Partial<Buyer> = {}): Trade {
+    this.assertPayable(trade);
+    trade.visible = true;
+    trade.buyer = {
+      buyerId: buyer.buyerId ?? trade.buyer?.buyerId ?? `2088${randomDigits(this.runtime.random, 12)}`,
+      buyerLogonId: buyer.buyerLogonId ?? trade.buyer?.buyerLogonId ?? `sandbox***@vk-pay.test`,
+      ...((buyer.buyerOpenId ?? trade.buyer?.buyerOpenId)
+        ? { buyerOpenId: buyer.buyerOpenId ?? trade.buyer?.buyerOpenId }
+        : {}),
+    };
+    trade.status = 'TRADE_SUCCESS';
+    trade.gmtPayment = this.now();
+    delete trade.lastFailure;
+    this.onEvent({ kind: 'paid', trade });
+    return trade;
+  }
+
+  /** A failed attempt leaves the trade waiting: the buyer may top up and try again. */
+  failPayment(trade: Trade, subCode: (typeof BUYER_FAILURES)[number]): Trade {
+    this.assertPayable(trade);
+    trade.visible = true;
+    trade.lastFailure = subCode;
+    return trade;
+  }
+
+  /** The buyer gave up and the trade timed out: closed, and the merchant hears TRADE_CLOSED. */
+  abandon(trade: Trade): Trade {
+    this.assertPayable(trade);
+    trade.visible = true;
+    return this.closeUnpaid(trade);
+  }
+
+  /** alipay.trade.close: only a trade waiting for payment can be closed. */
+  close(trade: Trade): Trade {
+    if (trade.status !== 'WAIT_BUYER_PAY') throw businessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
+    return this.closeUnpaid(trade);
+  }
+
+  private closeUnpaid(trade: Trade): Trade {
+    trade.status = 'TRADE_CLOSED';
+    trade.gmtClose = this.now();
+    this.onEvent({ kind: 'closed', trade });
+    return trade;
+  }
+
+  /** The refund window ended: TRADE_SUCCESS becomes TRADE_FINISHED. */
+  finish(trade: Trade): Trade {
+    if (trade.status !== 'TRADE_SUCCESS') throw businessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
+    trade.status = 'TRADE_FINISHED';
+    this.onEvent({ kind: 'finished', trade });
+    return trade;
+  }
+
+  refundableFen(trade: Trade): number {
+    return trade.status === 'TRADE_SUCCESS' ? trade.totalFen - trade.refundedFen : 0;
+  }
+
+  /** out_request_no is the idempotency key; refunds settle at once, as Alipay's do. */
+  refund(trade: Trade, outRequestNo: string, refundFen: number, refundReason?: string): RefundResult {
+    const previous = trade.refunds.find((refund) => refund.outRequestNo === outRequestNo);
+    if (previous) {
+      if (previous.refundFen !== refundFen) {
+        throw businessFailure('ACQ.DISCORDANT_REPEAT_REQUEST', '请求信息不一致');
+      }
+      return { refund: previous, fundChange: 'N' };
+    }
+    if (trade.status === 'WAIT_BUYER_PAY') throw businessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
+    if (trade.status === 'TRADE_CLOSED') throw businessFailure('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
+    if (trade.status === 'TRADE_FINISHED') throw businessFailure('ACQ.TRADE_HAS_FINISHED', '交易已完结');
+    if (refundFen > this.refundableFen(trade)) {
+      throw businessFailure('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限');
+    }
+    const refund: Refund = { outRequestNo, refundFen, gmtRefund: this.now() };
+    if (refundReason) refund.refundReason = refundReason;
+    trade.refunds.push(refund);
+    trade.refundedFen += refundFen;
+    if (trade.refundedFen === trade.totalFen) {
+      trade.status = 'TRADE_CLOSED';
+      trade.gmtClose = refund.gmtRefund;
+    }
+    this.onEvent({ kind: 'refunded', trade, refund });
+    return { refund, fundChange: 'Y' };
+  }
+
+  /** alipay.trade.cancel: close an unpaid trade, refund a paid one in full. */
+  cancel(trade: Trade): 'close' | 'refund' | '' {
+    if (trade.status === 'WAIT_BUYER_PAY') {
+      this.closeUnpaid(trade);
+      return 'close';
+    }
+    if (trade.status === 'TRADE_SUCCESS') {
+      this.refund(trade, `cancel-${trade.outTradeNo}`, this.refundableFen(trade), '撤销');
+      return 'refund';
+    }
+    if (trade.status === 'TRADE_CLOSED') return '';
+    throw businessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
+  }
+}
