@@ -3,6 +3,7 @@
  * the request, verify the response) stays apart from the per-operation mappings (our types <-> the
  * gateway's types). Amounts are integer fen on this side of the interface.
  */
+import type { PayError } from '../core/errors.ts';
 import type { Fen } from '../core/money.ts';
 import type { Scene } from '../core/validate.ts';
 import type { PaymentResult, RefundResult } from '../service/model.ts';
@@ -57,7 +58,9 @@ export type ClientPayParams =
   /** Alipay page/WAP pay: a URL to redirect to, or an auto-submitting form. */
   | { scene: 'pc' | 'h5'; payUrl: string; form?: string }
   /** Alipay APP: the signed order string for the SDK. */
-  | { scene: 'app'; orderString: string };
+  | { scene: 'app'; orderString: string }
+  /** Alipay mini program: the trade number for my.tradePay. */
+  | { scene: 'miniprogram'; tradeNO: string };
 
 export interface CreatedPayment {
   client: ClientPayParams;
@@ -106,7 +109,8 @@ export interface Provider {
   }): Promise<PaymentResult>;
   closePayment(query: { merchantId: string; outTradeNo: string }): Promise<void>;
   refund(request: RefundRequest): Promise<RefundResult>;
-  queryRefund(query: { merchantId: string; outRefundNo: string }): Promise<RefundResult>;
+  /** Alipay needs the order's number beside the refund's; WeChat ignores it. */
+  queryRefund(query: { merchantId: string; outRefundNo: string; outTradeNo: string }): Promise<RefundResult>;
   /** Verifies (and decrypts) a callback from its raw bytes; throws PayError 40002 when it does not verify. */
   parseNotify(
     merchantId: string,
@@ -114,5 +118,5 @@ export interface Provider {
     rawBody: Buffer,
   ): Promise<NotifyEvent>;
   /** The answer the gateway expects: success stops its retries, failure asks for another try. */
-  ackNotify(ok: boolean, message?: string): NotifyAck;
+  ackNotify(ok: boolean, error?: PayError): NotifyAck;
 }

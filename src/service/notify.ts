@@ -50,7 +50,7 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
       });
       const ok = applied.outcome !== 'handler_failed';
       return {
-        ack: provider.ackNotify(ok, ok ? undefined : 'business handler failed'),
+        ack: provider.ackNotify(ok, applied.outcome === 'handler_failed' ? applied.error : undefined),
         outcome: applied.outcome,
         ...(applied.outcome === 'handler_failed' ? { error: applied.error } : {}),
       };
@@ -65,7 +65,7 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
     if (!isPayError(error)) await recordError(context, payError, { provider: request.provider });
     return {
-      ack: provider.ackNotify(false, payError.spec.en),
+      ack: provider.ackNotify(false, payError),
       outcome: String(payError.code),
       error: payError,
     };

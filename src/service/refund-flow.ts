@@ -84,7 +84,7 @@ export async function queryRefund(
   const answer = await gatewayCall(
     context,
     { type: 'refund_query', provider: provider.name, outTradeNo: found.out_trade_no },
-    () => provider.queryRefund({ merchantId, outRefundNo }),
+    () => provider.queryRefund({ merchantId, outRefundNo, outTradeNo: found.out_trade_no }),
   );
   const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' });
   return { refund: applied.refund, order: applied.order };

@@ -95,12 +95,13 @@ function assertOwnMerchant(mchid: string | undefined, expected: string): void {
   }
 }
 
-export function ackNotify(ok: boolean, message?: string): NotifyAck {
+export function ackNotify(ok: boolean, error?: PayError): NotifyAck {
   if (ok) return { status: 204, headers: {}, body: '' };
   return {
-    // Any 4xx/5xx makes WeChat retry; a 200 with FAIL would be taken as success.
-    status: 500,
+    // Any 4xx/5xx makes WeChat retry; a 200 with FAIL would be taken as success. A notification that
+    // does not verify answers 401, as WeChat's documentation suggests; anything else 500.
+    status: error?.code === 40002 ? 401 : 500,
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ code: 'FAIL', message: (message ?? '失败').slice(0, 128) }),
+    body: JSON.stringify({ code: 'FAIL', message: (error?.spec.zh ?? '失败').slice(0, 128) }),
   };
 }

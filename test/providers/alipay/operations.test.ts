@@ -297,8 +297,10 @@ describe('alipay queryRefund', () => {
     ).toBe('PROCESSING');
   });
 
-  it('needs out_trade_no (40001 without it)', async () => {
-    const error = await payError(alipay().queryRefund({ merchantId: 'm1', outRefundNo: 'R20240101000002' }));
+  it('needs out_trade_no (40001 when empty)', async () => {
+    const error = await payError(
+      alipay().queryRefund({ merchantId: 'm1', outRefundNo: 'R20240101000002', outTradeNo: '' }),
+    );
     expect([error.code, error.field]).toEqual([40001, 'out_trade_no']);
   });
 });

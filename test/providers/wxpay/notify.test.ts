@@ -191,9 +191,10 @@ describe('wxpay ackNotify', () => {
     const ok = wx.ackNotify(true);
     expect(ok.status === 200 || ok.status === 204).toBe(true);
     expect(ok.body).toBe('');
-    const fail = wx.ackNotify(false, 'handler failed');
-    expect(fail.status).toBeGreaterThanOrEqual(400);
-    expect(JSON.parse(fail.body)).toEqual({ code: 'FAIL', message: 'handler failed' });
+    const fail = wx.ackNotify(false, new PayError(50000));
+    expect(fail.status).toBe(500);
+    expect(JSON.parse(fail.body)).toEqual({ code: 'FAIL', message: '系统错误，请联系客服' });
     expect(fail.headers['Content-Type']).toBe('application/json');
+    expect(wx.ackNotify(false, new PayError(40002)).status).toBe(401);
   });
 });

@@ -74,7 +74,7 @@ describe('wxpay refunds', () => {
           amount: { refund: 500, total: 1999 },
         },
       });
-      const result = await wx().queryRefund({ merchantId: 'm1', outRefundNo: 'RF1' });
+      const result = await wx().queryRefund({ merchantId: 'm1', outRefundNo: 'RF1', outTradeNo: 'T1' });
       expect(gateway.requests[0]).toMatchObject({ method: 'GET', url: '/v3/refund/domestic/refunds/RF1' });
       expect(result).toMatchObject({
         outRefundNo: 'RF1',
@@ -94,7 +94,7 @@ describe('wxpay refunds', () => {
     });
     expect(
       await wx()
-        .queryRefund({ merchantId: 'm1', outRefundNo: 'RF1' })
+        .queryRefund({ merchantId: 'm1', outRefundNo: 'RF1', outTradeNo: 'T1' })
         .catch((e: PayError) => e.field),
     ).toBe('out_refund_no');
   });
@@ -103,7 +103,7 @@ describe('wxpay refunds', () => {
     gateway.script = () => ({ status: 404, body: { code: 'RESOURCE_NOT_EXISTS', message: '退款单不存在' } });
     expect(
       await wx()
-        .queryRefund({ merchantId: 'm1', outRefundNo: 'RF9' })
+        .queryRefund({ merchantId: 'm1', outRefundNo: 'RF9', outTradeNo: 'T1' })
         .catch((e: PayError) => e.code),
     ).toBe(40005);
     gateway.script = () => ({ status: 403, body: { code: 'NOT_ENOUGH', message: '余额不足' } });

@@ -44,8 +44,7 @@ export async function createMiniProgramTrade(
   }
   const client: AlipayMiniProgramParams = { scene: 'miniprogram', tradeNO: tradeNo };
   return {
-    // Until ClientPayParams gains this member, it travels through the WeChat-shaped union unchanged.
-    client: client as unknown as ClientPayParams,
+    client,
     prepayId: tradeNo,
     raw: reply.response,
   };

@@ -12,8 +12,8 @@ import { fenOf } from './results.ts';
 export interface RefundQuery {
   merchantId: string;
   outRefundNo: string;
-  /** Required by Alipay; the Provider interface does not carry it yet (see the docs page). */
-  outTradeNo?: string;
+  /** Required by Alipay beside out_request_no. */
+  outTradeNo: string;
 }
 
 export function toRefundQueryResult(response: Record<string, unknown>, query: RefundQuery): RefundResult {
