@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningService, serve } from '../../src/cli/serve.ts';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
-import { eventually } from './wxpay-harness.ts';
+import { eventually } from './harness.ts';
 
 describe('the first run, as the README walks it', () => {
   let service: RunningService;

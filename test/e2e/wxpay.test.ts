@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PayError } from '../../src/core/errors.ts';
 import { backends } from '../support/backends.ts';
-import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './wxpay-harness.ts';
+import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
 
 let sequence = 0;
 const tradeNo = () => `WX${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;

@@ -30,7 +30,8 @@ export async function startAlipaySandbox(
   options: StartAlipaySandboxOptions = {},
 ): Promise<RunningAlipaySandbox> {
   const gateway = await AlipayGateway.create(options);
-  const server = Fastify({ logger: options.logger ?? false });
+  // An emulator holds hung and half-read connections on purpose; closing it must not wait for them.
+  const server = Fastify({ logger: options.logger ?? false, forceCloseConnections: true });
   await server.register(alipaySandboxPlugin({ ...options, gateway }));
   const host = options.host ?? '127.0.0.1';
   await server.listen({ host, port: options.port ?? 0 });

@@ -25,7 +25,8 @@ export interface RunningWxpaySandbox {
 export async function startWxpaySandbox(
   options: StartWxpaySandboxOptions = {},
 ): Promise<RunningWxpaySandbox> {
-  const app = Fastify({ logger: options.logger ?? false });
+  // An emulator holds hung and half-read connections on purpose; closing it must not wait for them.
+  const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: true });
   const plugin = wxpaySandboxPlugin(options);
   await app.register(plugin);
   const host = options.host ?? '127.0.0.1';

@@ -1,29 +1,55 @@
 /**
- * One VK-Pay service on a real socket, wired to the WeChat Pay emulator on another: the emulator
- * calls back the service's notify URL exactly as WeChat would.
+ * One VK-Pay service on a real socket, wired to the WeChat Pay and Alipay emulators on others: the
+ * emulators call back the service's notify URLs exactly as the gateways would.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.ts';
+import { createAlipayProvider } from '../../src/providers/alipay/index.ts';
 import { createWxpayProvider } from '../../src/providers/wxpay/index.ts';
+import { type RunningAlipaySandbox, startAlipaySandbox } from '../../src/sandbox/alipay/index.ts';
 import { type RunningWxpaySandbox, startWxpaySandbox } from '../../src/sandbox/wxpay/index.ts';
 import type { VkPay, VkPayOptions } from '../../src/vk-pay.ts';
 import type { TestBackend } from '../support/backends.ts';
 
 export const MERCHANT = 'shop1';
 
+type Control = (
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; json: any }>;
+
 export interface WxpayHarness {
   vkPay: VkPay;
   app: FastifyInstance;
   emulator: RunningWxpaySandbox;
+  /** The WeChat Pay merchant on the emulator. */
   mchId: string;
   appId: string;
-  control(
-    method: 'GET' | 'POST' | 'DELETE',
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: any }>;
+  /** The WeChat Pay emulator's control API (/sandbox/...). */
+  control: Control;
+  alipay: { emulator: RunningAlipaySandbox; appId: string; sellerId: string; control: Control };
   close(): Promise<void>;
+}
+
+function controlOf(baseUrl: string): Control {
+  return async (method, path, body) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let json: unknown = text;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // Pages answer HTML; keep the text.
+    }
+    return { status: response.status, json };
+  };
 }
 
 export async function startWxpayHarness(
@@ -79,7 +105,30 @@ export async function startWxpayHarness(
       },
     ],
   });
-  const vkPay = await backend.open({ providers: [provider], ...options.vkPay });
+  const alipayEmulator = await startAlipaySandbox({ timeFactor: 0.001 });
+  const alipayControl = controlOf(alipayEmulator.controlUrl);
+  const alipayKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const alipayApp = await alipayControl('POST', '/apps', {
+    keyMode: 'publicKey',
+    appPublicKey: alipayKeys.publicKey.export({ type: 'spki', format: 'pem' }),
+  });
+  if (alipayApp.status !== 200)
+    throw new Error(`alipay emulator refused the app: ${JSON.stringify(alipayApp.json)}`);
+  const alipayProvider = createAlipayProvider({
+    merchants: [
+      {
+        merchantId: MERCHANT,
+        appId: alipayApp.json.appId,
+        privateKey: alipayKeys.privateKey,
+        alipayPublicKey: alipayApp.json.alipayPublicKey,
+        sellerId: alipayApp.json.sellerId,
+        baseUrl: alipayEmulator.gatewayUrl,
+        timeoutMs: options.timeoutMs ?? 2_000,
+        retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+      },
+    ],
+  });
+  const vkPay = await backend.open({ providers: [provider, alipayProvider], ...options.vkPay });
   const app = await buildApp({
     vkPay,
     apps: [{ appId: 'app1', merchantId: MERCHANT, secret: 'x'.repeat(40) }],
@@ -94,8 +143,15 @@ export async function startWxpayHarness(
     mchId,
     appId,
     control,
+    alipay: {
+      emulator: alipayEmulator,
+      appId: alipayApp.json.appId,
+      sellerId: alipayApp.json.sellerId,
+      control: alipayControl,
+    },
     async close() {
       await emulator.close();
+      await alipayEmulator.close();
       await app.close();
       await vkPay.close();
     },
