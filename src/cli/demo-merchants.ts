@@ -4,7 +4,9 @@
  * providers at them. Nothing is written to disk; every start gets new keys.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type { AlipayMerchantConfig } from '../providers/alipay/index.ts';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
+import type { AlipayGateway } from '../sandbox/alipay/index.ts';
 import type { WxpayGateway } from '../sandbox/wxpay/index.ts';
 
 export const DEMO_MERCHANT = 'demo';
@@ -35,5 +37,27 @@ export async function demoWxpayMerchant(
     apiV3Key,
     baseUrl,
     wechatpayPublicKey: { id: credentials.publicKeyId!, pem: credentials.publicKeyPem! },
+  };
+}
+
+export const DEMO_ALIPAY_APP_ID = '2021000000000001';
+
+export async function demoAlipayApp(
+  gateway: AlipayGateway,
+  gatewayUrl: string,
+): Promise<AlipayMerchantConfig> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const credentials = await gateway.apps.register({
+    appId: DEMO_ALIPAY_APP_ID,
+    keyMode: 'publicKey',
+    appPublicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  });
+  return {
+    merchantId: DEMO_MERCHANT,
+    appId: credentials.appId,
+    privateKey,
+    alipayPublicKey: credentials.alipayPublicKey,
+    sellerId: credentials.sellerId,
+    baseUrl: gatewayUrl,
   };
 }

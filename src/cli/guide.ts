@@ -1,7 +1,7 @@
 /** What a new user sees on a first run: how to take, pay, query and refund a first payment. */
 export function firstRunGuide(url: string): string {
   return `
-  VK-Pay is running at ${url} with a demo WeChat Pay merchant on the built-in emulator.
+  VK-Pay is running at ${url} with a demo merchant on the built-in WeChat Pay and Alipay emulators.
   Take a first payment (development mode: requests need no signature):
 
   1. create a PC QR-code payment of 0.01 yuan
@@ -19,6 +19,14 @@ export function firstRunGuide(url: string): string {
        -d '{"out_trade_no":"FIRST0001","out_refund_no":"FIRST0001-R1","refund_fee":1}'
      curl -s -X POST ${url}/sandbox/wxpay/sandbox/refunds/1900000109/FIRST0001-R1/succeed
      curl -s ${url}/api/refunds/FIRST0001-R1
+
+  5. the same with Alipay (QR code): create, "scan" and pay, then query
+     curl -s -X POST ${url}/api/payments -H 'content-type: application/json' \\
+       -d '{"provider":"alipay","scene":"native","out_trade_no":"FIRST0002","total_fee":8880,"subject":"first alipay","type":"goods"}'
+     open the returned payment.codeUrl in a browser and press 付款 (pay), or:
+     curl -s -X POST ${url}/sandbox/alipay/sandbox/alipay/trades/2021000000000001/FIRST0002/scan
+     curl -s -X POST ${url}/sandbox/alipay/sandbox/alipay/trades/2021000000000001/FIRST0002/pay
+     curl -s ${url}/api/payments/FIRST0002
 
   API docs: ${url}/docs   health: ${url}/readyz   metrics: ${url}/metrics
 

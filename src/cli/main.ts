@@ -4,6 +4,7 @@ import { ConfigError } from '../config/config.ts';
 import { loadServiceConfig } from '../config/service-config.ts';
 import { createVkPay } from '../vk-pay.ts';
 import { firstRunGuide } from './guide.ts';
+import { startSandboxes } from './sandbox.ts';
 import { serve } from './serve.ts';
 
 const USAGE = `vk-pay: a self-hosted universal payment service
@@ -12,6 +13,8 @@ Usage:
   vk-pay serve      run the service (alias: start). Embedded PGlite in ./data and an in-memory
                     cache unless DATABASE_URL / REDIS_URL are set; in development the WeChat Pay
                     emulator is mounted under /sandbox, with a demo merchant on a first run
+  vk-pay sandbox    run the WeChat Pay and Alipay emulators alone (VKPAY_SANDBOX_WXPAY_PORT,
+                    default 8091; VKPAY_SANDBOX_ALIPAY_PORT, default 8092; VKPAY_SANDBOX_TIME_FACTOR)
   vk-pay migrate    open the store, apply pending migrations and exit
   vk-pay help       this text
 
@@ -27,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (command === 'sandbox') return runSandbox();
   if (command !== 'serve' && command !== 'start' && command !== 'migrate') {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
@@ -54,10 +58,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const started = performance.now();
   // Listen before announcing readiness: a supervisor may stop us the moment it reads the line.
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const stopped = untilStopped();
   const service = await serve(config, logger);
   logger.info(
     {
@@ -76,6 +77,39 @@ async function main(argv: string[]): Promise<number> {
   await stopped;
   await service.close();
   logger.info('VK-Pay stopped');
+  return 0;
+}
+
+function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+function portFrom(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw ? Number(raw) : fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 65_535)
+    throw new ConfigError(`${name} must be a port from 0 to 65535`);
+  return value;
+}
+
+async function runSandbox(): Promise<number> {
+  const timeFactor = Number(process.env.VKPAY_SANDBOX_TIME_FACTOR ?? 1);
+  if (!(timeFactor > 0)) throw new ConfigError('VKPAY_SANDBOX_TIME_FACTOR must be a positive number');
+  const stopped = untilStopped();
+  const sandboxes = await startSandboxes({
+    host: process.env.VKPAY_HOST || '127.0.0.1',
+    wxpayPort: portFrom('VKPAY_SANDBOX_WXPAY_PORT', 8091),
+    alipayPort: portFrom('VKPAY_SANDBOX_ALIPAY_PORT', 8092),
+    timeFactor,
+  });
+  process.stdout.write(
+    `${JSON.stringify({ msg: 'VK-Pay sandbox ready', wxpay: sandboxes.wxpay.url, alipay: sandboxes.alipay.gatewayUrl })}\n`,
+  );
+  await stopped;
+  await sandboxes.close();
   return 0;
 }
 

@@ -10,12 +10,14 @@ import type { Logger } from 'pino';
 import type { ApiApp } from '../config/security.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
 import { buildApp } from '../http/app.ts';
+import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
+import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { startSyncJob } from '../service/jobs.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
-import { DEMO_MERCHANT, demoWxpayMerchant } from './demo-merchants.ts';
+import { DEMO_MERCHANT, demoAlipayApp, demoWxpayMerchant } from './demo-merchants.ts';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -48,14 +50,16 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     config = { ...config, port, publicUrl: derivedUrl };
   }
   const sandboxBase = `${config.publicUrl.replace(/\/+$/, '')}/sandbox`;
-  const wxpayGateway = config.sandbox.enabled
-    ? new WxpayGateway({ timeFactor: config.sandbox.timeFactor })
-    : null;
+  const timeFactor = config.sandbox.timeFactor;
+  const wxpayGateway = config.sandbox.enabled ? new WxpayGateway({ timeFactor }) : null;
+  const alipayGateway = config.sandbox.enabled ? await AlipayGateway.create({ timeFactor }) : null;
 
   const wxpayMerchants = [...config.wxpay];
+  const alipayApps = [...(config.alipay as unknown as AlipayMerchantConfig[])];
   let demo: RunningService['demo'] = null;
-  if (wxpayGateway && wxpayMerchants.length === 0 && config.alipay.length === 0) {
+  if (wxpayGateway && alipayGateway && wxpayMerchants.length === 0 && alipayApps.length === 0) {
     wxpayMerchants.push(await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`));
+    alipayApps.push(await demoAlipayApp(alipayGateway, `${sandboxBase}/alipay/gateway.do`));
     const app: ApiApp = {
       appId: 'demo-app',
       merchantId: DEMO_MERCHANT,
@@ -65,6 +69,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   }
   const providers: Provider[] = [];
   if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
+  if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
 
   const vkPay = await createVkPay({ ...config, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
@@ -78,6 +83,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       mount: async (root) => {
         if (wxpayGateway)
           await root.register(wxpaySandboxPlugin({ gateway: wxpayGateway }), { prefix: '/sandbox/wxpay' });
+        if (alipayGateway)
+          await root.register(alipaySandboxPlugin({ gateway: alipayGateway }), { prefix: '/sandbox/alipay' });
       },
     });
     await app.listen({ host: config.host, port: config.port });

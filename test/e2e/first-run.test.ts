@@ -76,6 +76,29 @@ describe('the first run, as the README walks it', () => {
     });
   });
 
+  it('takes an Alipay QR payment the same way', async () => {
+    const created = await call('POST', '/api/payments', {
+      provider: 'alipay',
+      scene: 'native',
+      out_trade_no: 'FIRST0002',
+      total_fee: 8880,
+      subject: 'first alipay',
+      type: 'goods',
+    });
+    expect(created.json, JSON.stringify(created.json)).toMatchObject({
+      code: 0,
+      data: { payment: { codeUrl: expect.stringContaining('/sandbox/alipay/') } },
+    });
+    const trade = '/sandbox/alipay/sandbox/alipay/trades/2021000000000001/FIRST0002';
+    expect((await call('POST', `${trade}/scan`)).status).toBe(200);
+    expect((await call('POST', `${trade}/pay`)).status).toBe(200);
+    const paid = await eventually(
+      () => call('GET', '/api/payments/FIRST0002'),
+      (r) => r.json.data?.orderPaid === true,
+    );
+    expect(paid.json.data.order).toMatchObject({ status: 'SUCCESS', total_fee: 8880, provider: 'alipay' });
+  });
+
   it('answers a client mistake with its code, never a 5xx', async () => {
     const bad = await call('POST', '/api/payments', {
       provider: 'wxpay',
