@@ -10,6 +10,7 @@ import type { VkPay } from '../vk-pay.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { apiRoutes } from './routes/api.ts';
+import { checkoutRoutes } from './routes/checkout.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -90,6 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     security,
     ...(options.now ? { now: options.now } : {}),
   });
+  await app.register(checkoutRoutes, { vkPay, security, ...(options.now ? { now: options.now } : {}) });
   if (options.mount) await options.mount(app);
   return app;
 }

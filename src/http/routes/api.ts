@@ -15,6 +15,7 @@ import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
 import { takeRateLimit } from '../plugins/rate-limit.ts';
 import { verifySignedRequest } from '../plugins/signature.ts';
 import { orderView, refundView } from '../views.ts';
+import { checkoutApiRoutes } from './checkout.ts';
 
 export interface ApiRoutesOptions {
   vkPay: VkPay;
@@ -177,6 +178,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
   });
 
   const merchantOf = (request: FastifyRequest) => request.apiApp!.merchantId;
+  await app.register(checkoutApiRoutes, { vkPay, ...(options.now ? { now: options.now } : {}) });
 
   app.post<{ Body: CreatePaymentBody }>(
     '/api/payments',

@@ -1,0 +1,260 @@
+/**
+ * The cashier (收银台): the merchant API issues a checkout token (POST /api/checkouts, signed like
+ * every merchant call), and the buyer's browser uses it at /checkout/:token: the page, the payment
+ * for the provider the buyer picks (/pay) and the order's status (/status). The token allows
+ * nothing else. Tokens are longer than a route parameter may be, so the routes match a wildcard.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import QRCode from 'qrcode';
+import type { SecurityConfig } from '../../config/security.ts';
+import { type Lang, PayError, toPayError } from '../../core/errors.ts';
+import { PROVIDERS, type ProviderName, validatePaymentInput } from '../../core/validate.ts';
+import type { VkPay } from '../../vk-pay.ts';
+import { cashierScript, cashierStyle } from '../checkout-assets.ts';
+import { offersFor } from '../checkout-offers.ts';
+import { type CashierState, cashierPage } from '../checkout-page.ts';
+import { checkoutStatus } from '../checkout-status.ts';
+import { type CheckoutClaims, checkoutRuntime, MAX_CHECKOUT_TTL_SECONDS } from '../checkout-token.ts';
+import { languageOf, ok } from '../envelope.ts';
+import { takeRateLimit } from '../plugins/rate-limit.ts';
+
+export interface CheckoutRoutesOptions {
+  vkPay: VkPay;
+  security: SecurityConfig;
+  now?: () => number;
+}
+
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const createCheckoutBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['out_trade_no', 'total_fee', 'subject', 'type'],
+  properties: {
+    out_trade_no: { type: 'string' },
+    total_fee: { type: 'integer', description: 'integer fen: 100 = 1 yuan' },
+    subject: { type: 'string' },
+    type: { type: 'string' },
+    providers: {
+      type: 'array',
+      items: { type: 'string', enum: [...PROVIDERS] },
+      minItems: 1,
+      uniqueItems: true,
+      description: 'the providers the buyer may choose from; default all',
+    },
+    user_id: { type: 'string' },
+    openid: { type: 'string', description: "the payer's openid, for JSAPI in the WeChat browser" },
+    custom: { type: 'object' },
+    return_url: {
+      type: 'string',
+      pattern: '^https?://',
+      description: "the merchant's page after the result",
+    },
+    time_expire: { type: 'integer', minimum: 1, maximum: MAX_CHECKOUT_TTL_SECONDS },
+    alipay_in_wechat: { type: 'boolean', description: 'offer Alipay inside the WeChat browser too' },
+  },
+} as const;
+
+interface CreateCheckoutBody {
+  out_trade_no: string;
+  total_fee: number;
+  subject: string;
+  type: string;
+  providers?: ProviderName[];
+  user_id?: string;
+  openid?: string;
+  custom?: Record<string, unknown>;
+  return_url?: string;
+  time_expire?: number;
+  alipay_in_wechat?: boolean;
+}
+
+function checkoutUrl(vkPay: VkPay, token: string): string {
+  return `${vkPay.context.publicUrl.replace(/\/+$/, '')}/checkout/${token}`;
+}
+
+/** POST /api/checkouts, registered inside the merchant API so its signature and limits apply. */
+export const checkoutApiRoutes: FastifyPluginAsync<{ vkPay: VkPay; now?: () => number }> = async (
+  app,
+  options,
+) => {
+  const { vkPay } = options;
+  const now = options.now ?? Date.now;
+  app.post<{ Body: CreateCheckoutBody }>(
+    '/api/checkouts',
+    { schema: { body: createCheckoutBody, tags: ['payments'], summary: 'createCheckout' } },
+    async (request) => {
+      const body = request.body;
+      const merchantId = request.apiApp!.merchantId;
+      const providers = body.providers ?? [...PROVIDERS];
+      // Every order problem is reported now, not when the buyer picks a provider.
+      validatePaymentInput(
+        { ...body, provider: providers[0], scene: 'native' },
+        { ...vkPay.context.rules, orderTypes: vkPay.context.handlers.orderTypes() },
+      );
+      const runtime = checkoutRuntime(vkPay);
+      const issuedAt = Math.floor(now() / 1000);
+      const claims: CheckoutClaims = {
+        m: merchantId,
+        o: body.out_trade_no,
+        f: body.total_fee,
+        s: body.subject,
+        t: body.type,
+        p: providers,
+        e: issuedAt + (body.time_expire ?? runtime.ttlSeconds),
+        i: issuedAt,
+        ...(body.user_id ? { u: body.user_id } : {}),
+        ...(body.openid ? { w: body.openid } : {}),
+        ...(body.custom && Object.keys(body.custom).length > 0 ? { c: body.custom } : {}),
+        ...(body.return_url ? { r: body.return_url } : {}),
+        ...(body.alipay_in_wechat ? { a: 1 as const } : {}),
+      };
+      const token = runtime.signer.sign(claims);
+      return ok({
+        checkout: {
+          token,
+          url: checkoutUrl(vkPay, token),
+          expires_at: new Date(claims.e * 1000).toISOString(),
+        },
+      });
+    },
+  );
+};
+
+/** The buyer's side: /checkout/:token, /checkout/:token/pay, /checkout/:token/status and the assets. */
+export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (app, options) => {
+  const { vkPay, security } = options;
+  const now = options.now ?? Date.now;
+  const signer = () => checkoutRuntime(vkPay).signer;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    try {
+      await takeRateLimit(vkPay.cache, `checkout:${request.ip}`, security.ipRateLimit, now());
+    } catch (error) {
+      if (error instanceof PayError)
+        reply.header(
+          'retry-after',
+          String((error.details as { retryAfterSeconds: number }).retryAfterSeconds),
+        );
+      throw error;
+    }
+  });
+
+  app.get('/checkout/assets/cashier.js', async (_request, reply) => {
+    const asset = await cashierScript();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+  app.get('/checkout/assets/cashier.css', async (_request, reply) => {
+    const asset = await cashierStyle();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+
+  const langOf = (request: FastifyRequest): Lang => {
+    const asked = (request.query as { lang?: string } | undefined)?.lang;
+    return asked === 'en' || asked === 'zh' ? asked : languageOf(request);
+  };
+  const userAgentOf = (request: FastifyRequest) => request.headers['user-agent'];
+  const split = (request: FastifyRequest): { token: string; action: string } => {
+    const rest = (request.params as { '*': string })['*'];
+    const slash = rest.indexOf('/');
+    return slash < 0
+      ? { token: rest, action: '' }
+      : { token: rest.slice(0, slash), action: rest.slice(slash + 1) };
+  };
+
+  app.get('/checkout/*', async (request, reply) => {
+    const { token, action } = split(request);
+    const lang = langOf(request);
+    if (action === 'status') {
+      const claims = signer().verify(token, now(), 'read');
+      return ok(await checkoutStatus(vkPay, claims, now(), lang));
+    }
+    if (action !== '') throw new PayError(40005, { message: `no checkout action ${action}` });
+    return renderPage(request, reply, token, lang);
+  });
+
+  app.post<{ Body: { provider?: string } | undefined }>('/checkout/*', async (request) => {
+    const { token, action } = split(request);
+    if (action !== 'pay') throw new PayError(40005, { message: `no checkout action ${action}` });
+    const claims = signer().verify(token, now(), 'pay');
+    const provider = request.body?.provider;
+    const offer = offersFor(claims, userAgentOf(request), vkPay.context.providers).find(
+      (candidate) => candidate.provider === provider,
+    );
+    if (!offer) {
+      throw new PayError(40001, {
+        field: 'provider',
+        message: `${String(provider)} is not offered for this checkout on this device`,
+      });
+    }
+    const cashierUrl = checkoutUrl(vkPay, token);
+    const { client } = await vkPay.pay({
+      merchantId: claims.m,
+      provider: offer.provider,
+      out_trade_no: claims.o,
+      total_fee: claims.f,
+      subject: claims.s,
+      type: claims.t,
+      scene: offer.scene,
+      openid: claims.w,
+      user_id: claims.u,
+      custom: claims.c,
+      clientIp: request.ip,
+      userAgent: userAgentOf(request) ?? null,
+      returnUrl: cashierUrl,
+      expireAt: new Date(claims.e * 1000),
+    });
+    const qrImage =
+      'codeUrl' in client
+        ? `data:image/svg+xml;base64,${Buffer.from(await QRCode.toString(client.codeUrl, { type: 'svg', margin: 1 })).toString('base64')}`
+        : undefined;
+    return ok({
+      provider: offer.provider,
+      scene: offer.scene,
+      payment: client,
+      ...(qrImage ? { qrImage } : {}),
+      returnUrl: cashierUrl,
+    });
+  });
+
+  async function renderPage(request: FastifyRequest, reply: FastifyReply, token: string, lang: Lang) {
+    const [script, style] = await Promise.all([cashierScript(), cashierStyle()]);
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY).type('text/html; charset=utf-8');
+    let claims: CheckoutClaims;
+    try {
+      claims = signer().verify(token, now(), 'read');
+    } catch (error) {
+      const payError = toPayError(error);
+      const { msg, action } = payError.toResult(lang);
+      return reply
+        .status(payError.httpStatus)
+        .send(
+          `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/checkout/assets/cashier.css?v=${style.hash}"></head>` +
+            `<body><main class="cashier"><section class="result failure" data-testid="token-error"><h2>${msg}</h2><p>${action}</p><p class="error-code">${payError.code}</p></section></main></body></html>`,
+        );
+    }
+    const state: CashierState = {
+      token,
+      lang,
+      subject: claims.s,
+      totalFen: claims.f,
+      expiresAt: claims.e * 1000,
+      now: now(),
+      offers: offersFor(claims, userAgentOf(request), vkPay.context.providers),
+      status: await checkoutStatus(vkPay, claims, now(), lang),
+      returnUrl: claims.r ?? null,
+      cashierUrl: checkoutUrl(vkPay, token),
+    };
+    return reply.send(cashierPage(state, { script: script.hash, style: style.hash }));
+  }
+};

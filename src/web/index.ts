@@ -1,0 +1,31 @@
+/**
+ * vk-pay/client: the browser SDK. Typed, ESM, no Node built-ins. See docs/client-sdk.md.
+ */
+export {
+  type BackendPayRequest,
+  type CheckoutPayRequest,
+  type ClientOptions,
+  createClient,
+  type PaymentTarget,
+  type VkPayClient,
+  type WaitOptions,
+} from './client.ts';
+export {
+  describeError,
+  type ErrorDescription,
+  type Failure,
+  isSuccess,
+  type Lang,
+  type Result,
+  type Success,
+} from './errors.ts';
+export { type NextStep, type ProceedOptions, proceed, type WindowLike } from './next-step.ts';
+export type {
+  ClientPayParams,
+  OrderStatus,
+  PaymentOutcome,
+  PaymentStart,
+  PaymentStatus,
+  ProviderName,
+  Scene,
+} from './types.ts';

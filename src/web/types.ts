@@ -1,0 +1,69 @@
+/** What the browser sends and receives: payment parameters per scene, and an order's status. */
+
+export type ProviderName = 'wxpay' | 'alipay';
+export type Scene = 'miniprogram' | 'jsapi' | 'app' | 'h5' | 'native' | 'pc';
+
+/** What the client needs to invoke the payment in its scene (the server's ClientPayParams). */
+export type ClientPayParams =
+  | {
+      scene: 'jsapi' | 'miniprogram';
+      appId: string;
+      timeStamp: string;
+      nonceStr: string;
+      package: string;
+      signType: 'RSA';
+      paySign: string;
+    }
+  | {
+      scene: 'app';
+      appid: string;
+      partnerid: string;
+      prepayid: string;
+      package: 'Sign=WXPay';
+      noncestr: string;
+      timestamp: string;
+      sign: string;
+    }
+  | { scene: 'h5'; h5Url: string }
+  | { scene: 'native'; codeUrl: string }
+  | { scene: 'pc' | 'h5'; payUrl: string; form?: string }
+  | { scene: 'app'; orderString: string };
+
+/** A created payment: the scene and its parameters, plus a QR image when the scene is a QR code. */
+export interface PaymentStart {
+  scene: Scene;
+  provider?: ProviderName;
+  payment: ClientPayParams;
+  /** data: URL of an SVG QR code made by the service (checkout only). */
+  qrImage?: string;
+  /** Where the buyer comes back after paying in another page. */
+  returnUrl?: string;
+}
+
+export type OrderStatus =
+  | 'NOTPAY'
+  | 'USERPAYING'
+  | 'SUCCESS'
+  | 'PARTIAL_REFUNDED'
+  | 'REFUNDED'
+  | 'CLOSED'
+  | 'FAILED';
+
+/** Where waiting ends: paid, closed (or expired), failed, cancelled by the caller; pending otherwise. */
+export type PaymentOutcome = 'pending' | 'paid' | 'closed' | 'expired' | 'failed' | 'cancelled';
+
+export interface PaymentStatus {
+  outTradeNo: string;
+  status: OrderStatus;
+  outcome: PaymentOutcome;
+  /** The last failed attempt's unified error, e.g. 40007 for an insufficient balance. */
+  failure: { code: number; msg: string; action: string; gatewayCode?: string } | null;
+}
+
+/** The outcome an order status stands for (expiry is the service's to tell). */
+export function outcomeOf(status: OrderStatus, expired = false): PaymentOutcome {
+  if (status === 'SUCCESS' || status === 'PARTIAL_REFUNDED' || status === 'REFUNDED') return 'paid';
+  if (status === 'CLOSED') return expired ? 'expired' : 'closed';
+  if (status === 'FAILED') return 'failed';
+  return 'pending';
+}

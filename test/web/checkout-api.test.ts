@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CashierHarness, outTradeNo, startCashierHarness } from '../browser/harness.ts';
+
+describe('checkout tokens over HTTP: what they allow and what they do not', () => {
+  let harness: CashierHarness;
+  beforeAll(async () => {
+    harness = await startCashierHarness();
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  const json = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${harness.url}${path}`, init);
+    return { status: response.status, body: (await response.json()) as any };
+  };
+
+  it('issues a token only on a signed merchant request, checking the order first', async () => {
+    const unsigned = await json('/api/checkouts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ out_trade_no: outTradeNo(), total_fee: 1, subject: 'socks', type: 'goods' }),
+    });
+    expect(unsigned.status).toBe(401);
+    const bad = await harness.api('POST', '/api/checkouts', {
+      out_trade_no: 'x',
+      total_fee: 0,
+      subject: '',
+      type: 'goods',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.code).toBe(40001);
+    const script = await harness.api('POST', '/api/checkouts', {
+      out_trade_no: outTradeNo(),
+      total_fee: 1,
+      subject: 'socks',
+      type: 'goods',
+      return_url: 'javascript:alert(1)',
+    });
+    expect(script.json).toMatchObject({ code: 40001, field: 'return_url' });
+    const made = await harness.api('POST', '/api/checkouts', {
+      out_trade_no: outTradeNo(),
+      total_fee: 1,
+      subject: 'socks',
+      type: 'goods',
+    });
+    expect(made.json).toMatchObject({
+      code: 0,
+      data: { checkout: { url: expect.stringContaining(`${harness.url}/checkout/v1.`) } },
+    });
+  });
+
+  it('a token reads and pays its own order only; a forged one gets 40002 and an error page', async () => {
+    const checkout = await harness.checkout();
+    const forged = `${checkout.token.slice(0, -2)}xx`;
+    expect((await json(`/checkout/${forged}/status`)).body.code).toBe(40002);
+    const page = await fetch(`${harness.url}/checkout/${forged}`);
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('data-testid="token-error"');
+    expect((await json(`/checkout/${checkout.token}/refund`, { method: 'POST' })).body.code).toBe(40005);
+    // The merchant API does not take a checkout token as a credential.
+    const merchantApi = await fetch(`${harness.url}/api/payments/${checkout.token}`, {
+      headers: { authorization: `Bearer ${checkout.token}` },
+    });
+    expect(merchantApi.status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('pays only with a provider offered on this device, and keeps the order on the first choice', async () => {
+    const checkout = await harness.checkout({ providers: ['wxpay'] });
+    const post = (provider: string) =>
+      json(`/checkout/${checkout.token}/pay`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120',
+        },
+        body: JSON.stringify({ provider }),
+      });
+    expect((await post('alipay')).body).toMatchObject({ code: 40001, field: 'provider' });
+    const first = await post('wxpay');
+    expect(first.body).toMatchObject({
+      code: 0,
+      data: { scene: 'native', qrImage: expect.stringMatching(/^data:image\/svg/) },
+    });
+    expect((await post('wxpay')).body.data.payment).toEqual(first.body.data.payment);
+    const status = await json(`/checkout/${checkout.token}/status`);
+    expect(status.body.data).toEqual({
+      outTradeNo: expect.any(String),
+      status: 'NOTPAY',
+      outcome: 'pending',
+      provider: 'wxpay',
+      scene: 'native',
+      failure: null,
+    });
+  });
+
+  it('serves the page with a same-origin content security policy and no third-party URL', async () => {
+    const checkout = await harness.checkout();
+    const page = await fetch(checkout.url);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await page.text();
+    expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual([
+      expect.stringMatching(/^\/checkout\/assets\/cashier\.css\?v=/),
+      expect.stringMatching(/^\/checkout\/assets\/cashier\.js\?v=/),
+    ]);
+  });
+});
