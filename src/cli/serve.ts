@@ -79,6 +79,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       vkPay,
       apps,
       security: config.security,
+      ...(config.checkoutSecret ? { checkout: { secret: config.checkoutSecret } } : {}),
       logger: logger.child({ component: 'http' }),
       mount: async (root) => {
         if (wxpayGateway)

@@ -24,6 +24,8 @@ export interface ServiceConfig extends VkPayConfig {
   sandbox: { enabled: boolean; timeFactor: number };
   /** Serve HTTPS directly with this certificate and key (PEM), instead of behind a TLS proxy. */
   tls: { cert: string; key: string } | null;
+  /** HMAC key of cashier checkout tokens; shared by every instance. Random per process when unset. */
+  checkoutSecret: string | null;
   /** How often unpaid orders are reconciled with their gateway; 0 turns the job off. */
   syncIntervalMs: number;
   configFile: string | null;
@@ -157,6 +159,14 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
         key: resolveSecret(fileTls.key, 'tls.key', secrets),
       }
     : null;
+  const fileCheckout = file.checkout as { secret?: unknown } | undefined;
+  const checkoutSecret = env.VKPAY_CHECKOUT_SECRET
+    ? env.VKPAY_CHECKOUT_SECRET
+    : fileCheckout?.secret !== undefined
+      ? resolveSecret(fileCheckout.secret, 'checkout.secret', secrets)
+      : null;
+  if (checkoutSecret !== null && checkoutSecret.length < 32)
+    throw new ConfigError('checkout.secret must be at least 32 characters');
   const host = env.VKPAY_HOST || (typeof file.host === 'string' ? file.host : '127.0.0.1');
   const listenPort = port(env.VKPAY_PORT || env.PORT || file.port || 3000, 'port');
   const publicUrl =
@@ -177,6 +187,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     alipay,
     sandbox,
     tls,
+    checkoutSecret,
     syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || file.syncIntervalMs || 30_000),
     configFile,
   };
@@ -200,6 +211,11 @@ export function checkProduction(config: ServiceConfig): void {
   }
   if (!config.publicUrl.startsWith('https://'))
     problems.push('publicUrl must be https:// in production (gateways call it)');
+  if (config.checkoutSecret === null) {
+    problems.push(
+      'checkout.secret (or VKPAY_CHECKOUT_SECRET) must be set in production, the same on every instance',
+    );
+  }
   if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
   if (config.wxpay.length === 0 && config.alipay.length === 0)
     problems.push('configure at least one wxpay merchant or alipay app');

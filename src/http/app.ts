@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from '../config/security.ts';
 import { PayError } from '../core/errors.ts';
 import type { VkPay } from '../vk-pay.ts';
+import { type CheckoutSettings, configureCheckout } from './checkout-token.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 import { apiRoutes } from './routes/api.ts';
@@ -20,6 +21,8 @@ export interface AppOptions {
   security?: Partial<SecurityConfig>;
   /** The service's pino logger; without one, Fastify logs nothing. */
   logger?: FastifyBaseLogger;
+  /** The checkout tokens' HMAC key; every instance behind one load balancer needs the same. */
+  checkout?: CheckoutSettings;
   /** Extra plugins mounted beside the API (the gateway emulators in development). */
   mount?: (app: FastifyInstance) => Promise<void>;
   now?: () => number;
@@ -45,6 +48,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   installErrorHandler(app);
+  if (options.checkout) configureCheckout(vkPay, options.checkout);
   const metrics = createMetrics(vkPay);
   app.decorate('metrics', metrics);
   const observe = (call: { provider: string; type: string; ms: number; ok: boolean }) =>
