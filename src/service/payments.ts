@@ -2,13 +2,14 @@
  * Orders and payment results: creating an order, reading it through the cache, and applying what a
  * gateway says about it, in one transaction with the business handler.
  */
+import type { Transaction } from 'kysely';
 import { isPayError, PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import { canMoveOrder, isPaid } from '../core/states.ts';
 import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
-import { insertNotifyEvent } from '../store/journal.ts';
+import { insertLog, insertNotifyEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, updateOrder } from '../store/orders.ts';
-import type { OrderRow } from '../store/schema.ts';
+import type { Database, OrderRow } from '../store/schema.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
 import { type Order, type PaymentResult, toOrder } from './model.ts';
 import { storeFailure } from './store-failure.ts';
@@ -161,76 +162,10 @@ export async function applyPaymentResult(
   let outcome: ApplyOutcome;
   try {
     outcome = await context.store.db.transaction().execute(async (tx) => {
-      const row = await lockOrder(tx, result.merchantId, result.outTradeNo);
-      if (!row)
-        throw new PayError(40005, { field: 'out_trade_no', message: `order ${result.outTradeNo} not found` });
-      checkResultMatchesOrder(row, result);
-
-      if (result.status !== 'SUCCESS') return applyUnpaidStatus(context, tx, row, result);
-
-      if (isPaid(row.status)) {
-        if (row.transaction_id === result.transactionId) {
-          return { outcome: 'already_applied', order: toOrder(row) } as const;
-        }
-        throw new PayError(40006, {
-          field: 'transaction_id',
-          message: `order ${row.out_trade_no} was paid again by ${result.transactionId}; it was already paid by ${row.transaction_id}: refund the second payment`,
-          details: { first: row.transaction_id, second: result.transactionId },
-        });
-      }
-      if (!canMoveOrder(row.status, 'SUCCESS')) {
-        throw new PayError(40006, {
-          field: 'status',
-          message: `order ${row.out_trade_no} is ${row.status} but the gateway reports it paid; review it by hand`,
-        });
-      }
-      const paid = await updateOrder(
-        tx,
-        row,
-        {
-          status: 'SUCCESS',
-          transaction_id: result.transactionId,
-          paid_at: result.paidAt ?? context.now(),
-          user_order_success: true,
-          gateway_payload: JSON.stringify(result.raw ?? null),
-        },
-        context.now(),
-      );
-      if (!paid) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
-      const order = toOrder(paid);
-
-      const handler = context.handlers.get(order.type);
-      if (handler) {
-        let verdict: unknown;
-        try {
-          const custom = context.sealer ? context.sealer.unseal(order.custom) : order.custom;
-          verdict = await handler({ order: { ...order, custom }, custom, tx, result });
-        } catch (error) {
-          throw new HandlerFailure(
-            new PayError(50000, {
-              message: `the ${order.type} handler failed for ${order.outTradeNo}: ${error instanceof Error ? error.message : String(error)}`,
-              cause: error,
-            }),
-          );
-        }
-        if (verdict === false) {
-          throw new HandlerFailure(
-            new PayError(50000, {
-              message: `the ${order.type} handler returned false for ${order.outTradeNo}`,
-            }),
-          );
-        }
-      }
-      if (result.eventId) {
-        await insertNotifyEvent(tx, {
-          provider: result.provider,
-          eventId: result.eventId,
-          outTradeNo: order.outTradeNo,
-          payload: result.raw ?? null,
-          result: 'applied',
-        });
-      }
-      return { outcome: 'applied', order } as const;
+      const decided = await applyInTransaction(context, tx, result);
+      // The success row commits with the change it records: one commit per callback, not two.
+      await insertLog(tx, applyLogEntry(result, started));
+      return decided;
     });
   } catch (error) {
     if (error instanceof HandlerFailure) {
@@ -252,8 +187,85 @@ export async function applyPaymentResult(
     throw payError;
   }
   if (outcome.outcome === 'applied') await cacheOrder(context, outcome.order);
-  await recordApplyLog(context, result, started);
   return outcome;
+}
+
+/** The decision and the writes, under the order's row lock. Throws to roll everything back. */
+async function applyInTransaction(
+  context: ServiceContext,
+  tx: Transaction<Database>,
+  result: PaymentResult,
+): Promise<ApplyOutcome> {
+  const row = await lockOrder(tx, result.merchantId, result.outTradeNo);
+  if (!row)
+    throw new PayError(40005, { field: 'out_trade_no', message: `order ${result.outTradeNo} not found` });
+  checkResultMatchesOrder(row, result);
+
+  if (result.status !== 'SUCCESS') return applyUnpaidStatus(context, tx, row, result);
+
+  if (isPaid(row.status)) {
+    if (row.transaction_id === result.transactionId) {
+      return { outcome: 'already_applied', order: toOrder(row) } as const;
+    }
+    throw new PayError(40006, {
+      field: 'transaction_id',
+      message: `order ${row.out_trade_no} was paid again by ${result.transactionId}; it was already paid by ${row.transaction_id}: refund the second payment`,
+      details: { first: row.transaction_id, second: result.transactionId },
+    });
+  }
+  if (!canMoveOrder(row.status, 'SUCCESS')) {
+    throw new PayError(40006, {
+      field: 'status',
+      message: `order ${row.out_trade_no} is ${row.status} but the gateway reports it paid; review it by hand`,
+    });
+  }
+  const paid = await updateOrder(
+    tx,
+    row,
+    {
+      status: 'SUCCESS',
+      transaction_id: result.transactionId,
+      paid_at: result.paidAt ?? context.now(),
+      user_order_success: true,
+      gateway_payload: JSON.stringify(result.raw ?? null),
+    },
+    context.now(),
+  );
+  if (!paid) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
+  const order = toOrder(paid);
+
+  const handler = context.handlers.get(order.type);
+  if (handler) {
+    let verdict: unknown;
+    try {
+      const custom = context.sealer ? context.sealer.unseal(order.custom) : order.custom;
+      verdict = await handler({ order: { ...order, custom }, custom, tx, result });
+    } catch (error) {
+      throw new HandlerFailure(
+        new PayError(50000, {
+          message: `the ${order.type} handler failed for ${order.outTradeNo}: ${error instanceof Error ? error.message : String(error)}`,
+          cause: error,
+        }),
+      );
+    }
+    if (verdict === false) {
+      throw new HandlerFailure(
+        new PayError(50000, {
+          message: `the ${order.type} handler returned false for ${order.outTradeNo}`,
+        }),
+      );
+    }
+  }
+  if (result.eventId) {
+    await insertNotifyEvent(tx, {
+      provider: result.provider,
+      eventId: result.eventId,
+      outTradeNo: order.outTradeNo,
+      payload: result.raw ?? null,
+      result: 'applied',
+    });
+  }
+  return { outcome: 'applied', order } as const;
 }
 
 /** Refuses a result from another merchant or app, or for another amount: the order stays as it is. */
@@ -310,13 +322,8 @@ async function applyUnpaidStatus(
   return { outcome: 'applied', order: toOrder(moved) };
 }
 
-async function recordApplyLog(
-  context: ServiceContext,
-  result: PaymentResult,
-  started: number,
-  error?: PayError,
-): Promise<void> {
-  await recordLog(context, {
+function applyLogEntry(result: PaymentResult, started: number, error?: PayError): LogEntry {
+  return {
     type: `apply_${result.source}`,
     status: error ? 'ERROR' : 'SUCCESS',
     outTradeNo: result.outTradeNo,
@@ -324,5 +331,14 @@ async function recordApplyLog(
     amount: result.amountFen,
     error: error ? { code: error.code, message: error.message, gatewayCode: error.gatewayCode } : undefined,
     responseMs: Math.round(performance.now() - started),
-  });
+  };
+}
+
+async function recordApplyLog(
+  context: ServiceContext,
+  result: PaymentResult,
+  started: number,
+  error: PayError,
+) {
+  await recordLog(context, applyLogEntry(result, started, error));
 }
