@@ -4,8 +4,8 @@
  * alipayRootCert.crt carries non-RSA roots that the root SN must skip.
  */
 import { type KeyObject, webcrypto } from 'node:crypto';
+import { loadX509 } from '../../core/x509.ts';
 import { type RandomSource, randomDigits } from './runtime.ts';
-import { loadX509 } from './x509-loader.ts';
 
 const RSA_ALGORITHM = {
   name: 'RSASSA-PKCS1-v1_5',

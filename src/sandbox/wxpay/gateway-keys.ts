@@ -4,8 +4,8 @@
  * (certificate mode). No key material is ever read from disk or copied from elsewhere.
  */
 import { generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+import { loadX509 } from '../../core/x509.ts';
 import { type RandomSource, randomDigits, randomHexUpper } from './runtime.ts';
-import { loadX509 } from './x509-loader.ts';
 
 /** One key the gateway can sign responses and notifications with, named by its Wechatpay-Serial. */
 export interface GatewaySigningKey {

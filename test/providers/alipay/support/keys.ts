@@ -3,6 +3,7 @@
  * Nothing here is copied from an SDK.
  */
 import { generateKeyPairSync, type KeyObject, KeyObject as NodeKeyObject, webcrypto } from 'node:crypto';
+import { loadX509 } from '../../../../src/core/x509.ts';
 
 export interface RsaPair {
   privateKey: KeyObject;
@@ -29,35 +30,7 @@ export function rsaPair(): RsaPair {
   };
 }
 
-/** The Reflect metadata calls tsyringe (under @peculiar/x509) checks for; no polyfill is installed. */
-function installReflectMetadata(): void {
-  const reflect = Reflect as unknown as Record<string, unknown>;
-  if (typeof reflect.getMetadata === 'function') return;
-  const store = new WeakMap<object, Map<unknown, unknown>>();
-  const own = (target: object) => {
-    const existing = store.get(target);
-    if (existing) return existing;
-    const entries = new Map<unknown, unknown>();
-    store.set(target, entries);
-    return entries;
-  };
-  reflect.defineMetadata = (key: unknown, value: unknown, target: object) => own(target).set(key, value);
-  reflect.getOwnMetadata = (key: unknown, target: object) => store.get(target)?.get(key);
-  reflect.getMetadata = (key: unknown, target: object) => {
-    for (let current: object | null = target; current; current = Object.getPrototypeOf(current)) {
-      const value = store.get(current)?.get(key);
-      if (value !== undefined) return value;
-    }
-    return undefined;
-  };
-}
-
-export async function loadX509() {
-  installReflectMetadata();
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  return x509;
-}
+export { loadX509 };
 
 const rsa = (hash: 'SHA-1' | 'SHA-256') => ({
   name: 'RSASSA-PKCS1-v1_5',

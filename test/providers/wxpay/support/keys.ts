@@ -3,15 +3,7 @@
  * platform certificates from @peculiar/x509. Nothing here is copied from an SDK.
  */
 import { generateKeyPairSync, type KeyObject, KeyObject as NodeKeyObject, webcrypto } from 'node:crypto';
-import { installReflectMetadata } from './reflect-polyfill.ts';
-
-/** @peculiar/x509 is loaded on first use, after the Reflect metadata it needs exists. */
-async function loadX509() {
-  installReflectMetadata();
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  return x509;
-}
+import { loadX509 } from '../../../../src/core/x509.ts';
 
 export interface RsaPair {
   privateKey: KeyObject;
