@@ -3,9 +3,22 @@ import { pino } from 'pino';
 import { ConfigError } from '../config/config.ts';
 import { loadServiceConfig } from '../config/service-config.ts';
 import { createVkPay } from '../vk-pay.ts';
+import { runDoctor } from './doctor.ts';
 import { firstRunGuide } from './guide.ts';
+import { generateKeys } from './keys.ts';
 import { startSandboxes } from './sandbox.ts';
 import { serve } from './serve.ts';
+
+const COMMAND_HELP: Record<string, string> = {
+  serve: 'vk-pay serve (alias: start)\n  Runs the service on its configuration; see `vk-pay help`.\n',
+  sandbox:
+    'vk-pay sandbox\n  Runs the WeChat Pay and Alipay emulators alone.\n  VKPAY_SANDBOX_WXPAY_PORT (8091), VKPAY_SANDBOX_ALIPAY_PORT (8092), VKPAY_SANDBOX_TIME_FACTOR (1).\n',
+  migrate:
+    'vk-pay migrate\n  Opens the store (DATABASE_URL or ./data), applies pending migrations and exits.\n',
+  keys: 'vk-pay keys [--out DIR] [--force]\n  Writes development keys, a test CA and an example config to DIR (default ./keys).\n  Never use them with a real gateway.\n',
+  doctor:
+    'vk-pay doctor\n  Checks the configuration: keys parse, key pairs match, certificates in date, URLs fit the\n  environment, database and cache reachable. Exit code 1 when a check fails.\n',
+};
 
 const USAGE = `vk-pay: a self-hosted universal payment service
 
@@ -16,7 +29,9 @@ Usage:
   vk-pay sandbox    run the WeChat Pay and Alipay emulators alone (VKPAY_SANDBOX_WXPAY_PORT,
                     default 8091; VKPAY_SANDBOX_ALIPAY_PORT, default 8092; VKPAY_SANDBOX_TIME_FACTOR)
   vk-pay migrate    open the store, apply pending migrations and exit
-  vk-pay help       this text
+  vk-pay keys       write development keys, a test CA and an example config (--out DIR)
+  vk-pay doctor     check a configuration before going live
+  vk-pay help       this text; vk-pay <command> --help for one command
 
 Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:
 NODE_ENV / VKPAY_ENV (development, testing, production), VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
@@ -26,11 +41,17 @@ VKPAY_SANDBOX. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? 'serve';
-  if (command === 'help' || command === '--help' || command === '-h' || argv.includes('--help')) {
+  if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(COMMAND_HELP[command === 'start' ? 'serve' : command] ?? USAGE);
+    return 0;
+  }
   if (command === 'sandbox') return runSandbox();
+  if (command === 'keys') return runKeys(argv.slice(1));
+  if (command === 'doctor') return runDoctorCommand();
   if (command !== 'serve' && command !== 'start' && command !== 'migrate') {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
@@ -78,6 +99,46 @@ async function main(argv: string[]): Promise<number> {
   await service.close();
   logger.info('VK-Pay stopped');
   return 0;
+}
+
+async function runKeys(args: string[]): Promise<number> {
+  const outIndex = args.indexOf('--out');
+  const folder = outIndex >= 0 ? args[outIndex + 1] : './keys';
+  const unknown = args.filter(
+    (arg, i) => arg.startsWith('-') && arg !== '--out' && arg !== '--force' && i !== outIndex + 1,
+  );
+  if (!folder || unknown.length > 0) {
+    process.stderr.write(
+      `bad arguments: ${unknown.join(' ') || '--out needs a folder'}\n\n${COMMAND_HELP.keys}`,
+    );
+    return 2;
+  }
+  const generated = await generateKeys(folder, { force: args.includes('--force') });
+  process.stdout.write(
+    `wrote development keys to ${generated.folder} (WeChat Pay merchant serial ${generated.wxpaySerialNo}):\n${generated.files
+      .map((file) => `  ${file}`)
+      .join('\n')}\nThese are for the emulators and local tests only.\n`,
+  );
+  return 0;
+}
+
+async function runDoctorCommand(): Promise<number> {
+  let config: ReturnType<typeof loadServiceConfig>;
+  try {
+    config = loadServiceConfig();
+  } catch (error) {
+    process.stdout.write(`FAIL configuration: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  const checks = await runDoctor(config);
+  for (const check of checks) {
+    process.stdout.write(
+      `${check.ok ? 'ok  ' : 'FAIL'} ${check.what}${check.detail ? `: ${check.detail}` : ''}\n`,
+    );
+  }
+  const failed = checks.filter((check) => !check.ok).length;
+  process.stdout.write(failed === 0 ? 'all checks passed\n' : `${failed} check(s) failed\n`);
+  return failed === 0 ? 0 : 1;
 }
 
 function untilStopped(): Promise<void> {

@@ -1,0 +1,149 @@
+/**
+ * `vk-pay doctor`: checks a configuration before it meets a gateway: keys parse, key pairs match,
+ * certificates are in date, URLs fit the environment, and the database and cache answer.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { sql } from 'kysely';
+import { openCache } from '../cache/index.ts';
+import type { ServiceConfig } from '../config/service-config.ts';
+import { isPayError } from '../core/errors.ts';
+import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
+import { createWxpayProvider } from '../providers/wxpay/index.ts';
+import { openStore } from '../store/db.ts';
+
+export interface Check {
+  ok: boolean;
+  what: string;
+  detail?: string;
+}
+
+function certificateCheck(what: string, pem: string, now: Date, privateKey?: KeyObject): Check {
+  try {
+    const certificate = new X509Certificate(pem);
+    const validTo = new Date(certificate.validTo);
+    if (validTo <= now) return { ok: false, what, detail: `expired on ${validTo.toISOString()}` };
+    if (new Date(certificate.validFrom) > now) return { ok: false, what, detail: 'not valid yet' };
+    if (privateKey && !certificate.checkPrivateKey(privateKey))
+      return { ok: false, what, detail: 'does not match the private key' };
+    const days = Math.floor((validTo.getTime() - now.getTime()) / 86_400_000);
+    return { ok: true, what, detail: `valid for ${days} more days` };
+  } catch {
+    return { ok: false, what, detail: 'is not a PEM certificate' };
+  }
+}
+
+function attempt(what: string, work: () => string | undefined): Check {
+  try {
+    const detail = work();
+    return detail === undefined ? { ok: true, what } : { ok: true, what, detail };
+  } catch (error) {
+    return {
+      ok: false,
+      what,
+      detail: isPayError(error) || error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+export async function runDoctor(config: ServiceConfig, now = new Date()): Promise<Check[]> {
+  const checks: Check[] = [];
+  checks.push({
+    ok: true,
+    what: `configuration (${config.env})`,
+    detail: config.configFile ?? 'no file: defaults and environment',
+  });
+
+  for (const merchant of config.wxpay) {
+    const name = `wxpay merchant ${merchant.merchantId}`;
+    checks.push(
+      attempt(`${name}: keys and settings parse`, () => {
+        createWxpayProvider({ merchants: [merchant] });
+        return undefined;
+      }),
+    );
+    checks.push(
+      attempt(`${name}: merchant private key is RSA 2048 or longer`, () => {
+        const key = createPrivateKey(merchant.privateKey as string);
+        const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+        if (key.asymmetricKeyType !== 'rsa' || bits < 2048)
+          throw new Error(`is ${key.asymmetricKeyType} ${bits}`);
+        return `${bits} bits`;
+      }),
+    );
+    if (config.env === 'production' && merchant.baseUrl && !merchant.baseUrl.startsWith('https://')) {
+      checks.push({ ok: false, what: `${name}: gateway URL`, detail: 'must be https:// in production' });
+    }
+  }
+
+  for (const app of config.alipay as unknown as AlipayMerchantConfig[]) {
+    const name = `alipay app ${app.appId}`;
+    checks.push(
+      attempt(`${name}: keys and settings parse`, () => {
+        createAlipayProvider({ merchants: [app] });
+        return undefined;
+      }),
+    );
+    if (app.certificates) {
+      const privateKey = createPrivateKey(app.privateKey as string);
+      checks.push(certificateCheck(`${name}: app certificate`, app.certificates.appCert, now, privateKey));
+      checks.push(certificateCheck(`${name}: Alipay certificate`, app.certificates.alipayCert, now));
+    } else if (app.alipayPublicKey) {
+      checks.push(
+        attempt(`${name}: Alipay public key parses`, () => {
+          createPublicKey(app.alipayPublicKey as string);
+          return undefined;
+        }),
+      );
+    }
+  }
+
+  if (config.tls) {
+    checks.push(
+      certificateCheck('HTTPS certificate', config.tls.cert, now, createPrivateKey(config.tls.key)),
+    );
+  }
+  if (config.env === 'production') {
+    checks.push({
+      ok: config.publicUrl.startsWith('https://'),
+      what: 'notify URLs are https',
+      detail: `${config.publicUrl}/notify/<provider>/<merchant>`,
+    });
+  }
+  for (const app of config.apps) {
+    checks.push({ ok: app.secret.length >= 32, what: `API app ${app.appId}: secret of 32+ characters` });
+  }
+
+  try {
+    const store = await openStore({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      pool: { ...config.pool, max: 1 },
+    });
+    await sql`select 1`.execute(store.db);
+    checks.push({
+      ok: true,
+      what: 'database reachable and migrated',
+      detail: `${store.backend} at ${store.location}`,
+    });
+    await store.close();
+  } catch (error) {
+    checks.push({
+      ok: false,
+      what: 'database reachable',
+      detail: error instanceof Error ? error.message : String(error),
+    });
+  }
+  try {
+    const cache = await openCache({ redisUrl: config.redisUrl });
+    await cache.set('doctor', 1, 1000);
+    checks.push({ ok: true, what: 'cache reachable', detail: cache.kind });
+    await cache.close();
+  } catch (error) {
+    checks.push({
+      ok: false,
+      what: 'cache reachable',
+      detail: error instanceof Error ? error.message : String(error),
+    });
+  }
+  return checks;
+}
