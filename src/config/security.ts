@@ -5,6 +5,8 @@ import type { RateLimit } from '../http/plugins/rate-limit.ts';
 export interface ApiApp {
   appId: string;
   merchantId: string;
+  /** Other merchants this app may act for, chosen per request with ?merchant=ID. */
+  merchants?: string[];
   /** HMAC-SHA256 key of request signatures (at least 32 characters). */
   secret: string;
   /** Client IPs or CIDR ranges this app may call from; empty means any. */

@@ -116,6 +116,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       merchantId: text(app.merchantId, `apps[${i}].merchantId`),
       secret,
       ...(Array.isArray(app.ipAllowlist) ? { ipAllowlist: app.ipAllowlist as string[] } : {}),
+      ...(Array.isArray(app.merchants) ? { merchants: app.merchants.map(String) } : {}),
       ...(app.rateLimit ? { rateLimit: app.rateLimit as ApiApp['rateLimit'] & object } : {}),
     };
   });

@@ -229,3 +229,33 @@ describe.each(backends)('API security on $name', (backend) => {
     expect(Object.keys(docs.json().paths)).toContain('/api/payments');
   });
 });
+
+describe('several merchants per app', () => {
+  it('acts for another merchant only when the app may', async () => {
+    const vkPay = await backends[0]!.open();
+    const chain: ApiApp = {
+      appId: 'app-chain',
+      merchantId: 'store-a',
+      merchants: ['store-b'],
+      secret: 'c'.repeat(40),
+    };
+    const app = await buildApp({ vkPay, apps: [chain] });
+    try {
+      const order = await paidOrder(vkPay, { merchantId: 'store-b' });
+      const own = await app.inject(signed(chain, 'GET', `/api/payments/${order.outTradeNo}`));
+      expect(own.json().code).toBe(40005);
+      const chosen = await app.inject(
+        signed(chain, 'GET', `/api/payments/${order.outTradeNo}?merchant=store-b`),
+      );
+      expect(chosen.json()).toMatchObject({ code: 0, data: { order: { out_trade_no: order.outTradeNo } } });
+      const refused = await app.inject(
+        signed(chain, 'GET', `/api/payments/${order.outTradeNo}?merchant=store-c`),
+      );
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json().code).toBe(40009);
+    } finally {
+      await app.close();
+      await vkPay.close();
+    }
+  });
+});

@@ -52,7 +52,7 @@ export function paidResult(
 /** Creates an order and marks it paid. */
 export async function paidOrder(vkPay: VkPay, overrides: Partial<CreateOrderRequest> = {}) {
   const { order } = await vkPay.createOrder(orderRequest(overrides));
-  const applied = await vkPay.applyPaymentResult(paidResult(order));
+  const applied = await vkPay.applyPaymentResult(paidResult(order, { merchantId: order.merchantId }));
   if (applied.outcome !== 'applied') throw new Error(`could not pay ${order.outTradeNo}: ${applied.outcome}`);
   return applied.order;
 }

@@ -27,6 +27,8 @@ export interface ApiRoutesOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     apiApp?: ApiApp;
+    /** The merchant this request acts for: the app's own, or one it may choose with ?merchant=. */
+    merchantId?: string;
     rawBody?: string;
   }
 }
@@ -80,6 +82,7 @@ const queryString = {
   properties: {
     await_notify: { type: 'string', enum: ['true', 'false', '1', '0'] },
     await_max_time: { type: 'string', pattern: '^[0-9]{1,2}$', description: 'seconds, 5 to 40' },
+    merchant: { type: 'string', description: 'another merchant this app may act for' },
   },
 } as const;
 
@@ -165,6 +168,18 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     }
     if (!apiApp) throw new PayError(40009, { message: 'no API app is configured for this request' });
     request.apiApp = apiApp;
+    const requested = (request.query as { merchant?: unknown } | undefined)?.merchant;
+    if (
+      requested !== undefined &&
+      requested !== apiApp.merchantId &&
+      !apiApp.merchants?.includes(String(requested))
+    ) {
+      throw new PayError(40009, {
+        field: 'merchant',
+        message: `app ${apiApp.appId} may not act for merchant ${String(requested)}`,
+      });
+    }
+    request.merchantId = requested === undefined ? apiApp.merchantId : String(requested);
     try {
       await takeRateLimit(vkPay.cache, `app:${apiApp.appId}`, apiApp.rateLimit ?? security.rateLimit, now());
     } catch (error) {
@@ -177,7 +192,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     }
   });
 
-  const merchantOf = (request: FastifyRequest) => request.apiApp!.merchantId;
+  const merchantOf = (request: FastifyRequest) => request.merchantId!;
   await app.register(checkoutApiRoutes, { vkPay, ...(options.now ? { now: options.now } : {}) });
 
   app.post<{ Body: CreatePaymentBody }>(

@@ -94,7 +94,7 @@ export const checkoutApiRoutes: FastifyPluginAsync<{ vkPay: VkPay; now?: () => n
     { schema: { body: createCheckoutBody, tags: ['payments'], summary: 'createCheckout' } },
     async (request) => {
       const body = request.body;
-      const merchantId = request.apiApp!.merchantId;
+      const merchantId = request.merchantId ?? request.apiApp!.merchantId;
       const providers = body.providers ?? [...PROVIDERS];
       // Every order problem is reported now, not when the buyer picks a provider.
       validatePaymentInput(
