@@ -1,8 +1,14 @@
 export { type Cache, createMemoryCache, createRedisCache } from './cache/index.ts';
+export { type RunningService, serve } from './cli/serve.ts';
 export { ConfigError, loadConfig, type VkPayConfig } from './config/config.ts';
+export { loadServiceConfig, type ServiceConfig } from './config/service-config.ts';
 export { ERROR_TABLE, type ErrorCode, type ErrorResult, isPayError, PayError } from './core/errors.ts';
 export { fenToYuan, yuanToFen } from './core/money.ts';
 export type { OrderStatus, RefundStatus } from './core/states.ts';
+export { buildApp } from './http/app.ts';
+export { type AlipayMerchantConfig, createAlipayProvider } from './providers/alipay/index.ts';
+export type { Provider } from './providers/provider.ts';
+export { createWxpayProvider, type WxpayMerchantConfig } from './providers/wxpay/index.ts';
 export type { BusinessHandler, HandlerContext } from './service/handlers.ts';
 export type { Order, PaymentResult, Refund, RefundResult } from './service/model.ts';
 export type { ApplyOutcome } from './service/payments.ts';
