@@ -54,6 +54,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       payError = new PayError(error.statusCode === 429 ? 40008 : 40001, { message: error.message });
     }
     const result = failure(payError, request);
+    const retryAfter = (result.payError.details as { retryAfterSeconds?: unknown } | undefined)
+      ?.retryAfterSeconds;
+    if (result.payError.code === 40008 && typeof retryAfter === 'number')
+      reply.header('retry-after', String(retryAfter));
     if (result.status >= 500) request.log.error({ err: error }, 'request failed');
     reply.status(status ?? result.status).send(result.body);
   });

@@ -126,20 +126,11 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     }
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    try {
-      await takeRateLimit(vkPay.cache, `ip:${request.ip}`, security.ipRateLimit, now());
-    } catch (error) {
-      if (error instanceof PayError)
-        reply.header(
-          'retry-after',
-          String((error.details as { retryAfterSeconds: number }).retryAfterSeconds),
-        );
-      throw error;
-    }
+  app.addHook('onRequest', async (request) => {
+    await takeRateLimit(vkPay.cache, `ip:${request.ip}`, security.ipRateLimit, now());
   });
 
-  app.addHook('preValidation', async (request, reply) => {
+  app.addHook('preValidation', async (request) => {
     const claimed = request.headers['x-vkpay-appid'];
     const appId = Array.isArray(claimed) ? claimed[0] : claimed;
     const allowlist = appId ? allowlists.get(appId) : undefined;
@@ -180,16 +171,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       });
     }
     request.merchantId = requested === undefined ? apiApp.merchantId : String(requested);
-    try {
-      await takeRateLimit(vkPay.cache, `app:${apiApp.appId}`, apiApp.rateLimit ?? security.rateLimit, now());
-    } catch (error) {
-      if (error instanceof PayError)
-        reply.header(
-          'retry-after',
-          String((error.details as { retryAfterSeconds: number }).retryAfterSeconds),
-        );
-      throw error;
-    }
+    await takeRateLimit(vkPay.cache, `app:${apiApp.appId}`, apiApp.rateLimit ?? security.rateLimit, now());
   });
 
   const merchantOf = (request: FastifyRequest) => request.merchantId!;

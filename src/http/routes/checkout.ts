@@ -138,16 +138,7 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    try {
-      await takeRateLimit(vkPay.cache, `checkout:${request.ip}`, security.ipRateLimit, now());
-    } catch (error) {
-      if (error instanceof PayError)
-        reply.header(
-          'retry-after',
-          String((error.details as { retryAfterSeconds: number }).retryAfterSeconds),
-        );
-      throw error;
-    }
+    await takeRateLimit(vkPay.cache, `checkout:${request.ip}`, security.ipRateLimit, now());
   });
 
   app.get('/checkout/assets/cashier.js', async (_request, reply) => {

@@ -7,7 +7,7 @@ import { MerchantRegistry } from './merchants.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { RefundBook } from './refunds.ts';
 import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
-import { GatewayScheduler } from './scheduler.ts';
+import { GatewayScheduler } from '../shared/scheduler.ts';
 import { TradeBook } from './trades.ts';
 
 export interface WxpayGatewayOptions extends NotifierOptions {

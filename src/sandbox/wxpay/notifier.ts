@@ -14,7 +14,7 @@ import {
 import type { MerchantRegistry } from './merchants.ts';
 import type { Refund } from './refunds.ts';
 import { formatChinaTime, randomAlphanumeric, type SandboxRuntime } from './runtime.ts';
-import type { GatewayScheduler } from './scheduler.ts';
+import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { Trade } from './trades.ts';
 import { encryptAes256Gcm } from './wire-crypto.ts';
 import { refundNotificationJson, transactionJson } from './wire-views.ts';

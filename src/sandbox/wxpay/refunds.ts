@@ -4,7 +4,7 @@
  */
 import type { Merchant } from './merchants.ts';
 import { compactChinaTime, randomDigits, type SandboxRuntime } from './runtime.ts';
-import type { GatewayScheduler } from './scheduler.ts';
+import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { Trade, TradeBook } from './trades.ts';
 import { invalidRequest, resourceNotExists, WxpayWireError } from './wire-errors.ts';
 import type { RefundRequest } from './wire-requests.ts';

@@ -1,6 +1,7 @@
 /**
- * Timers in gateway time: Alipay's 4-minute retry fires after 240 ms at timeFactor 0.001. Every
- * timer is tracked so that closing the emulator leaves nothing running.
+ * Timers in gateway time, shared by the emulators: a 15 s delay at timeFactor 0.001 fires after
+ * 15 ms, Alipay's 4-minute retry after 240 ms. Every timer is tracked so that closing an emulator
+ * leaves nothing running.
  */
 export class GatewayScheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
