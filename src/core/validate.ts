@@ -120,7 +120,7 @@ export function validatePaymentInput(
     } else {
       let size = Number.POSITIVE_INFINITY;
       try {
-        size = Buffer.byteLength(JSON.stringify(custom), 'utf8');
+        size = new TextEncoder().encode(JSON.stringify(custom)).length;
       } catch {
         // Cycles and BigInts cannot be stored as JSON; the size check below reports them.
       }

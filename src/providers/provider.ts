@@ -3,9 +3,14 @@
  * the request, verify the response) stays apart from the per-operation mappings (our types <-> the
  * gateway's types). Amounts are integer fen on this side of the interface.
  */
+
+import type { ClientPayParams } from '../core/client-params.ts';
 import type { PayError } from '../core/errors.ts';
 import type { Fen } from '../core/money.ts';
 import type { Scene } from '../core/validate.ts';
+
+export type { ClientPayParams };
+
 import type { PaymentResult, RefundResult } from '../service/model.ts';
 
 /** What a provider needs to create a payment at the gateway. */
@@ -27,40 +32,6 @@ export interface PaymentOrder {
   /** Extra gateway fields passed through unchanged. */
   other?: Record<string, unknown>;
 }
-
-/** What the client needs to invoke the payment in its scene. */
-export type ClientPayParams =
-  /** JSAPI and mini program: the arguments of wx.requestPayment / WeixinJSBridge. */
-  | {
-      scene: 'jsapi' | 'miniprogram';
-      appId: string;
-      timeStamp: string;
-      nonceStr: string;
-      package: string;
-      signType: 'RSA';
-      paySign: string;
-    }
-  /** APP: the arguments of the WeChat SDK's PayReq. */
-  | {
-      scene: 'app';
-      appid: string;
-      partnerid: string;
-      prepayid: string;
-      package: 'Sign=WXPay';
-      noncestr: string;
-      timestamp: string;
-      sign: string;
-    }
-  /** H5: the page to open in the mobile browser. */
-  | { scene: 'h5'; h5Url: string }
-  /** PC QR code: the text to render as a QR code. */
-  | { scene: 'native'; codeUrl: string }
-  /** Alipay page/WAP pay: a URL to redirect to, or an auto-submitting form. */
-  | { scene: 'pc' | 'h5'; payUrl: string; form?: string }
-  /** Alipay APP: the signed order string for the SDK. */
-  | { scene: 'app'; orderString: string }
-  /** Alipay mini program: the trade number for my.tradePay. */
-  | { scene: 'miniprogram'; tradeNO: string };
 
 export interface CreatedPayment {
   client: ClientPayParams;

@@ -1,33 +1,10 @@
 /** What the browser sends and receives: payment parameters per scene, and an order's status. */
 
-export type ProviderName = 'wxpay' | 'alipay';
-export type Scene = 'miniprogram' | 'jsapi' | 'app' | 'h5' | 'native' | 'pc';
+import type { ClientPayParams } from '../core/client-params.ts';
+// Types only: erased from the bundle, so the browser code still imports nothing from the server.
+import type { ProviderName, Scene } from '../core/validate.ts';
 
-/** What the client needs to invoke the payment in its scene (the server's ClientPayParams). */
-export type ClientPayParams =
-  | {
-      scene: 'jsapi' | 'miniprogram';
-      appId: string;
-      timeStamp: string;
-      nonceStr: string;
-      package: string;
-      signType: 'RSA';
-      paySign: string;
-    }
-  | {
-      scene: 'app';
-      appid: string;
-      partnerid: string;
-      prepayid: string;
-      package: 'Sign=WXPay';
-      noncestr: string;
-      timestamp: string;
-      sign: string;
-    }
-  | { scene: 'h5'; h5Url: string }
-  | { scene: 'native'; codeUrl: string }
-  | { scene: 'pc' | 'h5'; payUrl: string; form?: string }
-  | { scene: 'app'; orderString: string };
+export type { ClientPayParams, ProviderName, Scene };
 
 /** A created payment: the scene and its parameters, plus a QR image when the scene is a QR code. */
 export interface PaymentStart {
