@@ -54,7 +54,12 @@ function controlOf(baseUrl: string): Control {
 
 export async function startWxpayHarness(
   backend: TestBackend,
-  options: { keyMode?: 'publicKey' | 'certificate' | 'both'; vkPay?: VkPayOptions; timeoutMs?: number } = {},
+  options: {
+    keyMode?: 'publicKey' | 'certificate' | 'both';
+    alipayKeyMode?: 'publicKey' | 'certificate';
+    vkPay?: VkPayOptions;
+    timeoutMs?: number;
+  } = {},
 ): Promise<WxpayHarness> {
   const emulator = await startWxpaySandbox({ timeFactor: 0.001 });
   const mchId = `19${randomBytes(4).readUInt32BE(0).toString().padStart(8, '0')}`;
@@ -108,8 +113,9 @@ export async function startWxpayHarness(
   const alipayEmulator = await startAlipaySandbox({ timeFactor: 0.001 });
   const alipayControl = controlOf(alipayEmulator.controlUrl);
   const alipayKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const alipayKeyMode = options.alipayKeyMode ?? 'publicKey';
   const alipayApp = await alipayControl('POST', '/apps', {
-    keyMode: 'publicKey',
+    keyMode: alipayKeyMode,
     appPublicKey: alipayKeys.publicKey.export({ type: 'spki', format: 'pem' }),
   });
   if (alipayApp.status !== 200)
@@ -120,7 +126,15 @@ export async function startWxpayHarness(
         merchantId: MERCHANT,
         appId: alipayApp.json.appId,
         privateKey: alipayKeys.privateKey,
-        alipayPublicKey: alipayApp.json.alipayPublicKey,
+        ...(alipayKeyMode === 'certificate'
+          ? {
+              certificates: {
+                appCert: alipayApp.json.appCert,
+                alipayCert: alipayApp.json.alipayCert,
+                alipayRootCert: alipayApp.json.alipayRootCert,
+              },
+            }
+          : { alipayPublicKey: alipayApp.json.alipayPublicKey }),
         sellerId: alipayApp.json.sellerId,
         baseUrl: alipayEmulator.gatewayUrl,
         timeoutMs: options.timeoutMs ?? 2_000,

@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncUnpaidOrders } from '../../src/service/jobs.ts';
+import { backends } from '../support/backends.ts';
+import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
+
+let sequence = 0;
+const tradeNo = (prefix: string) =>
+  `${prefix}${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
+
+describe('certificate key modes, end to end', () => {
+  for (const keyMode of ['certificate', 'both'] as const) {
+    describe(`WeChat Pay in ${keyMode} mode, Alipay in certificate mode`, () => {
+      let h: WxpayHarness;
+      beforeAll(async () => {
+        h = await startWxpayHarness(backends[0]!, { keyMode, alipayKeyMode: 'certificate' });
+      });
+      afterAll(async () => {
+        await h?.close();
+      });
+      const status = (no: string) =>
+        h.vkPay.store.db
+          .selectFrom('payment_orders')
+          .select('status')
+          .where('out_trade_no', '=', no)
+          .executeTakeFirstOrThrow();
+
+      it('pays and refunds through verified, certificate-signed answers and notifications', async () => {
+        const wx = tradeNo('WC');
+        await h.vkPay.pay({
+          merchantId: MERCHANT,
+          provider: 'wxpay',
+          scene: 'native',
+          out_trade_no: wx,
+          total_fee: 500,
+          subject: '证书模式',
+          type: 'goods',
+        });
+        await h.control('POST', `/trades/${h.mchId}/${wx}/pay`);
+        expect(
+          (
+            await eventually(
+              () => status(wx),
+              (r) => r.status === 'SUCCESS',
+            )
+          ).status,
+        ).toBe('SUCCESS');
+        const refund = await h.vkPay.refund({
+          merchantId: MERCHANT,
+          out_trade_no: wx,
+          out_refund_no: `${wx}R`,
+          refund_fee: 100,
+        });
+        expect(refund.refund.status).toBe('PROCESSING');
+
+        const ali = tradeNo('AC');
+        await h.vkPay.pay({
+          merchantId: MERCHANT,
+          provider: 'alipay',
+          scene: 'native',
+          out_trade_no: ali,
+          total_fee: 500,
+          subject: '证书模式',
+          type: 'goods',
+        });
+        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/scan`);
+        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/pay`);
+        expect(
+          (
+            await eventually(
+              () => status(ali),
+              (r) => r.status === 'SUCCESS',
+            )
+          ).status,
+        ).toBe('SUCCESS');
+        const aliRefund = await h.vkPay.refund({
+          merchantId: MERCHANT,
+          out_trade_no: ali,
+          out_refund_no: `${ali}R`,
+          refund_fee: 100,
+        });
+        expect(aliRefund.order).toMatchObject({ status: 'PARTIAL_REFUNDED', refundedFen: 100 });
+      });
+    });
+  }
+});
+
+describe.each(backends)('the background job on $name', (backend) => {
+  let h: WxpayHarness;
+  beforeAll(async () => {
+    h = await startWxpayHarness(backend);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('settles unpaid orders whose callbacks were lost and closes expired ones at the gateway', async () => {
+    const lost = tradeNo('JL');
+    const expired = tradeNo('JE');
+    const waiting = tradeNo('JW');
+    for (const no of [lost, waiting]) {
+      await h.vkPay.pay({
+        merchantId: MERCHANT,
+        provider: 'wxpay',
+        scene: 'native',
+        out_trade_no: no,
+        total_fee: 300,
+        subject: '对账',
+        type: 'goods',
+      });
+    }
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      scene: 'native',
+      out_trade_no: expired,
+      total_fee: 300,
+      subject: '过期订单',
+      type: 'goods',
+      expireAt: new Date(Date.now() + 1500),
+    });
+    await h.control('POST', '/faults', {
+      channel: 'notify',
+      kind: 'drop',
+      mchid: h.mchId,
+      outTradeNo: lost,
+      times: 'always',
+    });
+    await h.control('POST', `/trades/${h.mchId}/${lost}/pay`);
+    await new Promise((resolve) => setTimeout(resolve, 1700));
+
+    const report = await syncUnpaidOrders(h.vkPay.context, {
+      minAgeMs: 0,
+      maxAgeMs: 3_600_000,
+      batchSize: 50,
+    });
+    expect(report).toMatchObject({ paid: 1, closed: 1, failed: 0 });
+    expect(report.checked).toBeGreaterThanOrEqual(3);
+    const statuses = await h.vkPay.store.db
+      .selectFrom('payment_orders')
+      .select(['out_trade_no', 'status'])
+      .where('out_trade_no', 'in', [lost, expired, waiting])
+      .execute();
+    expect(Object.fromEntries(statuses.map((row) => [row.out_trade_no, row.status]))).toEqual({
+      [lost]: 'SUCCESS',
+      [expired]: 'CLOSED',
+      [waiting]: 'NOTPAY',
+    });
+    await h.control('DELETE', '/faults');
+  });
+});
