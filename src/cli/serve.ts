@@ -79,6 +79,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       vkPay,
       apps,
       security: config.security,
+      https: config.tls,
       ...(config.checkoutSecret ? { checkout: { secret: config.checkoutSecret } } : {}),
       logger: logger.child({ component: 'http' }),
       mount: async (root) => {
@@ -95,7 +96,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   }
   const stopSync = config.syncIntervalMs > 0 ? startSyncJob(vkPay.context, config.syncIntervalMs) : () => {};
   const address = app.server.address();
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
+  const url = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
   return {
     app,
     vkPay,

@@ -21,6 +21,8 @@ export interface AppOptions {
   security?: Partial<SecurityConfig>;
   /** The service's pino logger; without one, Fastify logs nothing. */
   logger?: FastifyBaseLogger;
+  /** Serve HTTPS directly with this certificate and key (PEM). */
+  https?: { cert: string; key: string } | null;
   /** The checkout tokens' HMAC key; every instance behind one load balancer needs the same. */
   checkout?: CheckoutSettings;
   /** Extra plugins mounted beside the API (the gateway emulators in development). */
@@ -36,6 +38,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { vkPay } = options;
   const security: SecurityConfig = { ...DEFAULT_SECURITY, ...options.security };
   const app = Fastify({
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     trustProxy: security.trustedProxies.length > 0 ? security.trustedProxies : false,
     bodyLimit: security.bodyLimitBytes,
