@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import type { Order, PaymentResult } from '../src/service/model.ts';
 import { createVkPay, type VkPayOptions } from '../src/vk-pay.ts';
+import { runConcurrently } from './support/load.ts';
 
 export interface ApplyBenchResult {
   backend: string;
@@ -15,24 +16,6 @@ export interface ApplyBenchResult {
   insertsPerSecond: number;
   appliesPerSecond: number;
   ratio: number;
-}
-
-async function runConcurrently(
-  count: number,
-  concurrency: number,
-  task: (i: number) => Promise<unknown>,
-): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        await task(i);
-      }
-    }),
-  );
-  return (performance.now() - started) / 1000;
 }
 
 export async function benchApplyPayment(
@@ -67,12 +50,12 @@ export async function benchApplyPayment(
       created.push(order);
     }
 
-    const insertSeconds = await runConcurrently(orders, concurrency, (i) =>
+    const inserts = await runConcurrently(orders, concurrency, (i) =>
       sql`insert into bench_plain_inserts (out_trade_no, amount, payload) values (${`P${run}${i}`}, ${i}, ${JSON.stringify({ i })})`.execute(
         vkPay.store.db,
       ),
     );
-    const applySeconds = await runConcurrently(orders, concurrency, async (i) => {
+    const applies = await runConcurrently(orders, concurrency, async (i) => {
       const order = created[i]!;
       const result: PaymentResult = {
         merchantId: 'bench',
@@ -90,8 +73,8 @@ export async function benchApplyPayment(
       if (outcome.outcome !== 'applied')
         throw new Error(`bench order ${order.outTradeNo} was ${outcome.outcome}`);
     });
-    const insertsPerSecond = orders / insertSeconds;
-    const appliesPerSecond = orders / applySeconds;
+    const insertsPerSecond = inserts.perSecond;
+    const appliesPerSecond = applies.perSecond;
     return {
       backend: name,
       orders,

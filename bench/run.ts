@@ -1,36 +1,87 @@
 /**
- * `npm run bench`: prints each figure with the baseline measured in the same run.
- * PostgreSQL figures need BENCH_DATABASE_URL (or DATABASE_URL); without it only PGlite runs.
+ * `npm run bench`: prints each figure with the baseline measured in the same run, then a summary
+ * with the issues' targets. A missed target is reported, not fatal; an error fails the run.
+ * PostgreSQL figures use BENCH_DATABASE_URL (or DATABASE_URL, VKPAY_TEST_DATABASE_URL, else
+ * postgres://postgres@127.0.0.1:5432/test when it answers); without one they are skipped.
+ * BENCH_QUICK=1 runs every benchmark with tiny sizes (the CI smoke run).
  */
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { dropSchema } from '../src/store/db.ts';
+import { benchAlipayPrecreate } from './alipay-precreate.ts';
 import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
+import { benchService } from './service.ts';
+import { startEmulators } from './support/emulators.ts';
+import { type SummaryRow, summaryTable } from './support/summary.ts';
+import { benchWxpayPrepay } from './wxpay-prepay.ts';
 
-const orders = Number(process.env.BENCH_ORDERS ?? 2000);
-const databaseUrl =
-  process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || process.env.VKPAY_TEST_DATABASE_URL;
+const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
+const size = (name: string, normal: number, small: number) => {
+  const value = Number(process.env[name] ?? (quick ? small : normal));
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+};
+const sizes = {
+  orders: size('BENCH_ORDERS', 2000, 200),
+  calls: size('BENCH_CALLS', 1000, 50),
+  concurrency: size('BENCH_CONCURRENCY', 8, 8),
+  createRequests: size('BENCH_REQUESTS', 1000, 50),
+  queryDurationSeconds: size('BENCH_DURATION', 5, 1),
+  callbacks: size('BENCH_CALLBACKS', 3000, 100),
+  connections: size('BENCH_CONNECTIONS', 10, 10),
+  signMs: size('BENCH_SIGN_MS', 2000, 300),
+};
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-function print(result: ApplyBenchResult): void {
-  const f = (n: number) => n.toFixed(0).padStart(7);
-  process.stdout.write(
-    `${result.backend.padEnd(10)} orders=${result.orders} concurrency=${String(result.concurrency).padEnd(3)} ` +
-      `plain INSERT/s ${f(result.insertsPerSecond)}  applyPaymentResult/s ${f(result.appliesPerSecond)}  ` +
-      `ratio ${result.ratio.toFixed(3)}\n`,
-  );
+async function reachable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
-process.stdout.write(
-  'applyPaymentResult throughput (each apply: lock, checks, update, handler insert, event, log row)\n',
+const configuredUrl =
+  process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || process.env.VKPAY_TEST_DATABASE_URL;
+const databaseUrl = configuredUrl || ((await reachable(DEFAULT_DATABASE_URL)) ? DEFAULT_DATABASE_URL : null);
+const f = (n: number, digits = 0) => n.toFixed(digits);
+const ms = (n: number) => (n < 1 ? '<1' : f(n, n < 10 ? 1 : 0));
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const rows: SummaryRow[] = [];
+
+out(
+  `VK-Pay benchmarks${quick ? ' (BENCH_QUICK: tiny sizes, figures are not meaningful)' : ''}: ` +
+    `${JSON.stringify(sizes)}; PostgreSQL ${databaseUrl ? 'on' : 'skipped (set BENCH_DATABASE_URL)'}`,
 );
-print(await benchApplyPayment('pglite', { dataDir: 'memory' }, orders, 8));
+
+// 1. applyPaymentResult in-process against a plain INSERT.
+function printApply(result: ApplyBenchResult): void {
+  out(
+    `${result.backend.padEnd(10)} orders=${result.orders} concurrency=${String(result.concurrency).padEnd(3)} ` +
+      `plain INSERT/s ${f(result.insertsPerSecond).padStart(7)}  applyPaymentResult/s ${f(result.appliesPerSecond).padStart(7)}  ` +
+      `ratio ${result.ratio.toFixed(3)}`,
+  );
+  rows.push({
+    figure: `applyPaymentResult/s (${result.backend}, in-process)`,
+    value: f(result.appliesPerSecond),
+    baseline: `${f(result.insertsPerSecond)} plain INSERT/s`,
+    ratio: result.ratio.toFixed(3),
+  });
+}
+out('\n== applyPaymentResult throughput (each apply: lock, checks, update, handler insert, event, log row)');
+printApply(await benchApplyPayment('pglite', { dataDir: 'memory' }, sizes.orders, 8));
 if (databaseUrl) {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   try {
-    print(
+    printApply(
       await benchApplyPayment(
         'postgres',
         { databaseUrl, schema, pool: { max: 16, acquireTimeoutMs: 30_000, idleTimeoutMs: 10_000 } },
-        orders,
+        sizes.orders,
         16,
       ),
     );
@@ -38,5 +89,107 @@ if (databaseUrl) {
     await dropSchema(databaseUrl, schema);
   }
 } else {
-  process.stdout.write('postgres   skipped: set BENCH_DATABASE_URL to a PostgreSQL server\n');
+  out('postgres   skipped: set BENCH_DATABASE_URL to a PostgreSQL server');
 }
+
+const emulators = await startEmulators();
+try {
+  // 2. Issue 3: WeChat Pay prepay against the emulator process, beside the RSA signing rate.
+  out(
+    `\n== WeChat Pay native prepay through our provider, emulator in another process (${emulators.wxpayUrl})`,
+  );
+  const wxpay = await benchWxpayPrepay(emulators.wxpayUrl, sizes.calls, sizes.concurrency, sizes.signMs);
+  out(
+    `prepay calls=${wxpay.calls} concurrency=${wxpay.concurrency}  prepay/s ${f(wxpay.callsPerSecond)} ` +
+      `(p50 ${ms(wxpay.p50Ms)} ms, p99 ${ms(wxpay.p99Ms)} ms)  RSA-2048 signs/s ${f(wxpay.signsPerSecond)} ` +
+      `(one core)  ratio ${wxpay.ratio.toFixed(3)}`,
+  );
+  rows.push({
+    figure: 'wxpay prepay/s (emulator process)',
+    value: f(wxpay.callsPerSecond),
+    baseline: `${f(wxpay.signsPerSecond)} RSA-2048 signs/s`,
+    ratio: wxpay.ratio.toFixed(3),
+    latency: `${ms(wxpay.p50Ms)}/${ms(wxpay.p99Ms)}`,
+  });
+
+  // 3. Issue 4: Alipay precreate, ours against the official SDK.
+  out(`\n== Alipay precreate, our provider and alipay-sdk against the same emulator process`);
+  const alipay = await benchAlipayPrecreate(
+    emulators.alipayGatewayUrl,
+    emulators.alipayControlUrl,
+    sizes.calls,
+    sizes.concurrency,
+  );
+  out(
+    `precreate calls=${alipay.calls} concurrency=${alipay.concurrency}  ours/s ${f(alipay.ours.perSecond)} ` +
+      `(p50 ${ms(alipay.ours.p50Ms)}, p99 ${ms(alipay.ours.p99Ms)} ms)  alipay-sdk/s ${f(alipay.sdk.perSecond)} ` +
+      `(p50 ${ms(alipay.sdk.p50Ms)}, p99 ${ms(alipay.sdk.p99Ms)} ms)  ratio ${alipay.ratio.toFixed(3)}`,
+  );
+  rows.push({
+    figure: 'alipay precreate/s (emulator process)',
+    value: f(alipay.ours.perSecond),
+    baseline: `${f(alipay.sdk.perSecond)} alipay-sdk/s`,
+    ratio: alipay.ratio.toFixed(3),
+    latency: `${ms(alipay.ours.p50Ms)}/${ms(alipay.ours.p99Ms)}`,
+  });
+
+  // 4. Issue 5: the service over HTTP, in its own process.
+  out(`\n== The service in its own process under autocannon (${sizes.connections} connections, 127.0.0.1)`);
+  const service = await benchService({
+    emulators,
+    databaseUrl,
+    createRequests: sizes.createRequests,
+    queryDurationSeconds: sizes.queryDurationSeconds,
+    callbacks: sizes.callbacks,
+    connections: sizes.connections,
+  });
+  const phase = (
+    name: string,
+    p: { backend: string; load: { perSecond: number; p50Ms: number; p99Ms: number }; peakRssMb: number },
+  ) =>
+    `${name.padEnd(28)} ${p.backend.padEnd(8)} ${f(p.load.perSecond).padStart(7)}/s  p50 ${ms(p.load.p50Ms).padStart(3)} ms  ` +
+    `p99 ${ms(p.load.p99Ms).padStart(3)} ms  peak RSS ${f(p.peakRssMb)} MB`;
+  out(`service idle RSS after start ${f(service.idleRssMb)} MB`);
+  out(phase(`createPayment (${service.createPayment.load.ok})`, service.createPayment));
+  out(phase('cached queryPayment', service.cachedQuery));
+  out(phase('bare Fastify route', service.bareRoute));
+  out(`cached queryPayment / bare route ratio ${service.queryRatio.toFixed(3)} (target >= 0.5)`);
+  for (const callbacks of service.callbacks)
+    out(
+      `${phase(`callbacks applied (${callbacks.applied}/${callbacks.notifications})`, { ...callbacks, load: { ...callbacks.load, perSecond: callbacks.appliedPerSecond } })}`,
+    );
+
+  const rss = (mb: number) => ({ rss: f(mb), rssCheck: mb < 200 });
+  rows.push({
+    figure: `createPayment/s (${service.createPayment.backend})`,
+    value: f(service.createPayment.load.perSecond),
+    latency: `${ms(service.createPayment.load.p50Ms)}/${ms(service.createPayment.load.p99Ms)}`,
+    ...rss(service.createPayment.peakRssMb),
+  });
+  rows.push({
+    figure: `cached queryPayment/s (${service.cachedQuery.backend})`,
+    value: f(service.cachedQuery.load.perSecond),
+    baseline: `${f(service.bareRoute.load.perSecond)} bare Fastify/s`,
+    ratio: service.queryRatio.toFixed(3),
+    latency: `${ms(service.cachedQuery.load.p50Ms)}/${ms(service.cachedQuery.load.p99Ms)}`,
+    target: 'ratio >= 0.5',
+    check: service.queryRatio >= 0.5,
+    ...rss(service.cachedQuery.peakRssMb),
+  });
+  for (const callbacks of service.callbacks) {
+    const onPostgres = callbacks.backend === 'postgres';
+    rows.push({
+      figure: `callbacks applied/s (${callbacks.backend})`,
+      value: f(callbacks.appliedPerSecond),
+      latency: `${ms(callbacks.load.p50Ms)}/${ms(callbacks.load.p99Ms)}`,
+      ...(onPostgres ? { target: '>= 1000/s', check: callbacks.appliedPerSecond >= 1000 } : {}),
+      ...rss(callbacks.peakRssMb),
+    });
+  }
+  if (!databaseUrl) out('callbacks on postgres skipped: set BENCH_DATABASE_URL to a PostgreSQL server');
+} finally {
+  await emulators.child.stop();
+}
+
+out('\n== Summary (targets from issue 5; RSS target: under 200 MB in every service phase)');
+out(summaryTable(rows));

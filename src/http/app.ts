@@ -90,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(healthRoutes, { vkPay, metrics });
+  await app.register(healthRoutes, { vkPay, metrics, adminAllowlist: security.adminAllowlist });
   await app.register(notifyRoutes, { vkPay, metrics });
   await app.register(apiRoutes, {
     vkPay,

@@ -259,3 +259,21 @@ describe('several merchants per app', () => {
     }
   });
 });
+
+describe('admin routes', () => {
+  it('serve metrics to the admin allowlist only', async () => {
+    const vkPay = await backends[0]!.open();
+    const app = await buildApp({ vkPay, apps: [shop], security: { adminAllowlist: ['10.9.0.0/16'] } });
+    try {
+      const outside = await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.8.0.1' });
+      expect(outside.statusCode).toBe(403);
+      expect(outside.json().code).toBe(40009);
+      const inside = await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.9.3.4' });
+      expect(inside.statusCode).toBe(200);
+      expect(inside.body).toContain('vkpay_http_requests_total');
+    } finally {
+      await app.close();
+      await vkPay.close();
+    }
+  });
+});

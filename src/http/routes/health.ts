@@ -1,13 +1,17 @@
 /** Liveness, readiness (database and cache reachable) and Prometheus metrics. */
 import type { FastifyPluginAsync } from 'fastify';
 import { sql } from 'kysely';
+import { PayError } from '../../core/errors.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import type { ServiceMetrics } from '../metrics.ts';
+import { createAllowlist } from '../plugins/allowlist.ts';
 
-export const healthRoutes: FastifyPluginAsync<{ vkPay: VkPay; metrics: ServiceMetrics }> = async (
-  app,
-  { vkPay, metrics },
-) => {
+export const healthRoutes: FastifyPluginAsync<{
+  vkPay: VkPay;
+  metrics: ServiceMetrics;
+  adminAllowlist: string[];
+}> = async (app, { vkPay, metrics, adminAllowlist }) => {
+  const admins = createAllowlist(adminAllowlist);
   app.get('/healthz', { schema: { hide: true } }, async () => ({
     code: 0,
     msg: 'ok',
@@ -38,7 +42,10 @@ export const healthRoutes: FastifyPluginAsync<{ vkPay: VkPay; metrics: ServiceMe
     return { code: 0, msg: 'ok', data };
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  // Metrics describe the business (orders by status, gateway latency): for the operators only.
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (!admins.allows(request.ip))
+      throw new PayError(40009, { message: `IP ${request.ip} may not read metrics` });
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -4,13 +4,13 @@
  * it holds no sockets itself.
  */
 
+import { GatewayScheduler } from '../shared/scheduler.ts';
 import type { RegisteredApp } from './apps.ts';
 import { AppRegistry } from './apps.ts';
 import { FaultBook } from './faults.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { RejectedRequest, verifyRequest } from './request-auth.ts';
 import { type AlipayRuntime, createRuntime, type RandomSource, type SandboxClock } from './runtime.ts';
-import { GatewayScheduler } from '../shared/scheduler.ts';
 import { signedResponseBody, type WireParams } from './signing.ts';
 import { AlipayTestCa } from './test-ca.ts';
 import { type MethodResult, SUPPORTED_METHODS, TRADE_METHODS } from './trade-methods.ts';

@@ -4,11 +4,12 @@
  * scaled by timeFactor) until the merchant answers exactly `success`. Faults can drop, duplicate,
  * delay, reorder or mis-sign single sends.
  */
+
+import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { AppRegistry } from './apps.ts';
 import type { FaultBook } from './faults.ts';
 import type { AlipayRuntime } from './runtime.ts';
 import { randomToken } from './runtime.ts';
-import type { GatewayScheduler } from '../shared/scheduler.ts';
 import { corruptSignature, type WireParams } from './signing.ts';
 import type { TradeEvent } from './trades.ts';
 import { notificationFields, signNotifyFields } from './wire-views.ts';

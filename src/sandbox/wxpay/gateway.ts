@@ -2,12 +2,13 @@
  * One emulated WeChat Pay gateway: its clock, merchants, trades, refunds, notifications and faults.
  * The HTTP layer (plugin.ts) and tests drive this object; it holds no sockets itself.
  */
+
+import { GatewayScheduler } from '../shared/scheduler.ts';
 import { FaultBook } from './faults.ts';
 import { MerchantRegistry } from './merchants.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { RefundBook } from './refunds.ts';
 import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
-import { GatewayScheduler } from '../shared/scheduler.ts';
 import { TradeBook } from './trades.ts';
 
 export interface WxpayGatewayOptions extends NotifierOptions {

@@ -5,6 +5,7 @@
  * signature) are applied here.
  */
 import { request as httpRequest } from 'undici';
+import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { FaultBook, NotifyFaultKind } from './faults.ts';
 import {
   gatewaySignatureHeaders,
@@ -14,7 +15,6 @@ import {
 import type { MerchantRegistry } from './merchants.ts';
 import type { Refund } from './refunds.ts';
 import { formatChinaTime, randomAlphanumeric, type SandboxRuntime } from './runtime.ts';
-import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { Trade } from './trades.ts';
 import { encryptAes256Gcm } from './wire-crypto.ts';
 import { refundNotificationJson, transactionJson } from './wire-views.ts';

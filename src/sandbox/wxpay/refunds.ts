@@ -2,9 +2,10 @@
  * The gateway's refund book: accepting refunds against paid trades within the refundable amount,
  * and settling them to SUCCESS, ABNORMAL or CLOSED (protocols.md A.6.2).
  */
+
+import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { Merchant } from './merchants.ts';
 import { compactChinaTime, randomDigits, type SandboxRuntime } from './runtime.ts';
-import type { GatewayScheduler } from '../shared/scheduler.ts';
 import type { Trade, TradeBook } from './trades.ts';
 import { invalidRequest, resourceNotExists, WxpayWireError } from './wire-errors.ts';
 import type { RefundRequest } from './wire-requests.ts';

@@ -3,7 +3,7 @@
  * which the mini program hands to my.tradePay({ tradeNO }).
  */
 import { PayError } from '../../../core/errors.ts';
-import type { ClientPayParams, CreatedPayment, PaymentOrder } from '../../provider.ts';
+import type { CreatedPayment, PaymentOrder } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { malformed } from './results.ts';
 

@@ -1,0 +1,312 @@
+/**
+ * Issue 5: the service under HTTP load (autocannon, 127.0.0.1), each server in its own process:
+ * createPayment per second with the WeChat Pay emulator in another process; cached queryPayment per
+ * second beside a bare Fastify route; callbacks applied per second (PostgreSQL, and PGlite beside
+ * it); p50/p99 latency and the service's peak RSS in each phase.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropSchema } from '../src/store/db.ts';
+import { type Child, startChild, watchPeakRss } from './support/children.ts';
+import {
+  type BenchWxpayMerchant,
+  type Emulators,
+  newWxpayMerchantKeys,
+  postJson,
+  registerWxpayMerchant,
+} from './support/emulators.ts';
+import { type HttpLoadResult, httpLoad, numberedRequests } from './support/http-load.ts';
+import {
+  type BenchGatewayKey,
+  newGatewayKey,
+  paymentNotification,
+  seededOrder,
+} from './support/wxpay-notifications.ts';
+
+export interface ServiceBenchOptions {
+  emulators: Emulators;
+  /** PostgreSQL for the main run; null runs everything on PGlite. */
+  databaseUrl: string | null;
+  createRequests: number;
+  queryDurationSeconds: number;
+  callbacks: number;
+  connections: number;
+}
+
+export interface PhaseResult {
+  backend: string;
+  load: HttpLoadResult;
+  /** The measured process's peak RSS over the phase, MB. */
+  peakRssMb: number;
+}
+
+export interface CallbackResult extends PhaseResult {
+  notifications: number;
+  applied: number;
+  appliedPerSecond: number;
+}
+
+export interface ServiceBenchResult {
+  /** The service process's RSS once it is ready, before any load, MB. */
+  idleRssMb: number;
+  createPayment: PhaseResult;
+  cachedQuery: PhaseResult;
+  bareRoute: PhaseResult;
+  /** Cached queries per second over the bare route's. */
+  queryRatio: number;
+  callbacks: CallbackResult[];
+}
+
+/** The merchant API app, and the merchant whose callbacks the bench signs itself. */
+const API_MERCHANT = 'bench';
+const CALLBACK_MERCHANT = 'benchcb';
+type ServiceChild = Child<{ url: string }>;
+
+function writeConfig(
+  dir: string,
+  wxpayUrl: string,
+  api: BenchWxpayMerchant,
+  callback: BenchWxpayMerchant,
+): string {
+  const merchant = (merchantId: string, keys: BenchWxpayMerchant) => ({
+    merchantId,
+    mchId: keys.mchId,
+    appId: keys.appId,
+    serialNo: keys.serialNo,
+    privateKey: keys.privateKeyPem,
+    apiV3Key: keys.apiV3Key,
+    wechatpayPublicKey: keys.wechatpayPublicKey,
+    baseUrl: wxpayUrl,
+    timeoutMs: 10_000,
+  });
+  const path = join(dir, 'vk-pay.bench.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      env: 'development',
+      // Unsigned merchant requests (development) and limits no benchmark reaches: the figure is the
+      // service's cost per request, not its rate limiter's answer.
+      security: {
+        requireSignature: false,
+        rateLimit: { windowMs: 60_000, max: 1_000_000_000 },
+        ipRateLimit: { windowMs: 60_000, max: 1_000_000_000 },
+      },
+      apps: [{ appId: 'bench-app', merchantId: API_MERCHANT, secret: 'b'.repeat(40) }],
+      wxpay: [merchant(API_MERCHANT, api), merchant(CALLBACK_MERCHANT, callback)],
+    }),
+  );
+  return path;
+}
+
+async function startService(configPath: string, databaseUrl: string | null, schema: string | null) {
+  return startChild<{ url: string }>({
+    // BENCH_SERVICE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to see where the time goes.
+    args: [
+      ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '--import',
+      'tsx',
+      'bench/service-process.ts',
+    ],
+    readyMsg: 'VK-Pay bench service ready',
+    ipc: true,
+    env: {
+      VKPAY_CONFIG: configPath,
+      VKPAY_ENV: 'development',
+      VKPAY_HOST: '127.0.0.1',
+      VKPAY_PORT: '0',
+      VKPAY_PUBLIC_URL: undefined,
+      VKPAY_SANDBOX: 'false',
+      VKPAY_LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn',
+      DATABASE_URL: databaseUrl ?? undefined,
+      VKPAY_DATA_DIR: 'memory',
+      REDIS_URL: undefined,
+      BENCH_SCHEMA: schema ?? undefined,
+    },
+  });
+}
+
+function checkLoad(what: string, load: HttpLoadResult): void {
+  if (load.non2xx > 0 || load.errors > 0)
+    throw new Error(`${what}: ${load.non2xx} non-2xx answers and ${load.errors} connection errors`);
+}
+
+async function measured(child: { pid: number }, backend: string, run: () => Promise<HttpLoadResult>) {
+  const rss = watchPeakRss(child.pid);
+  const load = await run();
+  return { backend, load, peakRssMb: rss.stop() };
+}
+
+async function createPaymentPhase(service: ServiceChild, backend: string, options: ServiceBenchOptions) {
+  const run = randomBytes(3).toString('hex');
+  const load = (prefix: string, amount: number) =>
+    httpLoad({
+      url: service.ready.url,
+      connections: options.connections,
+      amount,
+      headers: { 'content-type': 'application/json' },
+      requests: numberedRequests('POST', '/api/payments', (i) => ({
+        body: JSON.stringify({
+          provider: 'wxpay',
+          scene: 'native',
+          out_trade_no: `${prefix}${run}${i.toString().padStart(7, '0')}`,
+          total_fee: 100 + (i % 1000),
+          subject: 'bench createPayment',
+          type: 'recharge',
+        }),
+      })),
+    });
+  checkLoad('createPayment warm-up', await load('W', Math.min(100, options.createRequests)));
+  const phase = await measured(service, backend, () => load('P', options.createRequests));
+  checkLoad('createPayment', phase.load);
+  return phase;
+}
+
+async function paidOrder(service: ServiceChild, emulators: Emulators, mchId: string): Promise<string> {
+  const outTradeNo = `Q${randomBytes(4).toString('hex')}`;
+  await postJson(`${service.ready.url}/api/payments`, {
+    provider: 'wxpay',
+    scene: 'native',
+    out_trade_no: outTradeNo,
+    total_fee: 888,
+    subject: 'bench cached query',
+    type: 'recharge',
+  });
+  // The emulator pays it and calls the service back, as WeChat Pay would.
+  await postJson(`${emulators.wxpayUrl}/sandbox/trades/${mchId}/${outTradeNo}/pay`, {});
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const answer = (await (await fetch(`${service.ready.url}/api/payments/${outTradeNo}`)).json()) as {
+      data?: { orderPaid?: boolean };
+    };
+    if (answer.data?.orderPaid) return outTradeNo;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`order ${outTradeNo} was not paid within 15 s of the emulator's notification`);
+}
+
+async function cachedQueryPhase(
+  service: ServiceChild,
+  bare: Child<{ url: string }>,
+  backend: string,
+  outTradeNo: string,
+  options: ServiceBenchOptions,
+) {
+  const settings = { connections: options.connections };
+  const serviceUrl = `${service.ready.url}/api/payments/${outTradeNo}`;
+  const bareUrl = `${bare.ready.url}/bare/${outTradeNo}`;
+  checkLoad('bare route warm-up', await httpLoad({ ...settings, url: bareUrl, amount: 2_000 }));
+  checkLoad('cached query warm-up', await httpLoad({ ...settings, url: serviceUrl, amount: 2_000 }));
+  const bareRoute = await measured(bare, 'fastify', () =>
+    httpLoad({ ...settings, url: bareUrl, duration: options.queryDurationSeconds }),
+  );
+  checkLoad('bare route', bareRoute.load);
+  const cachedQuery = await measured(service, backend, () =>
+    httpLoad({ ...settings, url: serviceUrl, duration: options.queryDurationSeconds }),
+  );
+  checkLoad('cached query', cachedQuery.load);
+  return { bareRoute, cachedQuery };
+}
+
+async function callbacksPhase(
+  service: ServiceChild,
+  backend: string,
+  merchant: BenchWxpayMerchant,
+  gatewayKey: BenchGatewayKey,
+  options: ServiceBenchOptions,
+): Promise<CallbackResult> {
+  const run = randomBytes(3).toString('hex');
+  const send = async (prefix: string, count: number) => {
+    await service.ask({
+      type: 'seed',
+      merchantId: CALLBACK_MERCHANT,
+      mchId: merchant.mchId,
+      appId: merchant.appId,
+      prefix,
+      count,
+    });
+    const now = Date.now();
+    const notifications = Array.from({ length: count }, (_, i) =>
+      paymentNotification(gatewayKey, merchant, seededOrder(prefix, i), now),
+    );
+    const phase = await measured(service, backend, () =>
+      httpLoad({
+        url: service.ready.url,
+        connections: options.connections,
+        amount: count,
+        requests: numberedRequests(
+          'POST',
+          `/notify/wxpay/${CALLBACK_MERCHANT}`,
+          (i) => notifications[i % count]!,
+        ),
+      }),
+    );
+    checkLoad(`callbacks on ${backend}`, phase.load);
+    const statuses = await service.ask<Record<string, number>>({
+      type: 'count',
+      merchantId: CALLBACK_MERCHANT,
+      prefix,
+    });
+    const applied = statuses.SUCCESS ?? 0;
+    if (applied !== count)
+      throw new Error(
+        `callbacks on ${backend}: ${applied} of ${count} orders paid (${JSON.stringify(statuses)})`,
+      );
+    return { ...phase, notifications: count, applied, appliedPerSecond: applied / phase.load.seconds };
+  };
+  await send(`W${run}`, Math.min(100, options.callbacks));
+  return send(`C${run}`, options.callbacks);
+}
+
+export async function benchService(options: ServiceBenchOptions): Promise<ServiceBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'vk-pay-bench-'));
+  const apiMerchant = await registerWxpayMerchant(options.emulators.wxpayUrl);
+  // The callback merchant trusts a gateway key the bench holds, so the bench can sign its callbacks.
+  const gatewayKey = newGatewayKey();
+  const { publicKeyPem: _unused, ...callbackKeys } = newWxpayMerchantKeys();
+  const callbackMerchant: BenchWxpayMerchant = {
+    ...callbackKeys,
+    wechatpayPublicKey: { id: gatewayKey.id, pem: gatewayKey.publicKeyPem },
+  };
+  const configPath = writeConfig(dir, options.emulators.wxpayUrl, apiMerchant, callbackMerchant);
+  const backend = options.databaseUrl ? 'postgres' : 'pglite';
+  const schema = options.databaseUrl ? `bench_${randomBytes(4).toString('hex')}` : null;
+  const children: Child<unknown>[] = [];
+  try {
+    const bare = await startChild<{ url: string }>({
+      args: ['--import', 'tsx', 'bench/bare-fastify.ts'],
+      readyMsg: 'bare fastify ready',
+    });
+    children.push(bare);
+    const service = await startService(configPath, options.databaseUrl, schema);
+    children.push(service);
+    const idleRssMb = watchPeakRss(service.pid).stop();
+
+    const createPayment = await createPaymentPhase(service, backend, options);
+    const outTradeNo = await paidOrder(service, options.emulators, apiMerchant.mchId);
+    const { bareRoute, cachedQuery } = await cachedQueryPhase(service, bare, backend, outTradeNo, options);
+    const callbacks = [await callbacksPhase(service, backend, callbackMerchant, gatewayKey, options)];
+    await service.stop();
+    if (options.databaseUrl) {
+      // PGlite beside PostgreSQL: the embedded default, in a fresh process.
+      const embedded = await startService(configPath, null, null);
+      children.push(embedded);
+      callbacks.push(await callbacksPhase(embedded, 'pglite', callbackMerchant, gatewayKey, options));
+      await embedded.stop();
+    }
+    return {
+      idleRssMb,
+      createPayment,
+      cachedQuery,
+      bareRoute,
+      queryRatio: cachedQuery.load.perSecond / bareRoute.load.perSecond,
+      callbacks,
+    };
+  } finally {
+    for (const child of children) await child.stop();
+    if (options.databaseUrl && schema) await dropSchema(options.databaseUrl, schema);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
