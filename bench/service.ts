@@ -106,8 +106,8 @@ async function startService(configPath: string, databaseUrl: string | null, sche
     // BENCH_SERVICE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to see where the time goes.
     args: [
       ...(process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
+      // Compiled as `vk-pay` runs in production: plain Node, no TypeScript loader in its memory.
+      'bin/bundle.mjs',
       'bench/service-process.ts',
     ],
     readyMsg: 'VK-Pay bench service ready',
@@ -276,7 +276,7 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
   const children: Child<unknown>[] = [];
   try {
     const bare = await startChild<{ url: string }>({
-      args: ['--import', 'tsx', 'bench/bare-fastify.ts'],
+      args: ['bin/bundle.mjs', 'bench/bare-fastify.ts'],
       readyMsg: 'bare fastify ready',
     });
     children.push(bare);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so a fresh clone needs no build step.
-import { register } from 'tsx/esm/api';
+// Compiles the TypeScript sources once with esbuild and runs them on plain Node, so a fresh clone
+// needs no build step and the running service carries no TypeScript loader.
+import { bundle } from './bundle.mjs';
 
-register();
-await import('../src/cli/main.ts');
+await import(await bundle('src/cli/main.ts'));

@@ -3,11 +3,12 @@ import { LRUCache } from 'lru-cache';
 import type { Cache, Versioned } from './cache.ts';
 
 export function createMemoryCache(options: { max?: number } = {}): Cache {
-  // Entries are stored as JSON text so a caller can never mutate a cached value in place.
-  const lru = new LRUCache<string, string>({ max: options.max ?? 10_000, ttlAutopurge: false });
+  // Values are stored as JSON text so a caller can never mutate a cached value in place; counters,
+  // the hottest entries (a rate limit per request), as plain numbers.
+  const lru = new LRUCache<string, string | number>({ max: options.max ?? 10_000, ttlAutopurge: false });
   const read = <T>(key: string): T | undefined => {
-    const text = lru.get(key);
-    return text === undefined ? undefined : (JSON.parse(text) as T);
+    const stored = lru.get(key);
+    return stored === undefined ? undefined : typeof stored === 'number' ? (stored as T) : (JSON.parse(stored) as T);
   };
   return {
     kind: 'memory',
@@ -29,15 +30,11 @@ export function createMemoryCache(options: { max?: number } = {}): Cache {
       return true;
     },
     async increment(key, ttlMs) {
-      const current = read<number>(key);
-      if (current === undefined) {
-        lru.set(key, '1', { ttl: ttlMs });
-        return 1;
-      }
-      // Keep the window's original expiry: read what is left of it.
-      const remaining = lru.getRemainingTTL(key);
-      lru.set(key, String(current + 1), { ttl: remaining > 0 ? remaining : ttlMs });
-      return current + 1;
+      const current = lru.get(key);
+      const next = typeof current === 'number' ? current + 1 : 1;
+      // The window expires ttlMs after its first increment, not after the latest one.
+      lru.set(key, next, next === 1 ? { ttl: ttlMs } : { noUpdateTTL: true });
+      return next;
     },
     async delete(key) {
       lru.delete(key);

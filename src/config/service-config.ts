@@ -189,7 +189,8 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     sandbox,
     tls,
     checkoutSecret,
-    syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || file.syncIntervalMs || 30_000),
+    // 0 turns the job off, so only a missing value falls back to the default.
+    syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || (file.syncIntervalMs ?? 30_000)),
     configFile,
   };
   checkProduction(config);

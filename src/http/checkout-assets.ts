@@ -3,7 +3,9 @@
  * first use and kept in memory, so a fresh clone serves it with no build step.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface Asset {
@@ -13,7 +15,19 @@ export interface Asset {
   hash: string;
 }
 
-const WEB_DIR = fileURLToPath(new URL('../web/cashier/', import.meta.url));
+/** The cashier's sources, found from this module whether it runs from src/ or compiled into dist/. */
+function cashierSources(): string {
+  let folder = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(folder, 'src', 'web', 'cashier');
+    if (existsSync(join(candidate, 'main.ts'))) return `${candidate}/`;
+    const parent = dirname(folder);
+    if (parent === folder) return fileURLToPath(new URL('../web/cashier/', import.meta.url));
+    folder = parent;
+  }
+}
+
+const WEB_DIR = cashierSources();
 
 const asset = (body: string, type: string): Asset => ({
   body,

@@ -4,9 +4,9 @@
  * so the gateway calls again.
  */
 import { isPayError, PayError } from '../core/errors.ts';
-import type { NotifyAck } from '../providers/provider.ts';
-import { recordError, type ServiceContext } from './context.ts';
-import { gatewayCall, providerFor } from './gateway-call.ts';
+import type { NotifyAck, NotifyEvent } from '../providers/provider.ts';
+import { recordError, recordLog, type ServiceContext } from './context.ts';
+import { providerFor } from './gateway-call.ts';
 import { applyPaymentResult } from './payments.ts';
 import { applyRefundResult } from './refunds.ts';
 
@@ -36,12 +36,26 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
       error: error as PayError,
     };
   }
+  const started = performance.now();
+  let event: NotifyEvent;
   try {
-    const event = await gatewayCall(
-      context,
-      { type: 'notify', provider: provider.name, ip: request.ip ?? null },
-      () => provider.parseNotify(request.merchantId, request.headers, request.rawBody),
-    );
+    event = await provider.parseNotify(request.merchantId, request.headers, request.rawBody);
+  } catch (error) {
+    // A callback that does not verify leaves its own rows here; one that does is logged by the
+    // apply below, inside the transaction that applies it (one commit per callback).
+    const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
+    await recordError(context, payError, { provider: provider.name });
+    await recordLog(context, {
+      type: 'notify',
+      status: 'ERROR',
+      provider: provider.name,
+      ip: request.ip ?? null,
+      error: { code: payError.code, gatewayCode: payError.gatewayCode, message: payError.message },
+      responseMs: Math.round(performance.now() - started),
+    });
+    return { ack: provider.ackNotify(false, payError), outcome: String(payError.code), error: payError };
+  }
+  try {
     if (event.kind === 'payment') {
       const applied = await applyPaymentResult(context, {
         ...event.result,
