@@ -277,3 +277,25 @@ describe('admin routes', () => {
     }
   });
 });
+
+describe('security headers', () => {
+  it('answers the JSON API with its security headers and HTML pages with helmet', async () => {
+    const vkPay = await backends[0]!.open();
+    const app = await buildApp({ vkPay, apps: [shop] });
+    try {
+      const api = await app.inject(signed(shop, 'GET', '/api/payments/NOSUCHORDER'));
+      expect(api.headers).toMatchObject({
+        'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'cache-control': 'no-store',
+        'strict-transport-security': expect.stringContaining('max-age='),
+      });
+      const page = await app.inject({ method: 'GET', url: '/docs/' });
+      expect(page.headers['x-content-type-options']).toBe('nosniff');
+      expect(page.headers['cross-origin-opener-policy']).toBeTruthy();
+    } finally {
+      await app.close();
+      await vkPay.close();
+    }
+  });
+});
