@@ -7,7 +7,7 @@ import { isPayError, PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import { canMoveOrder, isPaid } from '../core/states.ts';
 import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
-import { insertLog, insertNotifyEvent, type LogEntry } from '../store/journal.ts';
+import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, updateOrder } from '../store/orders.ts';
 import type { Database, OrderRow } from '../store/schema.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
@@ -163,8 +163,19 @@ export async function applyPaymentResult(
   try {
     outcome = await context.store.db.transaction().execute(async (tx) => {
       const decided = await applyInTransaction(context, tx, result);
-      // The success row commits with the change it records: one commit per callback, not two.
-      await insertLog(tx, applyLogEntry(result, started));
+      // The success row and the event record commit with the change they record: one commit per
+      // callback, and one statement for both.
+      const event =
+        decided.outcome === 'applied' && result.status === 'SUCCESS' && result.eventId
+          ? {
+              provider: result.provider,
+              eventId: result.eventId,
+              outTradeNo: decided.order.outTradeNo,
+              payload: result.raw ?? null,
+              result: 'applied',
+            }
+          : null;
+      await insertLogAndEvent(tx, applyLogEntry(result, started), event);
       return decided;
     });
   } catch (error) {
@@ -255,15 +266,6 @@ async function applyInTransaction(
         }),
       );
     }
-  }
-  if (result.eventId) {
-    await insertNotifyEvent(tx, {
-      provider: result.provider,
-      eventId: result.eventId,
-      outTradeNo: order.outTradeNo,
-      payload: result.raw ?? null,
-      result: 'applied',
-    });
   }
   return { outcome: 'applied', order } as const;
 }

@@ -17,21 +17,63 @@ export interface LogEntry {
   responseMs?: number | null;
 }
 
+function logRow(entry: LogEntry) {
+  return {
+    type: entry.type,
+    status: entry.status,
+    out_trade_no: entry.outTradeNo ?? null,
+    provider: entry.provider ?? null,
+    amount: entry.amount ?? null,
+    user_id: entry.userId ?? null,
+    error: entry.error === undefined || entry.error === null ? null : JSON.stringify(entry.error),
+    ip: entry.ip ?? null,
+    user_agent: entry.userAgent ?? null,
+    response_ms: entry.responseMs ?? null,
+  };
+}
+
 export async function insertLog(db: Db, entry: LogEntry): Promise<void> {
+  await db.insertInto('payment_logs').values(logRow(entry)).execute();
+}
+
+export interface NotifyEventEntry {
+  provider: string;
+  eventId: string;
+  outTradeNo: string | null;
+  payload: unknown;
+  result: string;
+}
+
+function eventRow(event: NotifyEventEntry) {
+  return {
+    provider: event.provider,
+    event_id: event.eventId,
+    out_trade_no: event.outTradeNo,
+    payload: JSON.stringify(event.payload),
+    result: event.result,
+  };
+}
+
+/**
+ * The log row of an applied callback and its event record, in one statement: one round trip
+ * fewer on the hottest path. A repeated event id is left as it was.
+ */
+export async function insertLogAndEvent(
+  db: Db,
+  entry: LogEntry,
+  event: NotifyEventEntry | null,
+): Promise<void> {
+  if (event === null) return insertLog(db, entry);
   await db
+    .with('event', (qb) =>
+      qb
+        .insertInto('payment_notify_events')
+        .values(eventRow(event))
+        .onConflict((conflict) => conflict.columns(['provider', 'event_id']).doNothing())
+        .returning('id'),
+    )
     .insertInto('payment_logs')
-    .values({
-      type: entry.type,
-      status: entry.status,
-      out_trade_no: entry.outTradeNo ?? null,
-      provider: entry.provider ?? null,
-      amount: entry.amount ?? null,
-      user_id: entry.userId ?? null,
-      error: entry.error === undefined || entry.error === null ? null : JSON.stringify(entry.error),
-      ip: entry.ip ?? null,
-      user_agent: entry.userAgent ?? null,
-      response_ms: entry.responseMs ?? null,
-    })
+    .values(logRow(entry))
     .execute();
 }
 
@@ -64,19 +106,10 @@ export async function insertError(db: Db, entry: ErrorEntry): Promise<void> {
 }
 
 /** Records a verified gateway event once. Returns false when the event was already recorded. */
-export async function insertNotifyEvent(
-  db: Db,
-  event: { provider: string; eventId: string; outTradeNo: string | null; payload: unknown; result: string },
-): Promise<boolean> {
+export async function insertNotifyEvent(db: Db, event: NotifyEventEntry): Promise<boolean> {
   const inserted = await db
     .insertInto('payment_notify_events')
-    .values({
-      provider: event.provider,
-      event_id: event.eventId,
-      out_trade_no: event.outTradeNo,
-      payload: JSON.stringify(event.payload),
-      result: event.result,
-    })
+    .values(eventRow(event))
     .onConflict((conflict) => conflict.columns(['provider', 'event_id']).doNothing())
     .returning('id')
     .executeTakeFirst();
