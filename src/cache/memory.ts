@@ -8,7 +8,11 @@ export function createMemoryCache(options: { max?: number } = {}): Cache {
   const lru = new LRUCache<string, string | number>({ max: options.max ?? 10_000, ttlAutopurge: false });
   const read = <T>(key: string): T | undefined => {
     const stored = lru.get(key);
-    return stored === undefined ? undefined : typeof stored === 'number' ? (stored as T) : (JSON.parse(stored) as T);
+    return stored === undefined
+      ? undefined
+      : typeof stored === 'number'
+        ? (stored as T)
+        : (JSON.parse(stored) as T);
   };
   return {
     kind: 'memory',

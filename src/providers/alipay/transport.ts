@@ -6,6 +6,7 @@
  * may have reached the gateway is never reported as failed: it is outcomeUnknown.
  */
 import { type ErrorCode, PayError } from '../../core/errors.ts';
+import { neverSent, systemCodeOf } from '../network.ts';
 import type { AlipayMerchant } from './config.ts';
 import { type Envelope, MalformedEnvelope, readEnvelope } from './envelope.ts';
 import { gatewayError, isRetryableCode, PENDING_CODE, SUCCESS_CODE } from './errors.ts';
@@ -69,28 +70,9 @@ export interface TransportOptions {
 
 type Retryable = PayError & { retry?: boolean };
 
-/** Failures where the request certainly never left: safe to send again, even a write. */
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function systemCodeOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 function networkError(error: unknown, call: AlipayCall, timedOut: boolean): Retryable {
   const systemCode = systemCodeOf(error);
-  const notSent = !timedOut && systemCode !== undefined && NOT_SENT_CODES.has(systemCode);
+  const notSent = !timedOut && neverSent(systemCode);
   const reason = timedOut ? 'timeout' : (systemCode ?? 'network');
   const payError = new PayError(40004, {
     message: `alipay ${call.method}: ${timedOut ? 'timed out' : `network failure (${reason})`}`,

@@ -5,6 +5,7 @@
  * A write that may have reached the gateway is never reported as failed: it is outcomeUnknown.
  */
 import { type ErrorCode, PayError } from '../../core/errors.ts';
+import { neverSent, systemCodeOf } from '../network.ts';
 import type { WxpayMerchant } from './config.ts';
 import { gatewayError, isRetryableFailure, type WxpayErrorBody } from './errors.ts';
 import { authorizationHeader, createNonce } from './sign.ts';
@@ -79,28 +80,9 @@ export interface TransportOptions {
   userAgent: string;
 }
 
-/** Failures where the request certainly never reached the gateway: safe to send again, even a write. */
-const NOT_SENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function errorCodeOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 4; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 function networkError(error: unknown, call: WxpayCall, timedOut: boolean): PayError & { retry: boolean } {
-  const systemCode = errorCodeOf(error);
-  const notSent = systemCode !== undefined && NOT_SENT_CODES.has(systemCode);
+  const systemCode = systemCodeOf(error);
+  const notSent = neverSent(systemCode);
   const payError = new PayError(40004, {
     message: `wxpay ${call.api}: ${timedOut ? 'timed out' : `network failure${systemCode ? ` (${systemCode})` : ''}`}`,
     details: { provider: 'wxpay', api: call.api, reason: timedOut ? 'timeout' : (systemCode ?? 'network') },
