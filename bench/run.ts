@@ -154,6 +154,8 @@ try {
   out(phase('cached queryPayment', service.cachedQuery));
   out(phase('bare Fastify route', service.bareRoute));
   out(`cached queryPayment / bare route ratio ${service.queryRatio.toFixed(3)} (target >= 0.5)`);
+  out(phase('bare route, same answer', service.bareSameAnswer));
+  out(`cached queryPayment / bare route sending the same answer ${service.sameAnswerRatio.toFixed(3)}`);
   for (const callbacks of service.callbacks)
     out(
       `${phase(`callbacks applied (${callbacks.applied}/${callbacks.notifications})`, { ...callbacks, load: { ...callbacks.load, perSecond: callbacks.appliedPerSecond } })}`,

@@ -57,6 +57,9 @@ export interface ServiceBenchResult {
   bareRoute: PhaseResult;
   /** Cached queries per second over the bare route's. */
   queryRatio: number;
+  /** A bare route sending the same answer: how much of the gap is VK-Pay's work, not bytes. */
+  bareSameAnswer: PhaseResult;
+  sameAnswerRatio: number;
   callbacks: CallbackResult[];
 }
 
@@ -203,11 +206,16 @@ async function cachedQueryPhase(
     httpLoad({ ...settings, url: bareUrl, duration: options.queryDurationSeconds }),
   );
   checkLoad('bare route', bareRoute.load);
+  const sameAnswerUrl = `${bare.ready.url}/bare-same/${outTradeNo}`;
+  const bareSameAnswer = await measured(bare, 'fastify', () =>
+    httpLoad({ ...settings, url: sameAnswerUrl, duration: options.queryDurationSeconds }),
+  );
+  checkLoad('bare route, same answer', bareSameAnswer.load);
   const cachedQuery = await measured(service, backend, () =>
     httpLoad({ ...settings, url: serviceUrl, duration: options.queryDurationSeconds }),
   );
   checkLoad('cached query', cachedQuery.load);
-  return { bareRoute, cachedQuery };
+  return { bareRoute, bareSameAnswer, cachedQuery };
 }
 
 async function callbacksPhase(
@@ -286,7 +294,13 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
 
     const createPayment = await createPaymentPhase(service, backend, options);
     const outTradeNo = await paidOrder(service, options.emulators, apiMerchant.mchId);
-    const { bareRoute, cachedQuery } = await cachedQueryPhase(service, bare, backend, outTradeNo, options);
+    const { bareRoute, bareSameAnswer, cachedQuery } = await cachedQueryPhase(
+      service,
+      bare,
+      backend,
+      outTradeNo,
+      options,
+    );
     const callbacks = [await callbacksPhase(service, backend, callbackMerchant, gatewayKey, options)];
     await service.stop();
     if (options.databaseUrl) {
@@ -302,6 +316,8 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
       cachedQuery,
       bareRoute,
       queryRatio: cachedQuery.load.perSecond / bareRoute.load.perSecond,
+      bareSameAnswer,
+      sameAnswerRatio: cachedQuery.load.perSecond / bareSameAnswer.load.perSecond,
       callbacks,
     };
   } finally {

@@ -86,14 +86,6 @@ const queryString = {
   },
 } as const;
 
-const API_SECURITY_HEADERS = {
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'referrer-policy': 'no-referrer',
-};
-
 const text = { type: 'string' } as const;
 const maybeText = { type: ['string', 'null'] } as const;
 const fen = { type: 'integer' } as const;
@@ -167,14 +159,6 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     if (apiApp.ipAllowlist && apiApp.ipAllowlist.length > 0)
       allowlists.set(apiApp.appId, createAllowlist(apiApp.ipAllowlist));
   }
-
-  // Helmet's headers are written for HTML pages; a JSON API answer needs only these few, set at once.
-  app.addHook('onRoute', (route) => {
-    route.config = { ...(route.config as object), helmet: { skipRoute: true } } as typeof route.config;
-  });
-  app.addHook('onRequest', async (_request, reply) => {
-    reply.headers(API_SECURITY_HEADERS);
-  });
 
   // Keep the exact body text: the signature covers it.
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
