@@ -2,17 +2,29 @@
 import { LRUCache } from 'lru-cache';
 import type { Cache, Versioned } from './cache.ts';
 
+/**
+ * A deep, frozen copy with JSON's semantics (dates become strings, as they would through Redis).
+ * Readers share it without copying, and none of them can change it for the others.
+ */
+function frozenCopy(value: unknown): unknown {
+  const copy = JSON.parse(JSON.stringify(value)) as unknown;
+  const freeze = (item: unknown): void => {
+    if (item === null || typeof item !== 'object') return;
+    Object.freeze(item);
+    for (const child of Object.values(item)) freeze(child);
+  };
+  freeze(copy);
+  return copy;
+}
+
 export function createMemoryCache(options: { max?: number } = {}): Cache {
-  // Values are stored as JSON text so a caller can never mutate a cached value in place; counters,
-  // the hottest entries (a rate limit per request), as plain numbers.
-  const lru = new LRUCache<string, string | number>({ max: options.max ?? 10_000, ttlAutopurge: false });
-  const read = <T>(key: string): T | undefined => {
-    const stored = lru.get(key);
-    return stored === undefined
-      ? undefined
-      : typeof stored === 'number'
-        ? (stored as T)
-        : (JSON.parse(stored) as T);
+  // Writes copy once; reads, the hot path (a cached query), hand out the frozen copy itself.
+  const lru = new LRUCache<string, NonNullable<unknown>>({ max: options.max ?? 10_000, ttlAutopurge: false });
+  const read = <T>(key: string): T | undefined => lru.get(key) as T | undefined;
+  const store = (key: string, value: unknown, ttlMs: number) => {
+    const copy = frozenCopy(value);
+    if (copy === null || copy === undefined) lru.delete(key);
+    else lru.set(key, copy, { ttl: ttlMs });
   };
   return {
     kind: 'memory',
@@ -20,17 +32,17 @@ export function createMemoryCache(options: { max?: number } = {}): Cache {
       return read<T>(key);
     },
     async set(key, value, ttlMs) {
-      lru.set(key, JSON.stringify(value), { ttl: ttlMs });
+      store(key, value, ttlMs);
     },
     async setIfNewer(key, version, value, ttlMs) {
       const current = read<Versioned<unknown>>(key);
       if (current !== undefined && current.version >= version) return false;
-      lru.set(key, JSON.stringify({ version, value }), { ttl: ttlMs });
+      store(key, { version, value }, ttlMs);
       return true;
     },
     async setIfAbsent(key, value, ttlMs) {
       if (lru.has(key)) return false;
-      lru.set(key, JSON.stringify(value), { ttl: ttlMs });
+      store(key, value, ttlMs);
       return true;
     },
     async increment(key, ttlMs) {

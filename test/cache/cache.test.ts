@@ -57,11 +57,18 @@ describe.each(caches)('$name cache', ({ open }) => {
     expect(await cache.get('d')).toBeUndefined();
   });
 
-  it('hands out copies, not the stored object', async () => {
-    const value = { n: 1 };
+  it('keeps what was stored, whatever the writer or a reader does with its object afterwards', async () => {
+    const value = { n: 1, nested: { m: 1 } };
     await cache.set('copy', value, 10_000);
     value.n = 2;
-    const read = await cache.get<{ n: number }>('copy');
-    expect(read).toEqual({ n: 1 });
+    value.nested.m = 2;
+    const read = await cache.get<{ n: number; nested: { m: number } }>('copy');
+    expect(read).toEqual({ n: 1, nested: { m: 1 } });
+    try {
+      read!.nested.m = 3;
+    } catch {
+      // A shared, frozen entry refuses the change (memory cache); a fresh copy takes it (Redis).
+    }
+    expect(await cache.get('copy')).toEqual({ n: 1, nested: { m: 1 } });
   });
 });
