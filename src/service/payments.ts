@@ -5,10 +5,10 @@
 import type { Transaction } from 'kysely';
 import { isPayError, PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
-import { canMoveOrder, isPaid } from '../core/states.ts';
+import { canMoveOrder, isPaid, ORDER_STATUSES } from '../core/states.ts';
 import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
 import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
-import { findOrder, insertOrder, lockOrder, updateOrder } from '../store/orders.ts';
+import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } from '../store/orders.ts';
 import type { Database, OrderRow } from '../store/schema.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
 import { type Order, type PaymentResult, toOrder } from './model.ts';
@@ -207,6 +207,13 @@ async function applyInTransaction(
   tx: Transaction<Database>,
   result: PaymentResult,
 ): Promise<ApplyOutcome> {
+  if (result.status === 'SUCCESS') {
+    // The common case in one statement: an unpaid order of this merchant, app and amount becomes
+    // paid, and the UPDATE takes the row lock. Anything else (already paid, another amount, closed,
+    // unknown) takes the locked path below, which says exactly what is wrong.
+    const paid = await markPaidIfPayable(tx, result, context.now());
+    if (paid) return runHandler(context, tx, toOrder(paid), result);
+  }
   const row = await lockOrder(tx, result.merchantId, result.outTradeNo);
   if (!row)
     throw new PayError(40005, { field: 'out_trade_no', message: `order ${result.outTradeNo} not found` });
@@ -243,8 +250,47 @@ async function applyInTransaction(
     context.now(),
   );
   if (!paid) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
-  const order = toOrder(paid);
+  return runHandler(context, tx, toOrder(paid), result);
+}
 
+/** The statuses a payment may arrive in, from the state machine. */
+const PAYABLE_STATUSES = ORDER_STATUSES.filter((status) => canMoveOrder(status, 'SUCCESS'));
+
+/** Pays the order in one conditional UPDATE when every check of checkResultMatchesOrder passes. */
+function markPaidIfPayable(
+  tx: Transaction<Database>,
+  result: PaymentResult,
+  now: Date,
+): Promise<OrderRow | undefined> {
+  return payOrderIfPayable(
+    tx,
+    {
+      merchantId: result.merchantId,
+      outTradeNo: result.outTradeNo,
+      provider: result.provider,
+      payableStatuses: PAYABLE_STATUSES,
+      amountFen: result.amountFen,
+      mchId: result.mchId ?? null,
+      appId: result.appId ?? null,
+    },
+    {
+      status: 'SUCCESS',
+      transaction_id: result.transactionId,
+      paid_at: result.paidAt ?? now,
+      user_order_success: true,
+      gateway_payload: JSON.stringify(result.raw ?? null),
+    },
+    now,
+  );
+}
+
+/** Runs the handler for a just-paid order inside its transaction; a failure rolls the payment back. */
+async function runHandler(
+  context: ServiceContext,
+  tx: Transaction<Database>,
+  order: Order,
+  result: PaymentResult,
+): Promise<ApplyOutcome> {
   const handler = context.handlers.get(order.type);
   if (handler) {
     let verdict: unknown;

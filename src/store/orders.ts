@@ -1,5 +1,5 @@
 /** Reads and conditional writes of payment_orders. Every status change here is guarded by version. */
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { OrderStatus } from '../core/states.ts';
 import type { Database, NewOrderRow, OrderRow } from './schema.ts';
 
@@ -75,4 +75,45 @@ export async function updateOrder(
     .where('version', '=', current.version)
     .returningAll()
     .executeTakeFirst();
+}
+
+export interface PayableMatch {
+  merchantId: string;
+  outTradeNo: string;
+  provider: string;
+  /** The statuses the state machine lets a payment arrive in. */
+  payableStatuses: readonly OrderStatus[];
+  amountFen: number;
+  /** The gateway merchant and app of the result; an order that recorded others does not match. */
+  mchId: string | null;
+  appId: string | null;
+}
+
+/**
+ * Pays the order in one statement when it matches: the UPDATE takes the row lock, and a
+ * concurrent payment re-checks the status after the first commits, so only one of them matches.
+ * Returns the paid row, or undefined when anything differs (the caller then looks closer).
+ */
+export async function payOrderIfPayable(
+  db: Db,
+  match: PayableMatch,
+  change: OrderChange,
+  now: Date,
+): Promise<OrderRow | undefined> {
+  let update = db
+    .updateTable('payment_orders')
+    .set({ ...change, update_date: now, version: sql<number>`version + 1` })
+    .where('merchant_id', '=', match.merchantId)
+    .where('out_trade_no', '=', match.outTradeNo)
+    .where('provider', '=', match.provider)
+    .where('status', 'in', [...match.payableStatuses])
+    .where('total_fee', '=', match.amountFen);
+  for (const [column, actual] of [
+    ['mch_id', match.mchId],
+    ['app_id', match.appId],
+  ] as const) {
+    if (actual !== null)
+      update = update.where((eb) => eb.or([eb(column, 'is', null), eb(column, '=', actual)]));
+  }
+  return update.returningAll().executeTakeFirst();
 }

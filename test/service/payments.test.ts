@@ -30,6 +30,7 @@ describe.each(backends)('payments on $name', (backend) => {
       await sql`insert into wallet_credits values (${order.outTradeNo}, ${Number(custom.coins)})`.execute(tx);
     });
     vkPay.onPaid('course', async () => true);
+    vkPay.onPaid('flaky', () => true);
   });
   afterAll(async () => {
     await vkPay.close();
@@ -215,6 +216,29 @@ describe.each(backends)('payments on $name', (backend) => {
     expect(counts).toEqual({ applied: 1, already_applied: 199 });
     expect(handled.filter((no) => no === order.outTradeNo)).toHaveLength(1);
     expect(await credits(order.outTradeNo)).toEqual([{ coins: 88 }]);
+  });
+
+  it('concurrent applications behind a failing first handler still pay the order exactly once', async () => {
+    let calls = 0;
+    const succeeded: string[] = [];
+    vkPay.onPaid('flaky', async ({ order, tx }) => {
+      calls += 1;
+      await sql`insert into wallet_credits values (${order.outTradeNo}, 5)`.execute(tx);
+      if (calls === 1) throw new Error('first attempt fails');
+      succeeded.push(order.outTradeNo);
+    });
+    const { order } = await vkPay.createOrder(orderRequest({ type: 'flaky' }));
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, () => vkPay.applyPaymentResult(paidResult(order))),
+    );
+    const counts = outcomes.reduce<Record<string, number>>((acc, o) => {
+      acc[o.outcome] = (acc[o.outcome] ?? 0) + 1;
+      return acc;
+    }, {});
+    expect(counts).toEqual({ handler_failed: 1, applied: 1, already_applied: 28 });
+    expect(succeeded).toEqual([order.outTradeNo]);
+    expect(await credits(order.outTradeNo)).toEqual([{ coins: 5 }]);
+    expect((await vkPay.getOrder(MERCHANT, order.outTradeNo)).status).toBe('SUCCESS');
   });
 
   it('keeps the cache in step with every state change', async () => {
