@@ -13,8 +13,10 @@ import type { VkPay, VkPayOptions } from '../../src/vk-pay.ts';
 import type { TestBackend } from '../support/backends.ts';
 
 export const MERCHANT = 'shop1';
+/** The merchant backend that calls the signed API in these tests. */
+export const API_APP = { appId: 'app1', merchantId: MERCHANT, secret: 'x'.repeat(40) };
 
-type Control = (
+export type Control = (
   method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
@@ -145,7 +147,7 @@ export async function startWxpayHarness(
   const vkPay = await backend.open({ providers: [provider, alipayProvider], ...options.vkPay });
   const app = await buildApp({
     vkPay,
-    apps: [{ appId: 'app1', merchantId: MERCHANT, secret: 'x'.repeat(40) }],
+    apps: [API_APP],
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
