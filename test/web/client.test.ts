@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES, ERROR_TABLE } from '../../src/core/errors.ts';
 import { createClient, describeError, isSuccess, proceed, type WindowLike } from '../../src/web/index.ts';
 import { type CashierHarness, outTradeNo, startCashierHarness } from '../browser/harness.ts';
+import { API_APP } from '../e2e/harness.ts';
 import { signed } from '../support/signed-client.ts';
 
 describe('describeError', () => {
@@ -171,12 +172,7 @@ describe('the client against the service and the emulators', () => {
     const signingFetch = (url: string, init?: RequestInit) => {
       const path = url.slice(harness.url.length);
       const body = typeof init?.body === 'string' ? JSON.parse(init.body) : undefined;
-      const request = signed(
-        { appId: 'app1', secret: 's'.repeat(40) },
-        init?.method === 'POST' ? 'POST' : 'GET',
-        path,
-        body,
-      );
+      const request = signed(API_APP, init?.method === 'POST' ? 'POST' : 'GET', path, body);
       return fetch(url, {
         method: request.method,
         headers: request.headers,
