@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { PayError } from '../../core/errors.ts';
 import type { Scene } from '../../core/validate.ts';
+import { merchantLookup } from '../merchant-lookup.ts';
 import type { GatewayIdentity, Provider } from '../provider.ts';
 import { type AlipayMerchantConfig, resolveMerchant } from './config.ts';
 import type { AlipayContext } from './context.ts';
@@ -79,16 +80,7 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
     contexts.set(merchant.merchantId, { merchant, transport, now });
   }
 
-  const contextFor = (merchantId: string): AlipayContext => {
-    const context = contexts.get(merchantId);
-    if (!context) {
-      throw new PayError(40001, {
-        field: 'merchantId',
-        message: `no alipay merchant ${JSON.stringify(String(merchantId).slice(0, 64))} is configured`,
-      });
-    }
-    return context;
-  };
+  const contextFor = merchantLookup('alipay', contexts);
 
   return {
     name: 'alipay',

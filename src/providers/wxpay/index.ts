@@ -5,6 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { PayError } from '../../core/errors.ts';
+import { merchantLookup } from '../merchant-lookup.ts';
 import type { Provider } from '../provider.ts';
 import { downloadPlatformCertificates } from './certificates.ts';
 import { appIdFor, resolveMerchant, type WxpayMerchantConfig } from './config.ts';
@@ -93,16 +94,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
     contexts.set(merchant.merchantId, { merchant, transport, keys, now });
   }
 
-  const contextFor = (merchantId: string): WxpayContext => {
-    const context = contexts.get(merchantId);
-    if (!context) {
-      throw new PayError(40001, {
-        field: 'merchantId',
-        message: `no wxpay merchant ${JSON.stringify(String(merchantId).slice(0, 64))} is configured`,
-      });
-    }
-    return context;
-  };
+  const contextFor = merchantLookup('wxpay', contexts);
 
   return {
     name: 'wxpay',
