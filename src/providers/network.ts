@@ -1,4 +1,40 @@
-/** What a failed HTTP call to a gateway tells about whether the request ever left this process. */
+/**
+ * What the providers' transports share about HTTP: the fetch they are given, whether a failed
+ * call ever left this process, and how an observer of calls is kept from failing one.
+ */
+
+export interface FetchResponseLike {
+  status: number;
+  headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** undici's fetch, or a test's: only what the transports use. */
+export type FetchLike = (
+  url: string,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    signal: AbortSignal;
+    redirect: 'error';
+    dispatcher?: unknown;
+  },
+) => Promise<FetchResponseLike>;
+
+/** Wraps a call observer (payment_logs, metrics) so that its failure never fails a payment call. */
+export function guardedObserver<E>(
+  observe: ((event: E) => void) | undefined,
+): ((event: E) => void) | undefined {
+  if (!observe) return undefined;
+  return (event) => {
+    try {
+      observe(event);
+    } catch {
+      // A failing log hook must not fail a payment call.
+    }
+  };
+}
 
 /** Failures where the request certainly never reached the gateway: safe to send again, even a write. */
 const NOT_SENT_CODES = new Set([

@@ -7,6 +7,7 @@ import { fetch as undiciFetch } from 'undici';
 import { PayError } from '../../core/errors.ts';
 import type { Scene } from '../../core/validate.ts';
 import { merchantLookup } from '../merchant-lookup.ts';
+import { guardedObserver } from '../network.ts';
 import type { GatewayIdentity, Provider } from '../provider.ts';
 import { type AlipayMerchantConfig, resolveMerchant } from './config.ts';
 import type { AlipayContext } from './context.ts';
@@ -51,7 +52,6 @@ export interface AlipayProvider extends Provider {
 
 export function createAlipayProvider(options: AlipayProviderOptions): AlipayProvider {
   const now = options.now ?? Date.now;
-  const onRequest = options.onRequest;
   const contexts = new Map<string, AlipayContext>();
   for (const config of options.merchants) {
     const merchant = resolveMerchant(config);
@@ -67,15 +67,7 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
       now,
       sleep: options.sleep ?? ((ms) => delay(ms)),
       random: options.random ?? Math.random,
-      onRequest: onRequest
-        ? (event) => {
-            try {
-              onRequest(event);
-            } catch {
-              // A failing log hook must not fail a payment call.
-            }
-          }
-        : undefined,
+      onRequest: guardedObserver(options.onRequest),
     });
     contexts.set(merchant.merchantId, { merchant, transport, now });
   }

@@ -6,29 +6,14 @@
  * may have reached the gateway is never reported as failed: it is outcomeUnknown.
  */
 import { type ErrorCode, PayError } from '../../core/errors.ts';
-import { neverSent, systemCodeOf } from '../network.ts';
+import { type FetchLike, type FetchResponseLike, neverSent, systemCodeOf } from '../network.ts';
 import type { AlipayMerchant } from './config.ts';
 import { type Envelope, MalformedEnvelope, readEnvelope } from './envelope.ts';
 import { gatewayError, isRetryableCode, PENDING_CODE, SUCCESS_CODE } from './errors.ts';
 import { postRequest, signedParams } from './request.ts';
 import { verifyRsa2 } from './sign.ts';
 
-export interface FetchResponseLike {
-  status: number;
-  headers: { get(name: string): string | null };
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
-
-export type FetchLike = (
-  url: string,
-  init: {
-    method: 'POST';
-    headers: Record<string, string>;
-    body: string;
-    signal: AbortSignal;
-    redirect: 'error';
-  },
-) => Promise<FetchResponseLike>;
+export type { FetchLike, FetchResponseLike };
 
 export interface AlipayCall {
   /** The gateway method, e.g. 'alipay.trade.query'. */

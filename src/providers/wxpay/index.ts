@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { PayError } from '../../core/errors.ts';
 import { merchantLookup } from '../merchant-lookup.ts';
+import { guardedObserver } from '../network.ts';
 import type { Provider } from '../provider.ts';
 import { downloadPlatformCertificates } from './certificates.ts';
 import { appIdFor, resolveMerchant, type WxpayMerchantConfig } from './config.ts';
@@ -57,7 +58,6 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         message: `wxpay merchant ${merchant.merchantId} is configured twice`,
       });
     }
-    const onRequest = options.onRequest;
     const transport = new WxpayTransport({
       merchant,
       // Assigned below: the key store and the transport need each other (downloads are signed requests).
@@ -67,15 +67,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
       now,
       sleep: options.sleep ?? ((ms) => delay(ms)),
       random: options.random ?? Math.random,
-      onRequest: onRequest
-        ? (event) => {
-            try {
-              onRequest(event);
-            } catch {
-              // A failing log hook must not fail a payment call.
-            }
-          }
-        : undefined,
+      onRequest: guardedObserver(options.onRequest),
       userAgent: options.userAgent ?? 'vk-pay/0.1 (wxpay; node)',
     });
     const keys: VerifierKeyStore = new VerifierKeyStore({

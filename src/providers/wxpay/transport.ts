@@ -5,29 +5,13 @@
  * A write that may have reached the gateway is never reported as failed: it is outcomeUnknown.
  */
 import { type ErrorCode, PayError } from '../../core/errors.ts';
-import { neverSent, systemCodeOf } from '../network.ts';
+import { type FetchLike, type FetchResponseLike, neverSent, systemCodeOf } from '../network.ts';
 import type { WxpayMerchant } from './config.ts';
 import { gatewayError, isRetryableFailure, type WxpayErrorBody } from './errors.ts';
 import { authorizationHeader, createNonce } from './sign.ts';
 import { type HeaderLookup, type KeyLookup, verifySignedMessage } from './verifier.ts';
 
-export interface FetchResponseLike {
-  status: number;
-  headers: { get(name: string): string | null };
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
-
-export type FetchLike = (
-  url: string,
-  init: {
-    method: string;
-    headers: Record<string, string>;
-    body?: string;
-    signal: AbortSignal;
-    redirect: 'error';
-    dispatcher?: unknown;
-  },
-) => Promise<FetchResponseLike>;
+export type { FetchLike, FetchResponseLike };
 
 export interface WxpayCall {
   /** Operation name for logs and errors: 'prepay.jsapi', 'query', 'refund'... */
