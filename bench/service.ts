@@ -104,7 +104,14 @@ function writeConfig(
   return path;
 }
 
-async function startService(configPath: string, databaseUrl: string | null, schema: string | null) {
+/**
+ * The service on PostgreSQL (`databaseUrl`), or on PGlite in `dataDir`, a data folder like the
+ * embedded default's `./data`.
+ */
+async function startService(
+  configPath: string,
+  store: { databaseUrl: string; schema: string } | { dataDir: string },
+) {
   return startChild<{ url: string }>({
     // BENCH_SERVICE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to see where the time goes.
     args: [
@@ -123,10 +130,10 @@ async function startService(configPath: string, databaseUrl: string | null, sche
       VKPAY_PUBLIC_URL: undefined,
       VKPAY_SANDBOX: 'false',
       VKPAY_LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? 'warn',
-      DATABASE_URL: databaseUrl ?? undefined,
-      VKPAY_DATA_DIR: 'memory',
+      DATABASE_URL: 'databaseUrl' in store ? store.databaseUrl : undefined,
+      VKPAY_DATA_DIR: 'dataDir' in store ? store.dataDir : undefined,
       REDIS_URL: undefined,
-      BENCH_SCHEMA: schema ?? undefined,
+      BENCH_SCHEMA: 'schema' in store ? store.schema : undefined,
     },
   });
 }
@@ -288,7 +295,12 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
       readyMsg: 'bare fastify ready',
     });
     children.push(bare);
-    const service = await startService(configPath, options.databaseUrl, schema);
+    const service = await startService(
+      configPath,
+      options.databaseUrl && schema
+        ? { databaseUrl: options.databaseUrl, schema }
+        : { dataDir: join(dir, 'data-main') },
+    );
     children.push(service);
     const idleRssMb = watchPeakRss(service.pid).stop();
 
@@ -305,7 +317,7 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
     await service.stop();
     if (options.databaseUrl) {
       // PGlite beside PostgreSQL: the embedded default, in a fresh process.
-      const embedded = await startService(configPath, null, null);
+      const embedded = await startService(configPath, { dataDir: join(dir, 'data') });
       children.push(embedded);
       callbacks.push(await callbacksPhase(embedded, 'pglite', callbackMerchant, gatewayKey, options));
       await embedded.stop();

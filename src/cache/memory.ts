@@ -17,9 +17,49 @@ function frozenCopy(value: unknown): unknown {
   return copy;
 }
 
+/**
+ * Counters (the rate limits' windows), kept apart from the LRU: counting is on every API request,
+ * and a plain map with an expiry per entry does it without the LRU's bookkeeping. Expired entries
+ * are swept when the map reaches its bound; if that frees too little, the oldest are dropped.
+ */
+class Counters {
+  readonly #entries = new Map<string, { count: number; expiresAt: number }>();
+  constructor(readonly max: number) {}
+
+  increment(key: string, ttlMs: number, now = Date.now()): number {
+    const entry = this.#entries.get(key);
+    // The window expires ttlMs after its first increment, not after the latest one.
+    if (entry && entry.expiresAt > now) return ++entry.count;
+    if (entry) this.#entries.delete(key);
+    else if (this.#entries.size >= this.max) this.#sweep(now);
+    this.#entries.set(key, { count: 1, expiresAt: now + ttlMs });
+    return 1;
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #sweep(now: number): void {
+    for (const [key, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(key);
+    // Still nearly full: drop the oldest (a map iterates in insertion order), leaving room so the
+    // next new keys do not each pay for a sweep.
+    const keep = Math.floor(this.max * 0.9);
+    for (const key of this.#entries.keys()) {
+      if (this.#entries.size <= keep) break;
+      this.#entries.delete(key);
+    }
+  }
+}
+
 export function createMemoryCache(options: { max?: number } = {}): Cache {
   // Writes copy once; reads, the hot path (a cached query), hand out the frozen copy itself.
   const lru = new LRUCache<string, NonNullable<unknown>>({ max: options.max ?? 10_000, ttlAutopurge: false });
+  const counters = new Counters(options.max ?? 10_000);
   const read = <T>(key: string): T | undefined => lru.get(key) as T | undefined;
   const store = (key: string, value: unknown, ttlMs: number) => {
     const copy = frozenCopy(value);
@@ -46,17 +86,15 @@ export function createMemoryCache(options: { max?: number } = {}): Cache {
       return true;
     },
     async increment(key, ttlMs) {
-      const current = lru.get(key);
-      const next = typeof current === 'number' ? current + 1 : 1;
-      // The window expires ttlMs after its first increment, not after the latest one.
-      lru.set(key, next, next === 1 ? { ttl: ttlMs } : { noUpdateTTL: true });
-      return next;
+      return counters.increment(key, ttlMs);
     },
     async delete(key) {
       lru.delete(key);
+      counters.delete(key);
     },
     async close() {
       lru.clear();
+      counters.clear();
     },
   };
 }

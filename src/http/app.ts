@@ -23,6 +23,7 @@ const BASE_SECURITY_HEADERS = {
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
   'referrer-policy': 'no-referrer',
 };
+const SECURITY_HEADER_ENTRIES = Object.entries(BASE_SECURITY_HEADERS);
 
 export interface AppOptions {
   vkPay: VkPay;
@@ -73,12 +74,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     vkPay.context.gatewayObservers.splice(vkPay.context.gatewayObservers.indexOf(observe), 1);
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.headers({ 'x-request-id': request.id, ...BASE_SECURITY_HEADERS });
+  // A callback hook, not an async one: it runs on every request and has nothing to wait for.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
     // The seed's requireHTTPS: plain HTTP only from a trusted proxy that says the client used https.
     if (security.requireHttps && request.protocol !== 'https' && !request.url.startsWith('/healthz')) {
-      throw new PayError(40009, { message: 'HTTPS is required' });
+      done(new PayError(40009, { message: 'HTTPS is required' }));
+      return;
     }
+    done();
   });
   // One counter child per method, route and status, found by a string key, instead of hashing the
   // labels on every request.

@@ -2,12 +2,11 @@
  * Opens the payment store: PGlite in-process (the embedded default) or a PostgreSQL server through a
  * `pg` pool. Both run the same SQL and the same migrations.
  */
-import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { migrate } from './migrations.ts';
 import { PgliteDialect } from './pglite-dialect.ts';
+import { openPgliteDatabase } from './pglite-open.ts';
 import type { Database } from './schema.ts';
 
 export interface PoolConfig {
@@ -61,8 +60,7 @@ export async function openStore(config: StoreConfig = {}): Promise<Store> {
 
 async function openPglite(config: StoreConfig): Promise<Store> {
   const dataDir = config.dataDir ?? './data';
-  if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true });
-  const pglite = dataDir === 'memory' ? await PGlite.create() : await PGlite.create({ dataDir });
+  const pglite = await openPgliteDatabase(dataDir);
   if (config.schema) {
     await pglite.exec(`create schema if not exists ${config.schema}; set search_path to ${config.schema}`);
   }

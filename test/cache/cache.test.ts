@@ -72,3 +72,15 @@ describe.each(caches)('$name cache', ({ open }) => {
     expect(await cache.get('copy')).toEqual({ n: 1, nested: { m: 1 } });
   });
 });
+
+describe('memory cache counters', () => {
+  it('stay within their bound: past it the oldest windows go, the newest keep counting', async () => {
+    const cache = createMemoryCache({ max: 10 });
+    for (let i = 0; i < 25; i++) expect(await cache.increment(`ip:${i}`, 60_000)).toBe(1);
+    expect(await cache.increment('ip:24', 60_000)).toBe(2);
+    expect(await cache.increment('ip:23', 60_000)).toBe(2);
+    // ip:0 was dropped for room, so it starts a new window.
+    expect(await cache.increment('ip:0', 60_000)).toBe(1);
+    await cache.close();
+  });
+});
