@@ -150,6 +150,8 @@ try {
     `${name.padEnd(28)} ${p.backend.padEnd(8)} ${f(p.load.perSecond).padStart(7)}/s  p50 ${ms(p.load.p50Ms).padStart(3)} ms  ` +
     `p99 ${ms(p.load.p99Ms).padStart(3)} ms  peak RSS ${f(p.peakRssMb)} MB`;
   out(`service idle RSS after start ${f(service.idleRssMb)} MB`);
+  if (service.embeddedIdleRssMb !== null)
+    out(`service on PGlite (a fresh data folder), idle RSS after start ${f(service.embeddedIdleRssMb)} MB`);
   out(phase(`createPayment (${service.createPayment.load.ok})`, service.createPayment));
   out(phase('cached queryPayment', service.cachedQuery));
   out(phase('bare Fastify route', service.bareRoute));
@@ -184,8 +186,11 @@ try {
       figure: `callbacks applied/s (${callbacks.backend})`,
       value: f(callbacks.appliedPerSecond),
       latency: `${ms(callbacks.load.p50Ms)}/${ms(callbacks.load.p99Ms)}`,
-      ...(onPostgres ? { target: '>= 1000/s', check: callbacks.appliedPerSecond >= 1000 } : {}),
-      ...rss(callbacks.peakRssMb),
+      // The targets are the production configuration's; PGlite is shown for comparison, its RSS
+      // mostly PostgreSQL's own WebAssembly heap.
+      ...(onPostgres
+        ? { target: '>= 1000/s', check: callbacks.appliedPerSecond >= 1000, ...rss(callbacks.peakRssMb) }
+        : { rss: f(callbacks.peakRssMb) }),
     });
   }
   if (!databaseUrl) out('callbacks on postgres skipped: set BENCH_DATABASE_URL to a PostgreSQL server');
@@ -193,5 +198,7 @@ try {
   await emulators.child.stop();
 }
 
-out('\n== Summary (targets from issue 5; RSS target: under 200 MB in every service phase)');
+out(
+  '\n== Summary (targets from issue 5; RSS target: under 200 MB in every phase of the service on PostgreSQL)',
+);
 out(summaryTable(rows));

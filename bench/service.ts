@@ -52,6 +52,8 @@ export interface CallbackResult extends PhaseResult {
 export interface ServiceBenchResult {
   /** The service process's RSS once it is ready, before any load, MB. */
   idleRssMb: number;
+  /** The same for the service on PGlite (the embedded default), when it ran. */
+  embeddedIdleRssMb: number | null;
   createPayment: PhaseResult;
   cachedQuery: PhaseResult;
   bareRoute: PhaseResult;
@@ -315,15 +317,18 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
     );
     const callbacks = [await callbacksPhase(service, backend, callbackMerchant, gatewayKey, options)];
     await service.stop();
+    let embeddedIdleRssMb: number | null = null;
     if (options.databaseUrl) {
       // PGlite beside PostgreSQL: the embedded default, in a fresh process.
       const embedded = await startService(configPath, { dataDir: join(dir, 'data') });
       children.push(embedded);
+      embeddedIdleRssMb = watchPeakRss(embedded.pid).stop();
       callbacks.push(await callbacksPhase(embedded, 'pglite', callbackMerchant, gatewayKey, options));
       await embedded.stop();
     }
     return {
       idleRssMb,
+      embeddedIdleRssMb,
       createPayment,
       cachedQuery,
       bareRoute,
