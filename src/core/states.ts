@@ -15,7 +15,12 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'CLOSED', 'ABNORMAL'] as const;
+/**
+ * The gateways' refund states, plus REFUSED: the gateway certainly refused the request (the
+ * merchant's balance was short, say), so nothing was refunded and the amount is free again; asking
+ * again with the same out_refund_no reserves it anew and asks the gateway again.
+ */
+export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'CLOSED', 'ABNORMAL', 'REFUSED'] as const;
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
 
 const ORDER_EDGES: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
@@ -30,9 +35,10 @@ const ORDER_EDGES: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
 };
 
 const REFUND_EDGES: Readonly<Record<RefundStatus, readonly RefundStatus[]>> = {
-  PROCESSING: ['SUCCESS', 'CLOSED', 'ABNORMAL'],
+  PROCESSING: ['SUCCESS', 'CLOSED', 'ABNORMAL', 'REFUSED'],
   // An abnormal refund (closed card, frozen account) is settled by hand or by a retry at the gateway.
   ABNORMAL: ['SUCCESS', 'CLOSED'],
+  REFUSED: ['PROCESSING'],
   SUCCESS: [],
   CLOSED: [],
 };

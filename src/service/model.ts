@@ -114,7 +114,8 @@ export interface RefundResult {
   merchantId: string;
   provider: string;
   outRefundNo: string;
-  status: 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
+  /** A gateway reports the first four; REFUSED comes only from a request the gateway refused. */
+  status: 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL' | 'REFUSED';
   refundId?: string | null;
   /** The refunded amount the gateway reports, checked against the refund's. */
   refundFen?: Fen | null;

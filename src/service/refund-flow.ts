@@ -1,7 +1,8 @@
 /**
  * Refunds at the gateway: reserve the amount here first (under the order's lock), then ask the
  * gateway, then apply its answer. A retry with the same out_refund_no asks the gateway again with
- * the same number, which the gateway treats as the same refund.
+ * the same number, which the gateway treats as the same refund; a refund the gateway refused is
+ * reserved again first.
  */
 import { PayError } from '../core/errors.ts';
 import type { ServiceContext } from './context.ts';
@@ -43,14 +44,15 @@ export async function refund(context: ServiceContext, request: StartRefundReques
         }),
     );
   } catch (error) {
-    // A refund the gateway certainly refused gives its reservation back; one whose outcome is unknown
-    // (timeout) stays PROCESSING, to be settled by its callback, a query, or a retry with the same number.
+    // A refund the gateway certainly refused gives its reservation back (REFUSED: the same
+    // out_refund_no may ask again, after a top-up say); one whose outcome is unknown (timeout) stays
+    // PROCESSING, to be settled by its callback, a query, or a retry with the same number.
     if (error instanceof PayError && !error.outcomeUnknown && !error.retryable) {
       await applyRefundResult(context, {
         merchantId: order.merchantId,
         provider: order.provider,
         outRefundNo: pending.outRefundNo,
-        status: 'CLOSED',
+        status: 'REFUSED',
         source: 'request',
         raw: { refusedWith: error.gatewayCode ?? error.code },
       });

@@ -3,7 +3,7 @@
  * refundable, and its gateway results move the refund and the order's refunded total together.
  */
 import { isPayError, PayError } from '../core/errors.ts';
-import { canMoveRefund, isPaid, statusAfterRefunds } from '../core/states.ts';
+import { assertRefundMove, canMoveRefund, isPaid, statusAfterRefunds } from '../core/states.ts';
 import { type RefundInput, validateRefundInput } from '../core/validate.ts';
 import { insertNotifyEvent } from '../store/journal.ts';
 import { lockOrder, lockOrderById, updateOrder } from '../store/orders.ts';
@@ -27,7 +27,10 @@ export interface StartRefundRequest extends RefundInput {
 export interface StartedRefund {
   refund: Refund;
   order: Order;
-  /** False when this out_refund_no was asked for before: the same refund is returned, nothing new. */
+  /**
+   * False when this out_refund_no was asked for before: the same refund is returned, nothing new.
+   * True for a new refund, and for a refused one reserved again.
+   */
   created: boolean;
 }
 
@@ -51,7 +54,8 @@ export async function startRefund(
             details: { outTradeNo: existing.out_trade_no, refundFen: existing.refund_fee },
           });
         }
-        return { refund: toRefund(existing), order: toOrder(order), created: false };
+        if (existing.status !== 'REFUSED')
+          return { refund: toRefund(existing), order: toOrder(order), created: false };
       }
       if (!isPaid(order.status)) {
         throw new PayError(40001, {
@@ -66,6 +70,18 @@ export async function startRefund(
           message: `refund_fee ${params.refundFen} exceeds the refundable ${refundableFen} fen`,
           details: { refundableFen },
         });
+      }
+      if (existing) {
+        // Refused by the gateway before: reserve the amount again and let the caller ask again.
+        assertRefundMove(existing.status, 'PROCESSING');
+        const reopened = await updateRefund(
+          tx,
+          existing,
+          { status: 'PROCESSING', gateway_payload: null },
+          context.now(),
+        );
+        if (!reopened) throw new PayError(40010, { message: 'the refund changed under its lock; retry' });
+        return { refund: toRefund(reopened), order: toOrder(order), created: true };
       }
       const refund = await insertRefund(tx, {
         order_id: order.id,

@@ -1,6 +1,6 @@
 /** Reads and conditional writes of payment_refunds. */
 import { type Kysely, sql, type Transaction } from 'kysely';
-import type { RefundStatus } from '../core/states.ts';
+import { REFUND_STATUSES, type RefundStatus, refundHoldsAmount } from '../core/states.ts';
 import type { Database, NewRefundRow, RefundRow } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -27,12 +27,14 @@ export async function listRefunds(db: Db, orderId: number): Promise<RefundRow[]>
 }
 
 /** Fen held by the order's refunds that succeeded, are in flight or are stuck awaiting a hand. */
+const HOLDING_STATUSES = REFUND_STATUSES.filter(refundHoldsAmount);
+
 export async function heldRefundFen(db: Db, orderId: number): Promise<number> {
   const row = await db
     .selectFrom('payment_refunds')
     .select(sql<number>`coalesce(sum(refund_fee), 0)::int`.as('held'))
     .where('order_id', '=', orderId)
-    .where('status', 'in', ['PROCESSING', 'ABNORMAL', 'SUCCESS'])
+    .where('status', 'in', HOLDING_STATUSES)
     .executeTakeFirstOrThrow();
   return row.held;
 }

@@ -181,6 +181,29 @@ describe.each(backends)('Alipay end to end on $name', (backend) => {
     expect(queried.refund.status).toBe('SUCCESS');
   });
 
+  it('a refund refused for the seller balance goes through on a retry with the same out_request_no', async () => {
+    const no = tradeNo();
+    await pay(no, 'native', 1000);
+    await ali().control('POST', `/trades/${ali().appId}/${no}/scan`);
+    await buyerPays(no);
+    await ali().control('POST', '/faults', {
+      kind: 'businessError',
+      subCode: 'ACQ.SELLER_BALANCE_NOT_ENOUGH',
+      appId: ali().appId,
+      method: 'alipay.trade.refund',
+    });
+    const ask = () =>
+      h.vkPay.refund({ merchantId: MERCHANT, out_trade_no: no, out_refund_no: `${no}R1`, refund_fee: 400 });
+    expect(await codeOf(ask())).toBe(40007);
+    expect(await h.vkPay.listRefunds(MERCHANT, no)).toMatchObject([{ status: 'REFUSED', refundFen: 400 }]);
+    expect(await h.vkPay.getOrder(MERCHANT, no)).toMatchObject({ status: 'SUCCESS', refundedFen: 0 });
+
+    const retried = await ask();
+    expect(retried.refund.status).toBe('SUCCESS');
+    expect(retried.order).toMatchObject({ status: 'PARTIAL_REFUNDED', refundedFen: 400 });
+    expect(await h.vkPay.listRefunds(MERCHANT, no)).toMatchObject([{ status: 'SUCCESS', refundFen: 400 }]);
+  });
+
   it('closes an unpaid precreated order', async () => {
     const no = tradeNo();
     await pay(no, 'native');

@@ -216,6 +216,38 @@ describe.each(backends)('WeChat Pay end to end on $name', (backend) => {
     ).toBe(40001);
   });
 
+  it('a refund refused for the merchant balance frees its amount and goes through on a retry with the same number', async () => {
+    const no = tradeNo();
+    await pay(no, 'native', 1000);
+    await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
+    await eventually(
+      () => storedStatus(no),
+      (s) => s === 'SUCCESS',
+    );
+    await h.control('POST', '/faults', { kind: 'notEnough', operation: 'refund', outTradeNo: no });
+    const ask = () =>
+      h.vkPay.refund({ merchantId: MERCHANT, out_trade_no: no, out_refund_no: `${no}R1`, refund_fee: 1000 });
+
+    expect(await codeOf(ask())).toBe(40007);
+    expect(await h.vkPay.listRefunds(MERCHANT, no)).toMatchObject([
+      { outRefundNo: `${no}R1`, status: 'REFUSED', refundFen: 1000 },
+    ]);
+    expect(await order(no)).toMatchObject({ status: 'SUCCESS', refundedFen: 0 });
+
+    // After a top-up the merchant asks again with the same out_refund_no: reserved again, sent again.
+    const retried = await ask();
+    expect(retried.refund).toMatchObject({ outRefundNo: `${no}R1`, status: 'PROCESSING' });
+    await h.control('POST', `/refunds/${h.mchId}/${no}R1/succeed`);
+    const done = await eventually(
+      () => order(no),
+      (o) => o.status === 'REFUNDED',
+    );
+    expect(done).toMatchObject({ status: 'REFUNDED', refundedFen: 1000 });
+    expect(await h.vkPay.listRefunds(MERCHANT, no)).toMatchObject([{ status: 'SUCCESS', refundFen: 1000 }]);
+    // Once paid back, the same number is the same refund again: nothing more moves.
+    expect((await ask()).refund.status).toBe('SUCCESS');
+  });
+
   it('closes an unpaid order at the gateway, and it can no longer be paid', async () => {
     const no = tradeNo();
     await pay(no);

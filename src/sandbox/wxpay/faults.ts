@@ -15,9 +15,12 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   'certificates',
 ];
 
-/** Faults on API calls: error statuses, a delay, a response that never comes, or a bad signature. */
+/** Faults on API calls: error statuses, a short balance, a delay, a response that never comes, or a bad signature. */
 export const API_FAULT_KINDS = [
   'frequencyLimited',
+  // The merchant's balance cannot cover a refund: 403 NOT_ENOUGH, nothing refunded (aim it with
+  // operation 'refund'; a later request with the same out_refund_no goes through).
+  'notEnough',
   'systemError',
   'badGateway',
   'delay',

@@ -46,7 +46,7 @@ function stateOf(request: FastifyRequest): RequestState {
   return state;
 }
 
-const GATE_FAULTS = ['frequencyLimited', 'systemError', 'badGateway', 'delay', 'hang'] as const;
+const GATE_FAULTS = ['frequencyLimited', 'notEnough', 'systemError', 'badGateway', 'delay', 'hang'] as const;
 type GateFaultKind = (typeof GATE_FAULTS)[number] & ApiFaultKind;
 
 const BAD_GATEWAY_HTML =
@@ -150,6 +150,8 @@ export function signedOperation(gateway: WxpayGateway, definition: OperationDefi
     switch (fault?.kind) {
       case 'frequencyLimited':
         throw new WxpayWireError(429, 'FREQUENCY_LIMITED', '请求频率超限，请降低请求频率');
+      case 'notEnough':
+        throw new WxpayWireError(403, 'NOT_ENOUGH', '基本账户余额不足，请充值后重新发起');
       case 'systemError':
         throw new WxpayWireError(500, 'SYSTEM_ERROR', '系统错误');
       case 'badGateway':
