@@ -16,6 +16,7 @@ import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { startSyncJob } from '../service/jobs.ts';
+import { startAlertMonitor } from '../service/monitoring.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
 import { DEMO_MERCHANT, demoAlipayApp, demoWxpayMerchant } from './demo-merchants.ts';
 
@@ -95,6 +96,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     throw error;
   }
   const stopSync = config.syncIntervalMs > 0 ? startSyncJob(vkPay.context, config.syncIntervalMs) : () => {};
+  const stopAlerts = startAlertMonitor(vkPay.context, config.alerts);
   const address = app.server.address();
   const url = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
   return {
@@ -104,6 +106,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     demo,
     async close() {
       stopSync();
+      stopAlerts();
       await app.close();
       await vkPay.close();
     },

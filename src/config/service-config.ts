@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
+import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
 import { ConfigError, type Environment, loadConfig, type VkPayConfig } from './config.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from './security.ts';
@@ -28,6 +29,8 @@ export interface ServiceConfig extends VkPayConfig {
   checkoutSecret: string | null;
   /** How often unpaid orders are reconciled with their gateway; 0 turns the job off. */
   syncIntervalMs: number;
+  /** The error-rate alert: threshold, window and the webhook it is sent to. */
+  alerts: AlertSettings;
   configFile: string | null;
 }
 
@@ -75,6 +78,53 @@ function port(raw: unknown, field: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 65_535)
     throw new ConfigError(`${field} must be a port from 0 to 65535`);
   return value;
+}
+
+const ALERT_FORMATS: readonly AlertFormat[] = ['json', 'wecom', 'dingtalk'];
+
+function positive(value: unknown, field: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new ConfigError(`${field} must be a positive number`);
+  return number;
+}
+
+/** `alerts` in the file; VKPAY_ALERT_WEBHOOK (a URL, or env:/file:) overrides its webhookUrl. */
+function alertSettings(value: unknown, env: NodeJS.ProcessEnv, secrets: SecretContext): AlertSettings {
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    throw new ConfigError('alerts must be an object');
+  const file = (value ?? {}) as Record<string, unknown>;
+  const format = (file.format ?? DEFAULT_ALERTS.format) as AlertFormat;
+  if (!ALERT_FORMATS.includes(format))
+    throw new ConfigError(`alerts.format must be one of ${ALERT_FORMATS.join(', ')}`);
+  const threshold = Number(file.threshold ?? DEFAULT_ALERTS.threshold);
+  if (!(threshold > 0 && threshold < 1))
+    throw new ConfigError('alerts.threshold must be a share between 0 and 1 (0.1 = 10 %)');
+  // The webhook URL of a group robot carries its key: a secret, from the environment or a file in production.
+  const rawUrl = env.VKPAY_ALERT_WEBHOOK || file.webhookUrl;
+  const webhookUrl =
+    rawUrl === undefined || rawUrl === ''
+      ? null
+      : env.VKPAY_ALERT_WEBHOOK && !/^(env|file):/.test(env.VKPAY_ALERT_WEBHOOK)
+        ? env.VKPAY_ALERT_WEBHOOK
+        : resolveSecret(rawUrl, 'alerts.webhookUrl', secrets);
+  if (webhookUrl !== null && !/^https?:\/\//.test(webhookUrl))
+    throw new ConfigError('alerts.webhookUrl must be an http(s) URL');
+  const minutes = (name: string, fallbackMs: number) =>
+    file[name] === undefined ? fallbackMs : positive(file[name], `alerts.${name}`) * 60_000;
+  return {
+    webhookUrl,
+    format,
+    secret: file.secret === undefined ? null : resolveSecret(file.secret, 'alerts.secret', secrets),
+    threshold,
+    windowMs: minutes('windowMinutes', DEFAULT_ALERTS.windowMs),
+    minEvents:
+      file.minEvents === undefined ? DEFAULT_ALERTS.minEvents : positive(file.minEvents, 'alerts.minEvents'),
+    intervalMs:
+      file.intervalSeconds === undefined
+        ? DEFAULT_ALERTS.intervalMs
+        : positive(file.intervalSeconds, 'alerts.intervalSeconds') * 1000,
+    repeatMs: minutes('repeatMinutes', DEFAULT_ALERTS.repeatMs),
+  };
 }
 
 export interface LoadOptions {
@@ -191,6 +241,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     checkoutSecret,
     // 0 turns the job off, so only a missing value falls back to the default.
     syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || (file.syncIntervalMs ?? 30_000)),
+    alerts: alertSettings(file.alerts, env, secrets),
     configFile,
   };
   checkProduction(config);
@@ -221,6 +272,8 @@ export function checkProduction(config: ServiceConfig): void {
   if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
   if (config.wxpay.length === 0 && config.alipay.length === 0)
     problems.push('configure at least one wxpay merchant or alipay app');
+  if (config.alerts.webhookUrl && !config.alerts.webhookUrl.startsWith('https://'))
+    problems.push('alerts.webhookUrl must be https:// in production');
   for (const [i, merchant] of config.wxpay.entries()) {
     if (merchant.baseUrl && !merchant.baseUrl.startsWith('https://'))
       problems.push(`wxpay[${i}].baseUrl must be https://`);

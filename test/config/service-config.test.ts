@@ -87,3 +87,56 @@ describe('service configuration', () => {
     expect(config.redisUrl).toBe('redis://cache:6379');
   });
 });
+
+describe('alert configuration', () => {
+  it('defaults to a 10 % threshold over five minutes, logged only', () => {
+    const config = loadServiceConfig({ env: {}, cwd: mkdtempSync(join(tmpdir(), 'vkpay-empty-')) });
+    expect(config.alerts).toEqual({
+      webhookUrl: null,
+      format: 'json',
+      secret: null,
+      threshold: 0.1,
+      windowMs: 300_000,
+      minEvents: 20,
+      intervalMs: 60_000,
+      repeatMs: 3_600_000,
+    });
+  });
+
+  it('reads the webhook as a secret, its format and its numbers, and names a bad field', () => {
+    const { path } = withFile({
+      alerts: {
+        webhookUrl: 'env:ALERT_URL',
+        format: 'wecom',
+        threshold: 0.2,
+        windowMinutes: 10,
+        intervalSeconds: 30,
+      },
+    });
+    const url = 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1';
+    expect(loadServiceConfig({ env: { ALERT_URL: url }, configPath: path }).alerts).toMatchObject({
+      webhookUrl: url,
+      format: 'wecom',
+      threshold: 0.2,
+      windowMs: 600_000,
+      intervalMs: 30_000,
+    });
+    expect(
+      loadServiceConfig({ env: { VKPAY_ALERT_WEBHOOK: 'https://hooks.example/a' }, configPath: path }).alerts
+        .webhookUrl,
+    ).toBe('https://hooks.example/a');
+    expect(
+      errorOf(() =>
+        loadServiceConfig({ env: {}, configPath: withFile({ alerts: { format: 'email' } }).path }),
+      ),
+    ).toBe('alerts.format must be one of json, wecom, dingtalk');
+    expect(
+      errorOf(() => loadServiceConfig({ env: {}, configPath: withFile({ alerts: { threshold: 10 } }).path })),
+    ).toContain('alerts.threshold must be a share between 0 and 1');
+    expect(
+      errorOf(() =>
+        loadServiceConfig({ env: {}, configPath: withFile({ alerts: { webhookUrl: 'ftp://x' } }).path }),
+      ),
+    ).toBe('alerts.webhookUrl must be an http(s) URL');
+  });
+});

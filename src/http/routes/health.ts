@@ -1,10 +1,16 @@
-/** Liveness, readiness (database and cache reachable) and Prometheus metrics. */
-import type { FastifyPluginAsync } from 'fastify';
+/**
+ * Liveness, readiness (database and cache reachable), and for the operators (admin allowlist):
+ * Prometheus metrics and payment statistics.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { PayError } from '../../core/errors.ts';
+import { paymentStats } from '../../service/monitoring.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import { createAllowlist } from '../plugins/allowlist.ts';
+
+const DAY_MS = 24 * 3600_000;
 
 export const healthRoutes: FastifyPluginAsync<{
   vkPay: VkPay;
@@ -42,11 +48,42 @@ export const healthRoutes: FastifyPluginAsync<{
     return { code: 0, msg: 'ok', data };
   });
 
-  // Metrics describe the business (orders by status, gateway latency): for the operators only.
-  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+  // Metrics and statistics describe the business (orders, gateway latency): for the operators only.
+  const adminOnly = async (request: FastifyRequest) => {
     if (!admins.allows(request.ip))
-      throw new PayError(40009, { message: `IP ${request.ip} may not read metrics` });
+      throw new PayError(40009, { message: `IP ${request.ip} may not read ${request.routeOptions.url}` });
+  };
+  app.get('/metrics', { schema: { hide: true }, onRequest: adminOnly }, async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+
+  app.get<{ Querystring: { from?: string; to?: string } }>(
+    '/admin/stats',
+    {
+      onRequest: adminOnly,
+      schema: {
+        tags: ['operations'],
+        summary: 'payment statistics: success rate, gateway response times, errors by code',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            from: { type: 'string', format: 'date-time', description: 'default: 24 hours before `to`' },
+            to: { type: 'string', format: 'date-time', description: 'default: now' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const to = request.query.to ? new Date(request.query.to) : vkPay.context.now();
+      const from = request.query.from ? new Date(request.query.from) : new Date(to.getTime() - DAY_MS);
+      if (!(from < to) || to.getTime() - from.getTime() > 31 * DAY_MS)
+        throw new PayError(40001, {
+          field: 'from',
+          message: 'from must be before to, and the window at most 31 days',
+        });
+      return { code: 0, msg: 'ok', data: await paymentStats(vkPay.context, { from, to }) };
+    },
+  );
 };

@@ -1,0 +1,313 @@
+/**
+ * Monitoring from the payment journal: the success rate of orders, gateway response times per
+ * provider and operation, errors by code, and the error-rate alert (more than 10 % of the last
+ * five minutes' payment events failing, by default), sent to a webhook once per incident however
+ * many instances watch.
+ */
+import { createHmac } from 'node:crypto';
+import { sql } from 'kysely';
+import type { ServiceContext } from './context.ts';
+
+/**
+ * Failures that are the caller's or the buyer's, not the system's: bad parameters, unknown orders,
+ * orders already paid, a short balance. They are counted in the statistics, never in the alert.
+ */
+export const CALLER_ERROR_CODES: readonly number[] = [40001, 40005, 40006, 40007];
+
+export interface CallStats {
+  provider: string;
+  /** The payment_logs type: create, query, close, refund, refund_query, notify, ... */
+  type: string;
+  calls: number;
+  errors: number;
+  errorRate: number;
+  avgMs: number | null;
+  minMs: number | null;
+  maxMs: number | null;
+  p95Ms: number | null;
+}
+
+export interface PaymentStats {
+  from: string;
+  to: string;
+  orders: {
+    created: number;
+    /** Paid, refunded in part or in full: the buyer's money arrived. */
+    paid: number;
+    closed: number;
+    /** paid / created, or null without orders. */
+    successRate: number | null;
+    paidFen: number;
+  };
+  calls: CallStats[];
+  errors: Array<{ code: number; count: number }>;
+}
+
+const ratio = (part: number, whole: number) => (whole > 0 ? part / whole : null);
+const rounded = (value: unknown) =>
+  value === null || value === undefined ? null : Math.round(Number(value));
+
+/** Statistics of the orders created and the payment events logged in [from, to). */
+export async function paymentStats(
+  context: ServiceContext,
+  window: { from: Date; to: Date },
+): Promise<PaymentStats> {
+  const { db } = context.store;
+  const [orders, calls, errors] = await Promise.all([
+    sql<{ created: number; paid: number; closed: number; paid_fen: number }>`
+      select count(*)::int as created,
+        (count(*) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')))::int as paid,
+        (count(*) filter (where status = 'CLOSED'))::int as closed,
+        coalesce(sum(total_fee) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')), 0)::int as paid_fen
+      from payment_orders where create_date >= ${window.from} and create_date < ${window.to}`.execute(db),
+    sql<{
+      provider: string;
+      type: string;
+      calls: number;
+      errors: number;
+      avg_ms: number | null;
+      min_ms: number | null;
+      max_ms: number | null;
+      p95_ms: number | null;
+    }>`
+      select provider, type, count(*)::int as calls,
+        (count(*) filter (where status = 'ERROR'))::int as errors,
+        avg(response_ms)::float8 as avg_ms, min(response_ms) as min_ms, max(response_ms) as max_ms,
+        (percentile_cont(0.95) within group (order by response_ms))::float8 as p95_ms
+      from payment_logs
+      where create_date >= ${window.from} and create_date < ${window.to}
+        and provider is not null and response_ms is not null
+      group by provider, type order by provider, type`.execute(db),
+    sql<{ code: number; count: number }>`
+      select (error->>'code')::int as code, count(*)::int as count
+      from payment_logs
+      where create_date >= ${window.from} and create_date < ${window.to}
+        and status = 'ERROR' and error->>'code' ~ '^[0-9]+$'
+      group by 1 order by 2 desc, 1`.execute(db),
+  ]);
+  const o = orders.rows[0] ?? { created: 0, paid: 0, closed: 0, paid_fen: 0 };
+  return {
+    from: window.from.toISOString(),
+    to: window.to.toISOString(),
+    orders: {
+      created: o.created,
+      paid: o.paid,
+      closed: o.closed,
+      successRate: ratio(o.paid, o.created),
+      paidFen: o.paid_fen,
+    },
+    calls: calls.rows.map((row) => ({
+      provider: row.provider,
+      type: row.type,
+      calls: row.calls,
+      errors: row.errors,
+      errorRate: row.errors / row.calls,
+      avgMs: rounded(row.avg_ms),
+      minMs: rounded(row.min_ms),
+      maxMs: rounded(row.max_ms),
+      p95Ms: rounded(row.p95_ms),
+    })),
+    errors: errors.rows,
+  };
+}
+
+export interface ErrorRate {
+  /** Payment events logged in the window. */
+  events: number;
+  /** Of which failed for the system's reasons (not CALLER_ERROR_CODES). */
+  errors: number;
+  rate: number | null;
+  byCode: Array<{ code: number; count: number }>;
+}
+
+/** The share of payment events in the `windowMs` before `now` that failed for the system's reasons. */
+export async function errorRate(context: ServiceContext, windowMs: number, now: Date): Promise<ErrorRate> {
+  const from = new Date(now.getTime() - windowMs);
+  const rows = await sql<{ code: number | null; status: string; count: number }>`
+    select case when status = 'ERROR' and coalesce(error->>'code', '') ~ '^[0-9]+$'
+                then (error->>'code')::int end as code,
+           status, count(*)::int as count
+    from payment_logs where create_date >= ${from} and create_date <= ${now}
+    group by 1, 2`.execute(context.store.db);
+  let events = 0;
+  let errors = 0;
+  const byCode: Array<{ code: number; count: number }> = [];
+  for (const row of rows.rows) {
+    events += row.count;
+    if (row.status !== 'ERROR') continue;
+    const code = row.code ?? 50000;
+    if (CALLER_ERROR_CODES.includes(code)) continue;
+    errors += row.count;
+    byCode.push({ code, count: row.count });
+  }
+  byCode.sort((a, b) => b.count - a.count || a.code - b.code);
+  return { events, errors, rate: ratio(errors, events), byCode };
+}
+
+export type AlertFormat = 'json' | 'wecom' | 'dingtalk';
+
+export interface AlertSettings {
+  /** Where alerts go (a WeCom or DingTalk group robot, or any JSON endpoint); null: the log only. */
+  webhookUrl: string | null;
+  format: AlertFormat;
+  /** DingTalk's signing secret ("加签"), when the robot has one. */
+  secret: string | null;
+  /** Alert above this share of failing events (0.1 = 10 %). */
+  threshold: number;
+  windowMs: number;
+  /** Fewer events than this in the window never alert: two failures of three calls are not an outage. */
+  minEvents: number;
+  intervalMs: number;
+  /** While an incident lasts, the alert is sent again this often. */
+  repeatMs: number;
+}
+
+export const DEFAULT_ALERTS: AlertSettings = {
+  webhookUrl: null,
+  format: 'json',
+  secret: null,
+  threshold: 0.1,
+  windowMs: 5 * 60_000,
+  minEvents: 20,
+  intervalMs: 60_000,
+  repeatMs: 60 * 60_000,
+};
+
+export interface AlertCheck extends ErrorRate {
+  firing: boolean;
+  /** What this check sent: a new (or repeated) alert, the all-clear, or nothing. */
+  sent: 'firing' | 'resolved' | null;
+}
+
+export interface AlertMessage {
+  alert: 'vkpay_error_rate';
+  status: 'firing' | 'resolved';
+  rate: number | null;
+  errors: number;
+  events: number;
+  threshold: number;
+  windowMinutes: number;
+  byCode: Array<{ code: number; count: number }>;
+  at: string;
+}
+
+const INCIDENT_KEY = 'alert:error-rate';
+
+/** Checks the error rate once and sends what the change calls for. */
+export async function checkErrorRate(
+  context: ServiceContext,
+  settings: AlertSettings,
+  send: (message: AlertMessage) => Promise<void>,
+  now: Date = context.now(),
+): Promise<AlertCheck> {
+  const measured = await errorRate(context, settings.windowMs, now);
+  const firing =
+    measured.events >= settings.minEvents && measured.rate !== null && measured.rate > settings.threshold;
+  const message = (status: AlertMessage['status']): AlertMessage => ({
+    alert: 'vkpay_error_rate',
+    status,
+    rate: measured.rate,
+    errors: measured.errors,
+    events: measured.events,
+    threshold: settings.threshold,
+    windowMinutes: settings.windowMs / 60_000,
+    byCode: measured.byCode,
+    at: now.toISOString(),
+  });
+  let sent: AlertCheck['sent'] = null;
+  if (firing) {
+    // The instance that records the incident sends it; the record expires after repeatMs, so a
+    // long incident is announced again.
+    if (await context.cache.setIfAbsent(INCIDENT_KEY, { since: now.toISOString() }, settings.repeatMs)) {
+      sent = 'firing';
+      context.logger.error({ alert: message('firing') }, 'payment error rate above the alert threshold');
+      await send(message('firing'));
+    }
+  } else {
+    const incident = await context.cache.get<{ since: string }>(INCIDENT_KEY);
+    if (
+      incident &&
+      (await context.cache.setIfAbsent(`${INCIDENT_KEY}:resolved:${incident.since}`, 1, settings.repeatMs))
+    ) {
+      await context.cache.delete(INCIDENT_KEY);
+      sent = 'resolved';
+      context.logger.warn(
+        { alert: message('resolved') },
+        'payment error rate back under the alert threshold',
+      );
+      await send(message('resolved'));
+    }
+  }
+  return { ...measured, firing, sent };
+}
+
+function describe(message: AlertMessage): string {
+  const percent = message.rate === null ? 'n/a' : `${(message.rate * 100).toFixed(1)}%`;
+  const codes = message.byCode.map((entry) => `${entry.code}×${entry.count}`).join(', ') || 'none';
+  return message.status === 'firing'
+    ? `【VK-Pay 支付异常告警】最近${message.windowMinutes}分钟支付错误率 ${percent}（${message.errors}/${message.events}），超过 ${(message.threshold * 100).toFixed(0)}%。错误码：${codes}。时间：${message.at}`
+    : `【VK-Pay 告警恢复】最近${message.windowMinutes}分钟支付错误率 ${percent}（${message.errors}/${message.events}），已低于 ${(message.threshold * 100).toFixed(0)}%。时间：${message.at}`;
+}
+
+/** The body a webhook of `format` expects. */
+export function alertBody(message: AlertMessage, format: AlertFormat): unknown {
+  if (format === 'json') return message;
+  // WeCom and DingTalk group robots both take a text message of this shape.
+  return { msgtype: 'text', text: { content: describe(message) } };
+}
+
+/** DingTalk's signed robot URL: timestamp and HMAC-SHA256 of "timestamp\nsecret" under the secret. */
+export function signedDingtalkUrl(url: string, secret: string, nowMs: number): string {
+  const sign = createHmac('sha256', secret).update(`${nowMs}\n${secret}`).digest('base64');
+  const signed = new URL(url);
+  signed.searchParams.set('timestamp', String(nowMs));
+  signed.searchParams.set('sign', sign);
+  return signed.toString();
+}
+
+/** Posts alerts to the configured webhook; failures go to the log (without the URL: it holds a key). */
+export function webhookSender(
+  context: ServiceContext,
+  settings: AlertSettings,
+  fetchImpl: typeof fetch = fetch,
+): (message: AlertMessage) => Promise<void> {
+  return async (message) => {
+    if (!settings.webhookUrl) return;
+    const url =
+      settings.format === 'dingtalk' && settings.secret
+        ? signedDingtalkUrl(settings.webhookUrl, settings.secret, Date.now())
+        : settings.webhookUrl;
+    try {
+      const response = await fetchImpl(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alertBody(message, settings.format)),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      await response.arrayBuffer();
+    } catch (error) {
+      context.logger.error(
+        { host: new URL(settings.webhookUrl).host, reason: (error as Error).message },
+        'alert webhook failed',
+      );
+    }
+  };
+}
+
+/** Checks every intervalMs until stopped. Returns the stop function. */
+export function startAlertMonitor(context: ServiceContext, settings: AlertSettings): () => void {
+  const send = webhookSender(context, settings);
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    checkErrorRate(context, settings, send)
+      .catch((error: unknown) => context.logger.warn({ err: error }, 'error-rate check failed'))
+      .finally(() => {
+        running = false;
+      });
+  }, settings.intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
