@@ -1,11 +1,13 @@
 /**
  * Background reconciliation: unpaid orders are asked about at the gateway (so a lost callback heals
- * without anyone querying), and expired ones are closed there. With many instances, one cache lock
+ * without anyone querying), and expired ones are closed there; refunds left PROCESSING are asked
+ * about too, and sent again when the gateway never got them. With many instances, one cache lock
  * per tick keeps them from doing the same work at once; the work itself is idempotent anyway.
  */
 import { isPayError } from '../core/errors.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
+import { settlePendingRefund } from './refund-flow.ts';
 
 export interface SyncJobOptions {
   /** Orders younger than this are left to their callback. */
@@ -16,6 +18,78 @@ export interface SyncJobOptions {
 }
 
 export const DEFAULT_SYNC_JOB: SyncJobOptions = { minAgeMs: 60_000, maxAgeMs: 48 * 3600_000, batchSize: 50 };
+
+export interface RefundSyncOptions {
+  /** Refunds changed more recently than this are left to their notification. */
+  minAgeMs: number;
+  /** Refunds older than this are left to people (a refund can take days through a bank, not months). */
+  maxAgeMs: number;
+  batchSize: number;
+  /** The longest wait between two checks of one refund; younger refunds are checked more often. */
+  maxBackoffMs: number;
+}
+
+export const DEFAULT_REFUND_SYNC: RefundSyncOptions = {
+  minAgeMs: 60_000,
+  maxAgeMs: 30 * 24 * 3600_000,
+  batchSize: 50,
+  maxBackoffMs: 3600_000,
+};
+
+export interface RefundSyncReport {
+  checked: number;
+  settled: number;
+  resent: number;
+  failed: number;
+}
+
+/**
+ * One pass over refunds left PROCESSING: each is asked about at the gateway (a lost REFUND.SUCCESS
+ * heals) and sent again with the same number when the gateway never received it. A refund is
+ * checked again after a tenth of its age (at least minAgeMs, at most maxBackoffMs), so one that
+ * sits in a bank for days costs a query an hour, not one a tick.
+ */
+export async function syncPendingRefunds(
+  context: ServiceContext,
+  options: RefundSyncOptions = DEFAULT_REFUND_SYNC,
+): Promise<RefundSyncReport> {
+  const now = context.now().getTime();
+  const report: RefundSyncReport = { checked: 0, settled: 0, resent: 0, failed: 0 };
+  const refunds = await context.store.db
+    .selectFrom('payment_refunds')
+    .innerJoin('payment_orders', 'payment_orders.id', 'payment_refunds.order_id')
+    .select([
+      'payment_refunds.id',
+      'payment_refunds.merchant_id',
+      'payment_refunds.out_refund_no',
+      'payment_refunds.create_date',
+    ])
+    .where('payment_refunds.status', '=', 'PROCESSING')
+    .where('payment_refunds.update_date', '<=', new Date(now - options.minAgeMs))
+    .where('payment_refunds.create_date', '>=', new Date(now - options.maxAgeMs))
+    .where('payment_orders.provider', 'in', [...context.providers.keys(), ''])
+    .orderBy('payment_refunds.update_date')
+    .limit(options.batchSize)
+    .execute();
+  for (const refund of refunds) {
+    const ageMs = now - refund.create_date.getTime();
+    const backoffMs = Math.min(Math.max(ageMs / 10, options.minAgeMs), options.maxBackoffMs);
+    if (!(await context.cache.setIfAbsent(`job:refund-check:${refund.id}`, 1, backoffMs))) continue;
+    report.checked += 1;
+    try {
+      const settled = await settlePendingRefund(context, refund.merchant_id, refund.out_refund_no);
+      if (settled.resent) report.resent += 1;
+      if (settled.refund.status !== 'PROCESSING') report.settled += 1;
+    } catch (error) {
+      report.failed += 1;
+      context.logger.warn(
+        { outRefundNo: refund.out_refund_no, code: isPayError(error) ? error.code : 50000 },
+        'refund sync failed',
+      );
+    }
+  }
+  return report;
+}
 
 export interface SyncReport {
   checked: number;
@@ -82,6 +156,8 @@ export function startSyncJob(
       if (await context.cache.setIfAbsent('job:sync-unpaid', 1, Math.max(intervalMs - 100, 1000))) {
         const report = await syncUnpaidOrders(context, options);
         if (report.checked > 0) context.logger.info(report, 'unpaid orders synced');
+        const refunds = await syncPendingRefunds(context);
+        if (refunds.checked > 0) context.logger.info(refunds, 'pending refunds synced');
       }
     } catch (error) {
       context.logger.error({ err: error }, 'order sync job failed');

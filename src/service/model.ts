@@ -122,5 +122,11 @@ export interface RefundResult {
   successTime?: Date | null;
   eventId?: string | null;
   source: 'notify' | 'query' | 'request';
+  /**
+   * A query's word that the gateway does not hold this refund as in progress (it never received
+   * it, or cannot tell that from a failure): sending it again with the same out_refund_no is safe
+   * and is what settles it.
+   */
+  resendable?: boolean;
   raw: unknown;
 }

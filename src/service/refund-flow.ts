@@ -73,6 +73,57 @@ export async function queryRefund(
   merchantId: string,
   outRefundNo: string,
 ): Promise<RefundResponse> {
+  const { refund, order } = await askAboutRefund(context, merchantId, outRefundNo);
+  return { refund, order };
+}
+
+export interface SettledRefund extends RefundResponse {
+  /** The refund was sent to the gateway again. */
+  resent: boolean;
+}
+
+/**
+ * Settles a refund left PROCESSING (its notification lost, or its request failed in a way that
+ * left it open): asks the gateway, and when the gateway does not hold it as in progress (WeChat Pay
+ * has no such refund; Alipay shows no refund), sends it again with the same out_refund_no and
+ * amount, which both gateways treat as the same refund, never a second one.
+ */
+export async function settlePendingRefund(
+  context: ServiceContext,
+  merchantId: string,
+  outRefundNo: string,
+): Promise<SettledRefund> {
+  const row = await context.store.db
+    .selectFrom('payment_refunds')
+    .select(['out_trade_no', 'refund_fee', 'reason'])
+    .where('merchant_id', '=', merchantId)
+    .where('out_refund_no', '=', outRefundNo)
+    .executeTakeFirst();
+  if (!row) throw new PayError(40005, { field: 'out_refund_no', message: `refund ${outRefundNo} not found` });
+  let asked: Awaited<ReturnType<typeof askAboutRefund>> | null = null;
+  try {
+    asked = await askAboutRefund(context, merchantId, outRefundNo);
+  } catch (error) {
+    // The refund is ours, so 40005 is the gateway's: it never received it.
+    if (!(error instanceof PayError && error.code === 40005)) throw error;
+  }
+  if (asked && (asked.refund.status !== 'PROCESSING' || !asked.resendable))
+    return { refund: asked.refund, order: asked.order, resent: false };
+  const resent = await refund(context, {
+    merchantId,
+    out_trade_no: row.out_trade_no,
+    out_refund_no: outRefundNo,
+    refund_fee: row.refund_fee,
+    ...(row.reason ? { reason: row.reason } : {}),
+  });
+  return { ...resent, resent: true };
+}
+
+async function askAboutRefund(
+  context: ServiceContext,
+  merchantId: string,
+  outRefundNo: string,
+): Promise<RefundResponse & { resendable: boolean }> {
   const found = await context.store.db
     .selectFrom('payment_refunds')
     .innerJoin('payment_orders', 'payment_orders.id', 'payment_refunds.order_id')
@@ -89,5 +140,5 @@ export async function queryRefund(
     () => provider.queryRefund({ merchantId, outRefundNo, outTradeNo: found.out_trade_no }),
   );
   const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' });
-  return { refund: applied.refund, order: applied.order };
+  return { refund: applied.refund, order: applied.order, resendable: answer.resendable === true };
 }

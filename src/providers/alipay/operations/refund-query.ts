@@ -1,7 +1,8 @@
 /**
  * alipay.trade.fastpay.refund.query by out_request_no (our outRefundNo) and out_trade_no. Only
- * refund_status=REFUND_SUCCESS means refunded; without it the refund was not received or not done
- * yet, which stays PROCESSING: resending the refund with the same out_request_no is safe.
+ * refund_status=REFUND_SUCCESS means refunded; without it the refund was not received or did not
+ * go through, which stays PROCESSING and is marked resendable: Alipay's remedy is to send the
+ * refund again with the same out_request_no.
  */
 import { PayError } from '../../../core/errors.ts';
 import type { RefundResult } from '../../../service/model.ts';
@@ -36,6 +37,7 @@ export function toRefundQueryResult(response: Record<string, unknown>, query: Re
     successTime: succeeded ? parseBeijingTime(response.gmt_refund_pay) : null,
     eventId: null,
     source: 'query',
+    resendable: !succeeded,
     raw: response,
   };
 }

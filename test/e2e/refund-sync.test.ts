@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PayError } from '../../src/core/errors.ts';
+import type { Scene } from '../../src/core/validate.ts';
+import type { ServiceContext } from '../../src/service/context.ts';
+import { DEFAULT_REFUND_SYNC, syncPendingRefunds } from '../../src/service/jobs.ts';
+import { backends } from '../support/backends.ts';
+import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
+
+let sequence = 0;
+const tradeNo = () => `RS${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
+const codeOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 0,
+    (error: unknown) => (error instanceof PayError ? error.code : -1),
+  );
+
+describe.each(backends)('refunds left PROCESSING are settled by the background job on $name', (backend) => {
+  let h: WxpayHarness;
+  beforeAll(async () => {
+    h = await startWxpayHarness(backend);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** The job as it runs two minutes from now, so the refunds made here are old enough to check. */
+  const later = (): ServiceContext => ({ ...h.vkPay.context, now: () => new Date(Date.now() + 120_000) });
+  const sync = () => syncPendingRefunds(later(), DEFAULT_REFUND_SYNC);
+  const refundOf = async (no: string) => (await h.vkPay.listRefunds(MERCHANT, no))[0]!;
+
+  const paidOrder = async (provider: 'wxpay' | 'alipay', totalFen: number) => {
+    const no = tradeNo();
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider,
+      scene: 'native' as Scene,
+      out_trade_no: no,
+      total_fee: totalFen,
+      subject: '退款对账',
+      type: 'goods',
+    });
+    if (provider === 'wxpay') await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
+    else {
+      await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/scan`);
+      await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/pay`);
+    }
+    await eventually(
+      () => h.vkPay.getOrder(MERCHANT, no),
+      (order) => order.status === 'SUCCESS',
+    );
+    return no;
+  };
+
+  it('WeChat Pay: a refund whose notification was lost is read back from the gateway', async () => {
+    const no = await paidOrder('wxpay', 500);
+    await h.control('POST', '/faults', {
+      channel: 'notify',
+      kind: 'drop',
+      eventType: 'REFUND.SUCCESS',
+      times: 'always',
+    });
+    const { refund } = await h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: no,
+      out_refund_no: `${no}R1`,
+      refund_fee: 200,
+    });
+    expect(refund.status).toBe('PROCESSING');
+    await h.control('POST', `/refunds/${h.mchId}/${no}R1/succeed`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await refundOf(no)).status).toBe('PROCESSING');
+
+    expect(await sync()).toEqual({ checked: 1, settled: 1, resent: 0, failed: 0 });
+    expect(await refundOf(no)).toMatchObject({ status: 'SUCCESS', refundFen: 200 });
+    expect(await h.vkPay.getOrder(MERCHANT, no)).toMatchObject({
+      status: 'PARTIAL_REFUNDED',
+      refundedFen: 200,
+    });
+    await h.control('DELETE', '/faults');
+  });
+
+  it('WeChat Pay: a refund the gateway never received is sent again with the same number, then left to wait', async () => {
+    const no = await paidOrder('wxpay', 600);
+    // Every attempt fails with SYSTEM_ERROR: the refund may or may not exist there, so it stays PROCESSING.
+    await h.control('POST', '/faults', { kind: 'systemError', operation: 'refund', times: 'always' });
+    const ask = h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: no,
+      out_refund_no: `${no}R1`,
+      refund_fee: 600,
+    });
+    expect(await codeOf(ask)).toBe(40010);
+    await h.control('DELETE', '/faults');
+    expect(await refundOf(no)).toMatchObject({ status: 'PROCESSING', refundFen: 600 });
+
+    // The gateway has no such refund (404): the job sends it again, and the gateway starts it.
+    const context = later();
+    expect(await syncPendingRefunds(context)).toEqual({ checked: 1, settled: 0, resent: 1, failed: 0 });
+    // Checked again only after its backoff: still PROCESSING at the gateway, nothing to do yet.
+    expect(await syncPendingRefunds(context)).toEqual({ checked: 0, settled: 0, resent: 0, failed: 0 });
+
+    await h.control('POST', `/refunds/${h.mchId}/${no}R1/succeed`);
+    const done = await eventually(
+      () => h.vkPay.getOrder(MERCHANT, no),
+      (order) => order.status === 'REFUNDED',
+    );
+    expect(done.refundedFen).toBe(600);
+    expect(await h.vkPay.listRefunds(MERCHANT, no)).toHaveLength(1);
+  });
+
+  it('Alipay: a refund whose request failed is sent again with the same out_request_no and settles', async () => {
+    const no = await paidOrder('alipay', 800);
+    await h.alipay.control('POST', '/faults', {
+      kind: 'systemError',
+      appId: h.alipay.appId,
+      method: 'alipay.trade.refund',
+      times: 'always',
+    });
+    expect(
+      await codeOf(
+        h.vkPay.refund({ merchantId: MERCHANT, out_trade_no: no, out_refund_no: `${no}R1`, refund_fee: 300 }),
+      ),
+    ).toBe(40010);
+    await h.alipay.control('DELETE', '/faults');
+    expect((await refundOf(no)).status).toBe('PROCESSING');
+
+    expect(await sync()).toEqual({ checked: 1, settled: 1, resent: 1, failed: 0 });
+    expect(await refundOf(no)).toMatchObject({ status: 'SUCCESS', refundFen: 300 });
+    expect(await h.vkPay.getOrder(MERCHANT, no)).toMatchObject({
+      status: 'PARTIAL_REFUNDED',
+      refundedFen: 300,
+    });
+  });
+});
