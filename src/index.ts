@@ -13,4 +13,5 @@ export type { BusinessHandler, HandlerContext } from './service/handlers.ts';
 export type { Order, PaymentResult, Refund, RefundResult } from './service/model.ts';
 export type { ApplyOutcome } from './service/payments.ts';
 export type { RefundApplyOutcome } from './service/refunds.ts';
+export { REVIEW_ACTIONS, REVIEW_KINDS, type Review, type ReviewKind } from './service/reviews.ts';
 export { createVkPay, type VkPay, type VkPayOptions } from './vk-pay.ts';

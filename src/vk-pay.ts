@@ -26,6 +26,7 @@ import {
   type StartRefundRequest,
   startRefund,
 } from './service/refunds.ts';
+import { listReviews, resolveReview } from './service/reviews.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { openStore, type Store } from './store/db.ts';
 
@@ -71,6 +72,13 @@ export interface VkPay {
   queryRefund(merchantId: string, outRefundNo: string): ReturnType<typeof queryRefund>;
   /** Verifies a gateway callback from its raw bytes, applies it, and returns the answer to send back. */
   handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
+  /** Cases a person must settle (money the order could not take, refunds the gateway could not finish). */
+  listReviews(
+    merchantId: string,
+    options?: Parameters<typeof listReviews>[2],
+  ): ReturnType<typeof listReviews>;
+  /** Closes a review with what was done. */
+  resolveReview(merchantId: string, id: number, note: string): ReturnType<typeof resolveReview>;
   close(): Promise<void>;
 }
 
@@ -140,6 +148,8 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     refund: (request) => refund(context, request),
     queryRefund: (merchantId, outRefundNo) => queryRefund(context, merchantId, outRefundNo),
     handleNotify: (request) => handleNotify(context, request),
+    listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
+    resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>
       listOrderRefunds(context, await getOrder(context, merchantId, outTradeNo)),
     async close() {

@@ -1,5 +1,6 @@
-/** Orders and refunds as the API shows them: the wire names merchants of the original plugin know. */
+/** Orders, refunds and reviews as the API shows them: the wire names merchants of the original plugin know. */
 import type { Order, Refund } from '../service/model.ts';
+import type { Review } from '../service/reviews.ts';
 
 export function orderView(order: Order) {
   return {
@@ -34,5 +35,22 @@ export function refundView(refund: Refund) {
     status: refund.status,
     success_time: refund.successTime,
     create_date: refund.createdAt,
+  };
+}
+
+export function reviewView(review: Review) {
+  return {
+    id: review.id,
+    kind: review.kind,
+    reference: review.reference,
+    out_trade_no: review.outTradeNo,
+    provider: review.provider,
+    amount: review.amountFen,
+    action: review.action,
+    details: review.details,
+    status: review.status,
+    note: review.note,
+    create_date: review.createDate,
+    resolve_date: review.resolveDate,
   };
 }

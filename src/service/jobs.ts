@@ -8,6 +8,7 @@ import { isPayError } from '../core/errors.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
 import { settlePendingRefund } from './refund-flow.ts';
+import { recordReview } from './reviews.ts';
 
 export interface SyncJobOptions {
   /** Orders younger than this are left to their callback. */
@@ -41,6 +42,8 @@ export interface RefundSyncReport {
   settled: number;
   resent: number;
   failed: number;
+  /** Refunds past the window, sent to the review queue. */
+  escalated: number;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function syncPendingRefunds(
   options: RefundSyncOptions = DEFAULT_REFUND_SYNC,
 ): Promise<RefundSyncReport> {
   const now = context.now().getTime();
-  const report: RefundSyncReport = { checked: 0, settled: 0, resent: 0, failed: 0 };
+  const report: RefundSyncReport = { checked: 0, settled: 0, resent: 0, failed: 0, escalated: 0 };
   const refunds = await context.store.db
     .selectFrom('payment_refunds')
     .innerJoin('payment_orders', 'payment_orders.id', 'payment_refunds.order_id')
@@ -71,6 +74,38 @@ export async function syncPendingRefunds(
     .orderBy('payment_refunds.update_date')
     .limit(options.batchSize)
     .execute();
+  // Past the window, a person takes over: once per refund.
+  const stuck = await context.store.db
+    .selectFrom('payment_refunds')
+    .leftJoin('payment_reviews', (join) =>
+      join
+        .onRef('payment_reviews.merchant_id', '=', 'payment_refunds.merchant_id')
+        .onRef('payment_reviews.reference', '=', 'payment_refunds.out_refund_no')
+        .on('payment_reviews.kind', '=', 'refund_stuck'),
+    )
+    .select([
+      'payment_refunds.merchant_id',
+      'payment_refunds.out_refund_no',
+      'payment_refunds.out_trade_no',
+      'payment_refunds.refund_fee',
+      'payment_refunds.create_date',
+    ])
+    .where('payment_refunds.status', '=', 'PROCESSING')
+    .where('payment_refunds.create_date', '<', new Date(now - options.maxAgeMs))
+    .where('payment_reviews.id', 'is', null)
+    .limit(options.batchSize)
+    .execute();
+  for (const refund of stuck) {
+    await recordReview(context, {
+      merchantId: refund.merchant_id,
+      kind: 'refund_stuck',
+      reference: refund.out_refund_no,
+      outTradeNo: refund.out_trade_no,
+      amountFen: refund.refund_fee,
+      details: { askedAt: refund.create_date.toISOString() },
+    });
+    report.escalated += 1;
+  }
   for (const refund of refunds) {
     const ageMs = now - refund.create_date.getTime();
     const backoffMs = Math.min(Math.max(ageMs / 10, options.minAgeMs), options.maxBackoffMs);

@@ -41,6 +41,8 @@ export interface PaymentStats {
   };
   calls: CallStats[];
   errors: Array<{ code: number; count: number }>;
+  /** Cases waiting for a person now, whenever they arose. */
+  reviews: { open: number };
 }
 
 const ratio = (part: number, whole: number) => (whole > 0 ? part / whole : null);
@@ -53,7 +55,7 @@ export async function paymentStats(
   window: { from: Date; to: Date },
 ): Promise<PaymentStats> {
   const { db } = context.store;
-  const [orders, calls, errors] = await Promise.all([
+  const [orders, calls, errors, openReviews] = await Promise.all([
     sql<{ created: number; paid: number; closed: number; paid_fen: number }>`
       select count(*)::int as created,
         (count(*) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')))::int as paid,
@@ -84,6 +86,9 @@ export async function paymentStats(
       where create_date >= ${window.from} and create_date < ${window.to}
         and status = 'ERROR' and error->>'code' ~ '^[0-9]+$'
       group by 1 order by 2 desc, 1`.execute(db),
+    sql<{ open: number }>`select count(*)::int as open from payment_reviews where status = 'OPEN'`.execute(
+      db,
+    ),
   ]);
   const o = orders.rows[0] ?? { created: 0, paid: 0, closed: 0, paid_fen: 0 };
   return {
@@ -108,6 +113,7 @@ export async function paymentStats(
       p95Ms: rounded(row.p95_ms),
     })),
     errors: errors.rows,
+    reviews: { open: openReviews.rows[0]?.open ?? 0 },
   };
 }
 

@@ -78,6 +78,10 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
   } catch (error) {
     const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
     if (!isPayError(error)) await recordError(context, payError, { provider: request.provider });
+    // Money the order cannot take, recorded for a person: asking again would change nothing.
+    if ((payError.details as { reviewId?: unknown } | undefined)?.reviewId !== undefined) {
+      return { ack: provider.ackNotify(true), outcome: 'review', error: payError };
+    }
     return {
       ack: provider.ackNotify(false, payError),
       outcome: String(payError.code),

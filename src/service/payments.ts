@@ -12,6 +12,7 @@ import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } fro
 import type { Database, OrderRow } from '../store/schema.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
 import { type Order, type PaymentResult, toOrder } from './model.ts';
+import { type ReviewKind, recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
 
 export interface CreateOrderRequest extends PaymentInput {
@@ -188,17 +189,47 @@ export async function applyPaymentResult(
       const row = await findOrder(context.store.db, result.merchantId, result.outTradeNo);
       return { outcome: 'handler_failed', order: toOrder(row!), error: error.payError };
     }
-    const payError = isPayError(error) ? error : storeFailure(error);
+    let payError = isPayError(error) ? error : storeFailure(error);
     await recordError(context, payError, {
       outTradeNo: result.outTradeNo,
       provider: result.provider,
       payload: { status: result.status, amountFen: result.amountFen, transactionId: result.transactionId },
     });
     await recordApplyLog(context, result, started, payError);
+    payError = await escalate(context, result, payError);
     throw payError;
   }
   if (outcome.outcome === 'applied') await cacheOrder(context, outcome.order);
   return outcome;
+}
+
+/**
+ * A refusal that needs a person (money arrived that the order cannot take) goes to the review
+ * queue, once per payment. The error then carries the review's id: the case is recorded, so a
+ * callback may be acknowledged instead of being sent again and again.
+ */
+async function escalate(context: ServiceContext, result: PaymentResult, error: PayError): Promise<PayError> {
+  const review = (error.details as { review?: { kind: ReviewKind; reference: string } } | undefined)?.review;
+  if (error.code !== 40006 || !review?.reference) return error;
+  try {
+    const reviewId = await recordReview(context, {
+      merchantId: result.merchantId,
+      kind: review.kind,
+      reference: review.reference,
+      outTradeNo: result.outTradeNo,
+      provider: result.provider,
+      amountFen: result.amountFen,
+      details: { ...(error.details as object), source: result.source, message: error.message },
+    });
+    return new PayError(40006, {
+      field: error.field,
+      message: error.message,
+      details: { ...(error.details as object), reviewId },
+    });
+  } catch (failure) {
+    context.logger.error({ err: failure, outTradeNo: result.outTradeNo }, 'could not record a review');
+    return error;
+  }
 }
 
 /** The decision and the writes, under the order's row lock. Throws to roll everything back. */
@@ -228,13 +259,22 @@ async function applyInTransaction(
     throw new PayError(40006, {
       field: 'transaction_id',
       message: `order ${row.out_trade_no} was paid again by ${result.transactionId}; it was already paid by ${row.transaction_id}: refund the second payment`,
-      details: { first: row.transaction_id, second: result.transactionId },
+      details: {
+        first: row.transaction_id,
+        second: result.transactionId,
+        review: { kind: 'second_payment', reference: result.transactionId },
+      },
     });
   }
   if (!canMoveOrder(row.status, 'SUCCESS')) {
     throw new PayError(40006, {
       field: 'status',
       message: `order ${row.out_trade_no} is ${row.status} but the gateway reports it paid; review it by hand`,
+      details: {
+        status: row.status,
+        transactionId: result.transactionId,
+        review: { kind: 'paid_after_close', reference: result.transactionId },
+      },
     });
   }
   const paid = await updateOrder(

@@ -18,6 +18,7 @@ import {
 import { recordError, recordLog, type ServiceContext } from './context.ts';
 import { type Order, type Refund, type RefundResult, toOrder, toRefund } from './model.ts';
 import { cacheOrder } from './payments.ts';
+import { recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
 
 export interface StartRefundRequest extends RefundInput {
@@ -207,6 +208,21 @@ export async function applyRefundResult(
         );
         if (!moved) throw new PayError(40010, { message: 'the order changed under its lock; retry' });
         order = moved;
+      }
+      if (result.status === 'ABNORMAL') {
+        await recordReview(
+          context,
+          {
+            merchantId: refund.merchant_id,
+            kind: 'refund_abnormal',
+            reference: refund.out_refund_no,
+            outTradeNo: refund.out_trade_no,
+            provider: result.provider,
+            amountFen: refund.refund_fee,
+            details: { refundId: refund.refund_id, source: result.source },
+          },
+          tx,
+        );
       }
       if (result.eventId) {
         await insertNotifyEvent(tx, {

@@ -108,6 +108,30 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 2,
+    name: 'payment reviews',
+    statements: [
+      // What needs a person: money that arrived for a closed order, a second payment, a refund the
+      // gateway could not complete. One row per case, however often the gateway reports it.
+      `create table payment_reviews (
+        id bigint generated always as identity primary key,
+        merchant_id text not null,
+        kind text not null,
+        reference text not null,
+        out_trade_no text,
+        provider text,
+        amount integer,
+        details jsonb,
+        status text not null default 'OPEN',
+        note text,
+        create_date timestamptz not null default now(),
+        resolve_date timestamptz,
+        constraint payment_reviews_once unique (merchant_id, kind, reference)
+      )`,
+      'create index payment_reviews_status on payment_reviews (merchant_id, status, create_date)',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

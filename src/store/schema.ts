@@ -66,6 +66,23 @@ export interface PaymentLogsTable {
   create_date: Timestamp;
 }
 
+export interface PaymentReviewsTable {
+  id: Generated<number>;
+  merchant_id: string;
+  /** paid_after_close, second_payment, refund_abnormal, refund_stuck */
+  kind: string;
+  /** What makes the case one: the gateway's transaction id, or the out_refund_no. */
+  reference: string;
+  out_trade_no: string | null;
+  provider: string | null;
+  amount: number | null;
+  details: Json | null;
+  status: Generated<'OPEN' | 'RESOLVED'>;
+  note: string | null;
+  create_date: Timestamp;
+  resolve_date: Date | null;
+}
+
 export interface PaymentErrorsTable {
   id: Generated<number>;
   code: number;
@@ -95,9 +112,11 @@ export interface Database {
   payment_logs: PaymentLogsTable;
   payment_errors: PaymentErrorsTable;
   payment_notify_events: PaymentNotifyEventsTable;
+  payment_reviews: PaymentReviewsTable;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;
+export type ReviewRow = Selectable<PaymentReviewsTable>;
 export type NewOrderRow = Insertable<PaymentOrdersTable>;
 export type RefundRow = Selectable<PaymentRefundsTable>;
 export type NewRefundRow = Insertable<PaymentRefundsTable>;

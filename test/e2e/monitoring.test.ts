@@ -99,6 +99,7 @@ describe.each(backends)('monitoring on $name', (backend) => {
     expect(creates.p95Ms).toBeGreaterThanOrEqual(creates.minMs);
     expect(creates.p95Ms).toBeLessThanOrEqual(creates.maxMs);
     expect(stats.errors).toEqual([{ code: 40010, count: 2 }]);
+    expect(stats.reviews).toEqual({ open: 0 });
 
     // A window before any of it is empty.
     const before = await h.app.inject({

@@ -70,7 +70,7 @@ describe.each(backends)('refunds left PROCESSING are settled by the background j
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await refundOf(no)).status).toBe('PROCESSING');
 
-    expect(await sync()).toEqual({ checked: 1, settled: 1, resent: 0, failed: 0 });
+    expect(await sync()).toEqual({ checked: 1, settled: 1, resent: 0, failed: 0, escalated: 0 });
     expect(await refundOf(no)).toMatchObject({ status: 'SUCCESS', refundFen: 200 });
     expect(await h.vkPay.getOrder(MERCHANT, no)).toMatchObject({
       status: 'PARTIAL_REFUNDED',
@@ -95,9 +95,21 @@ describe.each(backends)('refunds left PROCESSING are settled by the background j
 
     // The gateway has no such refund (404): the job sends it again, and the gateway starts it.
     const context = later();
-    expect(await syncPendingRefunds(context)).toEqual({ checked: 1, settled: 0, resent: 1, failed: 0 });
+    expect(await syncPendingRefunds(context)).toEqual({
+      checked: 1,
+      settled: 0,
+      resent: 1,
+      failed: 0,
+      escalated: 0,
+    });
     // Checked again only after its backoff: still PROCESSING at the gateway, nothing to do yet.
-    expect(await syncPendingRefunds(context)).toEqual({ checked: 0, settled: 0, resent: 0, failed: 0 });
+    expect(await syncPendingRefunds(context)).toEqual({
+      checked: 0,
+      settled: 0,
+      resent: 0,
+      failed: 0,
+      escalated: 0,
+    });
 
     await h.control('POST', `/refunds/${h.mchId}/${no}R1/succeed`);
     const done = await eventually(
@@ -124,11 +136,31 @@ describe.each(backends)('refunds left PROCESSING are settled by the background j
     await h.alipay.control('DELETE', '/faults');
     expect((await refundOf(no)).status).toBe('PROCESSING');
 
-    expect(await sync()).toEqual({ checked: 1, settled: 1, resent: 1, failed: 0 });
+    expect(await sync()).toEqual({ checked: 1, settled: 1, resent: 1, failed: 0, escalated: 0 });
     expect(await refundOf(no)).toMatchObject({ status: 'SUCCESS', refundFen: 300 });
     expect(await h.vkPay.getOrder(MERCHANT, no)).toMatchObject({
       status: 'PARTIAL_REFUNDED',
       refundedFen: 300,
     });
+  });
+
+  it('a refund still processing past the window goes to the review queue, once', async () => {
+    const no = await paidOrder('wxpay', 400);
+    await h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: no,
+      out_refund_no: `${no}R1`,
+      refund_fee: 400,
+    });
+    const monthLater: ServiceContext = {
+      ...h.vkPay.context,
+      now: () => new Date(Date.now() + 31 * 24 * 3600_000),
+    };
+    expect(await syncPendingRefunds(monthLater)).toMatchObject({ checked: 0, escalated: 1 });
+    expect(await syncPendingRefunds(monthLater)).toMatchObject({ checked: 0, escalated: 0 });
+    const reviews = (await h.vkPay.listReviews(MERCHANT)).filter((review) => review.outTradeNo === no);
+    expect(reviews).toMatchObject([
+      { kind: 'refund_stuck', reference: `${no}R1`, amountFen: 400, status: 'OPEN' },
+    ]);
   });
 });

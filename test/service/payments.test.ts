@@ -144,6 +144,24 @@ describe.each(backends)('payments on $name', (backend) => {
     );
     expect(error.details).toMatchObject({ second: 'another-payment' });
     expect(await credits(order.outTradeNo)).toHaveLength(1);
+    // The second payment waits in the review queue, once however often the gateway reports it.
+    const again = await expectPayError(
+      vkPay.applyPaymentResult(paidResult(order, { transactionId: 'another-payment' })),
+      40006,
+    );
+    expect((again.details as { reviewId: number }).reviewId).toBe(
+      (error.details as { reviewId: number }).reviewId,
+    );
+    const reviews = await vkPay.listReviews(MERCHANT);
+    expect(reviews.filter((review) => review.outTradeNo === order.outTradeNo)).toMatchObject([
+      {
+        kind: 'second_payment',
+        reference: 'another-payment',
+        amountFen: order.totalFen,
+        status: 'OPEN',
+        action: expect.stringContaining('refund the second payment'),
+      },
+    ]);
   });
 
   it('a handler that throws leaves the order unpaid, and a later retry succeeds', async () => {
@@ -182,9 +200,25 @@ describe.each(backends)('payments on $name', (backend) => {
     expect(closed.outcome).toBe('applied');
     expect(closed.order.status).toBe('CLOSED');
     expect(closed.order.closedAt).not.toBeNull();
-    await expectPayError(vkPay.applyPaymentResult(paidResult(order)), 40006);
+    const late = await expectPayError(vkPay.applyPaymentResult(paidResult(order)), 40006);
     await expectPayError(vkPay.createOrder(request), 40001);
     expect(await credits(order.outTradeNo)).toEqual([]);
+    // The money arrived all the same: a person decides, and says what was done.
+    const [review] = (await vkPay.listReviews(MERCHANT)).filter((r) => r.outTradeNo === order.outTradeNo);
+    expect(review).toMatchObject({
+      id: (late.details as { reviewId: number }).reviewId,
+      kind: 'paid_after_close',
+    });
+    const resolved = await vkPay.resolveReview(MERCHANT, review!.id, 'refunded at the gateway');
+    expect(resolved).toMatchObject({ status: 'RESOLVED', note: 'refunded at the gateway' });
+    expect(resolved.resolveDate).not.toBeNull();
+    await expectPayError(vkPay.resolveReview(MERCHANT, review!.id, 'again'), 40001);
+    await expectPayError(vkPay.resolveReview('another-merchant', review!.id, 'not mine'), 40005);
+    await expectPayError(vkPay.resolveReview(MERCHANT, review!.id + 100000, 'no such'), 40005);
+    expect((await vkPay.listReviews(MERCHANT)).some((r) => r.id === review!.id)).toBe(false);
+    expect((await vkPay.listReviews(MERCHANT, { status: 'RESOLVED' })).map((r) => r.id)).toContain(
+      review!.id,
+    );
   });
 
   it('never moves a paid order back to unpaid', async () => {

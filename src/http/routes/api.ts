@@ -14,7 +14,7 @@ import { ok } from '../envelope.ts';
 import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
 import { takeRateLimit } from '../plugins/rate-limit.ts';
 import { verifySignedRequest } from '../plugins/signature.ts';
-import { orderView, refundView } from '../views.ts';
+import { orderView, refundView, reviewView } from '../views.ts';
 import { checkoutApiRoutes } from './checkout.ts';
 
 export interface ApiRoutesOptions {
@@ -296,6 +296,58 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     async (request) => {
       const { refund, order } = await vkPay.refund({ merchantId: merchantOf(request), ...request.body });
       return ok({ refund: refundView(refund), order: orderView(order) });
+    },
+  );
+
+  app.get<{ Querystring: { status?: 'OPEN' | 'RESOLVED' | 'ALL'; limit?: string } }>(
+    '/api/reviews',
+    {
+      schema: {
+        tags: ['reviews'],
+        summary:
+          'cases a person must settle: paid after close, paid twice, refunds the gateway could not finish',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            status: { type: 'string', enum: ['OPEN', 'RESOLVED', 'ALL'] },
+            limit: { type: 'string', pattern: '^[0-9]{1,3}$' },
+            merchant: { type: 'string' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const reviews = await vkPay.listReviews(merchantOf(request), {
+        status: request.query.status ?? 'OPEN',
+        ...(request.query.limit ? { limit: Number(request.query.limit) } : {}),
+      });
+      return ok({ reviews: reviews.map(reviewView) });
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { note: string } }>(
+    '/api/reviews/:id/resolve',
+    {
+      schema: {
+        tags: ['reviews'],
+        summary: 'close a review with what was done',
+        params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]{1,15}$' } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['note'],
+          properties: { note: { type: 'string', description: 'what was done, 2 to 500 characters' } },
+        },
+      },
+    },
+    async (request) => {
+      const review = await vkPay.resolveReview(
+        merchantOf(request),
+        Number(request.params.id),
+        request.body.note,
+      );
+      return ok({ review: reviewView(review) });
     },
   );
 

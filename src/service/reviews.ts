@@ -1,0 +1,164 @@
+/**
+ * The manual-review queue: cases where money moved and no rule can finish the job, so a person
+ * must. A closed order the gateway reports paid, a second payment of a paid order, a refund the
+ * gateway marked abnormal, a refund still processing after the reconciliation window. Each case is
+ * one row however often the gateway reports it; resolving it records who decided what.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { PayError } from '../core/errors.ts';
+import { sanitize } from '../core/sanitize.ts';
+import type { Database, ReviewRow } from '../store/schema.ts';
+import type { ServiceContext } from './context.ts';
+
+export const REVIEW_KINDS = [
+  'paid_after_close',
+  'second_payment',
+  'refund_abnormal',
+  'refund_stuck',
+] as const;
+export type ReviewKind = (typeof REVIEW_KINDS)[number];
+
+/** What the person is asked to do, per kind. */
+export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
+  paid_after_close:
+    'the buyer paid an order that was already closed: deliver it by hand, or refund the payment at the gateway',
+  second_payment: 'the order was paid twice: refund the second payment (reference) at the gateway',
+  refund_abnormal:
+    "the gateway could not pay the refund out (closed card, frozen account): complete it in the gateway's merchant platform",
+  refund_stuck: 'the refund is still processing long after it was asked for: check it with the gateway',
+};
+
+export interface ReviewCase {
+  merchantId: string;
+  kind: ReviewKind;
+  /** What makes the case one: the payment's transaction id, or the refund's out_refund_no. */
+  reference: string;
+  outTradeNo?: string | null;
+  provider?: string | null;
+  amountFen?: number | null;
+  details?: unknown;
+}
+
+export interface Review {
+  id: number;
+  merchantId: string;
+  kind: ReviewKind;
+  reference: string;
+  outTradeNo: string | null;
+  provider: string | null;
+  amountFen: number | null;
+  details: unknown;
+  action: string;
+  status: 'OPEN' | 'RESOLVED';
+  note: string | null;
+  createDate: Date;
+  resolveDate: Date | null;
+}
+
+function toReview(row: ReviewRow): Review {
+  const kind = row.kind as ReviewKind;
+  return {
+    id: Number(row.id),
+    merchantId: row.merchant_id,
+    kind,
+    reference: row.reference,
+    outTradeNo: row.out_trade_no,
+    provider: row.provider,
+    amountFen: row.amount,
+    details: row.details,
+    action: REVIEW_ACTIONS[kind] ?? '',
+    status: row.status,
+    note: row.note,
+    createDate: row.create_date,
+    resolveDate: row.resolve_date,
+  };
+}
+
+/**
+ * Records a case once (a repeat of the same kind and reference is the same case). Returns the
+ * case's id. Throws if it cannot be stored: the caller must then not tell the gateway it is done.
+ */
+export async function recordReview(
+  context: ServiceContext,
+  review: ReviewCase,
+  db: Kysely<Database> | Transaction<Database> = context.store.db,
+): Promise<number> {
+  const inserted = await db
+    .insertInto('payment_reviews')
+    .values({
+      merchant_id: review.merchantId,
+      kind: review.kind,
+      reference: review.reference,
+      out_trade_no: review.outTradeNo ?? null,
+      provider: review.provider ?? null,
+      amount: review.amountFen ?? null,
+      details: JSON.stringify(sanitize(review.details ?? null)),
+    })
+    .onConflict((conflict) => conflict.constraint('payment_reviews_once').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (inserted) {
+    context.logger.warn(
+      { review: { kind: review.kind, reference: review.reference, outTradeNo: review.outTradeNo } },
+      'payment needs a manual review',
+    );
+    return Number(inserted.id);
+  }
+  const existing = await db
+    .selectFrom('payment_reviews')
+    .select('id')
+    .where('merchant_id', '=', review.merchantId)
+    .where('kind', '=', review.kind)
+    .where('reference', '=', review.reference)
+    .executeTakeFirstOrThrow();
+  return Number(existing.id);
+}
+
+export async function listReviews(
+  context: ServiceContext,
+  merchantId: string,
+  options: { status?: 'OPEN' | 'RESOLVED' | 'ALL'; limit?: number } = {},
+): Promise<Review[]> {
+  let query = context.store.db
+    .selectFrom('payment_reviews')
+    .selectAll()
+    .where('merchant_id', '=', merchantId)
+    .orderBy('create_date', 'desc')
+    .orderBy('id', 'desc')
+    .limit(Math.min(Math.max(options.limit ?? 100, 1), 500));
+  const status = options.status ?? 'OPEN';
+  if (status !== 'ALL') query = query.where('status', '=', status);
+  return (await query.execute()).map((row) => toReview(row));
+}
+
+/** Closes a case with what was done. Resolving a resolved case again is refused (40001). */
+export async function resolveReview(
+  context: ServiceContext,
+  merchantId: string,
+  id: number,
+  note: string,
+): Promise<Review> {
+  if (typeof note !== 'string' || note.trim().length < 2 || note.length > 500)
+    throw new PayError(40001, {
+      field: 'note',
+      message: 'note must say what was done, in 2 to 500 characters',
+    });
+  const { db } = context.store;
+  const resolved = await db
+    .updateTable('payment_reviews')
+    .set({ status: 'RESOLVED', note: note.trim(), resolve_date: context.now() })
+    .where('id', '=', id)
+    .where('merchant_id', '=', merchantId)
+    .where('status', '=', 'OPEN')
+    .returningAll()
+    .executeTakeFirst();
+  if (resolved) return toReview(resolved);
+  const existing = await db
+    .selectFrom('payment_reviews')
+    .select('status')
+    .where('id', '=', id)
+    .where('merchant_id', '=', merchantId)
+    .executeTakeFirst();
+  if (!existing) throw new PayError(40005, { field: 'id', message: `review ${id} not found` });
+  throw new PayError(40001, { field: 'id', message: `review ${id} is already resolved` });
+}
