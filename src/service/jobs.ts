@@ -177,29 +177,40 @@ export async function syncUnpaidOrders(
   return report;
 }
 
-/** Runs syncUnpaidOrders every `intervalMs` on one instance at a time. Returns a stop function. */
-export function startSyncJob(
+/** Runs `task` every `intervalMs`, never two runs at once; a failure is logged. Returns a stop function. */
+export function runEvery(
   context: ServiceContext,
   intervalMs: number,
-  options: SyncJobOptions = DEFAULT_SYNC_JOB,
+  what: string,
+  task: () => Promise<void>,
 ): () => void {
   let running = false;
   const timer = setInterval(async () => {
     if (running) return;
     running = true;
     try {
-      if (await context.cache.setIfAbsent('job:sync-unpaid', 1, Math.max(intervalMs - 100, 1000))) {
-        const report = await syncUnpaidOrders(context, options);
-        if (report.checked > 0) context.logger.info(report, 'unpaid orders synced');
-        const refunds = await syncPendingRefunds(context);
-        if (refunds.checked > 0) context.logger.info(refunds, 'pending refunds synced');
-      }
+      await task();
     } catch (error) {
-      context.logger.error({ err: error }, 'order sync job failed');
+      context.logger.error({ err: error }, `${what} failed`);
     } finally {
       running = false;
     }
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** Runs the reconciliation every `intervalMs` on one instance at a time. Returns a stop function. */
+export function startSyncJob(
+  context: ServiceContext,
+  intervalMs: number,
+  options: SyncJobOptions = DEFAULT_SYNC_JOB,
+): () => void {
+  return runEvery(context, intervalMs, 'order sync job', async () => {
+    if (!(await context.cache.setIfAbsent('job:sync-unpaid', 1, Math.max(intervalMs - 100, 1000)))) return;
+    const report = await syncUnpaidOrders(context, options);
+    if (report.checked > 0) context.logger.info(report, 'unpaid orders synced');
+    const refunds = await syncPendingRefunds(context);
+    if (refunds.checked > 0 || refunds.escalated > 0) context.logger.info(refunds, 'pending refunds synced');
+  });
 }

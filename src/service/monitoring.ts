@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
 import type { ServiceContext } from './context.ts';
+import { runEvery } from './jobs.ts';
 
 /**
  * Failures that are the caller's or the buyer's, not the system's: bad parameters, unknown orders,
@@ -304,16 +305,7 @@ export function webhookSender(
 /** Checks every intervalMs until stopped. Returns the stop function. */
 export function startAlertMonitor(context: ServiceContext, settings: AlertSettings): () => void {
   const send = webhookSender(context, settings);
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    checkErrorRate(context, settings, send)
-      .catch((error: unknown) => context.logger.warn({ err: error }, 'error-rate check failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, settings.intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return runEvery(context, settings.intervalMs, 'error-rate check', async () => {
+    await checkErrorRate(context, settings, send);
+  });
 }

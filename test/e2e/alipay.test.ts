@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayError } from '../../src/core/errors.ts';
 import type { Scene } from '../../src/core/validate.ts';
 import { backends } from '../support/backends.ts';
-import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
+import {
+  codeOf,
+  eventually,
+  MERCHANT,
+  startWxpayHarness,
+  tradeNumbers,
+  type WxpayHarness,
+} from './harness.ts';
 
-let sequence = 0;
-const tradeNo = () => `AL${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
-
-const codeOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => 0,
-    (error: unknown) => (error instanceof PayError ? error.code : -1),
-  );
+const tradeNo = tradeNumbers('AL');
 
 describe.each(backends)('Alipay end to end on $name', (backend) => {
   let h: WxpayHarness;

@@ -2,8 +2,10 @@
  * One VK-Pay service on a real socket, wired to the WeChat Pay and Alipay emulators on others: the
  * emulators call back the service's notify URLs exactly as the gateways would.
  */
+
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { PayError } from '../../src/core/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createAlipayProvider } from '../../src/providers/alipay/index.ts';
 import { createWxpayProvider } from '../../src/providers/wxpay/index.ts';
@@ -175,6 +177,19 @@ export async function startWxpayHarness(
 }
 
 /** Polls until `check` is truthy or the time is up; returns the last value. */
+/** Order numbers unique across runs: PREFIX, the time in base 36, and a counter. */
+export function tradeNumbers(prefix: string): () => string {
+  let sequence = 0;
+  return () => `${prefix}${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
+}
+
+/** The unified code a call failed with: 0 when it succeeded, -1 for anything but a PayError. */
+export const codeOf = (promise: Promise<unknown>): Promise<number> =>
+  promise.then(
+    () => 0,
+    (error: unknown) => (error instanceof PayError ? error.code : -1),
+  );
+
 export async function eventually<T>(
   read: () => Promise<T>,
   check: (value: T) => boolean,

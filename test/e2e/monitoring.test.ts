@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayError } from '../../src/core/errors.ts';
 import {
   type AlertMessage,
   alertBody,
@@ -11,15 +10,16 @@ import {
   webhookSender,
 } from '../../src/service/monitoring.ts';
 import { backends } from '../support/backends.ts';
-import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
+import {
+  codeOf,
+  eventually,
+  MERCHANT,
+  startWxpayHarness,
+  tradeNumbers,
+  type WxpayHarness,
+} from './harness.ts';
 
-let sequence = 0;
-const tradeNo = () => `MON${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
-const codeOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => 0,
-    (error: unknown) => (error instanceof PayError ? error.code : -1),
-  );
+const tradeNo = tradeNumbers('MON');
 
 /** A webhook receiver on a real socket: what a WeCom or DingTalk group robot would be sent. */
 async function startReceiver(): Promise<{ url: string; bodies: unknown[]; server: Server }> {

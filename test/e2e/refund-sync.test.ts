@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayError } from '../../src/core/errors.ts';
 import type { Scene } from '../../src/core/validate.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { DEFAULT_REFUND_SYNC, syncPendingRefunds } from '../../src/service/jobs.ts';
 import { backends } from '../support/backends.ts';
-import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
+import {
+  codeOf,
+  eventually,
+  MERCHANT,
+  startWxpayHarness,
+  tradeNumbers,
+  type WxpayHarness,
+} from './harness.ts';
 
-let sequence = 0;
-const tradeNo = () => `RS${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
-const codeOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => 0,
-    (error: unknown) => (error instanceof PayError ? error.code : -1),
-  );
+const tradeNo = tradeNumbers('RS');
 
 describe.each(backends)('refunds left PROCESSING are settled by the background job on $name', (backend) => {
   let h: WxpayHarness;

@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../support/backends.ts';
 import { signed } from '../support/signed-client.ts';
-import { API_APP, eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
+import {
+  API_APP,
+  eventually,
+  MERCHANT,
+  startWxpayHarness,
+  tradeNumbers,
+  type WxpayHarness,
+} from './harness.ts';
 
-let sequence = 0;
-const tradeNo = () => `RV${Date.now().toString(36)}${(sequence++).toString().padStart(4, '0')}`;
+const tradeNo = tradeNumbers('RV');
 
 describe.each(backends)('the manual-review queue on $name', (backend) => {
   let h: WxpayHarness;
