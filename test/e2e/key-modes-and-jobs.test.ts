@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PayError } from '../../src/core/errors.ts';
 import { syncUnpaidOrders } from '../../src/service/jobs.ts';
 import { backends } from '../support/backends.ts';
 import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
@@ -79,6 +80,60 @@ describe('certificate key modes, end to end', () => {
           refund_fee: 100,
         });
         expect(aliRefund.order).toMatchObject({ status: 'PARTIAL_REFUNDED', refundedFen: 100 });
+      });
+
+      it('follows a renewed Alipay certificate: downloaded once, trusted through the root', async () => {
+        const rotated = await h.alipay.control('POST', `/apps/${h.alipay.appId}/rotate-alipay-cert`);
+        expect(rotated.status).toBe(200);
+        const ali = tradeNo('AR');
+        // The precreate answer is signed under the new SN: the provider fetches the certificate.
+        await h.vkPay.pay({
+          merchantId: MERCHANT,
+          provider: 'alipay',
+          scene: 'native',
+          out_trade_no: ali,
+          total_fee: 300,
+          subject: '证书更换',
+          type: 'goods',
+        });
+        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/scan`);
+        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/pay`);
+        // The notification, signed with the new key, verifies with the learnt certificate.
+        expect(
+          (
+            await eventually(
+              () => status(ali),
+              (r) => r.status === 'SUCCESS',
+            )
+          ).status,
+        ).toBe('SUCCESS');
+        expect((await h.vkPay.queryPayment(MERCHANT, ali)).orderPaid).toBe(true);
+
+        // An answer under an SN Alipay never issued cannot be trusted: 40003, nothing applied.
+        await h.alipay.control('POST', '/faults', {
+          kind: 'wrongCertSn',
+          appId: h.alipay.appId,
+          method: 'alipay.trade.precreate',
+        });
+        const forged = tradeNo('AF');
+        const error = await h.vkPay
+          .pay({
+            merchantId: MERCHANT,
+            provider: 'alipay',
+            scene: 'native',
+            out_trade_no: forged,
+            total_fee: 300,
+            subject: '证书更换',
+            type: 'goods',
+          })
+          .then(
+            () => null,
+            (failure: unknown) => failure,
+          );
+        expect(error).toBeInstanceOf(PayError);
+        expect([(error as PayError).code, (error as PayError).field]).toEqual([40003, 'alipay_cert_sn']);
+        expect((error as PayError).message).toContain('could not be trusted');
+        await h.alipay.control('DELETE', '/faults');
       });
     });
   }

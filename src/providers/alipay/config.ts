@@ -4,6 +4,7 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { PayError } from '../../core/errors.ts';
+import { AlipayKeyring } from './cert-keyring.ts';
 import { certificateSn, publicKeyOfCertificate, rootCertificateSn } from './cert-sn.ts';
 
 export const DEFAULT_GATEWAY = 'https://openapi.alipay.com/gateway.do';
@@ -55,8 +56,13 @@ export interface AlipayMerchant {
   appId: string;
   privateKey: KeyObject;
   alipayPublicKey: KeyObject;
-  /** Certificate mode only: sent with every request, and the SN responses must carry. */
+  /** Certificate mode only: sent with every request; `alipay` is the configured certificate's SN. */
   certSn: { app: string; alipay: string; root: string } | null;
+  /**
+   * Certificate mode only: Alipay's keys by certificate SN, the configured one first; a renewed
+   * certificate is downloaded and checked against the root when an answer names it.
+   */
+  keyring: AlipayKeyring | null;
   sellerId: string | null;
   appAuthToken: string | null;
   gatewayUrl: string;
@@ -109,14 +115,20 @@ function certificateMode(merchantId: string, certificates: AlipayCertificates) {
       throw configError(merchantId, field, 'is not a readable X.509 certificate');
     }
   };
-  return {
-    alipayPublicKey: read('certificates.alipayCert', () => publicKeyOfCertificate(certificates.alipayCert)),
-    certSn: {
-      app: read('certificates.appCert', () => certificateSn(certificates.appCert)),
-      alipay: read('certificates.alipayCert', () => certificateSn(certificates.alipayCert)),
-      root: read('certificates.alipayRootCert', () => rootCertificateSn(certificates.alipayRootCert)),
-    },
+  const alipayPublicKey = read('certificates.alipayCert', () =>
+    publicKeyOfCertificate(certificates.alipayCert),
+  );
+  const certSn = {
+    app: read('certificates.appCert', () => certificateSn(certificates.appCert)),
+    alipay: read('certificates.alipayCert', () => certificateSn(certificates.alipayCert)),
+    root: read('certificates.alipayRootCert', () => rootCertificateSn(certificates.alipayRootCert)),
   };
+  const keyring = read(
+    'certificates.alipayRootCert',
+    () =>
+      new AlipayKeyring({ sn: certSn.alipay, key: alipayPublicKey }, certificates.alipayRootCert, Date.now),
+  );
+  return { alipayPublicKey, certSn, keyring };
 }
 
 export function resolveMerchant(config: AlipayMerchantConfig): AlipayMerchant {
@@ -127,10 +139,14 @@ export function resolveMerchant(config: AlipayMerchantConfig): AlipayMerchant {
   if (config.alipayPublicKey && config.certificates) {
     throw configError(id, 'alipayPublicKey', 'and certificates are two modes: configure one of them');
   }
-  let verification: { alipayPublicKey: KeyObject; certSn: AlipayMerchant['certSn'] };
+  let verification: Pick<AlipayMerchant, 'alipayPublicKey' | 'certSn' | 'keyring'>;
   if (config.certificates) verification = certificateMode(id, config.certificates);
   else if (config.alipayPublicKey) {
-    verification = { alipayPublicKey: loadPublicKey(id, config.alipayPublicKey), certSn: null };
+    verification = {
+      alipayPublicKey: loadPublicKey(id, config.alipayPublicKey),
+      certSn: null,
+      keyring: null,
+    };
   } else throw configError(id, 'alipayPublicKey', 'or certificates is required to verify Alipay');
   const gatewayUrl = config.baseUrl ?? DEFAULT_GATEWAY;
   try {

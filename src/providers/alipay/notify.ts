@@ -43,8 +43,10 @@ export function verifyCallbackFields(
       'sign_type',
     );
   }
+  // Callbacks name no certificate: in certificate mode every key learnt so far may have signed it.
+  const keys = merchant.keyring ? merchant.keyring.keys() : [merchant.alipayPublicKey];
   const verifies = notifySigningStrings(fields).some((content) =>
-    verifyRsa2(merchant.alipayPublicKey, content, sign),
+    keys.some((key) => verifyRsa2(key, content, sign)),
   );
   if (!verifies) throw reject(what, 'signature does not verify', 'sign');
   // A genuine Alipay signature for another app or seller is still not a callback for this merchant.

@@ -22,7 +22,15 @@ export interface AlipayCall {
   /** Whether the call changes state at the gateway (create, precreate, refund, close, cancel). */
   write: boolean;
   notifyUrl?: string | null;
+  /**
+   * Certificate download only: the answer's signature is not checked (it may be made with the very
+   * key being fetched); the certificate it carries is trusted only through the root's signature.
+   */
+  unverified?: boolean;
 }
+
+/** The method that fetches a renewed Alipay public-key certificate by its SN. */
+export const CERT_DOWNLOAD_METHOD = 'alipay.open.app.alipaycert.download';
 
 export interface AlipayReply {
   /** '10000' (done) or '10003' (waiting for the buyer). */
@@ -126,7 +134,7 @@ export class AlipayTransport {
       } catch (error) {
         throw networkError(error, call, signal.aborted);
       }
-      const reply = this.#interpret(call, status, raw, traceId);
+      const reply = await this.#interpret(call, status, raw, traceId);
       this.#emit(call, attempt, started, status, traceId, null);
       return reply;
     } catch (error) {
@@ -135,7 +143,12 @@ export class AlipayTransport {
     }
   }
 
-  #interpret(call: AlipayCall, status: number, raw: Buffer, traceId: string | null): AlipayReply {
+  async #interpret(
+    call: AlipayCall,
+    status: number,
+    raw: Buffer,
+    traceId: string | null,
+  ): Promise<AlipayReply> {
     const details = { provider: 'alipay', method: call.method, httpStatus: status, traceId };
     if (status < 200 || status >= 300) {
       const server = status >= 500;
@@ -165,7 +178,7 @@ export class AlipayTransport {
         !call.write,
       );
     }
-    this.#verify(call, envelope, details);
+    if (!call.unverified) await this.#verify(call, envelope, details);
     const code = envelope.response.code;
     if (typeof code !== 'string') {
       throw new PayError(50000, {
@@ -183,8 +196,11 @@ export class AlipayTransport {
     throw withRetry(failure, isRetryableCode(failure.code));
   }
 
-  /** Signature and certificate checks; a failed check on a write leaves its outcome unknown. */
-  #verify(call: AlipayCall, envelope: Envelope, details: Record<string, unknown>): void {
+  /**
+   * Signature and certificate checks; a failed check on a write leaves its outcome unknown. In
+   * certificate mode an answer under a renewed certificate has it downloaded and checked first.
+   */
+  async #verify(call: AlipayCall, envelope: Envelope, details: Record<string, unknown>): Promise<void> {
     const { merchant } = this.#options;
     const fail = (code: 40002 | 40003, message: string, field: string, extra: object = {}) =>
       new PayError(code, {
@@ -193,14 +209,21 @@ export class AlipayTransport {
         details: { ...details, ...extra },
         outcomeUnknown: call.write,
       });
-    if (
-      merchant.certSn &&
-      envelope.alipayCertSn !== null &&
-      envelope.alipayCertSn !== merchant.certSn.alipay
-    ) {
-      throw fail(40003, 'the answer is signed under an unknown alipay_cert_sn', 'alipay_cert_sn', {
-        alipayCertSn: envelope.alipayCertSn.slice(0, 64),
-      });
+    let key = merchant.alipayPublicKey;
+    if (merchant.keyring && envelope.alipayCertSn !== null) {
+      const sn = envelope.alipayCertSn;
+      try {
+        key =
+          merchant.keyring.keyFor(sn) ??
+          (await merchant.keyring.learn(sn, (wanted) => this.#download(wanted)));
+      } catch (error) {
+        throw fail(
+          40003,
+          `the answer is signed under alipay_cert_sn ${sn.slice(0, 64)}, which could not be trusted (${(error as Error).message})`,
+          'alipay_cert_sn',
+          { alipayCertSn: sn.slice(0, 64) },
+        );
+      }
     }
     if (envelope.sign === null) {
       // Kept for debugging only, marked unverified: nothing here can be trusted.
@@ -209,9 +232,23 @@ export class AlipayTransport {
         unverified: { code: String(code ?? '').slice(0, 16), subCode: String(sub_code ?? '').slice(0, 64) },
       });
     }
-    if (!verifyRsa2(merchant.alipayPublicKey, envelope.signedContent, envelope.sign)) {
+    if (!verifyRsa2(key, envelope.signedContent, envelope.sign)) {
       throw fail(40002, `the signature of ${envelope.responseKey} does not verify`, 'sign');
     }
+  }
+
+  /** A renewed Alipay certificate by SN, as PEM (the keyring decides whether to trust it). */
+  async #download(sn: string): Promise<string> {
+    const reply = await this.call({
+      method: CERT_DOWNLOAD_METHOD,
+      bizContent: { alipay_cert_sn: sn },
+      write: false,
+      unverified: true,
+    });
+    const content = reply.response.alipay_cert_content;
+    if (typeof content !== 'string' || content.length === 0)
+      throw new Error('the download answer carries no alipay_cert_content');
+    return Buffer.from(content, 'base64').toString('utf8');
   }
 
   #emit(

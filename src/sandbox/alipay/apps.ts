@@ -37,6 +37,8 @@ export interface RegisteredApp {
   alipayPublicKeyPem: string;
   alipayCertPem?: string;
   alipayCertSn?: string;
+  /** Certificates Alipay signed with before a renewal, by SN: still downloadable. */
+  retiredAlipayCerts?: Map<string, string>;
 }
 
 /** What the merchant configures in its client: JSON answer of the apps routes. */
@@ -119,6 +121,25 @@ export class AppRegistry {
     }
     if (!registration.appPublicKey) throw new AppRegistryError('appPublicKey (or appCert) is required');
     return parsePublicKey(registration.appPublicKey);
+  }
+
+  /**
+   * Renews Alipay's key and public-key certificate for a certificate-mode app, as Alipay does from
+   * time to time: answers and notifications are signed with the new key and carry the new SN; the
+   * client fetches the certificate with alipay.open.app.alipaycert.download.
+   */
+  async rotateAlipayCert(appId: string): Promise<AppCredentials> {
+    const app = this.get(appId);
+    if (app.keyMode !== 'certificate' || !app.alipayCertPem || !app.alipayCertSn)
+      throw new AppRegistryError(`app ${appId} is not in certificate mode`);
+    const alipay = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    app.retiredAlipayCerts ??= new Map();
+    app.retiredAlipayCerts.set(app.alipayCertSn, app.alipayCertPem);
+    app.alipayPrivateKey = alipay.privateKey;
+    app.alipayPublicKeyPem = alipay.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    app.alipayCertPem = await this.ca.issue(alipay.publicKey, 'Alipay sandbox RSA2 public key');
+    app.alipayCertSn = certificateSn(app.alipayCertPem);
+    return this.credentials(appId);
   }
 
   find(appId: string): RegisteredApp | undefined {

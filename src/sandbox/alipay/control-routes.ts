@@ -85,6 +85,12 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
     return gateway.apps.credentials(appId);
   });
 
+  scope.post('/apps/:appId/rotate-alipay-cert', async (request) => {
+    const appId = (request.params as Params).appId!;
+    if (!gateway.apps.find(appId)) throw new NotFound(`app ${appId} is not registered`);
+    return gateway.apps.rotateAlipayCert(appId);
+  });
+
   scope.get('/trades/:appId/:outTradeNo', async (request) => view(tradeOf(request), request));
 
   const buyerAction = (action: BuyerAction) => async (request: FastifyRequest) => {

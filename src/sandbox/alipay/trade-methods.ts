@@ -7,7 +7,7 @@ import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from 
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
 import type { NewTrade, Trade, TradeBook, TradeProduct } from './trades.ts';
-import { invalidParameter } from './wire-errors.ts';
+import { AlipayGatewayError, invalidParameter } from './wire-errors.ts';
 import { queryResponse, refundQueryResponse } from './wire-views.ts';
 
 export interface MethodContext {
@@ -117,6 +117,15 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
     const trade = findTrade(request, trades);
     const outRequestNo = optionalString(request.biz, 'out_request_no', 64) ?? trade.outTradeNo;
     return success(refundQueryResponse(trade, outRequestNo), trade);
+  },
+
+  // Certificate mode: a current or retired Alipay public-key certificate by SN, base64 of its PEM.
+  'alipay.open.app.alipaycert.download': (request) => {
+    const sn = requiredString(request.biz, 'alipay_cert_sn', 64);
+    const { app } = request;
+    const pem = app.alipayCertSn === sn ? app.alipayCertPem : app.retiredAlipayCerts?.get(sn);
+    if (!pem) throw new AlipayGatewayError('40004', 'isv.cert-not-exist', '支付宝公钥证书不存在');
+    return success({ alipay_cert_content: Buffer.from(pem, 'utf8').toString('base64') });
   },
 
   'alipay.trade.cancel': (request, { trades }) => {
