@@ -19,7 +19,12 @@ import {
   queryPayment,
 } from './service/payment-flow.ts';
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
-import { queryRefund, refund } from './service/refund-flow.ts';
+import {
+  type AbnormalRefundRecipient,
+  applyAbnormalRefund,
+  queryRefund,
+  refund,
+} from './service/refund-flow.ts';
 import {
   applyRefundResult,
   listOrderRefunds,
@@ -70,6 +75,12 @@ export interface VkPay {
   /** Reserves and requests a refund at the gateway; the same out_refund_no is the same refund. */
   refund(request: StartRefundRequest): ReturnType<typeof refund>;
   queryRefund(merchantId: string, outRefundNo: string): ReturnType<typeof queryRefund>;
+  /** Sends an ABNORMAL refund to a bank card instead (WeChat Pay's abnormal refund). */
+  applyAbnormalRefund(
+    merchantId: string,
+    outRefundNo: string,
+    recipient: AbnormalRefundRecipient,
+  ): ReturnType<typeof applyAbnormalRefund>;
   /** Verifies a gateway callback from its raw bytes, applies it, and returns the answer to send back. */
   handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
   /** Cases a person must settle (money the order could not take, refunds the gateway could not finish). */
@@ -147,6 +158,8 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     closePayment: (merchantId, outTradeNo) => closePayment(context, merchantId, outTradeNo),
     refund: (request) => refund(context, request),
     queryRefund: (merchantId, outRefundNo) => queryRefund(context, merchantId, outRefundNo),
+    applyAbnormalRefund: (merchantId, outRefundNo, recipient) =>
+      applyAbnormalRefund(context, merchantId, outRefundNo, recipient),
     handleNotify: (request) => handleNotify(context, request),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),

@@ -36,8 +36,9 @@ const ORDER_EDGES: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
 
 const REFUND_EDGES: Readonly<Record<RefundStatus, readonly RefundStatus[]>> = {
   PROCESSING: ['SUCCESS', 'CLOSED', 'ABNORMAL', 'REFUSED'],
-  // An abnormal refund (closed card, frozen account) is settled by hand or by a retry at the gateway.
-  ABNORMAL: ['SUCCESS', 'CLOSED'],
+  // An abnormal refund (closed card, frozen account) is settled by hand, or sent again to a bank
+  // card (WeChat's abnormal refund), which makes it PROCESSING once more.
+  ABNORMAL: ['SUCCESS', 'CLOSED', 'PROCESSING'],
   REFUSED: ['PROCESSING'],
   SUCCESS: [],
   CLOSED: [],

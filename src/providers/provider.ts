@@ -90,4 +90,22 @@ export interface Provider {
   ): Promise<NotifyEvent>;
   /** The answer the gateway expects: success stops its retries, failure asks for another try. */
   ackNotify(ok: boolean, error?: PayError): NotifyAck;
+  /**
+   * Settles an ABNORMAL refund (the buyer's card closed, say) by paying it to a bank card instead.
+   * Only gateways that have such an API implement it (WeChat Pay).
+   */
+  applyAbnormalRefund?(request: AbnormalRefundRequest): Promise<RefundResult>;
+}
+
+export interface AbnormalRefundRequest {
+  merchantId: string;
+  outRefundNo: string;
+  /** The gateway's refund id (WeChat refund_id). */
+  refundId: string;
+  /** To the buyer's bank card, or to the merchant's bank account. */
+  type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
+  /** USER_BANK_CARD: the bank (WeChat bank type, e.g. ICBC_DEBIT), the card number and the holder's name. */
+  bankType?: string;
+  bankAccount?: string;
+  realName?: string;
 }

@@ -10,6 +10,7 @@ import { gatewayCall, providerFor } from './gateway-call.ts';
 import type { Order, Refund } from './model.ts';
 import { notifyUrl } from './payment-flow.ts';
 import { applyRefundResult, type StartRefundRequest, startRefund } from './refunds.ts';
+import { closeReview } from './reviews.ts';
 
 export interface RefundResponse {
   refund: Refund;
@@ -141,4 +142,59 @@ async function askAboutRefund(
   );
   const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' });
   return { refund: applied.refund, order: applied.order, resendable: answer.resendable === true };
+}
+
+export interface AbnormalRefundRecipient {
+  type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
+  bankType?: string;
+  bankAccount?: string;
+  realName?: string;
+}
+
+/**
+ * Sends an ABNORMAL refund (the buyer's card closed, the account frozen) to a bank card instead:
+ * the buyer's (USER_BANK_CARD, with the bank, card number and holder's name) or the merchant's
+ * (MERCHANT_BANK_CARD). The refund is PROCESSING again until the gateway settles it; its review
+ * is closed. The card number and name go to the gateway encrypted and are kept nowhere.
+ */
+export async function applyAbnormalRefund(
+  context: ServiceContext,
+  merchantId: string,
+  outRefundNo: string,
+  recipient: AbnormalRefundRecipient,
+): Promise<RefundResponse> {
+  // The gateway's word first: the refund may have settled, or turned abnormal, since we heard.
+  const { refund: current, order } = await queryRefund(context, merchantId, outRefundNo);
+  if (current.status !== 'ABNORMAL')
+    throw new PayError(40001, {
+      field: 'out_refund_no',
+      message: `refund ${outRefundNo} is ${current.status}; only an ABNORMAL refund can be sent to a bank card`,
+    });
+  const provider = providerFor(context, order.provider);
+  if (!provider.applyAbnormalRefund || !current.refundId)
+    throw new PayError(40001, {
+      field: 'out_refund_no',
+      message: `${provider.name} has no abnormal-refund API: settle refund ${outRefundNo} in its merchant platform`,
+    });
+  const { applyAbnormalRefund: send } = provider;
+  const refundId = current.refundId;
+  const answer = await gatewayCall(
+    context,
+    {
+      type: 'refund_abnormal',
+      provider: provider.name,
+      outTradeNo: order.outTradeNo,
+      amount: current.refundFen,
+    },
+    () => send({ merchantId, outRefundNo, refundId, ...recipient }),
+  );
+  const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'request' });
+  await closeReview(
+    context,
+    merchantId,
+    'refund_abnormal',
+    outRefundNo,
+    `sent again through the gateway's abnormal refund, to ${recipient.type}`,
+  );
+  return { refund: applied.refund, order: applied.order };
 }

@@ -222,6 +222,7 @@ export async function applyRefundResult(
             details: { refundId: refund.refund_id, source: result.source },
           },
           tx,
+          { reopen: true },
         );
       }
       if (result.eventId) {

@@ -82,7 +82,26 @@ export async function recordReview(
   context: ServiceContext,
   review: ReviewCase,
   db: Kysely<Database> | Transaction<Database> = context.store.db,
+  options: { reopen?: boolean } = {},
 ): Promise<number> {
+  if (options.reopen) {
+    // The same case arising again after it was resolved (a refund abnormal a second time).
+    const reopened = await db
+      .updateTable('payment_reviews')
+      .set({
+        status: 'OPEN',
+        note: null,
+        resolve_date: null,
+        details: JSON.stringify(sanitize(review.details ?? null)),
+      })
+      .where('merchant_id', '=', review.merchantId)
+      .where('kind', '=', review.kind)
+      .where('reference', '=', review.reference)
+      .where('status', '=', 'RESOLVED')
+      .returning('id')
+      .executeTakeFirst();
+    if (reopened) return Number(reopened.id);
+  }
   const inserted = await db
     .insertInto('payment_reviews')
     .values({
@@ -129,6 +148,24 @@ export async function listReviews(
   const status = options.status ?? 'OPEN';
   if (status !== 'ALL') query = query.where('status', '=', status);
   return (await query.execute()).map((row) => toReview(row));
+}
+
+/** Closes the open case of this kind and reference, if there is one (the system settled it). */
+export async function closeReview(
+  context: ServiceContext,
+  merchantId: string,
+  kind: ReviewKind,
+  reference: string,
+  note: string,
+): Promise<void> {
+  await context.store.db
+    .updateTable('payment_reviews')
+    .set({ status: 'RESOLVED', note, resolve_date: context.now() })
+    .where('merchant_id', '=', merchantId)
+    .where('kind', '=', kind)
+    .where('reference', '=', reference)
+    .where('status', '=', 'OPEN')
+    .execute();
 }
 
 /** Closes a case with what was done. Resolving a resolved case again is refused (40001). */

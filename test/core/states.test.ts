@@ -94,6 +94,7 @@ describe('refund state machine', () => {
         'PROCESSING->REFUSED',
         'ABNORMAL->SUCCESS',
         'ABNORMAL->CLOSED',
+        'ABNORMAL->PROCESSING',
         'REFUSED->PROCESSING',
       ].sort(),
     );

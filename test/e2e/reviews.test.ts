@@ -119,5 +119,56 @@ describe.each(backends)('the manual-review queue on $name', (backend) => {
     await h.vkPay.queryRefund(MERCHANT, `${no}R1`);
     const reviews = (await h.vkPay.listReviews(MERCHANT)).filter((r) => r.outTradeNo === no);
     expect(reviews).toMatchObject([{ kind: 'refund_abnormal', reference: `${no}R1`, amountFen: 300 }]);
+
+    // Settled by sending it to the buyer's bank card: the card and name travel encrypted.
+    const card = '6222020200112233445';
+    const missing = await api('POST', `/api/refunds/${no}R1/abnormal`, { type: 'USER_BANK_CARD' });
+    expect(missing.status).toBe(400);
+    expect(missing.json).toMatchObject({ code: 40001, field: 'bankType' });
+    const sent = await api('POST', `/api/refunds/${no}R1/abnormal`, {
+      type: 'USER_BANK_CARD',
+      bank_type: 'ICBC_DEBIT',
+      bank_account: card,
+      real_name: '张三',
+    });
+    expect(sent.status).toBe(200);
+    expect(sent.json.data.refund).toMatchObject({ out_refund_no: `${no}R1`, status: 'PROCESSING' });
+    const atGateway = await h.control('GET', `/refunds/${h.mchId}/${no}R1`);
+    expect(atGateway.json.abnormal_recipient).toEqual({
+      type: 'USER_BANK_CARD',
+      bank_type: 'ICBC_DEBIT',
+      bank_account_last4: '3445',
+      real_name: '张三',
+    });
+    expect(
+      (await h.vkPay.listReviews(MERCHANT, { status: 'RESOLVED' })).filter((r) => r.outTradeNo === no),
+    ).toMatchObject([{ kind: 'refund_abnormal', note: expect.stringContaining('USER_BANK_CARD') }]);
+    // Only an ABNORMAL refund can be sent again.
+    const again = await api('POST', `/api/refunds/${no}R1/abnormal`, { type: 'MERCHANT_BANK_CARD' });
+    expect(again.json).toMatchObject({ code: 40001, field: 'out_refund_no' });
+
+    // Abnormal a second time: the resolved case opens again, and the merchant's account takes it.
+    await h.control('POST', `/refunds/${h.mchId}/${no}R1/abnormal`);
+    await eventually(
+      async () => (await h.vkPay.listRefunds(MERCHANT, no))[0]!.status,
+      (status) => status === 'ABNORMAL',
+    );
+    expect((await h.vkPay.listReviews(MERCHANT)).filter((r) => r.outTradeNo === no)).toMatchObject([
+      { kind: 'refund_abnormal', status: 'OPEN', note: null },
+    ]);
+    const toMerchant = await api('POST', `/api/refunds/${no}R1/abnormal`, { type: 'MERCHANT_BANK_CARD' });
+    expect(toMerchant.json.data.refund.status).toBe('PROCESSING');
+
+    await h.control('POST', `/refunds/${h.mchId}/${no}R1/succeed`);
+    const done = await eventually(
+      () => h.vkPay.getOrder(MERCHANT, no),
+      (order) => order.status === 'REFUNDED',
+    );
+    expect(done.refundedFen).toBe(300);
+    // The card number is stored and logged nowhere.
+    for (const table of ['payment_logs', 'payment_errors', 'payment_refunds', 'payment_reviews'] as const) {
+      const rows = await h.vkPay.store.db.selectFrom(table).selectAll().execute();
+      expect(JSON.stringify(rows)).not.toContain(card);
+    }
   });
 });

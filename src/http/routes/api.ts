@@ -351,6 +351,52 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     },
   );
 
+  app.post<{
+    Params: { outRefundNo: string };
+    Body: {
+      type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
+      bank_type?: string;
+      bank_account?: string;
+      real_name?: string;
+    };
+  }>(
+    '/api/refunds/:outRefundNo/abnormal',
+    {
+      schema: {
+        tags: ['refunds'],
+        summary: "send an ABNORMAL refund to a bank card instead (WeChat Pay's abnormal refund)",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type'],
+          properties: {
+            type: { type: 'string', enum: ['USER_BANK_CARD', 'MERCHANT_BANK_CARD'] },
+            bank_type: { type: 'string', description: 'USER_BANK_CARD: the bank, e.g. ICBC_DEBIT' },
+            bank_account: { type: 'string', description: 'USER_BANK_CARD: the card number (sent encrypted)' },
+            real_name: {
+              type: 'string',
+              description: "USER_BANK_CARD: the card holder's name (sent encrypted)",
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { type, bank_type, bank_account, real_name } = request.body;
+      const { refund, order } = await vkPay.applyAbnormalRefund(
+        merchantOf(request),
+        request.params.outRefundNo,
+        {
+          type,
+          ...(bank_type ? { bankType: bank_type } : {}),
+          ...(bank_account ? { bankAccount: bank_account } : {}),
+          ...(real_name ? { realName: real_name } : {}),
+        },
+      );
+      return ok({ refund: refundView(refund), order: orderView(order) });
+    },
+  );
+
   app.get<{ Params: { outRefundNo: string } }>(
     '/api/refunds/:outRefundNo',
     { schema: { tags: ['refunds'], summary: 'queryRefund' } },

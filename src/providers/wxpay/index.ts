@@ -13,6 +13,7 @@ import { appIdFor, resolveMerchant, type WxpayMerchantConfig } from './config.ts
 import type { WxpayContext } from './context.ts';
 import { parsePlatformCertificate, VerifierKeyStore } from './keys.ts';
 import { ackNotify, parseNotify } from './notify.ts';
+import { applyAbnormalRefund } from './operations/abnormal-refund.ts';
 import { closePayment } from './operations/close.ts';
 import { createPayment, wxpayScene } from './operations/prepay.ts';
 import { queryPayment } from './operations/query.ts';
@@ -102,6 +103,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
     parseNotify: async (merchantId, headers, rawBody) =>
       parseNotify(contextFor(merchantId), headers, rawBody),
     ackNotify,
+    applyAbnormalRefund: async (request) => applyAbnormalRefund(contextFor(request.merchantId), request),
     refreshCertificates: async (merchantId) => contextFor(merchantId).keys.refresh(),
   };
 }

@@ -104,6 +104,21 @@ export class VerifierKeyStore {
     return valid[0]?.serialNo ?? null;
   }
 
+  /**
+   * The key sensitive request fields are encrypted with, and its serial for Wechatpay-Serial: the
+   * public key in public-key mode, otherwise the newest valid platform certificate (downloaded
+   * first when none is known yet).
+   */
+  async encryptionKey(): Promise<{ serial: string; key: KeyObject }> {
+    const publicKey = this.#options.publicKey;
+    if (publicKey) return { serial: publicKey.id, key: publicKey.key };
+    if (this.preferredSerial() === null && this.#options.download) await this.refresh();
+    const serial = this.preferredSerial();
+    if (serial === null)
+      throw this.#certError('wxpay has no valid platform key to encrypt sensitive fields with');
+    return { serial, key: await this.keyFor(serial) };
+  }
+
   /** Downloads the certificates now; concurrent callers share one download. */
   refresh(): Promise<void> {
     const download = this.#options.download;

@@ -22,6 +22,8 @@ export interface WxpayCall {
   body?: unknown;
   /** Whether the call changes state at the gateway (prepay, close, refund). */
   write: boolean;
+  /** The key that encrypted sensitive fields of the body: sent as Wechatpay-Serial instead of the preferred one. */
+  serial?: string;
 }
 
 export interface WxpayReply<T> {
@@ -128,7 +130,7 @@ export class WxpayTransport {
       }),
     };
     if (body !== '') headers['Content-Type'] = 'application/json';
-    const serial = this.#options.keys.preferredSerial();
+    const serial = call.serial ?? this.#options.keys.preferredSerial();
     if (serial) headers['Wechatpay-Serial'] = serial;
 
     const started = performance.now();

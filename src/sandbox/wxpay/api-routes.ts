@@ -2,14 +2,23 @@
  * The WeChat Pay APIv3 endpoints the emulator serves (protocols.md A.6): prepay for JSAPI, APP,
  * H5 and Native, query, close, refund, refund query and the platform certificate download.
  */
+import { constants, privateDecrypt } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WxpayGateway } from './gateway.ts';
+import type { AbnormalRecipient } from './refunds.ts';
 import { formatChinaTime, randomAlphanumeric, randomDigits } from './runtime.ts';
 import { installSignedTransport, type SignedRequestContext, signedOperation } from './signed-scope.ts';
 import { encryptAes256Gcm } from './wire-crypto.ts';
-import { invalidRequest, WxpayWireError } from './wire-errors.ts';
+import { invalidField, invalidRequest, missingField, WxpayWireError } from './wire-errors.ts';
 import { parsePrepayRequest, parseRefundRequest, type TradeType } from './wire-requests.ts';
 import { refundJson, transactionJson } from './wire-views.ts';
+
+function requiredText(body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (value === undefined || value === null || value === '') throw missingField(field);
+  if (typeof value !== 'string') throw invalidField(field, value, '类型错误，应为字符串');
+  return value;
+}
 
 export interface ApiRoutesOptions {
   gateway: WxpayGateway;
@@ -168,6 +177,52 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
         status: 200,
         body: refundJson(gateway.refunds.get(merchant.mchid, (request.params as Params).outRefundNo!)),
       }),
+    }),
+  );
+
+  scope.post(
+    '/refund/domestic/refunds/:refundId/apply-abnormal-refund',
+    signedOperation(gateway, {
+      operation: 'abnormalRefund',
+      outTradeNo: (context) => {
+        const outRefundNo = context.body.out_refund_no;
+        return typeof outRefundNo === 'string'
+          ? gateway.refunds.find(context.merchant.mchid, outRefundNo)?.outTradeNo
+          : undefined;
+      },
+      handle: ({ merchant, body }, request) => {
+        const outRefundNo = requiredText(body, 'out_refund_no');
+        const type = requiredText(body, 'type');
+        if (type !== 'USER_BANK_CARD' && type !== 'MERCHANT_BANK_CARD')
+          throw invalidField('type', type, '取值应为USER_BANK_CARD或MERCHANT_BANK_CARD');
+        const recipient: AbnormalRecipient = { type };
+        if (type === 'USER_BANK_CARD') {
+          // Sensitive fields arrive encrypted with the platform key that Wechatpay-Serial names.
+          const serial = request.headers['wechatpay-serial'];
+          const key = gateway.merchants.decryptionKey(
+            merchant,
+            typeof serial === 'string' ? serial : undefined,
+          );
+          if (!key) throw invalidRequest('Wechatpay-Serial 不是有效的微信支付公钥ID或平台证书序列号');
+          const decrypt = (field: string) => {
+            try {
+              return privateDecrypt(
+                { key: key.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+                Buffer.from(requiredText(body, field), 'base64'),
+              ).toString('utf8');
+            } catch (error) {
+              if (error instanceof WxpayWireError) throw error;
+              throw invalidField(field, '(encrypted)', '解密失败，请使用微信支付公钥或平台证书加密');
+            }
+          };
+          recipient.bankType = requiredText(body, 'bank_type');
+          recipient.bankAccount = decrypt('bank_account');
+          recipient.realName = decrypt('real_name');
+        }
+        const refundId = (request.params as Params).refundId!;
+        const refund = gateway.refunds.applyAbnormal(merchant.mchid, refundId, outRefundNo, recipient);
+        return { status: 200, body: refundJson(refund) };
+      },
     }),
   );
 

@@ -106,7 +106,22 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
 
   scope.get('/refunds/:mchid/:outRefundNo', async (request) => {
     const { mchid, outRefundNo } = request.params as Params;
-    return refundJson(gateway.refunds.get(mchid!, outRefundNo!));
+    const refund = gateway.refunds.get(mchid!, outRefundNo!);
+    const recipient = refund.abnormalRecipient;
+    return {
+      ...refundJson(refund),
+      // What 发起异常退款 delivered, decrypted; the card number shown by its last four digits.
+      ...(recipient
+        ? {
+            abnormal_recipient: {
+              type: recipient.type,
+              ...(recipient.bankType ? { bank_type: recipient.bankType } : {}),
+              ...(recipient.bankAccount ? { bank_account_last4: recipient.bankAccount.slice(-4) } : {}),
+              ...(recipient.realName ? { real_name: recipient.realName } : {}),
+            },
+          }
+        : {}),
+    };
   });
 
   scope.post('/refunds/:mchid/:outRefundNo/:action', async (request) => {

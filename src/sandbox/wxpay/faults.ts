@@ -5,13 +5,21 @@
 import { SIGNATURE_FAULT_KINDS } from './gateway-signature.ts';
 import { invalidField, missingField } from './wire-errors.ts';
 
-export type ApiOperation = 'prepay' | 'query' | 'close' | 'refund' | 'refundQuery' | 'certificates';
+export type ApiOperation =
+  | 'prepay'
+  | 'query'
+  | 'close'
+  | 'refund'
+  | 'refundQuery'
+  | 'abnormalRefund'
+  | 'certificates';
 export const API_OPERATIONS: readonly ApiOperation[] = [
   'prepay',
   'query',
   'close',
   'refund',
   'refundQuery',
+  'abnormalRefund',
   'certificates',
 ];
 

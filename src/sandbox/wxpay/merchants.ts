@@ -165,6 +165,17 @@ export class MerchantRegistry {
     return certificate;
   }
 
+  /**
+   * The private key of the platform key a request's Wechatpay-Serial names, for decrypting its
+   * sensitive fields: the merchant's public key id, or a platform certificate serial.
+   */
+  decryptionKey(merchant: Merchant, serial: string | undefined): GatewaySigningKey | undefined {
+    if (!serial) return undefined;
+    if (merchant.publicKey?.serial === serial) return merchant.publicKey;
+    if (merchant.keyMode === 'publicKey') return undefined;
+    return this.certificates.find((certificate) => certificate.serial.toUpperCase() === serial.toUpperCase());
+  }
+
   /** In 'both' mode notifications are mixed at random, as WeChat does during the migration week. */
   notificationSigningKey(merchant: Merchant): GatewaySigningKey {
     if (merchant.keyMode !== 'both') return this.responseSigningKey(merchant, undefined);

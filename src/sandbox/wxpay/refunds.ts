@@ -29,6 +29,16 @@ export interface Refund {
   createdAt: number;
   successAt: number | undefined;
   fingerprint: string;
+  /** Set by 发起异常退款: where the refund goes instead of the original account. */
+  abnormalRecipient?: AbnormalRecipient;
+}
+
+export interface AbnormalRecipient {
+  type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
+  bankType?: string;
+  /** Decrypted, kept in the emulator's memory only so tests can see what arrived. */
+  bankAccount?: string;
+  realName?: string;
 }
 
 /** WeChat allows at most 50 partial refunds per order and refunds up to a year after payment. */
@@ -146,6 +156,20 @@ export class RefundBook {
     refund.status = outcome;
     if (outcome === 'SUCCESS') refund.successAt = this.runtime.clock.now();
     this.onSettled(refund);
+    return refund;
+  }
+
+  /**
+   * 发起异常退款: an ABNORMAL refund is sent again, to a bank card; it is PROCESSING until it
+   * settles (the control API's succeed, or the automatic schedule).
+   */
+  applyAbnormal(mchid: string, refundId: string, outRefundNo: string, recipient: AbnormalRecipient): Refund {
+    const refund = this.find(mchid, outRefundNo);
+    if (!refund || refund.refundId !== refundId) throw resourceNotExists('退款单不存在');
+    if (refund.status !== 'ABNORMAL')
+      throw invalidRequest(`退款单状态为${refund.status}，不是退款异常，不能发起异常退款`);
+    refund.status = 'PROCESSING';
+    refund.abnormalRecipient = recipient;
     return refund;
   }
 
