@@ -19,6 +19,7 @@ import {
   queryPayment,
 } from './service/payment-flow.ts';
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
+import { reconcileTradeBill } from './service/reconcile.ts';
 import {
   type AbnormalRefundRecipient,
   applyAbnormalRefund,
@@ -83,6 +84,8 @@ export interface VkPay {
   ): ReturnType<typeof applyAbnormalRefund>;
   /** Verifies a gateway callback from its raw bytes, applies it, and returns the answer to send back. */
   handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
+  /** Matches the gateway's trade bill of one China date (YYYY-MM-DD) with the orders and refunds here. */
+  reconcile(provider: string, merchantId: string, date: string): ReturnType<typeof reconcileTradeBill>;
   /** Cases a person must settle (money the order could not take, refunds the gateway could not finish). */
   listReviews(
     merchantId: string,
@@ -161,6 +164,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     applyAbnormalRefund: (merchantId, outRefundNo, recipient) =>
       applyAbnormalRefund(context, merchantId, outRefundNo, recipient),
     handleNotify: (request) => handleNotify(context, request),
+    reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>

@@ -95,6 +95,37 @@ export interface Provider {
    * Only gateways that have such an API implement it (WeChat Pay).
    */
   applyAbnormalRefund?(request: AbnormalRefundRequest): Promise<RefundResult>;
+  /** The gateway's trade bill of one China date (YYYY-MM-DD), for reconciliation; where there is one. */
+  downloadTradeBill?(merchantId: string, date: string): Promise<TradeBill>;
+  /** The merchants this provider is configured for. */
+  merchantIds?(): string[];
+}
+
+/** One line of a trade bill: a payment on the day it succeeded, or a refund on the day it was accepted. */
+export type BillRecord =
+  | {
+      kind: 'payment';
+      time: string;
+      transactionId: string;
+      outTradeNo: string;
+      totalFen: number;
+      state: string;
+    }
+  | {
+      kind: 'refund';
+      time: string;
+      transactionId: string;
+      outTradeNo: string;
+      totalFen: number;
+      refundId: string;
+      outRefundNo: string;
+      refundFen: number;
+      refundStatus: string;
+    };
+
+export interface TradeBill {
+  date: string;
+  records: BillRecord[];
 }
 
 export interface AbnormalRefundRequest {

@@ -7,6 +7,7 @@
 import { isPayError } from '../core/errors.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
+import { reconcileYesterday } from './reconcile.ts';
 import { settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';
 
@@ -212,5 +213,6 @@ export function startSyncJob(
     if (report.checked > 0) context.logger.info(report, 'unpaid orders synced');
     const refunds = await syncPendingRefunds(context);
     if (refunds.checked > 0 || refunds.escalated > 0) context.logger.info(refunds, 'pending refunds synced');
+    await reconcileYesterday(context);
   });
 }

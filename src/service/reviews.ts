@@ -15,6 +15,7 @@ export const REVIEW_KINDS = [
   'second_payment',
   'refund_abnormal',
   'refund_stuck',
+  'bill_mismatch',
 ] as const;
 export type ReviewKind = (typeof REVIEW_KINDS)[number];
 
@@ -26,6 +27,8 @@ export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
   refund_abnormal:
     "the gateway could not pay the refund out (closed card, frozen account): complete it in the gateway's merchant platform",
   refund_stuck: 'the refund is still processing long after it was asked for: check it with the gateway',
+  bill_mismatch:
+    "the gateway's trade bill and this service disagree (details.reason): compare the two and correct the side that is wrong",
 };
 
 export interface ReviewCase {

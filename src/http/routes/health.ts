@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { PayError } from '../../core/errors.ts';
 import { paymentStats } from '../../service/monitoring.ts';
+import { yesterdayInChina } from '../../service/reconcile.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import { createAllowlist } from '../plugins/allowlist.ts';
@@ -57,6 +58,36 @@ export const healthRoutes: FastifyPluginAsync<{
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+
+  app.post<{ Body: { provider: string; merchant: string; date?: string } }>(
+    '/admin/reconcile',
+    {
+      onRequest: adminOnly,
+      schema: {
+        tags: ['operations'],
+        summary: "match the gateway's trade bill of a China date with the orders and refunds here",
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['provider', 'merchant'],
+          properties: {
+            provider: { type: 'string' },
+            merchant: { type: 'string' },
+            date: {
+              type: 'string',
+              pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+              description: 'default: yesterday (China time)',
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { provider, merchant, date } = request.body;
+      const report = await vkPay.reconcile(provider, merchant, date ?? yesterdayInChina(vkPay.context.now()));
+      return { code: 0, msg: 'ok', data: report };
+    },
+  );
 
   app.get<{ Querystring: { from?: string; to?: string } }>(
     '/admin/stats',

@@ -91,5 +91,6 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
       parseNotify(contextFor(merchantId), headers, rawBody),
     ackNotify: (ok) => ackNotify(ok),
     verifyReturn: (merchantId, query) => verifyReturn(contextFor(merchantId).merchant, query),
+    merchantIds: () => [...contexts.keys()],
   };
 }

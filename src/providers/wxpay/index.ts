@@ -14,6 +14,7 @@ import type { WxpayContext } from './context.ts';
 import { parsePlatformCertificate, VerifierKeyStore } from './keys.ts';
 import { ackNotify, parseNotify } from './notify.ts';
 import { applyAbnormalRefund } from './operations/abnormal-refund.ts';
+import { downloadTradeBill } from './operations/bill.ts';
 import { closePayment } from './operations/close.ts';
 import { createPayment, wxpayScene } from './operations/prepay.ts';
 import { queryPayment } from './operations/query.ts';
@@ -104,6 +105,8 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
       parseNotify(contextFor(merchantId), headers, rawBody),
     ackNotify,
     applyAbnormalRefund: async (request) => applyAbnormalRefund(contextFor(request.merchantId), request),
+    downloadTradeBill: async (merchantId, date) => downloadTradeBill(contextFor(merchantId), date),
+    merchantIds: () => [...contexts.keys()],
     refreshCertificates: async (merchantId) => contextFor(merchantId).keys.refresh(),
   };
 }

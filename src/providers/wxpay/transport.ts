@@ -24,6 +24,8 @@ export interface WxpayCall {
   write: boolean;
   /** The key that encrypted sensitive fields of the body: sent as Wechatpay-Serial instead of the preferred one. */
   serial?: string;
+  /** A file download (a bill): the body is returned as bytes, not parsed as JSON. */
+  file?: boolean;
 }
 
 export interface WxpayReply<T> {
@@ -191,6 +193,7 @@ export class WxpayTransport {
         throw this.#unknownIfWrite(error, call, ok);
       }
     }
+    if (ok && call.file) return { status, data: null, raw, requestId, header };
     const parsed = parseJson(raw);
     if (!ok) {
       const errorBody = parsed && typeof parsed === 'object' ? (parsed as WxpayErrorBody) : null;

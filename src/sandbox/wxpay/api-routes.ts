@@ -4,12 +4,19 @@
  */
 import { constants, privateDecrypt } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { tradeBillText } from './bills.ts';
 import type { WxpayGateway } from './gateway.ts';
 import type { AbnormalRecipient } from './refunds.ts';
 import { formatChinaTime, randomAlphanumeric, randomDigits } from './runtime.ts';
 import { installSignedTransport, type SignedRequestContext, signedOperation } from './signed-scope.ts';
 import { encryptAes256Gcm } from './wire-crypto.ts';
-import { invalidField, invalidRequest, missingField, WxpayWireError } from './wire-errors.ts';
+import {
+  invalidField,
+  invalidRequest,
+  missingField,
+  resourceNotExists,
+  WxpayWireError,
+} from './wire-errors.ts';
 import { parsePrepayRequest, parseRefundRequest, type TradeType } from './wire-requests.ts';
 import { refundJson, transactionJson } from './wire-views.ts';
 
@@ -222,6 +229,46 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
         const refundId = (request.params as Params).refundId!;
         const refund = gateway.refunds.applyAbnormal(merchant.mchid, refundId, outRefundNo, recipient);
         return { status: 200, body: refundJson(refund) };
+      },
+    }),
+  );
+
+  // 交易账单: any past or current China date is ready at once (WeChat Pay has yesterday's from 10:00).
+  scope.get(
+    '/bill/tradebill',
+    signedOperation(gateway, {
+      operation: 'bill',
+      handle: ({ merchant }, request) => {
+        const query = request.query as Record<string, string | undefined>;
+        const date = query.bill_date ?? '';
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalidField('bill_date', date, '格式应为YYYY-MM-DD');
+        if (query.bill_type !== undefined && query.bill_type !== 'ALL')
+          throw invalidField('bill_type', query.bill_type, '模拟器仅支持ALL');
+        if (date > formatChinaTime(gateway.runtime.clock.now()).slice(0, 10))
+          throw new WxpayWireError(400, 'NO_STATEMENT_EXIST', '账单日期不能晚于今天');
+        const text = tradeBillText(merchant.mchid, date, gateway.trades.all(), gateway.refunds.all());
+        const { token, sha1 } = gateway.bills.issue(merchant.mchid, text);
+        return {
+          status: 200,
+          body: {
+            hash_type: 'SHA1',
+            hash_value: sha1,
+            download_url: `${options.payerBaseUrl(request)}/v3/billdownload/file?token=${token}`,
+          },
+        };
+      },
+    }),
+  );
+
+  scope.get(
+    '/billdownload/file',
+    signedOperation(gateway, {
+      operation: 'bill',
+      handle: ({ merchant }, request) => {
+        const token = (request.query as Record<string, string | undefined>).token ?? '';
+        const text = gateway.bills.take(merchant.mchid, token);
+        if (text === undefined) throw resourceNotExists('账单文件不存在或已过期');
+        return { status: 200, text };
       },
     }),
   );

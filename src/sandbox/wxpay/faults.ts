@@ -12,6 +12,7 @@ export type ApiOperation =
   | 'refund'
   | 'refundQuery'
   | 'abnormalRefund'
+  | 'bill'
   | 'certificates';
 export const API_OPERATIONS: readonly ApiOperation[] = [
   'prepay',
@@ -20,6 +21,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   'refund',
   'refundQuery',
   'abnormalRefund',
+  'bill',
   'certificates',
 ];
 

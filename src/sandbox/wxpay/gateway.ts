@@ -4,6 +4,7 @@
  */
 
 import { GatewayScheduler } from '../shared/scheduler.ts';
+import { BillDesk } from './bills.ts';
 import { FaultBook } from './faults.ts';
 import { MerchantRegistry } from './merchants.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
@@ -26,6 +27,7 @@ export class WxpayGateway {
   readonly notifier: Notifier;
   readonly trades: TradeBook;
   readonly refunds: RefundBook;
+  readonly bills = new BillDesk();
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
 

@@ -124,6 +124,10 @@ export class RefundBook {
     return refund;
   }
 
+  all(): Refund[] {
+    return [...this.refunds.values()];
+  }
+
   find(mchid: string, outRefundNo: string): Refund | undefined {
     return this.refunds.get(key(mchid, outRefundNo));
   }

@@ -20,6 +20,8 @@ import { invalidField, WxpayWireError } from './wire-errors.ts';
 export interface WireReply {
   status: number;
   body?: unknown;
+  /** A file (a bill) sent as plain text instead of JSON. */
+  text?: string;
 }
 
 export interface SignedRequestContext {
@@ -166,6 +168,8 @@ export function signedOperation(gateway: WxpayGateway, definition: OperationDefi
     const outcome = handled ?? (await settle(() => definition.handle(context, request)));
     if (outcome instanceof WxpayWireError) throw outcome;
     if (outcome.status === 204) return reply.code(204).send();
+    if (outcome.text !== undefined)
+      return reply.code(outcome.status).type('text/plain; charset=utf-8').send(outcome.text);
     return reply
       .code(outcome.status)
       .type('application/json; charset=utf-8')
