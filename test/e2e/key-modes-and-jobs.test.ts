@@ -25,6 +25,29 @@ describe('certificate key modes, end to end', () => {
           .where('out_trade_no', '=', no)
           .executeTakeFirstOrThrow();
 
+      /** An Alipay QR payment, scanned and paid on the emulator, then paid here through its notification. */
+      const alipayPaid = async (no: string, totalFen: number) => {
+        await h.vkPay.pay({
+          merchantId: MERCHANT,
+          provider: 'alipay',
+          scene: 'native',
+          out_trade_no: no,
+          total_fee: totalFen,
+          subject: '证书模式',
+          type: 'goods',
+        });
+        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/scan`);
+        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/pay`);
+        expect(
+          (
+            await eventually(
+              () => status(no),
+              (r) => r.status === 'SUCCESS',
+            )
+          ).status,
+        ).toBe('SUCCESS');
+      };
+
       it('pays and refunds through verified, certificate-signed answers and notifications', async () => {
         const wx = tradeNo('WC');
         await h.vkPay.pay({
@@ -54,25 +77,7 @@ describe('certificate key modes, end to end', () => {
         expect(refund.refund.status).toBe('PROCESSING');
 
         const ali = tradeNo('AC');
-        await h.vkPay.pay({
-          merchantId: MERCHANT,
-          provider: 'alipay',
-          scene: 'native',
-          out_trade_no: ali,
-          total_fee: 500,
-          subject: '证书模式',
-          type: 'goods',
-        });
-        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/scan`);
-        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/pay`);
-        expect(
-          (
-            await eventually(
-              () => status(ali),
-              (r) => r.status === 'SUCCESS',
-            )
-          ).status,
-        ).toBe('SUCCESS');
+        await alipayPaid(ali, 500);
         const aliRefund = await h.vkPay.refund({
           merchantId: MERCHANT,
           out_trade_no: ali,
@@ -86,27 +91,9 @@ describe('certificate key modes, end to end', () => {
         const rotated = await h.alipay.control('POST', `/apps/${h.alipay.appId}/rotate-alipay-cert`);
         expect(rotated.status).toBe(200);
         const ali = tradeNo('AR');
-        // The precreate answer is signed under the new SN: the provider fetches the certificate.
-        await h.vkPay.pay({
-          merchantId: MERCHANT,
-          provider: 'alipay',
-          scene: 'native',
-          out_trade_no: ali,
-          total_fee: 300,
-          subject: '证书更换',
-          type: 'goods',
-        });
-        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/scan`);
-        await h.alipay.control('POST', `/trades/${h.alipay.appId}/${ali}/pay`);
-        // The notification, signed with the new key, verifies with the learnt certificate.
-        expect(
-          (
-            await eventually(
-              () => status(ali),
-              (r) => r.status === 'SUCCESS',
-            )
-          ).status,
-        ).toBe('SUCCESS');
+        // The precreate answer is signed under the new SN: the provider fetches the certificate;
+        // the notification, signed with the new key, verifies with the learnt certificate.
+        await alipayPaid(ali, 300);
         expect((await h.vkPay.queryPayment(MERCHANT, ali)).orderPaid).toBe(true);
 
         // An answer under an SN Alipay never issued cannot be trusted: 40003, nothing applied.
