@@ -87,6 +87,44 @@ describe('certificate key modes, end to end', () => {
         expect(aliRefund.order).toMatchObject({ status: 'PARTIAL_REFUNDED', refundedFen: 100 });
       });
 
+      it('encrypts an abnormal refund for the key the gateway holds in this mode', async () => {
+        const wx = tradeNo('WA');
+        await h.vkPay.pay({
+          merchantId: MERCHANT,
+          provider: 'wxpay',
+          scene: 'native',
+          out_trade_no: wx,
+          total_fee: 200,
+          subject: '证书模式',
+          type: 'goods',
+        });
+        await h.control('POST', `/trades/${h.mchId}/${wx}/pay`);
+        await eventually(
+          () => status(wx),
+          (r) => r.status === 'SUCCESS',
+        );
+        await h.vkPay.refund({
+          merchantId: MERCHANT,
+          out_trade_no: wx,
+          out_refund_no: `${wx}R`,
+          refund_fee: 200,
+        });
+        await h.control('POST', `/refunds/${h.mchId}/${wx}R/abnormal`);
+        const sent = await h.vkPay.applyAbnormalRefund(MERCHANT, `${wx}R`, {
+          type: 'USER_BANK_CARD',
+          bankType: 'CMB_DEBIT',
+          bankAccount: '6225880212345678',
+          realName: '李四',
+        });
+        expect(sent.refund.status).toBe('PROCESSING');
+        expect((await h.control('GET', `/refunds/${h.mchId}/${wx}R`)).json.abnormal_recipient).toEqual({
+          type: 'USER_BANK_CARD',
+          bank_type: 'CMB_DEBIT',
+          bank_account_last4: '5678',
+          real_name: '李四',
+        });
+      });
+
       it('follows a renewed Alipay certificate: downloaded once, trusted through the root', async () => {
         const rotated = await h.alipay.control('POST', `/apps/${h.alipay.appId}/rotate-alipay-cert`);
         expect(rotated.status).toBe(200);
