@@ -131,6 +131,52 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
     await h.control('DELETE', '/faults');
   });
 
+  it('reads the Alipay bill too: a zip of GBK files, payments and refunds by request number', async () => {
+    const date = todayInChina();
+    const alipayPay = async (no: string, totalFen: number, lostCallback: boolean) => {
+      await h.vkPay.pay({
+        merchantId: MERCHANT,
+        provider: 'alipay',
+        scene: 'native',
+        out_trade_no: no,
+        total_fee: totalFen,
+        subject: '支付宝对账',
+        type: 'goods',
+      });
+      await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/scan`);
+      if (lostCallback)
+        await h.alipay.control('POST', '/faults', {
+          channel: 'notify',
+          kind: 'drop',
+          appId: h.alipay.appId,
+          outTradeNo: no,
+          times: 'always',
+        });
+      await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/pay`);
+    };
+    const paid = tradeNo();
+    await alipayPay(paid, 1200, false);
+    await eventually(
+      () => status(paid),
+      (s) => s === 'SUCCESS',
+    );
+    await h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: paid,
+      out_refund_no: `${paid}R1`,
+      refund_fee: 200,
+    });
+    const lost = tradeNo();
+    await alipayPay(lost, 800, true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await status(lost)).toBe('NOTPAY');
+
+    const report = await h.vkPay.reconcile('alipay', MERCHANT, date);
+    expect(report).toMatchObject({ payments: 2, refunds: 1, matched: 3, healed: 1, mismatches: 0 });
+    expect(await status(lost)).toBe('SUCCESS');
+    await h.alipay.control('DELETE', '/faults');
+  });
+
   it('is for the operators, and refuses a date without a bill', async () => {
     const outsider = await h.app.inject({
       method: 'POST',
@@ -146,12 +192,13 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
     });
     expect(future.statusCode).toBeGreaterThanOrEqual(400);
     expect(future.statusCode).toBeLessThan(500);
-    const alipay = await h.app.inject({
+    const unknown = await h.app.inject({
       method: 'POST',
       url: '/admin/reconcile',
-      payload: { provider: 'alipay', merchant: MERCHANT, date: yesterdayInChina(new Date()) },
+      payload: { provider: 'unionpay', merchant: MERCHANT, date: yesterdayInChina(new Date()) },
     });
-    expect(alipay.json()).toMatchObject({ code: 40001, field: 'provider' });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().code).toBe(40001);
   });
 });
 

@@ -2,6 +2,7 @@
  * The Alipay OpenAPI (gateway.do) provider: one signed transport per merchant, and one small
  * mapping per operation behind the Provider interface.
  */
+
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
 import { PayError } from '../../core/errors.ts';
@@ -12,6 +13,7 @@ import type { GatewayIdentity, Provider } from '../provider.ts';
 import { type AlipayMerchantConfig, resolveMerchant } from './config.ts';
 import type { AlipayContext } from './context.ts';
 import { type AlipayReturn, ackNotify, parseNotify, type ReturnQuery, verifyReturn } from './notify.ts';
+import { downloadAlipayTradeBill } from './operations/bill.ts';
 import { type CancelResult, cancelPayment } from './operations/cancel.ts';
 import { closePayment } from './operations/close.ts';
 import { createPayment, sceneMethod } from './operations/pay.ts';
@@ -61,15 +63,16 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
         message: `alipay merchant ${merchant.merchantId} is configured twice`,
       });
     }
+    const fetchImpl = options.fetch ?? (undiciFetch as unknown as FetchLike);
     const transport = new AlipayTransport({
       merchant,
-      fetch: options.fetch ?? (undiciFetch as unknown as FetchLike),
+      fetch: fetchImpl,
       now,
       sleep: options.sleep ?? ((ms) => delay(ms)),
       random: options.random ?? Math.random,
       onRequest: guardedObserver(options.onRequest),
     });
-    contexts.set(merchant.merchantId, { merchant, transport, now });
+    contexts.set(merchant.merchantId, { merchant, transport, now, fetch: fetchImpl });
   }
 
   const contextFor = merchantLookup('alipay', contexts);
@@ -92,5 +95,9 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
     ackNotify: (ok) => ackNotify(ok),
     verifyReturn: (merchantId, query) => verifyReturn(contextFor(merchantId).merchant, query),
     merchantIds: () => [...contexts.keys()],
+    downloadTradeBill: async (merchantId, date) => {
+      const context = contextFor(merchantId);
+      return downloadAlipayTradeBill(context, context.fetch, date);
+    },
   };
 }

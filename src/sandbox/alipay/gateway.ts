@@ -7,6 +7,7 @@
 import { GatewayScheduler } from '../shared/scheduler.ts';
 import type { RegisteredApp } from './apps.ts';
 import { AppRegistry } from './apps.ts';
+import { AlipayBillDesk } from './bills.ts';
 import { FaultBook } from './faults.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { RejectedRequest, verifyRequest } from './request-auth.ts';
@@ -47,6 +48,7 @@ export class AlipayGateway {
   readonly apps: AppRegistry;
   readonly notifier: Notifier;
   readonly trades: TradeBook;
+  readonly bills = new AlipayBillDesk();
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
 
@@ -91,7 +93,12 @@ export class AlipayGateway {
     let result: MethodResult;
     try {
       const handler = TRADE_METHODS[method]!;
-      result = handler(request, { trades: this.trades, now: this.runtime.clock.now(), sandboxBaseUrl });
+      result = handler(request, {
+        trades: this.trades,
+        bills: this.bills,
+        now: this.runtime.clock.now(),
+        sandboxBaseUrl,
+      });
     } catch (error) {
       if (!(error instanceof AlipayGatewayError)) throw error;
       result = { kind: 'json', response: error.toResponse() };
@@ -134,6 +141,7 @@ export class AlipayGateway {
     const request = verifyRequest(params, this.apps, SUPPORTED_METHODS);
     const result = TRADE_METHODS[request.method]!(request, {
       trades: this.trades,
+      bills: this.bills,
       now: this.runtime.clock.now(),
       sandboxBaseUrl: '',
     });

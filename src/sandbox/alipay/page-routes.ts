@@ -38,6 +38,13 @@ export async function pageRoutes(scope: FastifyInstance, options: PageRoutesOpti
     );
 
   // Scanning the code is what makes a precreated trade exist at Alipay.
+  // A bill_download_url: no signature, valid 30 seconds, as Alipay's.
+  scope.get('/bills/:token', async (request, reply) => {
+    const zip = gateway.bills.take((request.params as { token: string }).token, gateway.runtime.clock.now());
+    if (!zip) return reply.code(404).type('text/plain; charset=utf-8').send('账单下载链接已失效');
+    return reply.type('application/zip').send(Buffer.from(zip));
+  });
+
   scope.get('/qr/:token', async (request, reply) => {
     const trade = gateway.trades.byPayToken((request.params as Params).token!);
     return trade ? showTrade(reply, gateway.trades.reveal(trade)) : notFound(reply);

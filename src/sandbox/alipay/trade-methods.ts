@@ -3,6 +3,7 @@
  * response. page, wap and app pay answer with the cashier instead of JSON.
  */
 import { fenToYuan } from '../../core/money.ts';
+import { type AlipayBillDesk, alipayTradeBillZip } from './bills.ts';
 import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
@@ -12,6 +13,7 @@ import { queryResponse, refundQueryResponse } from './wire-views.ts';
 
 export interface MethodContext {
   trades: TradeBook;
+  bills: AlipayBillDesk;
   now: number;
   /** Where payer pages live, e.g. http://127.0.0.1:8091/sandbox/alipay. */
   sandboxBaseUrl: string;
@@ -126,6 +128,18 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
     const pem = app.alipayCertSn === sn ? app.alipayCertPem : app.retiredAlipayCerts?.get(sn);
     if (!pem) throw new AlipayGatewayError('40004', 'isv.cert-not-exist', '支付宝公钥证书不存在');
     return success({ alipay_cert_content: Buffer.from(pem, 'utf8').toString('base64') });
+  },
+
+  // The trade bill of a Beijing date: a short-lived link to a zip of GBK CSV files.
+  'alipay.data.dataservice.bill.downloadurl.query': (request, { trades, bills, now, sandboxBaseUrl }) => {
+    const billType = requiredString(request.biz, 'bill_type', 32);
+    if (billType !== 'trade') throw invalidParameter('bill_type', '模拟器仅支持trade');
+    const date = requiredString(request.biz, 'bill_date', 16);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalidParameter('bill_date', '格式应为yyyy-MM-dd');
+    if (date > new Date(now + 8 * 3600_000).toISOString().slice(0, 10))
+      throw new AlipayGatewayError('40004', 'isp.bill_not_exist', '账单不存在');
+    const zip = alipayTradeBillZip(request.app.sellerId, date, trades.all(request.app.appId));
+    return success({ bill_download_url: `${sandboxBaseUrl}/bills/${bills.issue(zip, now)}` });
   },
 
   'alipay.trade.cancel': (request, { trades }) => {

@@ -127,6 +127,11 @@ export class TradeBook {
   }
 
   /** Any trade, visible or not, for the control API and the payer pages. */
+  /** Every trade of an app. */
+  all(appId: string): Trade[] {
+    return [...this.byOutTradeNo.values()].filter((trade) => trade.appId === appId);
+  }
+
   lookup(appId: string, outTradeNo: string): Trade | undefined {
     return this.byOutTradeNo.get(`${appId}/${outTradeNo}`);
   }
