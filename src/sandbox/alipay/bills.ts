@@ -53,21 +53,25 @@ export function alipayTradeBillZip(sellerId: string, date: string, trades: Trade
   let payments = 0;
   let refunds = 0;
   for (const trade of trades) {
+    // What a payment line and its refund lines share.
+    const tradeFields = {
+      支付宝交易号: trade.tradeNo,
+      商户订单号: trade.outTradeNo,
+      商品名称: trade.subject,
+      创建时间: beijingTime(trade.gmtCreate),
+      对方账户: trade.buyer?.buyerLogonId ?? '',
+      '订单金额（元）': fenToYuan(trade.totalFen),
+      '服务费（元）': '0.00',
+    };
     if (trade.gmtPayment !== undefined && beijingDate(trade.gmtPayment) === date) {
       payments += 1;
       paidFen += trade.totalFen;
       lines.push(
         row({
-          支付宝交易号: trade.tradeNo,
-          商户订单号: trade.outTradeNo,
+          ...tradeFields,
           业务类型: '交易',
-          商品名称: trade.subject,
-          创建时间: beijingTime(trade.gmtCreate),
           完成时间: beijingTime(trade.gmtPayment),
-          对方账户: trade.buyer?.buyerLogonId ?? '',
-          '订单金额（元）': fenToYuan(trade.totalFen),
           '商家实收（元）': fenToYuan(trade.totalFen),
-          '服务费（元）': '0.00',
         }),
       );
     }
@@ -77,17 +81,11 @@ export function alipayTradeBillZip(sellerId: string, date: string, trades: Trade
       refundFen += refund.refundFen;
       lines.push(
         row({
-          支付宝交易号: trade.tradeNo,
-          商户订单号: trade.outTradeNo,
+          ...tradeFields,
           业务类型: '退款',
-          商品名称: trade.subject,
-          创建时间: beijingTime(trade.gmtCreate),
           完成时间: beijingTime(refund.gmtRefund),
-          对方账户: trade.buyer?.buyerLogonId ?? '',
-          '订单金额（元）': fenToYuan(trade.totalFen),
           '商家实收（元）': `-${fenToYuan(refund.refundFen)}`,
           '退款批次号/请求号': refund.outRequestNo,
-          '服务费（元）': '0.00',
           备注: refund.refundReason ?? '',
         }),
       );
