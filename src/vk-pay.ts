@@ -34,6 +34,31 @@ import {
 } from './service/refunds.ts';
 import { listReviews, resolveReview } from './service/reviews.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
+import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
+import {
+  createEndpoint,
+  type EndpointInput,
+  getEndpoint,
+  listEndpoints,
+  rotateEndpointSecret,
+  syncConfiguredEndpoints,
+  updateEndpoint,
+} from './service/webhook-endpoints.ts';
+import {
+  type EventFilter,
+  getEvent,
+  listEvents,
+  pingEndpoint,
+  replayEvent,
+  replayFailed,
+} from './service/webhook-ops.ts';
+import {
+  DEFAULT_WEBHOOKS,
+  newInstanceId,
+  openSecretBox,
+  type SecretBox,
+  type WebhookSettings,
+} from './service/webhook-settings.ts';
 import { openStore, type Store } from './store/db.ts';
 
 export interface VkPayOptions extends Partial<VkPayConfig> {
@@ -49,6 +74,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   publicUrl?: string;
   /** Encrypt these fields of `custom` at rest (AES-256-GCM, rotating keys). */
   sealing?: SealingConfig;
+  /** Merchant webhooks: configured endpoints, the key sealing API-made secrets, retry time factor. */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export interface VkPay {
@@ -93,6 +120,40 @@ export interface VkPay {
   ): ReturnType<typeof listReviews>;
   /** Closes a review with what was done. */
   resolveReview(merchantId: string, id: number, note: string): ReturnType<typeof resolveReview>;
+  /** Webhook endpoints, events, replays and pings of one merchant. */
+  createWebhookEndpoint(merchantId: string, input: EndpointInput): ReturnType<typeof createEndpoint>;
+  listWebhookEndpoints(merchantId: string): ReturnType<typeof listEndpoints>;
+  getWebhookEndpoint(merchantId: string, id: string): ReturnType<typeof getEndpoint>;
+  updateWebhookEndpoint(
+    merchantId: string,
+    id: string,
+    input: EndpointInput,
+  ): ReturnType<typeof updateEndpoint>;
+  /** Disables an endpoint: what it still had to receive is cancelled (replay brings it back). */
+  disableWebhookEndpoint(merchantId: string, id: string): ReturnType<typeof updateEndpoint>;
+  /** A new secret; the old one keeps signing beside it for graceSeconds (default a day). */
+  rotateWebhookSecret(
+    merchantId: string,
+    id: string,
+    graceSeconds?: number,
+  ): ReturnType<typeof rotateEndpointSecret>;
+  pingWebhookEndpoint(merchantId: string, id: string): ReturnType<typeof pingEndpoint>;
+  listWebhookEvents(merchantId: string, filter?: EventFilter): ReturnType<typeof listEvents>;
+  getWebhookEvent(merchantId: string, eventId: string): ReturnType<typeof getEvent>;
+  replayWebhookEvent(
+    merchantId: string,
+    eventId: string,
+    endpointId?: string,
+  ): ReturnType<typeof replayEvent>;
+  replayFailedWebhooks(
+    merchantId: string,
+    range: Parameters<typeof replayFailed>[2],
+  ): ReturnType<typeof replayFailed>;
+  /**
+   * Starts this process's webhook delivery worker (`vk-pay serve` does). Returns it; close() stops
+   * it. Any number of processes may run one on the same database.
+   */
+  startWebhookDelivery(): WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -105,6 +166,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     providers = [],
     publicUrl,
     sealing,
+    webhooks,
     ...overrides
   } = options;
   const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
@@ -115,13 +177,21 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     pool: config.pool,
     schema,
   });
+  const webhookSettings: WebhookSettings = { ...DEFAULT_WEBHOOKS, ...webhooks };
+  if (config.env === 'production' && !webhookSettings.secretKey) {
+    await store.close();
+    throw new Error('webhooks.secretKey is required in production (it seals webhook endpoint secrets)');
+  }
   let cache: Cache;
+  let box: SecretBox;
   try {
+    box = await openSecretBox(store.db, webhookSettings);
     cache = await openCache({ redisUrl: config.redisUrl, ...(cachePrefix ? { prefix: cachePrefix } : {}) });
   } catch (error) {
     await store.close();
     throw error;
   }
+  let worker: WebhookWorker | null = null;
   const handlers = new HandlerRegistry();
   const context: ServiceContext = {
     store,
@@ -140,7 +210,21 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     sealer: sealing ? createFieldSealer(sealing) : null,
     providers: new Map(providers.map((provider) => [provider.name, provider])),
     publicUrl: publicUrl ?? 'http://127.0.0.1:3000',
+    webhooks: {
+      settings: webhookSettings,
+      box,
+      configuredSecrets: new Map(),
+      instanceId: newInstanceId(),
+      wake: () => worker?.wake(),
+    },
   };
+  try {
+    await syncConfiguredEndpoints(context);
+  } catch (error) {
+    await cache.close();
+    await store.close();
+    throw error;
+  }
   const vkPay: VkPay = {
     config,
     store,
@@ -169,7 +253,27 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>
       listOrderRefunds(context, await getOrder(context, merchantId, outTradeNo)),
+    createWebhookEndpoint: (merchantId, input) => createEndpoint(context, merchantId, input),
+    listWebhookEndpoints: (merchantId) => listEndpoints(context, merchantId),
+    getWebhookEndpoint: (merchantId, id) => getEndpoint(context, merchantId, id),
+    updateWebhookEndpoint: (merchantId, id, input) => updateEndpoint(context, merchantId, id, input),
+    disableWebhookEndpoint: (merchantId, id) => updateEndpoint(context, merchantId, id, { enabled: false }),
+    rotateWebhookSecret: (merchantId, id, graceSeconds) =>
+      rotateEndpointSecret(context, merchantId, id, graceSeconds),
+    pingWebhookEndpoint: (merchantId, id) => pingEndpoint(context, merchantId, id),
+    listWebhookEvents: (merchantId, filter) => listEvents(context, merchantId, filter),
+    getWebhookEvent: (merchantId, eventId) => getEvent(context, merchantId, eventId),
+    replayWebhookEvent: (merchantId, eventId, endpointId) =>
+      replayEvent(context, merchantId, eventId, endpointId),
+    replayFailedWebhooks: (merchantId, range) => replayFailed(context, merchantId, range),
+    startWebhookDelivery() {
+      worker ??= startWebhookWorker(context);
+      return worker;
+    },
     async close() {
+      const running = worker;
+      worker = null;
+      await running?.stop();
       await cache.close();
       await store.close();
     },

@@ -17,6 +17,13 @@ export interface Cache {
   /** Adds one to a counter that expires `ttlMs` after its first increment; returns the new count. */
   increment(key: string, ttlMs: number): Promise<number>;
   delete(key: string): Promise<void>;
+  /**
+   * Tells every subscriber of `channel` (on every instance, with Redis) that something changed.
+   * Delivery is best effort: a listener must still read the store, and not rely on the message.
+   */
+  publish(channel: string, message: string): Promise<void>;
+  /** Calls `listener` for each message published on `channel` from now on. Returns an unsubscribe. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<() => void>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,5 @@
 /** The embedded cache: a bounded LRU in this process. */
+import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import type { Cache, Versioned } from './cache.ts';
 
@@ -60,6 +61,9 @@ export function createMemoryCache(options: { max?: number } = {}): Cache {
   // Writes copy once; reads, the hot path (a cached query), hand out the frozen copy itself.
   const lru = new LRUCache<string, NonNullable<unknown>>({ max: options.max ?? 10_000, ttlAutopurge: false });
   const counters = new Counters(options.max ?? 10_000);
+  const channels = new EventEmitter();
+  // Every request waiting on an order listens on its own channel; there is no useful bound.
+  channels.setMaxListeners(0);
   const read = <T>(key: string): T | undefined => lru.get(key) as T | undefined;
   const store = (key: string, value: unknown, ttlMs: number) => {
     const copy = frozenCopy(value);
@@ -92,9 +96,17 @@ export function createMemoryCache(options: { max?: number } = {}): Cache {
       lru.delete(key);
       counters.delete(key);
     },
+    async publish(channel, message) {
+      channels.emit(channel, message);
+    },
+    async subscribe(channel, listener) {
+      channels.on(channel, listener);
+      return () => channels.off(channel, listener);
+    },
     async close() {
       lru.clear();
       counters.clear();
+      channels.removeAllListeners();
     },
   };
 }

@@ -35,6 +35,23 @@ export async function createRedisCache(options: RedisCacheOptions): Promise<Cach
     enableOfflineQueue: true,
   });
   await redis.connect();
+  // Pub/sub needs a connection of its own; it is opened on the first subscription. Channels are not
+  // keys, so the prefix is added by hand to keep deployments sharing one Redis apart.
+  const prefix = options.prefix ?? 'vkpay:';
+  const listeners = new Map<string, Set<(message: string) => void>>();
+  let subscriber: Redis | null = null;
+  const subscriberConnection = async (): Promise<Redis> => {
+    if (subscriber) return subscriber;
+    const connection = redis.duplicate({ keyPrefix: '' });
+    connection.on('message', (channel: string, message: string) => {
+      for (const listener of listeners.get(channel.slice(prefix.length)) ?? []) listener(message);
+    });
+    // A lost subscriber connection reconnects and resubscribes by itself (ioredis); waiters fall back
+    // to reading the store meanwhile.
+    connection.on('error', () => {});
+    subscriber = connection;
+    return connection;
+  };
   return {
     kind: 'redis',
     async get<T>(key: string) {
@@ -66,7 +83,27 @@ export async function createRedisCache(options: RedisCacheOptions): Promise<Cach
     async delete(key) {
       await redis.del(key);
     },
+    async publish(channel, message) {
+      await redis.publish(`${prefix}${channel}`, message);
+    },
+    async subscribe(channel, listener) {
+      const connection = await subscriberConnection();
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+        await connection.subscribe(`${prefix}${channel}`);
+      }
+      set.add(listener);
+      return () => {
+        const current = listeners.get(channel);
+        if (!current?.delete(listener) || current.size > 0) return;
+        listeners.delete(channel);
+        connection.unsubscribe(`${prefix}${channel}`).catch(() => {});
+      };
+    },
     async close() {
+      if (subscriber) await subscriber.quit().catch(() => {});
       await redis.quit();
     },
   };

@@ -9,6 +9,7 @@ import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import type { FieldSealer } from './sealing.ts';
+import type { WebhookRuntime } from './webhook-settings.ts';
 
 export interface ServiceContext {
   store: Store;
@@ -28,6 +29,8 @@ export interface ServiceContext {
   gatewayObservers: Array<(call: { provider: string; type: string; ms: number; ok: boolean }) => void>;
   /** The public base URL gateways call back on: notifications go to {publicUrl}/notify/{provider}/{merchant}. */
   publicUrl: string;
+  /** Merchant webhooks: settings, sealed secrets and the delivery worker's wake-up call. */
+  webhooks: WebhookRuntime;
 }
 
 /** Writes a payment_logs row. A failure to log never fails the payment; it goes to the process log. */

@@ -2,14 +2,15 @@
  * Payments at the gateway: create an order and its prepay, query (healing lost callbacks), close.
  * Each gateway answer is applied through applyPaymentResult, the same code as the callback.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PayError } from '../core/errors.ts';
 import { isFinal, isPaid } from '../core/states.ts';
 import { type Scene, validatePaymentInput } from '../core/validate.ts';
 import type { ClientPayParams } from '../providers/provider.ts';
+import { findOrder } from '../store/orders.ts';
 import type { ServiceContext } from './context.ts';
+import { orderChannel } from './events.ts';
 import { gatewayCall, providerFor } from './gateway-call.ts';
-import type { Order } from './model.ts';
+import { type Order, toOrder } from './model.ts';
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './payments.ts';
 
 export interface PayRequest extends Omit<CreateOrderRequest, 'mchId' | 'appId'> {
@@ -66,7 +67,10 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
 }
 
 export interface QueryOptions {
-  /** Wait (polling the store) until the payment's handler has run, up to awaitMaxMs. */
+  /**
+   * Wait, up to awaitMaxMs, until the payment is paid and its business work is done (the handler
+   * ran, or the webhook endpoint for the order's type acknowledged it), or the order is closed.
+   */
   awaitNotify?: boolean;
   awaitMaxMs?: number;
 }
@@ -75,13 +79,18 @@ export interface QueryResponse {
   order: Order;
   /** The payer paid. */
   orderPaid: boolean;
-  /** The business handler for the order's type finished. */
+  /** The business work for the order's type is done: its handler ran, or its webhook was acknowledged. */
   userOrderSuccess: boolean;
 }
 
+/** The first gateway query of a wait, then 2 s, 4 s ... between them. */
+const AWAIT_FIRST_QUERY_MS = 1000;
+
 /**
  * The order's state: from the cache when it is settled, otherwise from the gateway, whose answer is
- * applied like a callback, so a lost callback heals on the first query.
+ * applied like a callback, so a lost callback heals on the first query. Waiting, it is woken by
+ * the change itself (announced through the cache: Redis pub/sub across instances), and asks the
+ * gateway only with backoff, while the order is unpaid.
  */
 export async function queryPayment(
   context: ServiceContext,
@@ -90,14 +99,68 @@ export async function queryPayment(
   options: QueryOptions = {},
 ): Promise<QueryResponse> {
   let order = await getOrder(context, merchantId, outTradeNo);
-  const deadline = Date.now() + Math.min(Math.max(options.awaitMaxMs ?? 20_000, 0), 40_000);
-  for (;;) {
-    if (isPaid(order.status) || isFinal(order.status)) break;
-    order = await syncWithGateway(context, order);
-    if (isPaid(order.status) || !options.awaitNotify || Date.now() >= deadline) break;
-    await sleep(500);
-  }
+  if (!isPaid(order.status) && !isFinal(order.status)) order = await syncWithGateway(context, order);
+  if (options.awaitNotify && !settled(order)) order = await awaitSettled(context, order, options);
   return { order, orderPaid: isPaid(order.status), userOrderSuccess: order.userOrderSuccess };
+}
+
+/** Nothing more to wait for: paid with its business work done, or closed. */
+function settled(order: Order): boolean {
+  return isPaid(order.status) ? order.userOrderSuccess : isFinal(order.status);
+}
+
+async function awaitSettled(context: ServiceContext, first: Order, options: QueryOptions): Promise<Order> {
+  const deadline = Date.now() + Math.min(Math.max(options.awaitMaxMs ?? 20_000, 0), 40_000);
+  let order = first;
+  let wake: (() => void) | null = null;
+  let changed = false;
+  const unsubscribe = await context.cache
+    .subscribe(orderChannel(order.merchantId, order.outTradeNo), () => {
+      changed = true;
+      wake?.();
+    })
+    .catch((error) => {
+      context.logger.warn({ err: error }, 'cannot subscribe to order changes; reading the store instead');
+      return () => {};
+    });
+  try {
+    let queryGap = AWAIT_FIRST_QUERY_MS;
+    let nextQuery = Date.now() + queryGap;
+    // Read the store now and then even without a message: an announcement is best effort.
+    let storeGap = 500;
+    for (;;) {
+      const unpaid = !isPaid(order.status) && !isFinal(order.status);
+      const until = Math.min(deadline, unpaid ? nextQuery : deadline, Date.now() + storeGap);
+      if (!changed && until > Date.now()) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, until - Date.now());
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+      changed = false;
+      storeGap = Math.min(storeGap * 2, 4000);
+      order = await readOrder(context, order);
+      if (settled(order) || Date.now() >= deadline) return order;
+      if (!isPaid(order.status) && !isFinal(order.status) && Date.now() >= nextQuery) {
+        order = await syncWithGateway(context, order);
+        if (settled(order)) return order;
+        queryGap *= 2;
+        nextQuery = Date.now() + queryGap;
+      }
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+/** The order as the store has it now (the cache may be behind a change announced a moment ago). */
+async function readOrder(context: ServiceContext, order: Order): Promise<Order> {
+  const row = await findOrder(context.store.db, order.merchantId, order.outTradeNo);
+  return row ? toOrder(row) : order;
 }
 
 async function syncWithGateway(context: ServiceContext, order: Order): Promise<Order> {

@@ -11,6 +11,7 @@ import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } from '../store/orders.ts';
 import type { Database, OrderRow } from '../store/schema.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
+import { announceOrderChange, recordPaymentEvent } from './events.ts';
 import { type Order, type PaymentResult, toOrder } from './model.ts';
 import { type ReviewKind, recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
@@ -161,9 +162,21 @@ export async function applyPaymentResult(
 ): Promise<ApplyOutcome> {
   const started = performance.now();
   let outcome: ApplyOutcome;
+  let deliveries = 0;
   try {
     outcome = await context.store.db.transaction().execute(async (tx) => {
       const decided = await applyInTransaction(context, tx, result);
+      // The merchant's event commits with the change it reports (the outbox).
+      if (decided.outcome === 'applied' && (result.status === 'SUCCESS' || result.status === 'CLOSED')) {
+        const recorded = await recordPaymentEvent(
+          context,
+          tx,
+          result.status === 'SUCCESS' ? 'payment.succeeded' : 'payment.closed',
+          decided.order,
+        );
+        deliveries = recorded.deliveries;
+        if (recorded.awaitsAck) decided.order = { ...decided.order, userOrderSuccess: false };
+      }
       // The success row and the event record commit with the change they record: one commit per
       // callback, and one statement for both.
       const event =
@@ -199,7 +212,11 @@ export async function applyPaymentResult(
     payError = await escalate(context, result, payError);
     throw payError;
   }
-  if (outcome.outcome === 'applied') await cacheOrder(context, outcome.order);
+  if (outcome.outcome === 'applied') {
+    await cacheOrder(context, outcome.order);
+    announceOrderChange(context, outcome.order.merchantId, outcome.order.outTradeNo);
+    if (deliveries > 0) context.webhooks.wake();
+  }
   return outcome;
 }
 

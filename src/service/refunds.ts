@@ -16,6 +16,7 @@ import {
   updateRefund,
 } from '../store/refunds.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
+import { announceOrderChange, recordRefundEvent } from './events.ts';
 import { type Order, type Refund, type RefundResult, toOrder, toRefund } from './model.ts';
 import { cacheOrder } from './payments.ts';
 import { recordReview } from './reviews.ts';
@@ -234,9 +235,15 @@ export async function applyRefundResult(
           result: `refund_${result.status.toLowerCase()}`,
         });
       }
-      return { outcome: 'applied', refund: toRefund(refund), order: toOrder(order) };
+      const applied = { outcome: 'applied', refund: toRefund(refund), order: toOrder(order) } as const;
+      await recordRefundEvent(context, tx, applied.refund, applied.order);
+      return applied;
     });
-    if (outcome.outcome === 'applied') await cacheOrder(context, outcome.order);
+    if (outcome.outcome === 'applied') {
+      await cacheOrder(context, outcome.order);
+      announceOrderChange(context, outcome.order.merchantId, outcome.order.outTradeNo);
+      context.webhooks.wake();
+    }
     await recordLog(context, {
       type: `refund_${result.source}`,
       status: 'SUCCESS',

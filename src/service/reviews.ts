@@ -9,6 +9,7 @@ import { PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { Database, ReviewRow } from '../store/schema.ts';
 import type { ServiceContext } from './context.ts';
+import { recordReviewEvent } from './events.ts';
 
 export const REVIEW_KINDS = [
   'paid_after_close',
@@ -16,6 +17,7 @@ export const REVIEW_KINDS = [
   'refund_abnormal',
   'refund_stuck',
   'bill_mismatch',
+  'webhook_exhausted',
 ] as const;
 export type ReviewKind = (typeof REVIEW_KINDS)[number];
 
@@ -29,7 +31,12 @@ export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
   refund_stuck: 'the refund is still processing long after it was asked for: check it with the gateway',
   bill_mismatch:
     "the gateway's trade bill and this service disagree (details.reason): compare the two and correct the side that is wrong",
+  webhook_exhausted:
+    'your webhook endpoint did not acknowledge this event through the whole retry schedule: fix the endpoint, then replay the event',
 };
+
+/** Kinds that send no review event: the exhausted delivery's endpoint is the one that is failing. */
+const SILENT_KINDS: readonly ReviewKind[] = ['webhook_exhausted'];
 
 export interface ReviewCase {
   merchantId: string;
@@ -78,8 +85,10 @@ function toReview(row: ReviewRow): Review {
 }
 
 /**
- * Records a case once (a repeat of the same kind and reference is the same case). Returns the
- * case's id. Throws if it cannot be stored: the caller must then not tell the gateway it is done.
+ * Records a case once (a repeat of the same kind and reference is the same case), with its
+ * review.opened event in the same transaction. Returns the case's id. Throws if it cannot be
+ * stored: the caller must then not tell the gateway it is done. Given a transaction, the caller
+ * commits it and wakes the webhook worker.
  */
 export async function recordReview(
   context: ServiceContext,
@@ -87,6 +96,23 @@ export async function recordReview(
   db: Kysely<Database> | Transaction<Database> = context.store.db,
   options: { reopen?: boolean } = {},
 ): Promise<number> {
+  if (db.isTransaction) return (await recordReviewIn(context, review, db, options)).id;
+  const recorded = await db.transaction().execute((tx) => recordReviewIn(context, review, tx, options));
+  if (recorded.opened) context.webhooks.wake();
+  return recorded.id;
+}
+
+async function recordReviewIn(
+  context: ServiceContext,
+  review: ReviewCase,
+  db: Kysely<Database> | Transaction<Database>,
+  options: { reopen?: boolean },
+): Promise<{ id: number; opened: boolean }> {
+  const opened = async (row: ReviewRow) => {
+    if (!SILENT_KINDS.includes(review.kind))
+      await recordReviewEvent(context, db, 'review.opened', toReview(row));
+    return { id: Number(row.id), opened: true };
+  };
   if (options.reopen) {
     // The same case arising again after it was resolved (a refund abnormal a second time).
     const reopened = await db
@@ -101,9 +127,9 @@ export async function recordReview(
       .where('kind', '=', review.kind)
       .where('reference', '=', review.reference)
       .where('status', '=', 'RESOLVED')
-      .returning('id')
+      .returningAll()
       .executeTakeFirst();
-    if (reopened) return Number(reopened.id);
+    if (reopened) return opened(reopened);
   }
   const inserted = await db
     .insertInto('payment_reviews')
@@ -117,14 +143,14 @@ export async function recordReview(
       details: JSON.stringify(sanitize(review.details ?? null)),
     })
     .onConflict((conflict) => conflict.constraint('payment_reviews_once').doNothing())
-    .returning('id')
+    .returningAll()
     .executeTakeFirst();
   if (inserted) {
     context.logger.warn(
       { review: { kind: review.kind, reference: review.reference, outTradeNo: review.outTradeNo } },
       'payment needs a manual review',
     );
-    return Number(inserted.id);
+    return opened(inserted);
   }
   const existing = await db
     .selectFrom('payment_reviews')
@@ -133,7 +159,7 @@ export async function recordReview(
     .where('kind', '=', review.kind)
     .where('reference', '=', review.reference)
     .executeTakeFirstOrThrow();
-  return Number(existing.id);
+  return { id: Number(existing.id), opened: false };
 }
 
 export async function listReviews(
@@ -161,14 +187,25 @@ export async function closeReview(
   reference: string,
   note: string,
 ): Promise<void> {
-  await context.store.db
-    .updateTable('payment_reviews')
-    .set({ status: 'RESOLVED', note, resolve_date: context.now() })
-    .where('merchant_id', '=', merchantId)
-    .where('kind', '=', kind)
-    .where('reference', '=', reference)
-    .where('status', '=', 'OPEN')
-    .execute();
+  const closed = await context.store.db.transaction().execute(async (tx) => {
+    const rows = await tx
+      .updateTable('payment_reviews')
+      .set({ status: 'RESOLVED', note, resolve_date: context.now() })
+      .where('merchant_id', '=', merchantId)
+      .where('kind', '=', kind)
+      .where('reference', '=', reference)
+      .where('status', '=', 'OPEN')
+      .returningAll()
+      .execute();
+    for (const row of rows) await resolvedEvent(context, tx, row);
+    return rows.length;
+  });
+  if (closed > 0) context.webhooks.wake();
+}
+
+async function resolvedEvent(context: ServiceContext, tx: Transaction<Database>, row: ReviewRow) {
+  if (!SILENT_KINDS.includes(row.kind as ReviewKind))
+    await recordReviewEvent(context, tx, 'review.resolved', toReview(row));
 }
 
 /** Closes a case with what was done. Resolving a resolved case again is refused (40001). */
@@ -184,15 +221,22 @@ export async function resolveReview(
       message: 'note must say what was done, in 2 to 500 characters',
     });
   const { db } = context.store;
-  const resolved = await db
-    .updateTable('payment_reviews')
-    .set({ status: 'RESOLVED', note: note.trim(), resolve_date: context.now() })
-    .where('id', '=', id)
-    .where('merchant_id', '=', merchantId)
-    .where('status', '=', 'OPEN')
-    .returningAll()
-    .executeTakeFirst();
-  if (resolved) return toReview(resolved);
+  const resolved = await db.transaction().execute(async (tx) => {
+    const row = await tx
+      .updateTable('payment_reviews')
+      .set({ status: 'RESOLVED', note: note.trim(), resolve_date: context.now() })
+      .where('id', '=', id)
+      .where('merchant_id', '=', merchantId)
+      .where('status', '=', 'OPEN')
+      .returningAll()
+      .executeTakeFirst();
+    if (row) await resolvedEvent(context, tx, row);
+    return row;
+  });
+  if (resolved) {
+    context.webhooks.wake();
+    return toReview(resolved);
+  }
   const existing = await db
     .selectFrom('payment_reviews')
     .select('status')

@@ -132,6 +132,93 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index payment_reviews_status on payment_reviews (merchant_id, status, create_date)',
     ],
   },
+  {
+    id: 3,
+    name: 'merchant webhooks',
+    statements: [
+      // Where a merchant's backend hears of its payments. API-made endpoints keep their signing
+      // secret sealed (AES-256-GCM); endpoints from the configuration file keep it there.
+      `create table webhook_endpoints (
+        id text primary key,
+        merchant_id text not null,
+        url text not null,
+        order_types text[],
+        events text[],
+        description text,
+        source text not null,
+        secret_sealed jsonb,
+        previous_secret_sealed jsonb,
+        previous_secret_until timestamptz,
+        timeout_ms integer not null,
+        enabled boolean not null default true,
+        failures integer not null default 0,
+        paused_until timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        version integer not null default 0
+      )`,
+      'create index webhook_endpoints_merchant on webhook_endpoints (merchant_id)',
+      // The outbox: one row per change the merchant must learn of, written in the change's transaction.
+      `create table webhook_events (
+        id text primary key,
+        merchant_id text not null,
+        type text not null,
+        order_type text,
+        out_trade_no text,
+        out_refund_no text,
+        review_id bigint,
+        payload jsonb not null,
+        create_date timestamptz not null default now()
+      )`,
+      'create index webhook_events_merchant_date on webhook_events (merchant_id, create_date)',
+      'create index webhook_events_order on webhook_events (merchant_id, out_trade_no)',
+      // One row per event and endpoint. next_attempt_at drives both the retry schedule and the claim
+      // lease of a delivery in flight, so one partial index finds everything due.
+      `create table webhook_deliveries (
+        id bigint generated always as identity primary key,
+        event_id text not null references webhook_events (id),
+        endpoint_id text not null references webhook_endpoints (id),
+        merchant_id text not null,
+        confirms_order boolean not null default false,
+        status text not null,
+        attempts integer not null default 0,
+        step integer not null default 0,
+        next_attempt_at timestamptz,
+        claimed_by text,
+        last_status_code integer,
+        last_error text,
+        delivered_at timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now()
+      )`,
+      `create index webhook_deliveries_due on webhook_deliveries (endpoint_id, next_attempt_at)
+        where status in ('PENDING', 'DELIVERING')`,
+      'create index webhook_deliveries_event on webhook_deliveries (event_id)',
+      'create index webhook_deliveries_failed on webhook_deliveries (merchant_id, status, create_date)',
+      `create table webhook_attempts (
+        id bigint generated always as identity primary key,
+        delivery_id bigint not null references webhook_deliveries (id),
+        event_id text not null,
+        endpoint_id text not null,
+        attempt integer not null,
+        instance text not null,
+        started_at timestamptz not null,
+        latency_ms integer not null,
+        status_code integer,
+        response_excerpt text,
+        error text,
+        ok boolean not null,
+        constraint webhook_attempts_once unique (delivery_id, attempt)
+      )`,
+      'create index webhook_attempts_event on webhook_attempts (event_id)',
+      // Settings the service keeps for itself (the development key that seals endpoint secrets).
+      `create table vk_pay_settings (
+        name text primary key,
+        value text not null,
+        create_date timestamptz not null default now()
+      )`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

@@ -106,6 +106,84 @@ export interface PaymentNotifyEventsTable {
   create_date: Timestamp;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  merchant_id: string;
+  url: string;
+  /** The order types this endpoint is for; null: the default endpoint, for types without their own. */
+  order_types: string[] | null;
+  /** The event types it wants; null: all. */
+  events: string[] | null;
+  description: string | null;
+  source: 'api' | 'config';
+  secret_sealed: Json | null;
+  previous_secret_sealed: Json | null;
+  previous_secret_until: Date | null;
+  timeout_ms: number;
+  enabled: Generated<boolean>;
+  failures: Generated<number>;
+  paused_until: Date | null;
+  create_date: Timestamp;
+  update_date: Timestamp;
+  version: Generated<number>;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  merchant_id: string;
+  type: string;
+  order_type: string | null;
+  out_trade_no: string | null;
+  out_refund_no: string | null;
+  review_id: number | null;
+  payload: Json;
+  create_date: Timestamp;
+}
+
+export type DeliveryStatus = 'PENDING' | 'DELIVERING' | 'DELIVERED' | 'FAILED' | 'CANCELLED';
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  event_id: string;
+  endpoint_id: string;
+  merchant_id: string;
+  /** A payment.succeeded delivery whose acknowledgement makes the order's user_order_success true. */
+  confirms_order: Generated<boolean>;
+  status: DeliveryStatus;
+  /** Attempts sent, ever; numbers the attempt rows. */
+  attempts: Generated<number>;
+  /** Position in the retry schedule; a replay starts it again. */
+  step: Generated<number>;
+  next_attempt_at: Date | null;
+  claimed_by: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  create_date: Timestamp;
+  update_date: Timestamp;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  event_id: string;
+  endpoint_id: string;
+  attempt: number;
+  instance: string;
+  started_at: Date;
+  latency_ms: number;
+  status_code: number | null;
+  response_excerpt: string | null;
+  error: string | null;
+  ok: boolean;
+}
+
+export interface SettingsTable {
+  name: string;
+  value: string;
+  create_date: Timestamp;
+}
+
 export interface Database {
   payment_orders: PaymentOrdersTable;
   payment_refunds: PaymentRefundsTable;
@@ -113,6 +191,11 @@ export interface Database {
   payment_errors: PaymentErrorsTable;
   payment_notify_events: PaymentNotifyEventsTable;
   payment_reviews: PaymentReviewsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  vk_pay_settings: SettingsTable;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;
@@ -120,3 +203,7 @@ export type ReviewRow = Selectable<PaymentReviewsTable>;
 export type NewOrderRow = Insertable<PaymentOrdersTable>;
 export type RefundRow = Selectable<PaymentRefundsTable>;
 export type NewRefundRow = Insertable<PaymentRefundsTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookEventRow = Selectable<WebhookEventsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;

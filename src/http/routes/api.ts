@@ -9,12 +9,12 @@ import type { ApiApp, SecurityConfig } from '../../config/security.ts';
 import { PayError } from '../../core/errors.ts';
 import { detectScene } from '../../core/scene.ts';
 import { PROVIDERS, type ProviderName, SCENES, type Scene } from '../../core/validate.ts';
+import { orderView, refundView, reviewView } from '../../service/views.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { ok } from '../envelope.ts';
 import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
 import { takeRateLimit } from '../plugins/rate-limit.ts';
 import { verifySignedRequest } from '../plugins/signature.ts';
-import { orderView, refundView, reviewView } from '../views.ts';
 import { checkoutApiRoutes } from './checkout.ts';
 
 export interface ApiRoutesOptions {

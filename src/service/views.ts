@@ -1,6 +1,6 @@
 /** Orders, refunds and reviews as the API shows them: the wire names merchants of the original plugin know. */
-import type { Order, Refund } from '../service/model.ts';
-import type { Review } from '../service/reviews.ts';
+import type { Order, Refund } from './model.ts';
+import type { Review } from './reviews.ts';
 
 export function orderView(order: Order) {
   return {
