@@ -73,7 +73,7 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   /** The base URL gateways reach this service on, for notify URLs. */
   publicUrl?: string;
   /** Encrypt these fields of `custom` at rest (AES-256-GCM, rotating keys). */
-  sealing?: SealingConfig;
+  sealing?: SealingConfig | null;
   /** Merchant webhooks: configured endpoints, the key sealing API-made secrets, retry time factor. */
   webhooks?: Partial<WebhookSettings>;
 }

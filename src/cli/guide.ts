@@ -11,8 +11,11 @@ export function firstRunGuide(url: string): string {
   2. pay it as the buyer: open ${url}/sandbox/wxpay/sandbox/payer/ and press Pay,
      or: curl -s -X POST ${url}/sandbox/wxpay/sandbox/trades/1900000109/FIRST0001/pay
 
-  3. the emulator calls back ${url}/notify/wxpay/demo; see the order paid
-     curl -s ${url}/api/payments/FIRST0001
+  3. the emulator calls back ${url}/notify/wxpay/demo; VK-Pay sends a signed payment.succeeded
+     webhook to the demo merchant's backend (the built-in receiver: ${url}/sandbox/webhooks/),
+     whose acknowledgement completes the order (user_order_success: true)
+     curl -s '${url}/api/payments/FIRST0001?await_notify=true'
+     curl -s ${url}/api/webhooks/events
 
   4. refund it
      curl -s -X POST ${url}/api/refunds -H 'content-type: application/json' \\

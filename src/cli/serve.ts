@@ -9,11 +9,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiApp } from '../config/security.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
+import { formatWebhookSecret } from '../core/webhooks.ts';
 import { buildApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
+import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { startSyncJob } from '../service/jobs.ts';
 import { startAlertMonitor } from '../service/monitoring.ts';
@@ -25,7 +27,7 @@ export interface RunningService {
   vkPay: VkPay;
   url: string;
   /** Set on a first run: the demo merchant and app to try a payment with. */
-  demo: { merchantId: string; app: ApiApp } | null;
+  demo: { merchantId: string; app: ApiApp; webhookSecret: string } | null;
   close(): Promise<void>;
 }
 
@@ -66,13 +68,31 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       merchantId: DEMO_MERCHANT,
       secret: randomBytes(24).toString('hex'),
     };
-    demo = { merchantId: DEMO_MERCHANT, app };
+    demo = { merchantId: DEMO_MERCHANT, app, webhookSecret: formatWebhookSecret(randomBytes(32)) };
   }
+  // The demo merchant's backend is the built-in receiver under /sandbox/webhooks: every event of
+  // every order type goes there, so a first payment shows its webhook arriving.
+  const webhooks = demo
+    ? {
+        ...config.webhooks,
+        endpoints: [
+          ...(config.webhooks.endpoints ?? []),
+          {
+            id: 'demo-receiver',
+            merchantId: DEMO_MERCHANT,
+            url: `${sandboxBase}/webhooks/receive`,
+            secret: demo.webhookSecret,
+            description: 'the development receiver (/sandbox/webhooks)',
+          },
+        ],
+      }
+    : config.webhooks;
+  const demoSecret = demo?.webhookSecret;
   const providers: Provider[] = [];
   if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
 
-  const vkPay = await createVkPay({ ...config, providers, publicUrl: config.publicUrl, logger });
+  const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
   let app: FastifyInstance;
   try {
@@ -88,6 +108,10 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
           await root.register(wxpaySandboxPlugin({ gateway: wxpayGateway }), { prefix: '/sandbox/wxpay' });
         if (alipayGateway)
           await root.register(alipaySandboxPlugin({ gateway: alipayGateway }), { prefix: '/sandbox/alipay' });
+        if (demoSecret)
+          await root.register(webhookReceiverPlugin({ secrets: () => [demoSecret] }), {
+            prefix: '/sandbox/webhooks',
+          });
       },
     });
     await app.listen({ host: config.host, port: config.port });
@@ -97,6 +121,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   }
   const stopSync = config.syncIntervalMs > 0 ? startSyncJob(vkPay.context, config.syncIntervalMs) : () => {};
   const stopAlerts = startAlertMonitor(vkPay.context, config.alerts);
+  vkPay.startWebhookDelivery();
   const address = app.server.address();
   const url = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
   return {

@@ -7,6 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
+import type { SealingConfig } from '../service/sealing.ts';
+import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
+import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
 import { ConfigError, type Environment, loadConfig, type VkPayConfig } from './config.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from './security.ts';
@@ -31,6 +34,10 @@ export interface ServiceConfig extends VkPayConfig {
   syncIntervalMs: number;
   /** The error-rate alert: threshold, window and the webhook it is sent to. */
   alerts: AlertSettings;
+  /** Merchant webhooks: endpoints from the file, the key sealing API-made secrets, retry time factor. */
+  webhooks: Partial<WebhookSettings>;
+  /** Fields of `custom` stored encrypted (AES-256-GCM), as `sealing` does for the library. */
+  sealing: SealingConfig | null;
   configFile: string | null;
 }
 
@@ -125,6 +132,98 @@ function alertSettings(value: unknown, env: NodeJS.ProcessEnv, secrets: SecretCo
         : positive(file.intervalSeconds, 'alerts.intervalSeconds') * 1000,
     repeatMs: minutes('repeatMinutes', DEFAULT_ALERTS.repeatMs),
   };
+}
+
+/** `webhooks` in the file; VKPAY_WEBHOOK_KEY (a value, or env:/file:) overrides its secretKey. */
+function webhookSettings(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  secrets: SecretContext,
+  production: boolean,
+): Partial<WebhookSettings> {
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    throw new ConfigError('webhooks must be an object');
+  const file = (value ?? {}) as Record<string, unknown>;
+  const rawKey = env.VKPAY_WEBHOOK_KEY || file.secretKey;
+  const secretKey =
+    rawKey === undefined || rawKey === ''
+      ? null
+      : env.VKPAY_WEBHOOK_KEY && !/^(env|file):/.test(env.VKPAY_WEBHOOK_KEY)
+        ? env.VKPAY_WEBHOOK_KEY
+        : resolveSecret(rawKey, 'webhooks.secretKey', secrets);
+  if (secretKey !== null && secretKey.length < 32)
+    throw new ConfigError('webhooks.secretKey must be at least 32 characters');
+  const endpoints = list(file.endpoints, 'webhooks.endpoints').map((endpoint, i): ConfiguredEndpoint => {
+    const where = `webhooks.endpoints[${i}]`;
+    const strings = (name: string) => {
+      const items = endpoint[name];
+      if (items === undefined || items === null) return null;
+      if (!Array.isArray(items) || items.some((item) => typeof item !== 'string'))
+        throw new ConfigError(`${where}.${name} must be a list of strings`);
+      return items as string[];
+    };
+    const configured: ConfiguredEndpoint = {
+      ...(endpoint.id === undefined ? {} : { id: String(endpoint.id) }),
+      merchantId: text(endpoint.merchantId, `${where}.merchantId`),
+      url: text(endpoint.url, `${where}.url`),
+      orderTypes: strings('orderTypes'),
+      events: strings('events'),
+      secret: resolveSecret(endpoint.secret, `${where}.secret`, secrets),
+      previousSecret:
+        endpoint.previousSecret === undefined
+          ? null
+          : resolveSecret(endpoint.previousSecret, `${where}.previousSecret`, secrets),
+      ...(endpoint.timeoutMs === undefined ? {} : { timeoutMs: Number(endpoint.timeoutMs) }),
+      description: typeof endpoint.description === 'string' ? endpoint.description : null,
+    };
+    try {
+      checkConfiguredEndpoint(configured, production, where);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+    return configured;
+  });
+  const factor = file.timeFactor === undefined ? 1 : positive(file.timeFactor, 'webhooks.timeFactor');
+  return {
+    secretKey,
+    endpoints,
+    timeFactor: factor,
+    httpsOnly: production,
+    ...(file.pollIntervalMs === undefined
+      ? {}
+      : { pollIntervalMs: positive(file.pollIntervalMs, 'webhooks.pollIntervalMs') }),
+    ...(file.concurrencyPerEndpoint === undefined
+      ? {}
+      : { concurrencyPerEndpoint: positive(file.concurrencyPerEndpoint, 'webhooks.concurrencyPerEndpoint') }),
+    ...(file.leaseMarginMs === undefined
+      ? {}
+      : { leaseMarginMs: positive(file.leaseMarginMs, 'webhooks.leaseMarginMs') }),
+  };
+}
+
+/**
+ * `encryption`: keys by id (base64 of 32 bytes, by reference in production), the active one, and
+ * the top-level fields of `custom` to store encrypted.
+ */
+function sealingSettings(value: unknown, secrets: SecretContext): SealingConfig | null {
+  if (value === undefined) return null;
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError('encryption must be an object');
+  const file = value as Record<string, unknown>;
+  if (file.keys === null || typeof file.keys !== 'object' || Array.isArray(file.keys))
+    throw new ConfigError('encryption.keys must map key ids to keys (base64 of 32 bytes)');
+  const keys: Record<string, Buffer> = {};
+  for (const [kid, reference] of Object.entries(file.keys as Record<string, unknown>)) {
+    const key = Buffer.from(resolveSecret(reference, `encryption.keys.${kid}`, secrets).trim(), 'base64');
+    if (key.length !== 32) throw new ConfigError(`encryption.keys.${kid} must be base64 of 32 bytes`);
+    keys[kid] = key;
+  }
+  const activeKeyId = text(file.activeKeyId, 'encryption.activeKeyId');
+  if (!keys[activeKeyId]) throw new ConfigError(`encryption.activeKeyId names no key of encryption.keys`);
+  const fields = file.fields ?? ['user_info'];
+  if (!Array.isArray(fields) || fields.some((field) => typeof field !== 'string' || field.length === 0))
+    throw new ConfigError('encryption.fields must be a list of field names of custom');
+  return { keys, activeKeyId, fields: fields as string[] };
 }
 
 export interface LoadOptions {
@@ -242,6 +341,8 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     // 0 turns the job off, so only a missing value falls back to the default.
     syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || (file.syncIntervalMs ?? 30_000)),
     alerts: alertSettings(file.alerts, env, secrets),
+    webhooks: webhookSettings(file.webhooks, env, secrets, base.env === 'production'),
+    sealing: sealingSettings(file.encryption, secrets),
     configFile,
   };
   checkProduction(config);
@@ -272,6 +373,10 @@ export function checkProduction(config: ServiceConfig): void {
   if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
   if (config.wxpay.length === 0 && config.alipay.length === 0)
     problems.push('configure at least one wxpay merchant or alipay app');
+  if (!config.webhooks.secretKey)
+    problems.push(
+      'webhooks.secretKey (or VKPAY_WEBHOOK_KEY) must be set in production, the same on every instance: it seals webhook endpoint secrets',
+    );
   if (config.alerts.webhookUrl && !config.alerts.webhookUrl.startsWith('https://'))
     problems.push('alerts.webhookUrl must be https:// in production');
   for (const [i, merchant] of config.wxpay.entries()) {

@@ -53,10 +53,27 @@ describe('the first run, as the README walks it', () => {
       () => call('GET', '/api/payments/FIRST0001'),
       (r) => r.json.data?.orderPaid === true,
     );
-    expect(paid.json.data).toMatchObject({
-      orderPaid: true,
-      user_order_success: true,
-      order: { status: 'SUCCESS' },
+    expect(paid.json.data).toMatchObject({ orderPaid: true, order: { status: 'SUCCESS' } });
+    // The demo merchant's backend is the built-in receiver: once it acknowledges the webhook, the
+    // order's business is done. await_notify waits for exactly that.
+    const done = await call('GET', '/api/payments/FIRST0001?await_notify=true&await_max_time=10');
+    expect(done.json.data).toMatchObject({ orderPaid: true, user_order_success: true });
+    const received = await call('GET', '/sandbox/webhooks/events');
+    const event = received.json.events.find(
+      (e: { type: string; outTradeNo: string }) =>
+        e.type === 'payment.succeeded' && e.outTradeNo === 'FIRST0001',
+    );
+    expect(event).toMatchObject({
+      verified: true,
+      answered: 200,
+      body: { data: { order: { status: 'SUCCESS' } } },
+    });
+    const page = await fetch(`${service.url}/sandbox/webhooks/`);
+    expect(await page.text()).toContain('FIRST0001');
+    const events = await call('GET', '/api/webhooks/events?out_trade_no=FIRST0001');
+    expect(events.json.data.events[0]).toMatchObject({
+      type: 'payment.succeeded',
+      deliveries: [{ endpoint_id: 'demo-receiver', status: 'DELIVERED' }],
     });
 
     const refund = await call('POST', '/api/refunds', {

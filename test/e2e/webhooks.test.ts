@@ -63,7 +63,9 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
     const answer = await h.vkPay.queryPayment(MERCHANT, no, { awaitNotify: true, awaitMaxMs: 10_000 });
     expect(answer).toMatchObject({ orderPaid: true, userOrderSuccess: true });
 
-    const mine = recharge.verifiedOf('payment.succeeded').filter((r) => r.json.data.order.out_trade_no === no);
+    const mine = recharge
+      .verifiedOf('payment.succeeded')
+      .filter((r) => r.json.data.order.out_trade_no === no);
     expect(mine).toHaveLength(1);
     expect(mine[0]!.path).toBe('/vk-pay/recharge');
     expect(mine[0]!.json).toMatchObject({
@@ -71,7 +73,13 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
       version: 1,
       merchant_id: MERCHANT,
       data: {
-        order: { out_trade_no: no, status: 'SUCCESS', type: 'recharge', total_fee: 100, custom: { coins: 10 } },
+        order: {
+          out_trade_no: no,
+          status: 'SUCCESS',
+          type: 'recharge',
+          total_fee: 100,
+          custom: { coins: 10 },
+        },
       },
     });
     expect(mine[0]!.id).toBe(mine[0]!.json.id);
@@ -80,14 +88,23 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
 
     const event = await h.vkPay.getWebhookEvent(MERCHANT, mine[0]!.id);
     expect(event.deliveries).toHaveLength(1);
-    expect(event.deliveries[0]).toMatchObject({ endpoint_id: rechargeEndpoint.id, status: 'DELIVERED', attempts: 1 });
-    expect(event.deliveries[0]!.attempt_log[0]).toMatchObject({ ok: true, status_code: 200, response_excerpt: 'ok' });
+    expect(event.deliveries[0]).toMatchObject({
+      endpoint_id: rechargeEndpoint.id,
+      status: 'DELIVERED',
+      attempts: 1,
+    });
+    expect(event.deliveries[0]!.attempt_log[0]).toMatchObject({
+      ok: true,
+      status_code: 200,
+      response_excerpt: 'ok',
+    });
   });
 
   it('an order type without its own endpoint goes to the default endpoint', async () => {
     const no = await payThroughCallback('goods');
     const delivered = await eventually(
-      async () => fallback.verifiedOf('payment.succeeded').filter((r) => r.json.data.order.out_trade_no === no),
+      async () =>
+        fallback.verifiedOf('payment.succeeded').filter((r) => r.json.data.order.out_trade_no === no),
       (list) => list.length > 0,
     );
     expect(delivered).toHaveLength(1);
@@ -111,7 +128,9 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
     expect(new Set(tries.map((r) => r.id)).size).toBe(1);
     const event = await h.vkPay.getWebhookEvent(MERCHANT, tries[0]!.id);
     expect(event.deliveries[0]).toMatchObject({ status: 'DELIVERED', attempts: 6 });
-    expect(event.deliveries[0]!.attempt_log.map((a) => a.status_code)).toEqual([500, 500, 500, 500, 500, 200]);
+    expect(event.deliveries[0]!.attempt_log.map((a) => a.status_code)).toEqual([
+      500, 500, 500, 500, 500, 200,
+    ]);
     expect(event.deliveries[0]!.attempt_log[0]!.response_excerpt).toBe('failed with 500');
   });
 
@@ -121,13 +140,22 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
       () => h.vkPay.getOrder(MERCHANT, no),
       (order) => order.userOrderSuccess,
     );
-    await h.vkPay.refund({ merchantId: MERCHANT, out_trade_no: no, out_refund_no: `${no}R1`, refund_fee: 300 });
+    await h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: no,
+      out_refund_no: `${no}R1`,
+      refund_fee: 300,
+    });
     await h.control('POST', `/refunds/${h.mchId}/${no}R1/abnormal`);
     const abnormal = await eventually(
-      async () => recharge.verifiedOf('refund.abnormal').filter((r) => r.json.data.refund.out_refund_no === `${no}R1`),
+      async () =>
+        recharge.verifiedOf('refund.abnormal').filter((r) => r.json.data.refund.out_refund_no === `${no}R1`),
       (list) => list.length > 0,
     );
-    expect(abnormal[0]!.json.data).toMatchObject({ refund: { status: 'ABNORMAL' }, order: { out_trade_no: no } });
+    expect(abnormal[0]!.json.data).toMatchObject({
+      refund: { status: 'ABNORMAL' },
+      order: { out_trade_no: no },
+    });
     const opened = await eventually(
       async () => recharge.verifiedOf('review.opened').filter((r) => r.json.data.review.out_trade_no === no),
       (list) => list.length > 0,
@@ -135,7 +163,8 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
     expect(opened[0]!.json.data.review).toMatchObject({ kind: 'refund_abnormal', status: 'OPEN' });
     await h.vkPay.resolveReview(MERCHANT, opened[0]!.json.data.review.id, 'paid out by hand');
     const resolved = await eventually(
-      async () => recharge.verifiedOf('review.resolved').filter((r) => r.json.data.review.out_trade_no === no),
+      async () =>
+        recharge.verifiedOf('review.resolved').filter((r) => r.json.data.review.out_trade_no === no),
       (list) => list.length > 0,
     );
     expect(resolved[0]!.json.data.review).toMatchObject({ status: 'RESOLVED', note: 'paid out by hand' });
@@ -177,14 +206,22 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
       (events) => events[0]?.deliveries[0]?.status === 'FAILED',
       30_000,
     );
-    expect(failed[0]!.deliveries[0]).toMatchObject({ endpoint_id: made.endpoint.id, status: 'FAILED', attempts: 16 });
+    expect(failed[0]!.deliveries[0]).toMatchObject({
+      endpoint_id: made.endpoint.id,
+      status: 'FAILED',
+      attempts: 16,
+    });
     const order = await h.vkPay.getOrder(MERCHANT, no);
     expect(order).toMatchObject({ status: 'SUCCESS', userOrderSuccess: false });
     const reviews = (await h.vkPay.listReviews(MERCHANT)).filter(
       (review) => review.kind === 'webhook_exhausted' && review.outTradeNo === no,
     );
     expect(reviews).toHaveLength(1);
-    expect(reviews[0]!.details).toMatchObject({ eventId: failed[0]!.id, endpointId: made.endpoint.id, attempts: 16 });
+    expect(reviews[0]!.details).toMatchObject({
+      eventId: failed[0]!.id,
+      endpointId: made.endpoint.id,
+      attempts: 16,
+    });
 
     // Back on a new address: the merchant points the endpoint at it and replays what failed.
     const back = await startWebhookReceiver([made.secret]);
@@ -202,7 +239,9 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
         10_000,
       );
       expect(done.userOrderSuccess).toBe(true);
-      expect(back.verifiedOf('payment.succeeded').filter((r) => r.json.data.order.out_trade_no === no)).toHaveLength(1);
+      expect(
+        back.verifiedOf('payment.succeeded').filter((r) => r.json.data.order.out_trade_no === no),
+      ).toHaveLength(1);
     } finally {
       await h.vkPay.disableWebhookEndpoint(MERCHANT, made.endpoint.id);
       await back.close();

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { signRequest } from '../../src/http/plugins/signature.ts';
 
 export interface SignedInject {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   headers: Record<string, string>;
   payload?: string;
@@ -11,7 +11,7 @@ export interface SignedInject {
 
 export function signed(
   app: { appId: string; secret: string },
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   url: string,
   body?: unknown,
   overrides: { timestamp?: string; nonce?: string; secret?: string } = {},

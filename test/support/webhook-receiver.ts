@@ -48,7 +48,9 @@ export async function startWebhookReceiver(secrets: string[] = []): Promise<Webh
     fallback: 200,
     delayMs: 0,
     verifiedOf(type) {
-      return receiver.received.filter((item) => item.verified[0] && (type === undefined || item.json?.type === type));
+      return receiver.received.filter(
+        (item) => item.verified[0] && (type === undefined || item.json?.type === type),
+      );
     },
     close: async () => {},
   };

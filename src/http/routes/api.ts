@@ -16,6 +16,7 @@ import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
 import { takeRateLimit } from '../plugins/rate-limit.ts';
 import { verifySignedRequest } from '../plugins/signature.ts';
 import { checkoutApiRoutes } from './checkout.ts';
+import { webhookApiRoutes } from './webhooks.ts';
 
 export interface ApiRoutesOptions {
   vkPay: VkPay;
@@ -222,6 +223,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
 
   const merchantOf = (request: FastifyRequest) => request.merchantId!;
   await app.register(checkoutApiRoutes, { vkPay, ...(options.now ? { now: options.now } : {}) });
+  await app.register(webhookApiRoutes, { vkPay });
 
   app.post<{ Body: CreatePaymentBody }>(
     '/api/payments',
