@@ -128,8 +128,14 @@ function checkEndpoint(
   }
   if (input.description !== undefined) {
     const description = input.description;
-    if (description !== null && (typeof description !== 'string' || description.length > 200))
-      problems.push({ field: 'description', message: 'description must be at most 200 characters' });
+    if (
+      description !== null &&
+      (typeof description !== 'string' || description.length > 200 || description.includes('\u0000'))
+    )
+      problems.push({
+        field: 'description',
+        message: 'description must be text of at most 200 characters, without NUL',
+      });
     else out.description = description as string | null;
   }
   if (input.timeout_ms !== undefined) {
@@ -164,6 +170,8 @@ function checkEndpoint(
 export function urlProblem(value: unknown, httpsOnly: boolean): string | null {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048)
     return 'url must be an http(s) URL of at most 2048 characters';
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (/[\u0000-\u001f\u007f\s]/.test(value)) return 'url must not contain spaces or control characters';
   let url: URL;
   try {
     url = new URL(value);
