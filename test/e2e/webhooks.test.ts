@@ -247,4 +247,49 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
       await back.close();
     }
   });
+
+  it('await_notify on an unpaid order asks the gateway with backoff, not every 500 ms', async () => {
+    const no = tradeNo();
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      scene: 'native',
+      out_trade_no: no,
+      total_fee: 100,
+      subject: 'never paid',
+      type: 'recharge',
+    });
+    const started = Date.now();
+    const answer = await h.vkPay.queryPayment(MERCHANT, no, { awaitNotify: true, awaitMaxMs: 5_000 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+    expect(answer.orderPaid).toBe(false);
+    const queries = await h.vkPay.store.db
+      .selectFrom('payment_logs')
+      .select('create_date')
+      .where('out_trade_no', '=', no)
+      .where('type', '=', 'query')
+      .execute();
+    // At 0 s, 1 s and 3 s (then 7 s, past the wait): three, where polling every 500 ms made eleven.
+    expect(queries.length).toBe(3);
+  });
+
+  it('await_notify returns as soon as the callback is applied', async () => {
+    const no = tradeNo();
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      scene: 'native',
+      out_trade_no: no,
+      total_fee: 100,
+      subject: 'paid while waiting',
+      type: 'recharge',
+    });
+    const waiting = h.vkPay.queryPayment(MERCHANT, no, { awaitNotify: true, awaitMaxMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const paidAt = Date.now();
+    await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
+    const answer = await waiting;
+    expect(answer).toMatchObject({ orderPaid: true, userOrderSuccess: true });
+    expect(Date.now() - paidAt).toBeLessThan(1_500);
+  });
 });
