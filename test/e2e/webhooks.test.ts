@@ -15,7 +15,6 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
   let recharge: WebhookReceiver;
   let fallback: WebhookReceiver;
   let rechargeEndpoint: { id: string; secret: string };
-  let defaultEndpoint: { id: string; secret: string };
 
   beforeAll(async () => {
     h = await startWxpayHarness(backend, {
@@ -32,7 +31,6 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
     rechargeEndpoint = { id: made.endpoint.id, secret: made.secret };
     recharge.secrets = [made.secret];
     const other = await h.vkPay.createWebhookEndpoint(MERCHANT, { url: `${fallback.url}/vk-pay` });
-    defaultEndpoint = { id: other.endpoint.id, secret: other.secret };
     fallback.secrets = [other.secret];
   });
   afterAll(async () => {
@@ -222,6 +220,14 @@ describe.each(backends)('merchant webhooks on $name', (backend) => {
       endpointId: made.endpoint.id,
       attempts: 16,
     });
+    // It counts toward the error-rate alert.
+    const logged = await h.vkPay.store.db
+      .selectFrom('payment_logs')
+      .select(['status', 'error'])
+      .where('type', '=', 'webhook')
+      .where('out_trade_no', '=', no)
+      .execute();
+    expect(logged).toEqual([{ status: 'ERROR', error: expect.objectContaining({ code: 50000 }) }]);
 
     // Back on a new address: the merchant points the endpoint at it and replays what failed.
     const back = await startWebhookReceiver([made.secret]);
