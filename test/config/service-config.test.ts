@@ -140,3 +140,120 @@ describe('alert configuration', () => {
     ).toBe('alerts.webhookUrl must be an http(s) URL');
   });
 });
+
+describe('webhook and encryption configuration', () => {
+  const secret = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+
+  it('reads endpoints with secrets by reference, and the key sealing API-made secrets', () => {
+    const { path } = withFile({
+      webhooks: {
+        secretKey: 'env:HOOK_KEY',
+        timeFactor: 0.5,
+        endpoints: [
+          { merchantId: 'm1', url: 'https://backend.example/pay', secret: 'env:HOOK_SECRET' },
+          {
+            id: 'recharge',
+            merchantId: 'm1',
+            url: 'https://backend.example/recharge',
+            orderTypes: ['recharge'],
+            events: ['payment.succeeded'],
+            secret: 'env:HOOK_SECRET',
+            timeoutMs: 5000,
+          },
+        ],
+      },
+    });
+    const config = loadServiceConfig({
+      env: { HOOK_KEY: 'k'.repeat(40), HOOK_SECRET: secret },
+      configPath: path,
+    });
+    expect(config.webhooks).toMatchObject({
+      secretKey: 'k'.repeat(40),
+      timeFactor: 0.5,
+      endpoints: [
+        { merchantId: 'm1', url: 'https://backend.example/pay', secret, orderTypes: null },
+        { id: 'recharge', orderTypes: ['recharge'], events: ['payment.succeeded'], timeoutMs: 5000 },
+      ],
+    });
+    expect(
+      loadServiceConfig({
+        env: { VKPAY_WEBHOOK_KEY: 'w'.repeat(32), HOOK_SECRET: secret, HOOK_KEY: 'x' },
+        configPath: path,
+      }).webhooks.secretKey,
+    ).toBe('w'.repeat(32));
+  });
+
+  it('names a bad endpoint field, never its secret', () => {
+    const bad = (endpoint: Record<string, unknown>) =>
+      errorOf(() =>
+        loadServiceConfig({
+          env: {},
+          configPath: withFile({
+            webhooks: { endpoints: [{ merchantId: 'm1', url: 'https://x.example/', secret, ...endpoint }] },
+          }).path,
+        }),
+      );
+    expect(bad({ url: 'ftp://x' })).toBe('webhooks.endpoints[0].url: url must be http(s)');
+    expect(bad({ secret: 'not-a-whsec-secret' })).toContain('webhooks.endpoints[0].secret must be whsec_');
+    expect(bad({ secret: 'not-a-whsec-secret' })).not.toContain('not-a-whsec-secret');
+    expect(bad({ orderTypes: 'recharge' })).toBe(
+      'webhooks.endpoints[0].orderTypes must be a list of strings',
+    );
+  });
+
+  it('refuses in production: no webhook key, plain-http endpoints, inline endpoint secrets', () => {
+    const production = {
+      env: 'production',
+      publicUrl: 'https://pay.example.com',
+      security: { trustedProxies: ['10.0.0.1'] },
+      checkout: { secret: 'env:CHECKOUT' },
+      apps: [{ appId: 'a1', merchantId: 'm1', secret: 'env:APP' }],
+      alipay: [{ merchantId: 'm1', appId: '2021', privateKey: 'env:ALIPAY_KEY', alipayPublicKey: 'x' }],
+    };
+    const env = { CHECKOUT: 'c'.repeat(40), APP: 'a'.repeat(40), ALIPAY_KEY: 'k', HOOK: secret };
+    const noKey = withFile(production);
+    expect(errorOf(() => loadServiceConfig({ env, configPath: noKey.path }))).toContain(
+      'webhooks.secretKey (or VKPAY_WEBHOOK_KEY) must be set in production',
+    );
+    const plain = withFile({
+      ...production,
+      webhooks: { endpoints: [{ merchantId: 'm1', url: 'http://backend/pay', secret: 'env:HOOK' }] },
+    });
+    expect(
+      errorOf(() =>
+        loadServiceConfig({ env: { ...env, VKPAY_WEBHOOK_KEY: 'w'.repeat(32) }, configPath: plain.path }),
+      ),
+    ).toBe('webhooks.endpoints[0].url: url must be https:// in production');
+    const inline = withFile({
+      ...production,
+      webhooks: { endpoints: [{ merchantId: 'm1', url: 'https://backend/pay', secret }] },
+    });
+    expect(
+      errorOf(() =>
+        loadServiceConfig({ env: { ...env, VKPAY_WEBHOOK_KEY: 'w'.repeat(32) }, configPath: inline.path }),
+      ),
+    ).toContain('webhooks.endpoints[0].secret is written inline');
+    const good = withFile({
+      ...production,
+      webhooks: { endpoints: [{ merchantId: 'm1', url: 'https://backend/pay', secret: 'env:HOOK' }] },
+    });
+    expect(
+      loadServiceConfig({ env: { ...env, VKPAY_WEBHOOK_KEY: 'w'.repeat(32) }, configPath: good.path })
+        .webhooks,
+    ).toMatchObject({ httpsOnly: true, endpoints: [{ url: 'https://backend/pay' }] });
+  });
+
+  it('reads the fields of custom to store encrypted, with keys by reference', () => {
+    const key = Buffer.alloc(32, 3).toString('base64');
+    const { path } = withFile({
+      encryption: { keys: { k1: 'env:ENC' }, activeKeyId: 'k1', fields: ['user_info', 'phone'] },
+    });
+    const config = loadServiceConfig({ env: { ENC: key }, configPath: path });
+    expect(config.sealing).toMatchObject({ activeKeyId: 'k1', fields: ['user_info', 'phone'] });
+    expect(config.sealing!.keys.k1!.equals(Buffer.alloc(32, 3))).toBe(true);
+    const short = withFile({ encryption: { keys: { k1: 'env:ENC' }, activeKeyId: 'k1' } });
+    expect(errorOf(() => loadServiceConfig({ env: { ENC: 'c2hvcnQ=' }, configPath: short.path }))).toBe(
+      'encryption.keys.k1 must be base64 of 32 bytes',
+    );
+  });
+});
