@@ -195,6 +195,9 @@ function webhookSettings(
     ...(file.concurrencyPerEndpoint === undefined
       ? {}
       : { concurrencyPerEndpoint: positive(file.concurrencyPerEndpoint, 'webhooks.concurrencyPerEndpoint') }),
+    ...(file.retentionDays === undefined
+      ? {}
+      : { retentionDays: positive(file.retentionDays, 'webhooks.retentionDays') }),
     ...(file.leaseMarginMs === undefined
       ? {}
       : { leaseMarginMs: positive(file.leaseMarginMs, 'webhooks.leaseMarginMs') }),

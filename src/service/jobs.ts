@@ -10,6 +10,7 @@ import { closePayment, queryPayment } from './payment-flow.ts';
 import { reconcileYesterday } from './reconcile.ts';
 import { settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';
+import { pruneWebhookHistory } from './webhook-ops.ts';
 
 export interface SyncJobOptions {
   /** Orders younger than this are left to their callback. */
@@ -214,5 +215,7 @@ export function startSyncJob(
     const refunds = await syncPendingRefunds(context);
     if (refunds.checked > 0 || refunds.escalated > 0) context.logger.info(refunds, 'pending refunds synced');
     await reconcileYesterday(context);
+    const pruned = await pruneWebhookHistory(context);
+    if (pruned > 0) context.logger.info({ pruned }, 'old webhook events deleted');
   });
 }

@@ -4,6 +4,7 @@
  * time range, and send a test ping to an endpoint.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { PayError } from '../core/errors.ts';
 import { isWebhookEventType, PING_EVENT } from '../core/webhooks.ts';
 import type { WebhookAttemptRow, WebhookDeliveryRow } from '../store/schema.ts';
@@ -334,4 +335,38 @@ export async function pingEndpoint(
     await sleep(wait);
     wait = Math.min(wait * 2, 200);
   }
+}
+
+/**
+ * Deletes events older than the retention with nothing left to send, with their deliveries and
+ * attempts, a bounded batch at a time. Returns how many events went.
+ */
+export async function pruneWebhookHistory(
+  context: ServiceContext,
+  options: { batchSize?: number; maxBatches?: number } = {},
+): Promise<number> {
+  const batchSize = options.batchSize ?? 1000;
+  const cutoff = new Date(context.now().getTime() - context.webhooks.settings.retentionDays * 86_400_000);
+  let pruned = 0;
+  for (let batch = 0; batch < (options.maxBatches ?? 10); batch += 1) {
+    // Referencing rows go in the same statement: the foreign keys are checked at its end.
+    const { rows } = await sql<{ id: string }>`
+      with old as (
+        select e.id from webhook_events e
+        where e.create_date < ${cutoff}
+          and not exists (select 1 from webhook_deliveries d
+                          where d.event_id = e.id and d.status in ('PENDING', 'DELIVERING'))
+        order by e.create_date
+        limit ${batchSize}
+      ), attempts as (
+        delete from webhook_attempts where event_id in (select id from old)
+      ), deliveries as (
+        delete from webhook_deliveries where event_id in (select id from old)
+      )
+      delete from webhook_events where id in (select id from old) returning id
+    `.execute(context.store.db);
+    pruned += rows.length;
+    if (rows.length < batchSize) break;
+  }
+  return pruned;
 }

@@ -44,6 +44,8 @@ export interface WebhookSettings {
   defaultTimeoutMs: number;
   /** Refuse plain-http endpoint URLs (production). */
   httpsOnly: boolean;
+  /** Events older than this, with nothing left to send, are deleted with their attempts. */
+  retentionDays: number;
 }
 
 export const DEFAULT_WEBHOOKS: WebhookSettings = {
@@ -56,6 +58,7 @@ export const DEFAULT_WEBHOOKS: WebhookSettings = {
   leaseMarginMs: 5000,
   defaultTimeoutMs: 10_000,
   httpsOnly: false,
+  retentionDays: 90,
 };
 
 export const MIN_TIMEOUT_MS = 1000;

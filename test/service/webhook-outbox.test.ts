@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pruneWebhookHistory } from '../../src/service/webhook-ops.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
 import { eventually } from '../e2e/harness.ts';
 import { backends } from '../support/backends.ts';
@@ -166,5 +167,39 @@ describe.each(backends)('the webhook outbox on $name', (backend) => {
       await vkPay.disableWebhookEndpoint(MERCHANT, made.endpoint.id);
       await hanging.close();
     }
+  });
+
+  it('deletes events past the retention with nothing left to send, and keeps the rest', async () => {
+    const { order } = await vkPay.createOrder(orderRequest());
+    await vkPay.applyPaymentResult(paidResult(order));
+    const [event] = await eventsOf(order.outTradeNo);
+    await eventually(
+      () => vkPay.getWebhookEvent(MERCHANT, event!.id),
+      (found) => found.deliveries.every((d) => d.status === 'DELIVERED'),
+    );
+    const pending = await vkPay.createOrder(orderRequest({ type: 'goods' }));
+    await vkPay.applyPaymentResult(paidResult(pending.order));
+    const [waiting] = await eventsOf(pending.order.outTradeNo);
+    // Both a hundred days old; the second one's delivery is still due.
+    await vkPay.store.db
+      .updateTable('webhook_events')
+      .set({ create_date: new Date(Date.now() - 100 * 86_400_000) })
+      .where('id', 'in', [event!.id, waiting!.id])
+      .execute();
+    await vkPay.store.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'PENDING', next_attempt_at: new Date(Date.now() + 3600_000) })
+      .where('event_id', '=', waiting!.id)
+      .execute();
+    const pruned = await pruneWebhookHistory(vkPay.context);
+    expect(pruned).toBeGreaterThanOrEqual(1);
+    expect(await eventsOf(order.outTradeNo)).toEqual([]);
+    const attempts = await vkPay.store.db
+      .selectFrom('webhook_attempts')
+      .select('id')
+      .where('event_id', '=', event!.id)
+      .execute();
+    expect(attempts).toEqual([]);
+    expect((await eventsOf(pending.order.outTradeNo)).map((e) => e.id)).toEqual([waiting!.id]);
   });
 });
