@@ -46,5 +46,37 @@ export function createMetrics(vkPay: VkPay): ServiceMetrics {
       for (const row of rows) this.set({ status: row.status }, Number(row.n));
     },
   });
+  new Gauge({
+    name: 'vkpay_webhook_deliveries',
+    help: 'Webhook deliveries by status (PENDING and DELIVERING are still to arrive; FAILED exhausted its retries)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await vkPay.store.db
+        .selectFrom('webhook_deliveries')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('status', 'in', ['PENDING', 'DELIVERING', 'FAILED'])
+        .groupBy('status')
+        .execute();
+      this.reset();
+      for (const status of ['PENDING', 'DELIVERING', 'FAILED']) this.set({ status }, 0);
+      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+    },
+  });
+  new Gauge({
+    name: 'vkpay_webhook_oldest_due_seconds',
+    help: 'Age of the oldest webhook delivery that is due and not yet delivered (0: none): the delivery lag',
+    registers: [registry],
+    async collect() {
+      const row = await vkPay.store.db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.min('next_attempt_at').as('oldest'))
+        .where('status', '=', 'PENDING')
+        .where('next_attempt_at', '<=', new Date())
+        .executeTakeFirst();
+      const oldest = row?.oldest ? new Date(row.oldest as Date).getTime() : null;
+      this.set(oldest === null ? 0 : Math.max((Date.now() - oldest) / 1000, 0));
+    },
+  });
   return { registry, requests, gatewayLatency, callbacks };
 }

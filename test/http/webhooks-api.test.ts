@@ -105,6 +105,13 @@ describe.each(backends)('the webhook API on $name', (backend) => {
     ]);
   });
 
+  it('tells Prometheus where deliveries stand', async () => {
+    const metrics = await h.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.statusCode).toBe(200);
+    expect(metrics.body).toMatch(/vkpay_webhook_deliveries\{status="FAILED"\} \d+/);
+    expect(metrics.body).toMatch(/vkpay_webhook_oldest_due_seconds \d/);
+  });
+
   it('changes, rotates and disables an endpoint without a restart', async () => {
     const made = (await api('POST', '/api/webhooks/endpoints', { url: `${receiver.url}/a` })).json.data;
     const changed = await api('PATCH', `/api/webhooks/endpoints/${made.endpoint.id}`, {
