@@ -177,7 +177,11 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     pool: config.pool,
     schema,
   });
-  const webhookSettings: WebhookSettings = { ...DEFAULT_WEBHOOKS, ...webhooks };
+  const webhookSettings: WebhookSettings = {
+    ...DEFAULT_WEBHOOKS,
+    httpsOnly: config.env === 'production',
+    ...webhooks,
+  };
   if (config.env === 'production' && !webhookSettings.secretKey) {
     await store.close();
     throw new Error('webhooks.secretKey is required in production (it seals webhook endpoint secrets)');
