@@ -6,6 +6,7 @@ import { createVkPay } from '../vk-pay.ts';
 import { runDoctor } from './doctor.ts';
 import { firstRunGuide } from './guide.ts';
 import { generateKeys } from './keys.ts';
+import { LISTEN_HELP, runListen } from './listen.ts';
 import { startSandboxes } from './sandbox.ts';
 import { serve } from './serve.ts';
 
@@ -18,6 +19,7 @@ const COMMAND_HELP: Record<string, string> = {
   keys: 'vk-pay keys [--out DIR] [--force]\n  Writes development keys, a test CA and an example config to DIR (default ./keys).\n  Never use them with a real gateway.\n',
   doctor:
     'vk-pay doctor\n  Checks the configuration: keys parse, key pairs match, certificates in date, URLs fit the\n  environment, database and cache reachable. Exit code 1 when a check fails.\n',
+  listen: LISTEN_HELP,
 };
 
 const USAGE = `vk-pay: a self-hosted universal payment service
@@ -31,6 +33,8 @@ Usage:
   vk-pay migrate    open the store, apply pending migrations and exit
   vk-pay keys       write development keys, a test CA and an example config (--out DIR)
   vk-pay doctor     check a configuration before going live
+  vk-pay listen     forward the service's webhooks to a backend on this machine
+                    (--forward-to URL [--url SERVICE_URL] [--merchant ID] [--types ...] [--events ...])
   vk-pay help       this text; vk-pay <command> --help for one command
 
 Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'sandbox') return runSandbox();
   if (command === 'keys') return runKeys(argv.slice(1));
   if (command === 'doctor') return runDoctorCommand();
+  if (command === 'listen') return runListen(argv.slice(1), untilStopped());
   if (command !== 'serve' && command !== 'start' && command !== 'migrate') {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
