@@ -66,12 +66,7 @@ async function recordEvent(context: ServiceContext, db: Db, record: EventRecord)
   };
   const confirms = record.confirmsOrderId != null;
   const { rows } = await sql<{ deliveries: number; awaited: number }>`
-    with event as (
-      insert into webhook_events (id, merchant_id, type, order_type, out_trade_no, out_refund_no, review_id, payload, create_date)
-      values (${id}, ${record.merchantId}, ${record.type}, ${record.orderType}, ${record.outTradeNo},
-              ${record.outRefundNo ?? null}, ${record.reviewId ?? null}, ${JSON.stringify(payload)}, ${now})
-      returning id
-    ), wanted as (
+    with wanted as (
       select e.id, e.order_types from webhook_endpoints e
       where e.merchant_id = ${record.merchantId} and e.enabled
         and (e.events is null or ${record.type} = any(e.events))
@@ -80,6 +75,16 @@ async function recordEvent(context: ServiceContext, db: Db, record: EventRecord)
       where case when exists (select 1 from wanted s where ${record.orderType}::text = any(s.order_types))
                  then ${record.orderType}::text = any(w.order_types)
                  else w.order_types is null end
+    ), event as (
+      -- The order waits for the receiver exactly when a delivery is written: the body says so.
+      insert into webhook_events (id, merchant_id, type, order_type, out_trade_no, out_refund_no, review_id, payload, create_date)
+      values (${id}, ${record.merchantId}, ${record.type}, ${record.orderType}, ${record.outTradeNo},
+              ${record.outRefundNo ?? null}, ${record.reviewId ?? null},
+              case when ${confirms} and exists (select 1 from targets)
+                   then jsonb_set(${JSON.stringify(payload)}::jsonb, '{data,order,user_order_success}', 'false'::jsonb)
+                   else ${JSON.stringify(payload)}::jsonb end,
+              ${now})
+      returning id
     ), delivered as (
       insert into webhook_deliveries (event_id, endpoint_id, merchant_id, confirms_order, status, next_attempt_at, create_date, update_date)
       select (select id from event), t.id, ${record.merchantId}, ${confirms}, 'PENDING', ${now}, ${now}, ${now}

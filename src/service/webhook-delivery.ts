@@ -240,21 +240,6 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
         .where('status', '=', 'DELIVERING')
         .returning('id')
         .executeTakeFirst();
-      if (delivery.failures > 0) {
-        // The endpoint is back: what waited for its pause to end goes now.
-        await tx
-          .updateTable('webhook_endpoints')
-          .set({ failures: 0, paused_until: null })
-          .where('id', '=', delivery.endpoint_id)
-          .execute();
-        await tx
-          .updateTable('webhook_deliveries')
-          .set({ next_attempt_at: now })
-          .where('endpoint_id', '=', delivery.endpoint_id)
-          .where('status', '=', 'PENDING')
-          .where('next_attempt_at', '>', now)
-          .execute();
-      }
       if (!done || !delivery.confirms_order || delivery.out_trade_no === null) return undefined;
       return tx
         .updateTable('payment_orders')
@@ -266,22 +251,18 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
         .executeTakeFirst();
     });
     if (confirmed) await announceConfirmed(context, confirmed);
-    return { result: delivery.failures > 0 ? ('recovered' as const) : ('delivered' as const) };
+    // The failure count read at the claim may be stale; the reset only acts when there is one.
+    const recovered =
+      delivery.failures > 0 && (await clearEndpointFailures(context, delivery.endpoint_id, now));
+    return { result: recovered ? ('recovered' as const) : ('delivered' as const) };
   }
 
-  const failures = delivery.failures + 1;
   const delay = retryDelayMs(delivery.step + 1, settings.timeFactor, Math.random());
-  const pausedUntil =
-    failures >= ENDPOINT_PAUSE_AFTER_FAILURES
-      ? new Date(now.getTime() + endpointPauseMs(failures, settings.timeFactor))
-      : null;
   const exhausted = delay === null;
-  const nextAttemptAt = exhausted
-    ? null
-    : new Date(Math.max(now.getTime() + delay, pausedUntil?.getTime() ?? 0));
-  await context.store.db.transaction().execute(async (tx) => {
+  const nextAttemptAt = exhausted ? null : new Date(now.getTime() + delay);
+  const moved = await context.store.db.transaction().execute(async (tx) => {
     await tx.insertInto('webhook_attempts').values(attempt).execute();
-    const moved = await tx
+    const updated = await tx
       .updateTable('webhook_deliveries')
       .set({
         status: exhausted ? 'FAILED' : 'PENDING',
@@ -296,25 +277,7 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
       .where('status', '=', 'DELIVERING')
       .returning('id')
       .executeTakeFirst();
-    await tx
-      .updateTable('webhook_endpoints')
-      .set((eb) => ({
-        failures: eb('failures', '+', 1),
-        ...(pausedUntil ? { paused_until: pausedUntil } : {}),
-      }))
-      .where('id', '=', delivery.endpoint_id)
-      .execute();
-    if (pausedUntil) {
-      // Paused, not hammered: nothing goes to this endpoint before the pause ends.
-      await tx
-        .updateTable('webhook_deliveries')
-        .set({ next_attempt_at: pausedUntil })
-        .where('endpoint_id', '=', delivery.endpoint_id)
-        .where('status', '=', 'PENDING')
-        .where('next_attempt_at', '<', pausedUntil)
-        .execute();
-    }
-    if (exhausted && moved) {
+    if (exhausted && updated) {
       await recordReview(
         context,
         {
@@ -332,6 +295,8 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
           },
         },
         tx,
+        // Replayed after its review was resolved and exhausted again: the same case, open again.
+        { reopen: true },
       );
       // Counts toward the error-rate alert, like a failed gateway call.
       await insertLog(tx, {
@@ -345,8 +310,65 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
         responseMs: outcome.latencyMs,
       });
     }
+    return updated !== undefined;
   });
+  // An attempt another instance took over after our lease ran out says nothing more of the endpoint.
+  if (moved) await countEndpointFailure(context, delivery.endpoint_id, now);
   return exhausted ? { result: 'exhausted' as const } : { result: 'retry' as const, nextAttemptAt };
+}
+
+/**
+ * The endpoint failed once more. From the fifth failure in a row it is paused, and nothing goes to
+ * it before the pause ends: backed off, not hammered. Kept out of the delivery's transaction, so
+ * concurrent completions do not queue on the endpoint's row.
+ */
+async function countEndpointFailure(context: ServiceContext, endpointId: string, now: Date): Promise<void> {
+  const { db } = context.store;
+  const counted = await db
+    .updateTable('webhook_endpoints')
+    .set((eb) => ({ failures: eb('failures', '+', 1) }))
+    .where('id', '=', endpointId)
+    .returning('failures')
+    .executeTakeFirst();
+  if (!counted || counted.failures < ENDPOINT_PAUSE_AFTER_FAILURES) return;
+  const pausedUntil = new Date(
+    now.getTime() + endpointPauseMs(counted.failures, context.webhooks.settings.timeFactor),
+  );
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('webhook_endpoints')
+      .set({ paused_until: pausedUntil })
+      .where('id', '=', endpointId)
+      .where('failures', '>=', ENDPOINT_PAUSE_AFTER_FAILURES)
+      .execute();
+    await tx
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: pausedUntil })
+      .where('endpoint_id', '=', endpointId)
+      .where('status', '=', 'PENDING')
+      .where('next_attempt_at', '<', pausedUntil)
+      .execute();
+  });
+}
+
+/** The endpoint answered: its failures are forgotten, and what waited for its pause is due now. */
+async function clearEndpointFailures(
+  context: ServiceContext,
+  endpointId: string,
+  now: Date,
+): Promise<boolean> {
+  const { rows } = await sql<{ id: string }>`
+    with reset as (
+      update webhook_endpoints set failures = 0, paused_until = null
+      where id = ${endpointId} and failures > 0
+      returning id
+    ), released as (
+      update webhook_deliveries set next_attempt_at = ${now}
+      where endpoint_id in (select id from reset) and status = 'PENDING' and next_attempt_at > ${now}
+    )
+    select id from reset
+  `.execute(context.store.db);
+  return rows.length > 0;
 }
 
 async function announceConfirmed(context: ServiceContext, row: OrderRow): Promise<void> {

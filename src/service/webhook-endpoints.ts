@@ -373,8 +373,17 @@ export function signingSecrets(
     endpoint.previous_secret_sealed &&
     endpoint.previous_secret_until &&
     new Date(endpoint.previous_secret_until).getTime() > now.getTime()
-  )
-    secrets.push(context.webhooks.box.open(endpoint.previous_secret_sealed as SealedSecret));
+  ) {
+    try {
+      secrets.push(context.webhooks.box.open(endpoint.previous_secret_sealed as SealedSecret));
+    } catch (error) {
+      // Sealed under a webhooks.secretKey since replaced: the current secret alone signs.
+      context.logger.warn(
+        { err: error, endpointId: endpoint.id },
+        'previous webhook secret cannot be opened',
+      );
+    }
+  }
   return secrets;
 }
 
@@ -408,7 +417,7 @@ export function checkConfiguredEndpoint(
     if (!webhookSecretKey(secret))
       throw new PayError(40001, {
         field: `${where}.${name}`,
-        message: `${where}.${name} must be whsec_ followed by base64 of 24 to 64 random bytes (vk-pay keys prints one)`,
+        message: `${where}.${name} must be whsec_ followed by base64 of 24 to 64 random bytes (make one: node -e "console.log('whsec_' + require('crypto').randomBytes(32).toString('base64'))")`,
       });
   }
   if (endpoint.id !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(endpoint.id))

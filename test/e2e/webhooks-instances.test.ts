@@ -205,6 +205,8 @@ describe.skipIf(!servers)('webhooks from three service processes on PostgreSQL +
         .where('claimed_by', 'like', `%:${pid}:%`)
         .execute();
     receiver.delayMs = RECEIVER_HOLD_MS;
+    // Sends that arrived before the hold began were answered at once: only later ones are held.
+    const holdFrom = Date.now();
     try {
       const deadline = Date.now() + 20_000;
       let inFlight: number[] = [];
@@ -214,7 +216,7 @@ describe.skipIf(!servers)('webhooks from three service processes on PostgreSQL +
         const claimed = await claimedByVictim();
         // Arrived less than a second ago: its answer is still held, the victim is waiting for it.
         // Nothing is awaited between this check and the kill, so the receiver cannot answer first.
-        const since = Date.now() - (RECEIVER_HOLD_MS - 500);
+        const since = Math.max(Date.now() - (RECEIVER_HOLD_MS - 500), holdFrom);
         const held = new Set(receiver.received.filter((r) => r.at >= since).map((r) => r.id));
         inFlight = claimed.filter((row) => held.has(row.event_id)).map((row) => row.id);
       }

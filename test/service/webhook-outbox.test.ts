@@ -105,6 +105,8 @@ describe.each(backends)('the webhook outbox on $name', (backend) => {
       const got = receiver
         .verifiedOf('payment.succeeded')
         .find((r) => r.json.data.order.out_trade_no === order.outTradeNo)!;
+      // The body says the order waits for this acknowledgement.
+      expect(got.json.data.order.user_order_success).toBe(false);
       expect(got.json.data.order.custom).toEqual({
         user_info: { name: '张三', phone: '13800000000' },
         sku: 'A1',
