@@ -210,6 +210,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       maxCustomBytes: config.maxCustomBytes,
     },
     resultCacheTtlMs: config.resultCacheTtlMs,
+    orderExpireMs: config.orderExpireMs,
     gatewayObservers: [],
     sealer: sealing ? createFieldSealer(sealing) : null,
     providers: new Map(providers.map((provider) => [provider.name, provider])),

@@ -22,6 +22,8 @@ export interface VkPayConfig {
   maxCustomBytes: number;
   /** How long a payment query answer stays cached. */
   resultCacheTtlMs: number;
+  /** How long an order may be paid when the request sets no time_expire; then it is closed at the gateway. */
+  orderExpireMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -32,6 +34,7 @@ export const DEFAULT_CONFIG: VkPayConfig = {
   maxFen: DEFAULT_MAX_FEN,
   maxCustomBytes: 4096,
   resultCacheTtlMs: 300_000,
+  orderExpireMs: 2 * 3600_000,
   logLevel: 'info',
 };
 
@@ -111,6 +114,8 @@ export function loadConfig(
       1000,
       3_600_000,
     ),
+    orderExpireMs:
+      integer(env, 'VKPAY_ORDER_EXPIRE_MINUTES', DEFAULT_CONFIG.orderExpireMs / 60_000, 1, 15 * 24 * 60) * 60_000,
     logLevel,
     ...overrides,
   };

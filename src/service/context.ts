@@ -21,6 +21,8 @@ export interface ServiceContext {
   rules: Omit<ValidationRules, 'orderTypes'>;
   /** How long a query answer stays in the cache. */
   resultCacheTtlMs: number;
+  /** How long an order without its own expiry may be paid. */
+  orderExpireMs: number;
   /** The configured gateways by name (wxpay, alipay, ...). */
   providers: Map<string, Provider>;
   /** Seals configured fields of `custom` before they are stored; handlers get them open. */

@@ -22,6 +22,8 @@ export interface Order {
   userOrderSuccess: boolean;
   paidAt: string | null;
   closedAt: string | null;
+  /** Until when the order may be paid; past it, the healing job closes it at the gateway. */
+  expireAt: string | null;
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -65,6 +67,7 @@ export function toOrder(row: OrderRow): Order {
     userOrderSuccess: row.user_order_success,
     paidAt: iso(row.paid_at),
     closedAt: iso(row.closed_at),
+    expireAt: iso(row.expire_at),
     createdAt: iso(row.create_date)!,
     updatedAt: iso(row.update_date)!,
     version: row.version,

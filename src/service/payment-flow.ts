@@ -59,7 +59,7 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
         clientIp: request.clientIp ?? null,
         notifyUrl: notifyUrl(context, provider.name, order.merchantId),
         returnUrl: request.returnUrl ?? null,
-        expireAt: request.expireAt ?? null,
+        expireAt: order.expireAt ? new Date(order.expireAt) : null,
         ...(request.other ? { other: request.other } : {}),
       }),
   );

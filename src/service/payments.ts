@@ -25,6 +25,9 @@ export interface CreateOrderRequest extends PaymentInput {
   expireAt?: Date | null;
 }
 
+/** An unpaid order is first asked about at the gateway this long after it was made (its callback's turn first). */
+export const FIRST_CHECK_MS = 60_000;
+
 export interface CreatedOrder {
   order: Order;
   /** False when the same request was made before and this is its order. */
@@ -59,7 +62,8 @@ export async function createOrder(
     mch_id: request.mchId ?? null,
     app_id: request.appId ?? null,
     client_ip: request.clientIp ?? null,
-    expire_at: request.expireAt ?? null,
+    expire_at: request.expireAt ?? new Date(context.now().getTime() + context.orderExpireMs),
+    next_check_at: new Date(context.now().getTime() + FIRST_CHECK_MS),
     create_date: context.now(),
     update_date: context.now(),
   }).catch((error) => {

@@ -18,6 +18,8 @@ export const REVIEW_KINDS = [
   'refund_stuck',
   'bill_mismatch',
   'webhook_exhausted',
+  'unapplicable_callback',
+  'close_failed',
 ] as const;
 export type ReviewKind = (typeof REVIEW_KINDS)[number];
 
@@ -31,8 +33,12 @@ export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
   refund_stuck: 'the refund is still processing long after it was asked for: check it with the gateway',
   bill_mismatch:
     "the gateway's trade bill and this service disagree (details.reason): compare the two and correct the side that is wrong",
+  close_failed:
+    'the order expired but the gateway would not close it (details.gatewayCode): close it in the merchant platform, or check whether the buyer paid',
   webhook_exhausted:
     'your webhook endpoint did not acknowledge this event through the whole retry schedule: fix the endpoint, then replay the event',
+  unapplicable_callback:
+    "a correctly signed gateway callback could not be applied (details.cause: unknown order or refund, another amount, another merchant or app) and was acknowledged: check it in the gateway's merchant platform, then refund the money or settle the order by hand",
 };
 
 /** Kinds that send no review event: the exhausted delivery's endpoint is the one that is failing. */

@@ -19,6 +19,7 @@ export function orderView(order: Order) {
     user_order_success: order.userOrderSuccess,
     pay_date: order.paidAt,
     close_date: order.closedAt,
+    expire_date: order.expireAt,
     create_date: order.createdAt,
     update_date: order.updatedAt,
   };

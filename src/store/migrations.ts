@@ -219,6 +219,31 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 4,
+    name: 'fair healing and reconciled days',
+    statements: [
+      // Each unpaid order carries its own next check, so a tick takes what is due, oldest first,
+      // however many others wait.
+      'alter table payment_orders add column next_check_at timestamptz',
+      `update payment_orders set next_check_at = create_date + interval '1 minute'
+        where status in ('NOTPAY', 'USERPAYING')`,
+      `create index payment_orders_due on payment_orders (next_check_at)
+        where status in ('NOTPAY', 'USERPAYING')`,
+      // One row per gateway bill reconciled: which days are done, and what each found.
+      `create table reconciled_days (
+        provider text not null,
+        merchant_id text not null,
+        bill_date date not null,
+        status text not null,
+        outcome jsonb,
+        attempts integer not null default 0,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        primary key (provider, merchant_id, bill_date)
+      )`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

@@ -26,6 +26,8 @@ export interface PaymentOrdersTable {
   paid_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   closed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   expire_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** When the healing job next asks the gateway about this unpaid order. */
+  next_check_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   user_order_success: Generated<boolean>;
   gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
   create_date: Timestamp;
@@ -178,6 +180,19 @@ export interface WebhookAttemptsTable {
   ok: boolean;
 }
 
+export interface ReconciledDaysTable {
+  provider: string;
+  merchant_id: string;
+  /** The China date of the bill, YYYY-MM-DD. */
+  bill_date: ColumnType<string, string, string>;
+  /** DONE, or FAILED (tried again on the next run). */
+  status: 'DONE' | 'FAILED';
+  outcome: Json | null;
+  attempts: Generated<number>;
+  create_date: Timestamp;
+  update_date: Timestamp;
+}
+
 export interface SettingsTable {
   name: string;
   value: string;
@@ -196,6 +211,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   vk_pay_settings: SettingsTable;
+  reconciled_days: ReconciledDaysTable;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PayError } from '../../src/core/errors.ts';
-import { syncUnpaidOrders } from '../../src/service/jobs.ts';
+import { DEFAULT_HEAL, syncUnpaidOrders } from '../../src/service/jobs.ts';
 import { backends } from '../support/backends.ts';
 import { eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from './harness.ts';
 
@@ -164,67 +164,134 @@ describe('certificate key modes, end to end', () => {
   }
 });
 
-describe.each(backends)('the background job on $name', (backend) => {
+describe.each(backends)('the healing job on $name', (backend) => {
   let h: WxpayHarness;
+  // The service's clock, moved by the test; the emulator keeps real time.
+  let clock = Date.now();
+  const advance = (ms: number) => {
+    clock += ms;
+  };
   beforeAll(async () => {
-    h = await startWxpayHarness(backend);
+    h = await startWxpayHarness(backend, { vkPay: { now: () => new Date(clock) } });
   });
   afterAll(async () => {
     await h?.close();
   });
 
-  it('settles unpaid orders whose callbacks were lost and closes expired ones at the gateway', async () => {
-    const lost = tradeNo('JL');
-    const expired = tradeNo('JE');
-    const waiting = tradeNo('JW');
-    for (const no of [lost, waiting]) {
-      await h.vkPay.pay({
-        merchantId: MERCHANT,
-        provider: 'wxpay',
-        scene: 'native',
-        out_trade_no: no,
-        total_fee: 300,
-        subject: '对账',
-        type: 'goods',
-      });
-    }
-    await h.vkPay.pay({
+  const pay = (no: string, expireAt?: Date) =>
+    h.vkPay.pay({
       merchantId: MERCHANT,
       provider: 'wxpay',
       scene: 'native',
-      out_trade_no: expired,
+      out_trade_no: no,
       total_fee: 300,
-      subject: '过期订单',
+      subject: '对账',
       type: 'goods',
-      expireAt: new Date(Date.now() + 1500),
+      ...(expireAt ? { expireAt } : {}),
     });
+  const statusOf = async (nos: string[]) =>
+    Object.fromEntries(
+      (
+        await h.vkPay.store.db
+          .selectFrom('payment_orders')
+          .select(['out_trade_no', 'status'])
+          .where('out_trade_no', 'in', nos)
+          .execute()
+      ).map((row) => [row.out_trade_no, row.status]),
+    );
+  const checksOf = async (no: string) =>
+    (
+      await h.vkPay.store.db
+        .selectFrom('payment_logs')
+        .select('id')
+        .where('out_trade_no', '=', no)
+        .where('type', 'in', ['query', 'close'])
+        .execute()
+    ).length;
+
+  it('settles lost callbacks on the schedule and closes expired orders at the gateway', async () => {
+    const lost = tradeNo('JL');
+    const expired = tradeNo('JE');
+    const waiting = tradeNo('JW');
+    await pay(lost);
+    await pay(waiting);
+    await pay(expired, new Date(clock + 90_000));
     await h.control('POST', '/faults', {
       channel: 'notify',
       kind: 'drop',
-      mchid: h.mchId,
       outTradeNo: lost,
       times: 'always',
     });
     await h.control('POST', `/trades/${h.mchId}/${lost}/pay`);
-    await new Promise((resolve) => setTimeout(resolve, 1700));
 
-    const report = await syncUnpaidOrders(h.vkPay.context, {
-      minAgeMs: 0,
-      maxAgeMs: 3_600_000,
-      batchSize: 50,
-    });
-    expect(report).toMatchObject({ paid: 1, closed: 1, failed: 0 });
-    expect(report.checked).toBeGreaterThanOrEqual(3);
-    const statuses = await h.vkPay.store.db
-      .selectFrom('payment_orders')
-      .select(['out_trade_no', 'status'])
-      .where('out_trade_no', 'in', [lost, expired, waiting])
-      .execute();
-    expect(Object.fromEntries(statuses.map((row) => [row.out_trade_no, row.status]))).toEqual({
+    // Nothing is due before the first minute: the callback has its turn.
+    expect((await syncUnpaidOrders(h.vkPay.context)).checked).toBe(0);
+    advance(61_000);
+    const first = await syncUnpaidOrders(h.vkPay.context);
+    expect(first).toMatchObject({ checked: 3, paid: 1, failed: 0 });
+    expect(await statusOf([lost, expired, waiting])).toEqual({
       [lost]: 'SUCCESS',
-      [expired]: 'CLOSED',
+      [expired]: 'NOTPAY',
       [waiting]: 'NOTPAY',
     });
+    // Checked again after half its age (30 s at least), the expiring one exactly at its expiry.
+    advance(20_000);
+    expect((await syncUnpaidOrders(h.vkPay.context)).checked).toBe(0);
+    advance(15_000);
+    const second = await syncUnpaidOrders(h.vkPay.context);
+    expect(second).toMatchObject({ checked: 2, closed: 1, failed: 0 });
+    expect(await statusOf([expired, waiting])).toEqual({ [expired]: 'CLOSED', [waiting]: 'NOTPAY' });
+    const atGateway = await h.control('GET', `/trades/${h.mchId}/${expired}`);
+    expect(atGateway.json.transaction.trade_state).toBe('CLOSED');
+    expect(await checksOf(waiting)).toBe(2);
+    await h.control('DELETE', '/faults');
+  });
+
+  it('reaches the newest order however many older ones are due', async () => {
+    const nos = Array.from({ length: 60 }, () => tradeNo('JF'));
+    for (const no of nos) await pay(no);
+    const newest = nos.at(-1)!;
+    await h.control('POST', '/faults', {
+      channel: 'notify',
+      kind: 'drop',
+      outTradeNo: newest,
+      times: 'always',
+    });
+    await h.control('POST', `/trades/${h.mchId}/${newest}/pay`);
+    advance(61_000);
+    const options = { ...DEFAULT_HEAL, batchSize: 50 };
+    const ticks = [
+      await syncUnpaidOrders(h.vkPay.context, options),
+      await syncUnpaidOrders(h.vkPay.context, options),
+    ];
+    // The 60 new orders, and any left due from the test before.
+    expect(ticks[0]!.checked).toBe(50);
+    expect(ticks[1]!.checked).toBeGreaterThanOrEqual(10);
+    expect(ticks[1]!.checked).toBeLessThan(50);
+    expect((await statusOf([newest]))[newest]).toBe('SUCCESS');
+    // Each order was asked once: the first 50 moved to their next check when claimed.
+    for (const no of nos) expect(await checksOf(no)).toBe(1);
+    await h.control('DELETE', '/faults');
+  });
+
+  it('a close the gateway refuses goes to the review queue once', async () => {
+    const no = tradeNo('JC');
+    await pay(no, new Date(clock + 61_000));
+    await h.control('POST', '/faults', {
+      kind: 'signTest',
+      operation: 'close',
+      outTradeNo: no,
+      times: 'always',
+    });
+    advance(62_000);
+    const report = await syncUnpaidOrders(h.vkPay.context);
+    expect(report).toMatchObject({ escalated: 1 });
+    advance(120_000);
+    await syncUnpaidOrders(h.vkPay.context);
+    const reviews = (await h.vkPay.listReviews(MERCHANT)).filter((review) => review.outTradeNo === no);
+    expect(reviews).toHaveLength(1);
+    expect(reviews[0]).toMatchObject({ kind: 'close_failed', details: { code: 40002 } });
+    expect((await statusOf([no]))[no]).toBe('NOTPAY');
     await h.control('DELETE', '/faults');
   });
 });

@@ -110,6 +110,7 @@ const orderViewSchema = {
     user_order_success: { type: 'boolean' },
     pay_date: maybeText,
     close_date: maybeText,
+    expire_date: maybeText,
     create_date: text,
     update_date: text,
   },
