@@ -39,7 +39,9 @@ const REFUND_EDGES: Readonly<Record<RefundStatus, readonly RefundStatus[]>> = {
   // An abnormal refund (closed card, frozen account) is settled by hand, or sent again to a bank
   // card (WeChat's abnormal refund), which makes it PROCESSING once more.
   ABNORMAL: ['SUCCESS', 'CLOSED', 'PROCESSING'],
-  REFUSED: ['PROCESSING'],
+  // Refused, then asked again; or the gateway's later word that it did refund after all (its
+  // word beats ours: the refusal we recorded was an answer we misread, or a race).
+  REFUSED: ['PROCESSING', 'SUCCESS'],
   SUCCESS: [],
   CLOSED: [],
 };

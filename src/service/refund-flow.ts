@@ -5,9 +5,11 @@
  * reserved again first.
  */
 import { PayError } from '../core/errors.ts';
+import { findOrderById } from '../store/orders.ts';
+import { findRefund } from '../store/refunds.ts';
 import type { ServiceContext } from './context.ts';
 import { gatewayCall, providerFor } from './gateway-call.ts';
-import type { Order, Refund } from './model.ts';
+import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { notifyUrl } from './payment-flow.ts';
 import { applyRefundResult, type StartRefundRequest, startRefund } from './refunds.ts';
 import { closeReview } from './reviews.ts';
@@ -15,6 +17,25 @@ import { closeReview } from './reviews.ts';
 export interface RefundResponse {
   refund: Refund;
   order: Order;
+}
+
+/** Refusals the gateways document as final for a refund request: bad request, no such trade, not refundable, balance short, no permission. */
+const FINAL_REFUSAL_CODES: readonly number[] = [40001, 40005, 40006, 40007, 40009];
+
+/**
+ * The gateway answered, in its own words (a gateway code), that it will not make this refund. An
+ * answer we could not read or verify, a timeout or a system error leaves the outcome unknown: the
+ * refund stays PROCESSING and the job asks the gateway.
+ */
+function isFinalRefusal(error: unknown): error is PayError {
+  return (
+    error instanceof PayError &&
+    !error.outcomeUnknown &&
+    !error.retryable &&
+    typeof error.gatewayCode === 'string' &&
+    error.gatewayCode.length > 0 &&
+    FINAL_REFUSAL_CODES.includes(error.code)
+  );
 }
 
 export async function refund(context: ServiceContext, request: StartRefundRequest): Promise<RefundResponse> {
@@ -48,7 +69,7 @@ export async function refund(context: ServiceContext, request: StartRefundReques
     // A refund the gateway certainly refused gives its reservation back (REFUSED: the same
     // out_refund_no may ask again, after a top-up say); one whose outcome is unknown (timeout) stays
     // PROCESSING, to be settled by its callback, a query, or a retry with the same number.
-    if (error instanceof PayError && !error.outcomeUnknown && !error.retryable) {
+    if (isFinalRefusal(error)) {
       await applyRefundResult(context, {
         merchantId: order.merchantId,
         provider: order.provider,
@@ -68,14 +89,43 @@ export async function refund(context: ServiceContext, request: StartRefundReques
   return { refund: applied.refund, order: applied.order };
 }
 
-/** Asks the gateway about a refund and applies its answer. */
+export interface QueriedRefund extends RefundResponse {
+  /**
+   * False when the refund is in progress and the gateway could not be asked just now: this is the
+   * state last known here, not the gateway's word of this moment.
+   */
+  fresh: boolean;
+}
+
+/**
+ * The refund. A finished one (SUCCESS, CLOSED, REFUSED) answers from the store: the gateway has
+ * nothing newer, and may not even keep it (or be reachable). One in progress or abnormal is asked
+ * about at the gateway and its answer applied; if the gateway cannot be reached, the stored state
+ * is the answer, marked not fresh.
+ */
 export async function queryRefund(
   context: ServiceContext,
   merchantId: string,
   outRefundNo: string,
-): Promise<RefundResponse> {
-  const { refund, order } = await askAboutRefund(context, merchantId, outRefundNo);
-  return { refund, order };
+): Promise<QueriedRefund> {
+  const stored = await storedRefund(context, merchantId, outRefundNo);
+  if (stored.refund.status !== 'PROCESSING' && stored.refund.status !== 'ABNORMAL')
+    return { ...stored, fresh: true };
+  try {
+    const { refund, order } = await askAboutRefund(context, merchantId, outRefundNo);
+    return { refund, order, fresh: true };
+  } catch (error) {
+    if (!(error instanceof PayError) || !(error.retryable || error.outcomeUnknown)) throw error;
+    context.logger.warn({ outRefundNo, code: error.code }, 'refund query failed; answering the stored state');
+    return { ...stored, fresh: false };
+  }
+}
+
+async function storedRefund(context: ServiceContext, merchantId: string, outRefundNo: string) {
+  const row = await findRefund(context.store.db, merchantId, outRefundNo);
+  if (!row) throw new PayError(40005, { field: 'out_refund_no', message: `refund ${outRefundNo} not found` });
+  const order = await findOrderById(context.store.db, row.order_id);
+  return { refund: toRefund(row), order: toOrder(order!) };
 }
 
 export interface SettledRefund extends RefundResponse {
@@ -164,7 +214,7 @@ export async function applyAbnormalRefund(
   recipient: AbnormalRefundRecipient,
 ): Promise<RefundResponse> {
   // The gateway's word first: the refund may have settled, or turned abnormal, since we heard.
-  const { refund: current, order } = await queryRefund(context, merchantId, outRefundNo);
+  const { refund: current, order } = await askAboutRefund(context, merchantId, outRefundNo);
   if (current.status !== 'ABNORMAL')
     throw new PayError(40001, {
       field: 'out_refund_no',

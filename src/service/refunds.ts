@@ -178,6 +178,31 @@ export async function applyRefundResult(
       if (refundRow.status === result.status) {
         return { outcome: 'already_applied', refund: toRefund(refundRow), order: toOrder(orderRow) };
       }
+      if (refundRow.status === 'REFUSED' && result.status === 'SUCCESS') {
+        // The refusal freed the amount; the gateway's later SUCCESS takes it again, if it is still there.
+        const refundableFen = orderRow.total_fee - (await heldRefundFen(tx, orderRow.id));
+        if (refundRow.refund_fee > refundableFen) {
+          const reviewId = await recordReview(
+            context,
+            {
+              merchantId: refundRow.merchant_id,
+              kind: 'refund_conflict',
+              reference: refundRow.out_refund_no,
+              outTradeNo: refundRow.out_trade_no,
+              provider: result.provider,
+              amountFen: refundRow.refund_fee,
+              details: { refundableFen, refundId: result.refundId ?? null, source: result.source },
+            },
+            tx,
+          );
+          return {
+            outcome: 'ignored',
+            refund: toRefund(refundRow),
+            order: toOrder(orderRow),
+            reason: `refund ${refundRow.out_refund_no} was refused here, then the gateway reported it refunded, but only ${refundableFen} fen is still refundable: review ${reviewId}`,
+          };
+        }
+      }
       if (!canMoveRefund(refundRow.status, result.status)) {
         return {
           outcome: 'ignored',

@@ -20,6 +20,7 @@ export const REVIEW_KINDS = [
   'webhook_exhausted',
   'unapplicable_callback',
   'close_failed',
+  'refund_conflict',
 ] as const;
 export type ReviewKind = (typeof REVIEW_KINDS)[number];
 
@@ -33,6 +34,8 @@ export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
   refund_stuck: 'the refund is still processing long after it was asked for: check it with the gateway',
   bill_mismatch:
     "the gateway's trade bill and this service disagree (details.reason): compare the two and correct the side that is wrong",
+  refund_conflict:
+    'the gateway refunded a refund recorded here as refused, and the order has no refundable amount left for it: compare the refunds with the gateway and reverse the extra one',
   close_failed:
     'the order expired but the gateway would not close it (details.gatewayCode): close it in the merchant platform, or check whether the buyer paid',
   webhook_exhausted:

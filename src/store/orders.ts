@@ -18,6 +18,10 @@ export async function findOrder(
     .executeTakeFirst();
 }
 
+export async function findOrderById(db: Db, id: number): Promise<OrderRow | undefined> {
+  return db.selectFrom('payment_orders').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 /** Reads the order and holds its row lock until the transaction ends. */
 export async function lockOrder(
   tx: Transaction<Database>,

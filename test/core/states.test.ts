@@ -96,6 +96,7 @@ describe('refund state machine', () => {
         'ABNORMAL->CLOSED',
         'ABNORMAL->PROCESSING',
         'REFUSED->PROCESSING',
+        'REFUSED->SUCCESS',
       ].sort(),
     );
   });

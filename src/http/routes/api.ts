@@ -404,8 +404,11 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     '/api/refunds/:outRefundNo',
     { schema: { tags: ['refunds'], summary: 'queryRefund' } },
     async (request) => {
-      const { refund, order } = await vkPay.queryRefund(merchantOf(request), request.params.outRefundNo);
-      return ok({ refund: refundView(refund), order: orderView(order) });
+      const { refund, order, fresh } = await vkPay.queryRefund(
+        merchantOf(request),
+        request.params.outRefundNo,
+      );
+      return ok({ refund: refundView(refund), order: orderView(order), fresh });
     },
   );
 };
