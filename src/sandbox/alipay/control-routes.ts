@@ -11,6 +11,7 @@ import { applyBuyerAction, type BuyerAction } from './buyer-actions.ts';
 import { type FaultSpec, FaultSpecError, faultView } from './faults.ts';
 import type { AlipayGateway } from './gateway.ts';
 import { RejectedRequest } from './request-auth.ts';
+import { beijingTime } from './runtime.ts';
 import type { Buyer, Trade } from './trades.ts';
 import { AlipayGatewayError } from './wire-errors.ts';
 
@@ -43,6 +44,7 @@ export function tradeView(
     refundableFen: gateway.trades.refundableFen(trade),
     buyer: trade.buyer ?? null,
     lastFailure: trade.lastFailure ?? null,
+    expiresAt: trade.expiresAt === undefined ? null : beijingTime(trade.expiresAt),
     payerPageUrl: `${sandboxBaseUrl}/pay/${trade.payToken}`,
     qrCode: trade.product === 'precreate' ? `${sandboxBaseUrl}/qr/${trade.payToken}` : null,
     refunds: trade.refunds.map((refund) => ({ ...refund, refundAmount: fenToYuan(refund.refundFen) })),

@@ -62,6 +62,8 @@ export class AlipayGateway {
     this.apps = new AppRegistry(runtime, ca);
     this.notifier = new Notifier(runtime, this.scheduler, this.apps, this.faults, options);
     this.trades = new TradeBook(runtime, (event) => this.notifier.tradeChanged(event));
+    // Trades time out whether or not anyone looks at them; the merchant hears TRADE_CLOSED.
+    this.scheduler.every(1000, () => this.trades.expireDue());
   }
 
   static async create(options: AlipayGatewayOptions = {}): Promise<AlipayGateway> {

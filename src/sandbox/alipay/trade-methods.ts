@@ -7,7 +7,7 @@ import { type AlipayBillDesk, alipayTradeBillZip } from './bills.ts';
 import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
-import type { NewTrade, Trade, TradeBook, TradeProduct } from './trades.ts';
+import { type NewTrade, type Trade, type TradeBook, type TradeProduct, timeoutDeadline } from './trades.ts';
 import { AlipayGatewayError, invalidParameter } from './wire-errors.ts';
 import { queryResponse, refundQueryResponse } from './wire-views.ts';
 
@@ -31,7 +31,26 @@ const success = (fields: Record<string, unknown>, trade?: Trade): MethodResult =
   ...(trade ? { trade } : {}),
 });
 
-function newTrade(request: VerifiedRequest, product: TradeProduct): NewTrade {
+/** time_expire is yyyy-MM-dd HH:mm:ss in Beijing time, and must still lie ahead. */
+function timeExpireAt(biz: Biz, now: number): number | undefined {
+  const text = optionalString(biz, 'time_expire', 32);
+  if (text === undefined) return undefined;
+  const at = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text)
+    ? Date.parse(`${text.replace(' ', 'T')}+08:00`)
+    : Number.NaN;
+  if (Number.isNaN(at)) throw invalidParameter('time_expire', '格式应为yyyy-MM-dd HH:mm:ss');
+  if (at <= now) throw invalidParameter('time_expire', '已过期');
+  return at;
+}
+
+function timeoutExpress(biz: Biz): string | undefined {
+  const text = optionalString(biz, 'timeout_express', 8);
+  if (text !== undefined && timeoutDeadline(text, 0) === undefined)
+    throw invalidParameter('timeout_express', '取值范围为1m～15d（m分钟，h小时，d天，1c当天），不接受小数');
+  return text;
+}
+
+function newTrade(request: VerifiedRequest, product: TradeProduct, now: number): NewTrade {
   const { biz, params, app } = request;
   const order: NewTrade = {
     appId: app.appId,
@@ -40,20 +59,25 @@ function newTrade(request: VerifiedRequest, product: TradeProduct): NewTrade {
     totalFen: requiredFen(biz, 'total_amount'),
     subject: requiredString(biz, 'subject', 256),
   };
-  const optional: Array<[keyof NewTrade, string | undefined]> = [
+  const optional: Array<[keyof NewTrade, string | number | undefined]> = [
     ['body', optionalString(biz, 'body', 128)],
     ['productCode', optionalString(biz, 'product_code', 64)],
     ['passbackParams', optionalString(biz, 'passback_params', 512)],
     ['quitUrl', optionalString(biz, 'quit_url', 400)],
     ['notifyUrl', params.notify_url || undefined],
     ['returnUrl', params.return_url || undefined],
+    ['timeExpireAt', timeExpireAt(biz, now)],
+    ['timeoutExpress', timeoutExpress(biz)],
   ];
   for (const [key, value] of optional) if (value !== undefined) Object.assign(order, { [key]: value });
   return order;
 }
 
 function cashier(product: TradeProduct): MethodHandler {
-  return (request, { trades }) => ({ kind: 'cashier', trade: trades.open(newTrade(request, product)) });
+  return (request, { trades, now }) => ({
+    kind: 'cashier',
+    trade: trades.open(newTrade(request, product, now)),
+  });
 }
 
 function findTrade(request: VerifiedRequest, trades: TradeBook): Trade {
@@ -74,16 +98,16 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
   'alipay.trade.wap.pay': cashier('wap'),
   'alipay.trade.app.pay': cashier('app'),
 
-  'alipay.trade.precreate': (request, { trades, sandboxBaseUrl }) => {
-    const trade = trades.open(newTrade(request, 'precreate'));
+  'alipay.trade.precreate': (request, { trades, now, sandboxBaseUrl }) => {
+    const trade = trades.open(newTrade(request, 'precreate', now));
     return success(
       { out_trade_no: trade.outTradeNo, qr_code: `${sandboxBaseUrl}/qr/${trade.payToken}` },
       trade,
     );
   },
 
-  'alipay.trade.create': (request, { trades }) => {
-    const order = { ...newTrade(request, 'create'), buyer: buyerOf(request.biz) };
+  'alipay.trade.create': (request, { trades, now }) => {
+    const order = { ...newTrade(request, 'create', now), buyer: buyerOf(request.biz) };
     return success(ids(trades.open(order)));
   },
 

@@ -1,8 +1,11 @@
 /**
  * Trades with Alipay's states and rules: WAIT_BUYER_PAY -> TRADE_SUCCESS -> TRADE_FINISHED, or
- * TRADE_CLOSED (closed unpaid, or fully refunded). Amounts are integer fen. A trade created by
- * precreate, page, wap or app pay stays invisible to queries until the buyer acts on it, because
- * Alipay only creates the trade when the buyer scans or logs in (protocols.md C.6).
+ * TRADE_CLOSED (closed unpaid, fully refunded, or timed out). Amounts are integer fen. A trade
+ * created by precreate, page, wap or app pay stays invisible to queries until the buyer acts on
+ * it, because Alipay only creates the trade when the buyer scans or logs in (protocols.md C.6).
+ * An unpaid trade closes at its time_expire, or when its timeout_express (15d by default) has run
+ * from the moment Alipay starts counting: creation (create), each opening of the cashier (page),
+ * the scan (precreate), the buyer's first action (wap, app).
  */
 import type { AlipayRuntime } from './runtime.ts';
 import { randomDigits, randomToken, tradeNumber } from './runtime.ts';
@@ -38,6 +41,10 @@ export interface NewTrade {
   quitUrl?: string;
   /** alipay.trade.create names the buyer up front. */
   buyer?: Partial<Buyer>;
+  /** time_expire: the absolute deadline, epoch ms. */
+  timeExpireAt?: number;
+  /** timeout_express as sent ('90m', '2h', '3d', '1c'); Alipay's default is 15d. */
+  timeoutExpress?: string;
 }
 
 export interface Trade extends NewTrade {
@@ -55,6 +62,8 @@ export interface Trade extends NewTrade {
   refundedFen: number;
   /** The sub_code of the buyer's last failed attempt, e.g. ACQ.BUYER_BALANCE_NOT_ENOUGH. */
   lastFailure?: string;
+  /** When Alipay closes it unpaid: time_expire, or the timeout once its count has started. */
+  expiresAt?: number;
 }
 
 export type TradeEvent =
@@ -65,6 +74,25 @@ export interface RefundResult {
   refund: Refund;
   /** 'Y' when this call moved money; a repeated out_request_no gives 'N'. */
   fundChange: 'Y' | 'N';
+}
+
+export const DEFAULT_TIMEOUT_EXPRESS = '15d';
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+const BEIJING_MS = 8 * 3_600_000;
+
+/**
+ * When a timeout_express that starts counting at `startMs` runs out: 1m to 15d in whole minutes,
+ * hours or days, or 1c, the next midnight in Beijing. Undefined when the value is not one of those.
+ */
+export function timeoutDeadline(express: string, startMs: number): number | undefined {
+  if (express === '1c') {
+    const day = 86_400_000;
+    return Math.floor((startMs + BEIJING_MS) / day) * day + day - BEIJING_MS;
+  }
+  const match = /^([1-9]\d{0,5})([mhd])$/.exec(express);
+  if (!match) return undefined;
+  const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
+  return ms <= 15 * 86_400_000 ? startMs + ms : undefined;
 }
 
 export const BUYER_FAILURES = [
@@ -88,7 +116,9 @@ export class TradeBook {
 
   /** Creates a trade, or returns the same unpaid trade when the same order is submitted again. */
   open(order: NewTrade): Trade {
-    const existing = this.byOutTradeNo.get(`${order.appId}/${order.outTradeNo}`);
+    let existing = this.refreshed(this.byOutTradeNo.get(`${order.appId}/${order.outTradeNo}`));
+    // Timed out before any buyer acted: it never existed at Alipay, so the order starts afresh.
+    if (existing && !existing.visible && existing.status === 'TRADE_CLOSED') existing = undefined;
     if (existing) {
       if (existing.status === 'TRADE_SUCCESS' || existing.status === 'TRADE_FINISHED') {
         throw businessFailure('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
@@ -99,6 +129,8 @@ export class TradeBook {
         existing.totalFen === order.totalFen &&
         existing.subject === order.subject;
       if (!same) throw businessFailure('ACQ.CONTEXT_INCONSISTENT', '交易信息被篡改');
+      // Opening the cashier again starts the page timeout again.
+      if (existing.product === 'page') this.startTimeout(existing);
       return existing;
     }
     const trade: Trade = {
@@ -111,6 +143,8 @@ export class TradeBook {
       refunds: [],
       refundedFen: 0,
     };
+    if (trade.timeExpireAt !== undefined) trade.expiresAt = trade.timeExpireAt;
+    if (trade.product === 'create' || trade.product === 'page') this.startTimeout(trade);
     this.byOutTradeNo.set(`${order.appId}/${order.outTradeNo}`, trade);
     this.byTradeNo.set(trade.tradeNo, trade);
     this.byToken.set(trade.payToken, trade);
@@ -119,30 +153,59 @@ export class TradeBook {
 
   /** The trade as the API sees it: trade_no wins over out_trade_no, invisible trades do not exist. */
   find(appId: string, ids: { outTradeNo?: string; tradeNo?: string }): Trade {
-    const trade = ids.tradeNo
-      ? this.byTradeNo.get(ids.tradeNo)
-      : this.byOutTradeNo.get(`${appId}/${ids.outTradeNo ?? ''}`);
+    const trade = this.refreshed(
+      ids.tradeNo
+        ? this.byTradeNo.get(ids.tradeNo)
+        : this.byOutTradeNo.get(`${appId}/${ids.outTradeNo ?? ''}`),
+    );
     if (!trade || trade.appId !== appId || !trade.visible) throw tradeNotExist();
     return trade;
   }
 
-  /** Any trade, visible or not, for the control API and the payer pages. */
   /** Every trade of an app. */
   all(appId: string): Trade[] {
-    return [...this.byOutTradeNo.values()].filter((trade) => trade.appId === appId);
+    return [...this.byOutTradeNo.values()].filter(
+      (trade) => trade.appId === appId && this.refreshed(trade) !== undefined,
+    );
   }
 
+  /** Any trade, visible or not, for the control API and the payer pages. */
   lookup(appId: string, outTradeNo: string): Trade | undefined {
-    return this.byOutTradeNo.get(`${appId}/${outTradeNo}`);
+    return this.refreshed(this.byOutTradeNo.get(`${appId}/${outTradeNo}`));
   }
 
   byPayToken(token: string): Trade | undefined {
-    return this.byToken.get(token);
+    return this.refreshed(this.byToken.get(token));
   }
 
   /** The buyer opened the cashier or scanned the code: the trade now exists at Alipay. */
   reveal(trade: Trade): Trade {
+    if (!trade.visible && trade.product !== 'page' && trade.product !== 'create') this.startTimeout(trade);
     trade.visible = true;
+    return trade;
+  }
+
+  /** Closes every waiting trade whose time has run out (the gateway sweeps this periodically). */
+  expireDue(): void {
+    for (const trade of this.byOutTradeNo.values()) this.refreshed(trade);
+  }
+
+  /** Starts (or restarts) the timeout_express count; time_expire still caps it. */
+  private startTimeout(trade: Trade): void {
+    const timeout = timeoutDeadline(trade.timeoutExpress ?? DEFAULT_TIMEOUT_EXPRESS, this.now());
+    trade.expiresAt = Math.min(
+      trade.timeExpireAt ?? Number.POSITIVE_INFINITY,
+      timeout ?? Number.POSITIVE_INFINITY,
+    );
+  }
+
+  /** Applies a timeout that has run out: closed at its deadline; the merchant hears it if it existed. */
+  private refreshed(trade: Trade | undefined): Trade | undefined {
+    if (trade?.status !== 'WAIT_BUYER_PAY' || trade.expiresAt === undefined) return trade;
+    if (trade.expiresAt > this.now()) return trade;
+    if (trade.visible) return this.closeUnpaid(trade, trade.expiresAt);
+    trade.status = 'TRADE_CLOSED';
+    trade.gmtClose = trade.expiresAt;
     return trade;
   }
 
@@ -154,8 +217,9 @@ export class TradeBook {
   }
 
   pay(trade: Trade, buyer: Partial<Buyer> = {}): Trade {
+    this.refreshed(trade);
     this.assertPayable(trade);
-    trade.visible = true;
+    this.reveal(trade);
     trade.buyer = {
       buyerId: buyer.buyerId ?? trade.buyer?.buyerId ?? `2088${randomDigits(this.runtime.random, 12)}`,
       buyerLogonId: buyer.buyerLogonId ?? trade.buyer?.buyerLogonId ?? `sandbox***@vk-pay.test`,
@@ -172,14 +236,16 @@ export class TradeBook {
 
   /** A failed attempt leaves the trade waiting: the buyer may top up and try again. */
   failPayment(trade: Trade, subCode: (typeof BUYER_FAILURES)[number]): Trade {
+    this.refreshed(trade);
     this.assertPayable(trade);
-    trade.visible = true;
+    this.reveal(trade);
     trade.lastFailure = subCode;
     return trade;
   }
 
   /** The buyer gave up and the trade timed out: closed, and the merchant hears TRADE_CLOSED. */
   abandon(trade: Trade): Trade {
+    this.refreshed(trade);
     this.assertPayable(trade);
     trade.visible = true;
     return this.closeUnpaid(trade);
@@ -191,9 +257,9 @@ export class TradeBook {
     return this.closeUnpaid(trade);
   }
 
-  private closeUnpaid(trade: Trade): Trade {
+  private closeUnpaid(trade: Trade, at = this.now()): Trade {
     trade.status = 'TRADE_CLOSED';
-    trade.gmtClose = this.now();
+    trade.gmtClose = at;
     this.onEvent({ kind: 'closed', trade });
     return trade;
   }

@@ -5,6 +5,7 @@
  */
 export class GatewayScheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly intervals = new Set<NodeJS.Timeout>();
   private stopped = false;
 
   constructor(private readonly timeFactor: number) {}
@@ -24,6 +25,14 @@ export class GatewayScheduler {
     this.timers.add(timer);
   }
 
+  /** Runs `task` every `realMs` until the gateway stops; it does not keep the process alive. */
+  every(realMs: number, task: () => void): void {
+    if (this.stopped) return;
+    const timer = setInterval(task, realMs);
+    timer.unref();
+    this.intervals.add(timer);
+  }
+
   /** Resolves after `realMs` unless the gateway stops first, in which case it never resolves. */
   sleepRealMs(realMs: number): Promise<void> {
     return new Promise((resolve) => this.afterRealMs(realMs, resolve));
@@ -37,5 +46,7 @@ export class GatewayScheduler {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    for (const timer of this.intervals) clearInterval(timer);
+    this.intervals.clear();
   }
 }

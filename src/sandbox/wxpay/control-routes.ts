@@ -8,6 +8,7 @@ import type { FaultSpec } from './faults.ts';
 import type { WxpayGateway } from './gateway.ts';
 import type { MerchantRegistration } from './merchants.ts';
 import type { RefundOutcome } from './refunds.ts';
+import { formatChinaTime } from './runtime.ts';
 import type { PaymentFailureCode, Trade } from './trades.ts';
 import { invalidField, WxpayWireError } from './wire-errors.ts';
 import { refundJson, transactionJson } from './wire-views.ts';
@@ -49,6 +50,8 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
           ? `${base}/native/${trade.codeToken}`
           : `${base}/prepay/${trade.prepayId}`,
       last_failure: trade.lastFailure ?? null,
+      time_expire: trade.timeExpireMs === undefined ? null : formatChinaTime(trade.timeExpireMs),
+      expired: gateway.trades.isExpired(trade),
       refundable: gateway.refunds.refundableFen(trade),
       refunds: gateway.refunds.forTrade(trade).map(refundJson),
     };

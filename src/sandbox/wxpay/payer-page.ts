@@ -25,11 +25,12 @@ function yuan(fen: number): string {
 
 function renderPage(
   trade: Trade,
+  expired: boolean,
   actionBase: string,
   notice: string | undefined,
   redirectUrl: string | undefined,
 ) {
-  const payable = trade.tradeState === 'NOTPAY' || trade.tradeState === 'USERPAYING';
+  const payable = !expired && (trade.tradeState === 'NOTPAY' || trade.tradeState === 'USERPAYING');
   const hidden = redirectUrl
     ? `<input type="hidden" name="redirect_url" value="${escapeHtml(redirectUrl)}">`
     : '';
@@ -53,6 +54,7 @@ button{width:100%;padding:.75rem;font-size:1rem}.amount{font-size:2rem}.notice{p
 <p class="amount">¥<span data-testid="amount">${yuan(trade.totalFen)}</span></p>
 <p>订单号 Order: <span data-testid="out-trade-no">${escapeHtml(trade.outTradeNo)}</span></p>
 <p>状态 State: <strong data-testid="trade-state">${trade.tradeState}</strong> (${escapeHtml(trade.tradeStateDesc)})</p>
+${expired ? '<p class="notice" data-testid="expired">订单已过期，无法支付 (past time_expire)</p>' : ''}
 ${notice ? `<p class="notice" data-testid="notice">${escapeHtml(notice)}</p>` : ''}
 ${buttons}
 </body></html>`;
@@ -81,7 +83,7 @@ export async function payerPageRoutes(
     if (!trade) return notFound(reply);
     return reply
       .type('text/html; charset=utf-8')
-      .send(renderPage(trade, actionBase, query.notice, query.redirect_url));
+      .send(renderPage(trade, gateway.trades.isExpired(trade), actionBase, query.notice, query.redirect_url));
   };
 
   scope.get('/prepay/:prepayId', async (request, reply) => {

@@ -1,7 +1,7 @@
 /**
  * The gateway's trade book: prepay, lookup, close and the payer's actions, with WeChat's
- * trade_state rules (protocols.md A.6). Expiry (time_expire) is applied lazily on every access,
- * so an injected clock is all a test needs to expire an order.
+ * trade_state rules (protocols.md A.6). An order past its time_expire cannot be paid but keeps
+ * reading NOTPAY, as at WeChat, which has no expired state: the merchant closes it.
  */
 import {
   compactChinaTime,
@@ -76,6 +76,11 @@ function orderClosed(): WxpayWireError {
   return new WxpayWireError(400, 'ORDER_CLOSED', '该订单已关闭，请重新下单');
 }
 
+/** The payer's side only (payer page, control API): WeChat shows the payer that the order expired. */
+function orderExpired(): WxpayWireError {
+  return new WxpayWireError(400, 'ORDER_EXPIRED', '订单已过支付截止时间（time_expire），无法支付');
+}
+
 export class TradeBook {
   private readonly trades = new Map<string, Trade>();
   private readonly byTransactionId = new Map<string, Trade>();
@@ -136,7 +141,7 @@ export class TradeBook {
   }
 
   find(mchid: string, outTradeNo: string): Trade | undefined {
-    return this.refreshed(this.trades.get(key(mchid, outTradeNo)));
+    return this.trades.get(key(mchid, outTradeNo));
   }
 
   get(mchid: string, outTradeNo: string): Trade {
@@ -147,7 +152,7 @@ export class TradeBook {
 
   /** Only paid orders have a transaction id, so an unpaid order is not found this way. */
   findByTransactionId(mchid: string, transactionId: string): Trade | undefined {
-    const trade = this.refreshed(this.byTransactionId.get(transactionId));
+    const trade = this.byTransactionId.get(transactionId);
     return trade?.mchid === mchid ? trade : undefined;
   }
 
@@ -158,15 +163,21 @@ export class TradeBook {
   }
 
   findByPrepayId(prepayId: string): Trade | undefined {
-    return this.refreshed(this.byPrepayId.get(prepayId));
+    return this.byPrepayId.get(prepayId);
   }
 
   findByCodeToken(token: string): Trade | undefined {
-    return this.refreshed(this.byCodeToken.get(token));
+    return this.byCodeToken.get(token);
   }
 
   all(): Trade[] {
-    return [...this.trades.values()].map((trade) => this.refreshed(trade)!);
+    return [...this.trades.values()];
+  }
+
+  /** Unpaid and past its time_expire: the payer can no longer pay it. */
+  isExpired(trade: Trade): boolean {
+    const unpaid = trade.tradeState === 'NOTPAY' || trade.tradeState === 'USERPAYING';
+    return unpaid && trade.timeExpireMs !== undefined && trade.timeExpireMs <= this.runtime.clock.now();
   }
 
   /** Closing twice is fine; closing a paid order is ORDERPAID; a payment in progress is 429. */
@@ -241,6 +252,7 @@ export class TradeBook {
     const trade = this.get(mchid, outTradeNo);
     if (trade.tradeState === 'SUCCESS' || trade.tradeState === 'REFUND') throw orderPaid();
     if (trade.tradeState === 'CLOSED' || trade.tradeState === 'PAYERROR') throw orderClosed();
+    if (this.isExpired(trade)) throw orderExpired();
     return trade;
   }
 
@@ -249,15 +261,6 @@ export class TradeBook {
     trade.prepayId = `wx${compactChinaTime(now)}${randomHexUpper(this.runtime.random, 20).toLowerCase()}`;
     trade.prepayExpiresAt = now + PREPAY_ID_LIFETIME_MS;
     this.byPrepayId.set(trade.prepayId, trade);
-  }
-
-  private refreshed(trade: Trade | undefined): Trade | undefined {
-    if (!trade) return undefined;
-    const unpaid = trade.tradeState === 'NOTPAY' || trade.tradeState === 'USERPAYING';
-    if (unpaid && trade.timeExpireMs !== undefined && trade.timeExpireMs <= this.runtime.clock.now()) {
-      this.setState(trade, 'CLOSED');
-    }
-    return trade;
   }
 
   private setState(trade: Trade, state: TradeState): void {

@@ -201,10 +201,13 @@ describe('trade states', () => {
     expect((await close('MISSING0001')).status).toBe(404);
   });
 
-  it('closes an order by itself when time_expire passes', async () => {
+  it('past time_expire an order stays NOTPAY until closed, and can no longer be paid', async () => {
     const expireAt = new Date(nowMs + 60_000).toISOString().replace('Z', '+00:00');
     const outTradeNo = await createNative({ time_expire: expireAt });
     expect((await query(outTradeNo)).json().trade_state).toBe('NOTPAY');
+    const codeToken = (await sandbox.app.inject({ url: `/sandbox/trades/${merchant.mchid}/${outTradeNo}` }))
+      .json()
+      .code_url.split('pr=')[1];
     nowMs += 61_000;
     try {
       const later = await signedCall(
@@ -213,11 +216,41 @@ describe('trade states', () => {
         'GET',
         `/v3/pay/transactions/out-trade-no/${outTradeNo}?mchid=${merchant.mchid}`,
         undefined,
-        {
-          timestamp: Math.floor(nowMs / 1000),
-        },
+        { timestamp: Math.floor(nowMs / 1000) },
       );
-      expect(later.json().trade_state).toBe('CLOSED');
+      // WeChat has no "expired" state: the order reads NOTPAY until the merchant closes it.
+      expect(later.json()).toMatchObject({ trade_state: 'NOTPAY', trade_state_desc: '订单未支付' });
+      const pay = await control(`/sandbox/trades/${merchant.mchid}/${outTradeNo}/pay`);
+      expect(pay.statusCode).toBe(400);
+      expect(pay.json()).toMatchObject({ code: 'ORDER_EXPIRED' });
+      const page = await sandbox.app.inject({ url: `/sandbox/payer/native/${codeToken}` });
+      expect(page.body).toContain('data-testid="expired"');
+      expect(page.body).not.toContain('data-testid="pay"');
+      const pressed = await sandbox.app.inject({
+        method: 'POST',
+        url: `/sandbox/payer/native/${codeToken}/pay`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      expect(decodeURIComponent(String(pressed.headers.location))).toContain('ORDER_EXPIRED');
+      const closed = await signedCall(
+        sandbox.app,
+        merchant,
+        'POST',
+        `/v3/pay/transactions/out-trade-no/${outTradeNo}/close`,
+        { mchid: merchant.mchid },
+        { timestamp: Math.floor(nowMs / 1000) },
+      );
+      expect(closed.status).toBe(204);
+      const after = await signedCall(
+        sandbox.app,
+        merchant,
+        'GET',
+        `/v3/pay/transactions/out-trade-no/${outTradeNo}?mchid=${merchant.mchid}`,
+        undefined,
+        { timestamp: Math.floor(nowMs / 1000) },
+      );
+      expect(after.json().trade_state).toBe('CLOSED');
     } finally {
       nowMs -= 61_000;
     }
