@@ -61,6 +61,21 @@ export interface NotifyAck {
   body: string;
 }
 
+/**
+ * How a callback is answered, by its cause. `accepted`: applied, applied before, or verified but
+ * unapplicable and recorded for a person; the gateway must stop sending it. `refused`: it does not
+ * verify. `unknown_merchant`: no merchant of this gateway under that id. `retry`: our own failure;
+ * the gateway must send it again.
+ */
+export type NotifyAnswer = 'accepted' | 'refused' | 'unknown_merchant' | 'retry';
+
+/** The status of every answer but `accepted`, the same for every gateway; the body is the gateway's. */
+export const NOTIFY_FAILURE_STATUS: Record<Exclude<NotifyAnswer, 'accepted'>, number> = {
+  refused: 401,
+  unknown_merchant: 404,
+  retry: 500,
+};
+
 /** The gateway merchant and app a payment goes to; results must come back from the same. */
 export interface GatewayIdentity {
   mchId: string;
@@ -88,8 +103,8 @@ export interface Provider {
     headers: Record<string, string | string[] | undefined>,
     rawBody: Buffer,
   ): Promise<NotifyEvent>;
-  /** The answer the gateway expects: success stops its retries, failure asks for another try. */
-  ackNotify(ok: boolean, error?: PayError): NotifyAck;
+  /** The answer in the gateway's format: `accepted` stops its resends, anything else asks for another. */
+  ackNotify(answer: NotifyAnswer, error?: PayError): NotifyAck;
   /**
    * Settles an ABNORMAL refund (the buyer's card closed, say) by paying it to a bank card instead.
    * Only gateways that have such an API implement it (WeChat Pay).

@@ -1,14 +1,19 @@
 /**
  * The callback pipeline: verify and decrypt (the provider), apply in one transaction (the service),
- * answer in the gateway's format. Anything short of "applied or already applied" answers failure,
- * so the gateway calls again.
+ * answer in the gateway's format by cause. A callback that does not verify is refused; one for a
+ * merchant not configured here is unknown; one that verifies but can never apply (no such order or
+ * refund, another amount, another merchant) is recorded once for a person and acknowledged, as
+ * sending it again would change nothing. Only our own failures ask the gateway to send it again.
  */
 import { isPayError, PayError } from '../core/errors.ts';
-import type { NotifyAck, NotifyEvent } from '../providers/provider.ts';
+import type { NotifyAck, NotifyEvent, Provider } from '../providers/provider.ts';
+import { hasNotifyEvent, insertNotifyEvent } from '../store/journal.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
 import { providerFor } from './gateway-call.ts';
 import { applyPaymentResult } from './payments.ts';
 import { applyRefundResult } from './refunds.ts';
+import { type ReviewCase, recordReview } from './reviews.ts';
+import { storeFailure } from './store-failure.ts';
 
 export interface NotifyRequest {
   provider: string;
@@ -20,13 +25,34 @@ export interface NotifyRequest {
 
 export interface NotifyOutcome {
   ack: NotifyAck;
-  /** What happened, for logs and tests: applied, already_applied, ignored, handler_failed, or a code. */
+  /**
+   * What happened, for logs, metrics and tests: applied, already_applied, ignored, duplicate_event
+   * (its event id was recorded before), unapplicable, review, handler_failed, unknown_provider,
+   * unknown_merchant, or the code it was refused or failed with.
+   */
   outcome: string;
   error?: PayError;
 }
 
+/** What a callback that does not verify, or cannot be read, fails with; anything else is our failure. */
+const REFUSED_CODES: ReadonlySet<number> = new Set([40001, 40002, 40003]);
+
+/**
+ * The refusals of applyPaymentResult and applyRefundResult that no resend can change, by code and
+ * field: the callback is genuine, what it says does not fit what is here.
+ */
+const UNAPPLICABLE_CAUSES: Readonly<Record<string, string>> = {
+  '40005 out_trade_no': 'unknown_order',
+  '40005 out_refund_no': 'unknown_refund',
+  '40001 amount': 'amount_mismatch',
+  '40001 refund_fee': 'refund_amount_mismatch',
+  '40002 mch_id': 'other_merchant',
+  '40002 app_id': 'other_merchant',
+  '40002 provider': 'other_gateway',
+};
+
 export async function handleNotify(context: ServiceContext, request: NotifyRequest): Promise<NotifyOutcome> {
-  let provider: ReturnType<typeof providerFor>;
+  let provider: Provider;
   try {
     provider = providerFor(context, request.provider);
   } catch (error) {
@@ -37,6 +63,14 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     };
   }
   const started = performance.now();
+  if (provider.merchantIds && !provider.merchantIds().includes(request.merchantId)) {
+    const error = new PayError(40001, {
+      field: 'merchantId',
+      message: `no ${provider.name} merchant ${JSON.stringify(request.merchantId.slice(0, 64))} is configured`,
+    });
+    await recordRefusal(context, provider.name, request, error, started);
+    return { ack: provider.ackNotify('unknown_merchant', error), outcome: 'unknown_merchant', error };
+  }
   let event: NotifyEvent;
   try {
     event = await provider.parseNotify(request.merchantId, request.headers, request.rawBody);
@@ -44,48 +78,174 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     // A callback that does not verify leaves its own rows here; one that does is logged by the
     // apply below, inside the transaction that applies it (one commit per callback).
     const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
-    await recordError(context, payError, { provider: provider.name });
-    await recordLog(context, {
-      type: 'notify',
-      status: 'ERROR',
-      provider: provider.name,
-      ip: request.ip ?? null,
-      error: { code: payError.code, gatewayCode: payError.gatewayCode, message: payError.message },
-      responseMs: Math.round(performance.now() - started),
-    });
-    return { ack: provider.ackNotify(false, payError), outcome: String(payError.code), error: payError };
+    await recordRefusal(context, provider.name, request, payError, started);
+    // Anything but a verdict on the callback (a bug while reading it) is ours: the gateway sends it again.
+    const answer = REFUSED_CODES.has(payError.code) ? 'refused' : 'retry';
+    return { ack: provider.ackNotify(answer, payError), outcome: String(payError.code), error: payError };
+  }
+  try {
+    return await applyEvent(context, provider, request.merchantId, event);
+  } catch (error) {
+    // Our own failure (the store, a bug): the gateway must send it again.
+    const payError = storeFailure(error);
+    if (!isPayError(error)) await recordError(context, payError, { provider: provider.name });
+    return { ack: provider.ackNotify('retry', payError), outcome: String(payError.code), error: payError };
+  }
+}
+
+async function applyEvent(
+  context: ServiceContext,
+  provider: Provider,
+  merchantId: string,
+  event: NotifyEvent,
+): Promise<NotifyOutcome> {
+  const accepted = (outcome: string, error?: PayError): NotifyOutcome => ({
+    ack: provider.ackNotify('accepted'),
+    outcome,
+    ...(error ? { error } : {}),
+  });
+  const { eventId } = event.result;
+  // The gateway sending an event again (it missed our answer) or a replay: applied or kept already.
+  if (eventId && (await hasNotifyEvent(context.store.db, provider.name, eventId))) {
+    return accepted('duplicate_event');
   }
   try {
     if (event.kind === 'payment') {
-      const applied = await applyPaymentResult(context, {
-        ...event.result,
-        merchantId: request.merchantId,
-        source: 'notify',
-      });
-      const ok = applied.outcome !== 'handler_failed';
-      return {
-        ack: provider.ackNotify(ok, applied.outcome === 'handler_failed' ? applied.error : undefined),
-        outcome: applied.outcome,
-        ...(applied.outcome === 'handler_failed' ? { error: applied.error } : {}),
-      };
+      const applied = await applyPaymentResult(context, { ...event.result, merchantId, source: 'notify' });
+      if (applied.outcome === 'handler_failed') {
+        return {
+          ack: provider.ackNotify('retry', applied.error),
+          outcome: 'handler_failed',
+          error: applied.error,
+        };
+      }
+      return accepted(applied.outcome);
     }
-    const applied = await applyRefundResult(context, {
-      ...event.result,
-      merchantId: request.merchantId,
-      source: 'notify',
-    });
-    return { ack: provider.ackNotify(true), outcome: applied.outcome };
+    const applied = await applyRefundResult(context, { ...event.result, merchantId, source: 'notify' });
+    return accepted(applied.outcome);
   } catch (error) {
-    const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
-    if (!isPayError(error)) await recordError(context, payError, { provider: request.provider });
-    // Money the order cannot take, recorded for a person: asking again would change nothing.
-    if ((payError.details as { reviewId?: unknown } | undefined)?.reviewId !== undefined) {
-      return { ack: provider.ackNotify(true), outcome: 'review', error: payError };
+    const cause = isPayError(error) ? unapplicableCause(error) : null;
+    if (!cause) throw error;
+    const refusal = error as PayError;
+    await keepUnapplicable(context, provider.name, merchantId, event, refusal, cause);
+    return accepted(cause.reviewed ? 'review' : 'unapplicable', refusal);
+  }
+}
+
+interface UnapplicableCause {
+  name: string;
+  /** The apply recorded a review of its own (a second payment, a payment after close). */
+  reviewed: boolean;
+}
+
+function unapplicableCause(error: PayError): UnapplicableCause | null {
+  const details = error.details as { reviewId?: unknown; review?: { kind?: string } } | undefined;
+  if (details?.reviewId !== undefined) return { name: details.review?.kind ?? 'review', reviewed: true };
+  const name = UNAPPLICABLE_CAUSES[`${error.code} ${error.field}`];
+  return name ? { name, reviewed: false } : null;
+}
+
+/**
+ * Keeps a genuine callback that cannot apply, once: its event id, so that resends are acknowledged
+ * without work, and a review when money moved. The apply wrote its error row already. Throws when
+ * this cannot be stored: the gateway must then not be told it is done.
+ */
+async function keepUnapplicable(
+  context: ServiceContext,
+  provider: string,
+  merchantId: string,
+  event: NotifyEvent,
+  error: PayError,
+  cause: UnapplicableCause,
+): Promise<void> {
+  const { eventId } = event.result;
+  const outTradeNo = event.kind === 'payment' ? event.result.outTradeNo : null;
+  context.logger.warn(
+    {
+      provider,
+      merchantId,
+      outTradeNo,
+      ...(event.kind === 'refund' ? { outRefundNo: event.result.outRefundNo } : {}),
+      eventId,
+      cause: cause.name,
+      code: error.code,
+    },
+    'a verified callback cannot be applied: acknowledged and kept for a person',
+  );
+  const review = cause.reviewed ? null : reviewOf(merchantId, event, error, cause.name);
+  const opened = await context.store.db.transaction().execute(async (tx) => {
+    if (eventId) {
+      const first = await insertNotifyEvent(tx, {
+        provider,
+        eventId,
+        outTradeNo,
+        payload: event.result.raw ?? null,
+        result: `unapplicable:${cause.name}`,
+      });
+      // A copy of the same event sent at the same time got here first and kept it.
+      if (!first) return false;
     }
+    if (!review) return false;
+    await recordReview(context, review, tx);
+    return true;
+  });
+  if (opened) context.webhooks.wake();
+}
+
+/** The case for a person, when money moved: one per payment (its transaction id) or per refund. */
+function reviewOf(merchantId: string, event: NotifyEvent, error: PayError, cause: string): ReviewCase | null {
+  const facts = {
+    ...(error.details && typeof error.details === 'object' ? error.details : {}),
+    cause,
+    code: error.code,
+    field: error.field ?? null,
+    message: error.message,
+    eventId: event.result.eventId ?? null,
+    status: event.result.status,
+    source: 'notify',
+  };
+  if (event.kind === 'payment') {
+    const { result } = event;
+    // An unpaid or closed trade that fits no order here moved no money.
+    if (result.status !== 'SUCCESS') return null;
     return {
-      ack: provider.ackNotify(false, payError),
-      outcome: String(payError.code),
-      error: payError,
+      merchantId,
+      kind: 'unapplicable_callback',
+      reference: result.transactionId ?? result.eventId ?? result.outTradeNo,
+      outTradeNo: result.outTradeNo,
+      provider: result.provider,
+      amountFen: result.amountFen,
+      details: { ...facts, transactionId: result.transactionId },
     };
   }
+  const { result } = event;
+  if (result.status !== 'SUCCESS' && result.status !== 'ABNORMAL') return null;
+  return {
+    merchantId,
+    kind: 'unapplicable_callback',
+    reference: result.outRefundNo,
+    outTradeNo: null,
+    provider: result.provider,
+    amountFen: result.refundFen ?? null,
+    details: { ...facts, outRefundNo: result.outRefundNo, refundId: result.refundId ?? null },
+  };
+}
+
+/** The rows of a callback refused before it could be applied: an error row and a notify log row. */
+async function recordRefusal(
+  context: ServiceContext,
+  provider: string,
+  request: NotifyRequest,
+  error: PayError,
+  started: number,
+): Promise<void> {
+  await recordError(context, error, { provider });
+  await recordLog(context, {
+    type: 'notify',
+    status: 'ERROR',
+    provider,
+    ip: request.ip ?? null,
+    error: { code: error.code, gatewayCode: error.gatewayCode, message: error.message },
+    responseMs: Math.round(performance.now() - started),
+  });
 }

@@ -115,3 +115,14 @@ export async function insertNotifyEvent(db: Db, event: NotifyEventEntry): Promis
     .executeTakeFirst();
   return inserted !== undefined;
 }
+
+/** Whether a verified gateway event was recorded already (applied, or kept for a person). */
+export async function hasNotifyEvent(db: Db, provider: string, eventId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('payment_notify_events')
+    .select('id')
+    .where('provider', '=', provider)
+    .where('event_id', '=', eventId)
+    .executeTakeFirst();
+  return row !== undefined;
+}

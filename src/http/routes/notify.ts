@@ -32,7 +32,7 @@ export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app,
       });
       metrics?.callbacks.inc({ provider: request.params.provider, outcome });
       request.log.info(
-        { provider: request.params.provider, outcome, code: error?.code },
+        { provider: request.params.provider, outcome, status: ack.status, code: error?.code },
         'gateway notification',
       );
       reply.status(ack.status).headers(ack.headers);

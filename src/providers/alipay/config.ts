@@ -48,7 +48,15 @@ export interface AlipayMerchantConfig {
   baseUrl?: string;
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /**
+   * Notifications whose notify_time is older than this are refused as replays: Alipay's resends of
+   * one notification end about 24 h 24 min after its first send. 25 by default.
+   */
+  notifyMaxAgeHours?: number;
 }
+
+/** Alipay's 8 sends of a notification (4m, 10m, 10m, 1h, 2h, 6h, 15h apart) span 24 h 24 min. */
+export const DEFAULT_NOTIFY_MAX_AGE_HOURS = 25;
 
 /** A merchant's settings after validation; the secrets only exist in these fields. */
 export interface AlipayMerchant {
@@ -68,6 +76,7 @@ export interface AlipayMerchant {
   gatewayUrl: string;
   timeoutMs: number;
   retry: RetryPolicy;
+  notifyMaxAgeHours: number;
 }
 
 function configError(merchantId: string, field: string, problem: string, code: 40001 | 40003 = 40003) {
@@ -148,6 +157,14 @@ export function resolveMerchant(config: AlipayMerchantConfig): AlipayMerchant {
       keyring: null,
     };
   } else throw configError(id, 'alipayPublicKey', 'or certificates is required to verify Alipay');
+  const notifyMaxAgeHours = config.notifyMaxAgeHours ?? DEFAULT_NOTIFY_MAX_AGE_HOURS;
+  if (
+    typeof notifyMaxAgeHours !== 'number' ||
+    !Number.isFinite(notifyMaxAgeHours) ||
+    notifyMaxAgeHours <= 0
+  ) {
+    throw configError(id, 'notifyMaxAgeHours', 'must be a positive number of hours', 40001);
+  }
   const gatewayUrl = config.baseUrl ?? DEFAULT_GATEWAY;
   try {
     new URL(gatewayUrl);
@@ -164,5 +181,6 @@ export function resolveMerchant(config: AlipayMerchantConfig): AlipayMerchant {
     gatewayUrl,
     timeoutMs: config.timeoutMs ?? 10_000,
     retry: { ...DEFAULT_RETRY, ...config.retry },
+    notifyMaxAgeHours,
   };
 }

@@ -92,7 +92,7 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
     queryRefund: async (query) => queryRefund(contextFor(query.merchantId), query),
     parseNotify: async (merchantId, headers, rawBody) =>
       parseNotify(contextFor(merchantId), headers, rawBody),
-    ackNotify: (ok) => ackNotify(ok),
+    ackNotify: (answer) => ackNotify(answer),
     verifyReturn: (merchantId, query) => verifyReturn(contextFor(merchantId).merchant, query),
     merchantIds: () => [...contexts.keys()],
     downloadTradeBill: async (merchantId, date) => {

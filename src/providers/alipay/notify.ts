@@ -1,13 +1,13 @@
 /**
  * Gateway callbacks (C.7): the form-encoded notification is decoded once, verified with RSA2 over
- * the sorted fields without sign and sign_type, checked to be for this merchant's app, and mapped
- * to a payment or refund result. The browser's return_url is verified the same way, but it is
+ * the sorted fields without sign and sign_type, checked to be for this merchant's app and younger
+ * than Alipay's resend window, and mapped to a payment or refund result. The browser's return_url is verified the same way, but it is
  * never proof of payment: only a notification or a query is.
  */
 import { PayError } from '../../core/errors.ts';
 import type { Fen } from '../../core/money.ts';
 import type { RefundResult } from '../../service/model.ts';
-import type { NotifyAck, NotifyEvent } from '../provider.ts';
+import { NOTIFY_FAILURE_STATUS, type NotifyAck, type NotifyAnswer, type NotifyEvent } from '../provider.ts';
 import type { AlipayMerchant } from './config.ts';
 import type { AlipayContext } from './context.ts';
 import { decodeForm, formCharset } from './form.ts';
@@ -103,6 +103,7 @@ export async function parseNotify(
   const { merchant } = context;
   const fields = decodeForm(rawBody, formCharset(headerValue(headers, 'content-type'), rawBody));
   const unsigned = verifyCallbackFields(merchant, fields, 'notification');
+  assertFresh(merchant, unsigned.notify_time, context.now());
   if (isRefundNotification(unsigned)) {
     const { cumulativeRefundFen: _cumulative, ...result } = toRefundNotification(merchant, unsigned);
     return { kind: 'refund', result };
@@ -116,12 +117,34 @@ export async function parseNotify(
   return { kind: 'payment', result };
 }
 
-/** Alipay stops retrying only on a body of exactly `success`; anything else asks for another try. */
-export function ackNotify(ok: boolean): NotifyAck {
+/**
+ * Alipay stops resending a notification about 24 h 24 min after its first send: one older than the
+ * window can only be a replay of a captured one, however well signed. Signed fields cannot be
+ * removed, so one that carries no notify_time was sent that way by Alipay.
+ */
+function assertFresh(merchant: AlipayMerchant, notifyTime: string | undefined, nowMs: number): void {
+  if (notifyTime === undefined) return;
+  const sentAt = parseBeijingTime(notifyTime);
+  if (!sentAt) {
+    throw new PayError(40001, {
+      field: 'notify_time',
+      message: `alipay notification notify_time ${JSON.stringify(notifyTime.slice(0, 32))} is not a Beijing time`,
+    });
+  }
+  if (nowMs - sentAt.getTime() > merchant.notifyMaxAgeHours * 3_600_000) {
+    throw new PayError(40002, {
+      field: 'notify_time',
+      message: `alipay notification notify_time ${notifyTime} is older than the ${merchant.notifyMaxAgeHours} h resend window: refused as a replay`,
+    });
+  }
+}
+
+/** Alipay stops resending only on a body of exactly `success`; anything else asks for another send. */
+export function ackNotify(answer: NotifyAnswer): NotifyAck {
   return {
-    status: 200,
+    status: answer === 'accepted' ? 200 : NOTIFY_FAILURE_STATUS[answer],
     headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-    body: ok ? 'success' : 'fail',
+    body: answer === 'accepted' ? 'success' : 'fail',
   };
 }
 

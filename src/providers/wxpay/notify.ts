@@ -1,10 +1,10 @@
 /**
  * Gateway callbacks: verify the Wechatpay-* headers over the raw body, decrypt the resource with the
  * APIv3 key, and map it (TRANSACTION.SUCCESS, REFUND.SUCCESS/ABNORMAL/CLOSED) to a result. The
- * answer WeChat expects: 2xx with no body to stop retries, 4xx/5xx with {"code":"FAIL"} to get one.
+ * answer WeChat expects: 2xx with no body to stop resends, 4xx/5xx with {"code":"FAIL"} to get one.
  */
 import { PayError } from '../../core/errors.ts';
-import type { NotifyAck, NotifyEvent } from '../provider.ts';
+import { NOTIFY_FAILURE_STATUS, type NotifyAck, type NotifyAnswer, type NotifyEvent } from '../provider.ts';
 import { decryptResource } from './aead.ts';
 import type { WxpayContext } from './context.ts';
 import { toPaymentResult, toRefundResult } from './operations/results.ts';
@@ -95,12 +95,12 @@ function assertOwnMerchant(mchid: string | undefined, expected: string): void {
   }
 }
 
-export function ackNotify(ok: boolean, error?: PayError): NotifyAck {
-  if (ok) return { status: 204, headers: {}, body: '' };
+export function ackNotify(answer: NotifyAnswer, error?: PayError): NotifyAck {
+  if (answer === 'accepted') return { status: 204, headers: {}, body: '' };
+  // Any 4xx/5xx makes WeChat resend; a 200 with FAIL would be taken as success. The status says
+  // whose fault it is: WeChat Pay counts 5xx answers as the merchant's server errors.
   return {
-    // Any 4xx/5xx makes WeChat retry; a 200 with FAIL would be taken as success. A notification that
-    // does not verify answers 401, as WeChat's documentation suggests; anything else 500.
-    status: error?.code === 40002 ? 401 : 500,
+    status: NOTIFY_FAILURE_STATUS[answer],
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ code: 'FAIL', message: (error?.spec.zh ?? '失败').slice(0, 128) }),
   };

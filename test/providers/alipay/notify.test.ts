@@ -148,13 +148,46 @@ describe('alipay parseNotify', () => {
     }
   });
 
-  it('ack is exactly "success", anything else "fail"', () => {
-    expect(alipay.ackNotify(true)).toEqual({
-      status: 200,
-      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-      body: 'success',
+  it('refuses a notify_time older than the 25 h resend window with 40002 (a replay)', async () => {
+    // The provider's clock is 2024-01-01 12:00:00 in Beijing.
+    const old = signed({ ...paidFields, notify_time: '2023-12-31 10:59:59' });
+    const error = await payError(alipay.parseNotify('m1', FORM, body(old)));
+    expect(error).toMatchObject({ code: 40002, field: 'notify_time' });
+    expect(error.message).toMatch(/older than the 25 h resend window/);
+    const lastResend = signed({ ...paidFields, notify_time: '2023-12-31 11:00:01' });
+    await expect(alipay.parseNotify('m1', FORM, body(lastResend))).resolves.toMatchObject({
+      kind: 'payment',
     });
-    expect(alipay.ackNotify(false).body).toBe('fail');
+  });
+
+  it('notifyMaxAgeHours narrows or widens the window; a notify_time that cannot be read is refused', async () => {
+    const strict = provider(p, 'http://127.0.0.1:9/gateway.do', { notifyMaxAgeHours: 1 });
+    const twoHours = signed({ ...paidFields, notify_time: '2024-01-01 10:00:00' });
+    expect((await payError(strict.parseNotify('m1', FORM, body(twoHours)))).field).toBe('notify_time');
+    const lenient = provider(p, 'http://127.0.0.1:9/gateway.do', { notifyMaxAgeHours: 72 });
+    const twoDays = signed({ ...paidFields, notify_time: '2023-12-30 12:00:00' });
+    await expect(lenient.parseNotify('m1', FORM, body(twoDays))).resolves.toMatchObject({ kind: 'payment' });
+    const unreadable = signed({ ...paidFields, notify_time: 'yesterday' });
+    expect(await payError(alipay.parseNotify('m1', FORM, body(unreadable)))).toMatchObject({
+      code: 40001,
+      field: 'notify_time',
+    });
+  });
+
+  it('refuses a notifyMaxAgeHours that is not a positive number at configuration time', () => {
+    for (const notifyMaxAgeHours of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => provider(p, 'http://127.0.0.1:9/gateway.do', { notifyMaxAgeHours })).toThrow(
+        /notifyMaxAgeHours/,
+      );
+    }
+  });
+
+  it('answers by cause: "success" to stop the resends, "fail" with 401, 404 or 500 otherwise', () => {
+    const text = { 'Content-Type': 'text/plain; charset=utf-8' };
+    expect(alipay.ackNotify('accepted')).toEqual({ status: 200, headers: text, body: 'success' });
+    expect(alipay.ackNotify('refused')).toEqual({ status: 401, headers: text, body: 'fail' });
+    expect(alipay.ackNotify('unknown_merchant')).toEqual({ status: 404, headers: text, body: 'fail' });
+    expect(alipay.ackNotify('retry')).toEqual({ status: 500, headers: text, body: 'fail' });
   });
 });
 

@@ -187,14 +187,15 @@ describe('wxpay parseNotify', () => {
 });
 
 describe('wxpay ackNotify', () => {
-  it('answers 2xx with no body on success and 5xx with {"code":"FAIL"} to get a retry', () => {
-    const ok = wx.ackNotify(true);
-    expect(ok.status === 200 || ok.status === 204).toBe(true);
-    expect(ok.body).toBe('');
-    const fail = wx.ackNotify(false, new PayError(50000));
-    expect(fail.status).toBe(500);
-    expect(JSON.parse(fail.body)).toEqual({ code: 'FAIL', message: '系统错误，请联系客服' });
-    expect(fail.headers['Content-Type']).toBe('application/json');
-    expect(wx.ackNotify(false, new PayError(40002)).status).toBe(401);
+  it('answers 204 with no body to stop the resends, and {"code":"FAIL"} with 401, 404 or 500 otherwise', () => {
+    expect(wx.ackNotify('accepted')).toEqual({ status: 204, headers: {}, body: '' });
+    const refused = wx.ackNotify('refused', new PayError(40002));
+    expect(refused.status).toBe(401);
+    expect(refused.headers['Content-Type']).toBe('application/json');
+    expect(JSON.parse(refused.body)).toEqual({ code: 'FAIL', message: '签名验证失败' });
+    expect(wx.ackNotify('unknown_merchant', new PayError(40001)).status).toBe(404);
+    const retry = wx.ackNotify('retry', new PayError(50000));
+    expect(retry.status).toBe(500);
+    expect(JSON.parse(retry.body)).toEqual({ code: 'FAIL', message: '系统错误，请联系客服' });
   });
 });
