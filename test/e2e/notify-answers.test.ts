@@ -205,22 +205,26 @@ describe.each(backends)('callback answers by cause on $name', (backend) => {
     });
 
     it('refund notifications for an unknown out_refund_no or another amount are acknowledged and kept once', async () => {
-      const no = tradeNo();
-      await h.vkPay.pay({
-        merchantId: MERCHANT,
-        provider: 'wxpay',
-        scene: 'native',
-        out_trade_no: no,
-        total_fee: 1000,
-        subject: '退款',
-        type: 'goods',
-      });
-      await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
-      await eventually(
-        () => storedStatus(no),
-        (status) => status === 'SUCCESS',
-      );
-      const refundAtGateway = async (outRefundNo: string, refundFen: number) => {
+      /** One paid order per refund: WeChat Pay wants a minute between refunds of one order. */
+      const paidOrder = async () => {
+        const no = tradeNo();
+        await h.vkPay.pay({
+          merchantId: MERCHANT,
+          provider: 'wxpay',
+          scene: 'native',
+          out_trade_no: no,
+          total_fee: 1000,
+          subject: '退款',
+          type: 'goods',
+        });
+        await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
+        await eventually(
+          () => storedStatus(no),
+          (status) => status === 'SUCCESS',
+        );
+        return no;
+      };
+      const refundAtGateway = async (no: string, outRefundNo: string, refundFen: number) => {
         await provider('wxpay').refund({
           merchantId: MERCHANT,
           outTradeNo: no,
@@ -233,8 +237,9 @@ describe.each(backends)('callback answers by cause on $name', (backend) => {
         return settled(no, (record) => record.outRefundNo === outRefundNo);
       };
 
-      const unknown = `${no}X`;
-      expect(await refundAtGateway(unknown, 100)).toMatchObject({
+      const first = await paidOrder();
+      const unknown = `${first}X`;
+      expect(await refundAtGateway(first, unknown, 100)).toMatchObject({
         eventType: 'REFUND.SUCCESS',
         state: 'delivered',
         attempts: [{ status: 204 }],
@@ -245,25 +250,26 @@ describe.each(backends)('callback answers by cause on $name', (backend) => {
       ]);
 
       // Reserved here for 300, refunded at the gateway for 200 under the same number.
-      const other = `${no}R1`;
+      const second = await paidOrder();
+      const other = `${second}R1`;
       await h.vkPay.startRefund({
         merchantId: MERCHANT,
-        out_trade_no: no,
+        out_trade_no: second,
         out_refund_no: other,
         refund_fee: 300,
       });
-      expect(await refundAtGateway(other, 200)).toMatchObject({
+      expect(await refundAtGateway(second, other, 200)).toMatchObject({
         state: 'delivered',
         attempts: [{ status: 204 }],
       });
-      expect(await h.vkPay.listRefunds(MERCHANT, no)).toMatchObject([
+      expect(await h.vkPay.listRefunds(MERCHANT, second)).toMatchObject([
         { outRefundNo: other, status: 'PROCESSING' },
       ]);
       expect(await errorCodes({ outRefundNo: other })).toEqual([40001]);
       expect(await reviewsOf(other)).toMatchObject([
         { amountFen: 200, details: expect.objectContaining({ cause: 'refund_amount_mismatch' }) },
       ]);
-      expect((await h.vkPay.getOrder(MERCHANT, no)).refundedFen).toBe(0);
+      expect((await h.vkPay.getOrder(MERCHANT, second)).refundedFen).toBe(0);
     });
 
     it('a business handler failure answers 500 so WeChat Pay sends it again, and the resend is applied', async () => {
