@@ -19,7 +19,7 @@ import {
   queryPayment,
 } from './service/payment-flow.ts';
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
-import { reconcileTradeBill } from './service/reconcile.ts';
+import { listReconciledDays, reconcileTradeBill } from './service/reconcile.ts';
 import {
   type AbnormalRefundRecipient,
   applyAbnormalRefund,
@@ -113,6 +113,8 @@ export interface VkPay {
   handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
   /** Matches the gateway's trade bill of one China date (YYYY-MM-DD) with the orders and refunds here. */
   reconcile(provider: string, merchantId: string, date: string): ReturnType<typeof reconcileTradeBill>;
+  /** Each reconciled (or failed) bill day, newest first: what reconciliation found. */
+  listReconciledDays(filter?: Parameters<typeof listReconciledDays>[1]): ReturnType<typeof listReconciledDays>;
   /** Cases a person must settle (money the order could not take, refunds the gateway could not finish). */
   listReviews(
     merchantId: string,
@@ -254,6 +256,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       applyAbnormalRefund(context, merchantId, outRefundNo, recipient),
     handleNotify: (request) => handleNotify(context, request),
     reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
+    listReconciledDays: (filter) => listReconciledDays(context, filter),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>

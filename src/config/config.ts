@@ -115,7 +115,8 @@ export function loadConfig(
       3_600_000,
     ),
     orderExpireMs:
-      integer(env, 'VKPAY_ORDER_EXPIRE_MINUTES', DEFAULT_CONFIG.orderExpireMs / 60_000, 1, 15 * 24 * 60) * 60_000,
+      integer(env, 'VKPAY_ORDER_EXPIRE_MINUTES', DEFAULT_CONFIG.orderExpireMs / 60_000, 1, 15 * 24 * 60) *
+      60_000,
     logLevel,
     ...overrides,
   };

@@ -112,6 +112,8 @@ export interface Provider {
   applyAbnormalRefund?(request: AbnormalRefundRequest): Promise<RefundResult>;
   /** The gateway's trade bill of one China date (YYYY-MM-DD), for reconciliation; where there is one. */
   downloadTradeBill?(merchantId: string, date: string): Promise<TradeBill>;
+  /** How many days back the gateway keeps trade bills: reconciliation catches up within them. */
+  readonly billWindowDays?: number;
   /** The merchants this provider is configured for. */
   merchantIds?(): string[];
 }

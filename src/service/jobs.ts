@@ -9,7 +9,7 @@ import { isPayError } from '../core/errors.ts';
 import { isPaid } from '../core/states.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
-import { reconcileYesterday } from './reconcile.ts';
+import { reconcileDueDays } from './reconcile.ts';
 import { settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
@@ -304,7 +304,7 @@ export function startSyncJob(
     if (!(await context.cache.setIfAbsent('job:sync-unpaid', 1, Math.max(intervalMs - 100, 1000)))) return;
     const refunds = await syncPendingRefunds(context);
     if (refunds.checked > 0 || refunds.escalated > 0) context.logger.info(refunds, 'pending refunds synced');
-    await reconcileYesterday(context);
+    await reconcileDueDays(context);
     const pruned = await pruneWebhookHistory(context);
     if (pruned > 0) context.logger.info({ pruned }, 'old webhook events deleted');
   });

@@ -6,12 +6,12 @@
  * a payment we hold as paid that the bill does not list. Running it again changes nothing new.
  */
 import { PayError } from '../core/errors.ts';
-import { isPaid } from '../core/states.ts';
+import { isPaid, type RefundStatus } from '../core/states.ts';
 import type { BillRecord } from '../providers/provider.ts';
 import type { ServiceContext } from './context.ts';
 import { providerFor } from './gateway-call.ts';
 import { queryPayment } from './payment-flow.ts';
-import { settlePendingRefund } from './refund-flow.ts';
+import { refreshRefund, settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';
 
 export interface ReconcileReport {
@@ -33,7 +33,9 @@ type Mismatch =
   | 'other_transaction'
   | 'not_paid_here'
   | 'unknown_refund'
-  | 'missing_in_bill';
+  | 'missing_in_bill'
+  | 'refund_status'
+  | 'refund_missing_in_bill';
 
 /** The China day [00:00, 24:00) of a YYYY-MM-DD date, as instants. */
 function chinaDay(date: string): { from: Date; to: Date } {
@@ -50,6 +52,11 @@ export async function reconcileTradeBill(
   date: string,
 ): Promise<ReconcileReport> {
   const day = chinaDay(date);
+  if (day.to.getTime() > context.now().getTime())
+    throw new PayError(40001, {
+      field: 'date',
+      message: `the bill of ${date} is published the next day (China time); reconcile a past day`,
+    });
   const provider = providerFor(context, providerName);
   if (!provider.downloadTradeBill)
     throw new PayError(40001, {
@@ -84,6 +91,7 @@ export async function reconcileTradeBill(
     });
   };
   const billedTransactions = new Set<string>();
+  const billedRefunds = new Set<string>();
   const { db } = context.store;
 
   for (const record of bill.records) {
@@ -129,6 +137,7 @@ export async function reconcileTradeBill(
       continue;
     }
     report.refunds += 1;
+    billedRefunds.add(record.outRefundNo);
     const refund = await db
       .selectFrom('payment_refunds')
       .selectAll()
@@ -149,11 +158,54 @@ export async function reconcileTradeBill(
       );
       continue;
     }
-    if (refund.status === 'PROCESSING') {
-      const settled = await settlePendingRefund(context, merchantId, record.outRefundNo);
-      if (settled.refund.status !== 'PROCESSING') report.healed += 1;
+    const billed = BILL_REFUND_STATUS[record.refundStatus.toUpperCase()] ?? 'SUCCESS';
+    let ours = refund.status;
+    if (ours !== billed) {
+      // Asking the gateway settles what lags here: a lost notification, a misread refusal.
+      ours =
+        ours === 'PROCESSING'
+          ? (await settlePendingRefund(context, merchantId, record.outRefundNo)).refund.status
+          : (await refreshRefund(context, merchantId, record.outRefundNo)).status;
+      if (ours === billed || (billed === 'PROCESSING' && ours !== 'PROCESSING')) report.healed += 1;
+    }
+    // A bill made while the refund was still in flight may say PROCESSING for one that has finished.
+    if (ours !== billed && billed !== 'PROCESSING') {
+      await mismatch(
+        'refund_status',
+        { ...record, reference: record.refundId || record.outRefundNo },
+        { ourStatus: ours, billStatus: billed },
+      );
+      continue;
     }
     report.matched += 1;
+  }
+
+  // Refunded here on that day (asked for that day and now SUCCESS), but not in the gateway's bill.
+  const refundedHere = await db
+    .selectFrom('payment_refunds')
+    .innerJoin('payment_orders', 'payment_orders.id', 'payment_refunds.order_id')
+    .select([
+      'payment_refunds.out_refund_no',
+      'payment_refunds.out_trade_no',
+      'payment_refunds.refund_id',
+      'payment_refunds.refund_fee',
+    ])
+    .where('payment_refunds.merchant_id', '=', merchantId)
+    .where('payment_orders.provider', '=', provider.name)
+    .where('payment_refunds.status', '=', 'SUCCESS')
+    .where('payment_refunds.create_date', '>=', day.from)
+    .where('payment_refunds.create_date', '<', day.to)
+    .execute();
+  for (const refund of refundedHere) {
+    if (billedRefunds.has(refund.out_refund_no)) continue;
+    await mismatch('refund_missing_in_bill', {
+      kind: 'refund',
+      outTradeNo: refund.out_trade_no,
+      outRefundNo: refund.out_refund_no,
+      refundId: refund.refund_id ?? '',
+      refundFen: refund.refund_fee,
+      reference: refund.refund_id || refund.out_refund_no,
+    });
   }
 
   // Paid here on that day, but not in the gateway's bill.
@@ -175,8 +227,100 @@ export async function reconcileTradeBill(
       reference: order.transaction_id,
     });
   }
+  await recordDay(context, provider.name, merchantId, date, 'DONE', report);
   context.logger.info({ reconcile: report }, 'trade bill reconciled');
   return report;
+}
+
+/** A bill's refund status in our words: WeChat's SUCCESS, REFUNDCLOSE, PROCESSING, CHANGE (abnormal). */
+const BILL_REFUND_STATUS: Record<string, RefundStatus> = {
+  SUCCESS: 'SUCCESS',
+  REFUNDCLOSE: 'CLOSED',
+  CLOSED: 'CLOSED',
+  PROCESSING: 'PROCESSING',
+  CHANGE: 'ABNORMAL',
+  ABNORMAL: 'ABNORMAL',
+};
+
+/** Upserts the day's row: DONE with what it found, or FAILED with why (counted, and tried again). */
+async function recordDay(
+  context: ServiceContext,
+  provider: string,
+  merchantId: string,
+  date: string,
+  status: 'DONE' | 'FAILED',
+  outcome: unknown,
+): Promise<void> {
+  const now = context.now();
+  await context.store.db
+    .insertInto('reconciled_days')
+    .values({
+      provider,
+      merchant_id: merchantId,
+      bill_date: date,
+      status,
+      outcome: JSON.stringify(outcome),
+      attempts: 1,
+      create_date: now,
+      update_date: now,
+    })
+    .onConflict((conflict) =>
+      conflict.columns(['provider', 'merchant_id', 'bill_date']).doUpdateSet((eb) => ({
+        status,
+        outcome: JSON.stringify(outcome),
+        attempts: eb('reconciled_days.attempts', '+', 1),
+        update_date: now,
+      })),
+    )
+    .execute();
+}
+
+export interface ReconciledDay {
+  provider: string;
+  merchantId: string;
+  date: string;
+  status: 'DONE' | 'FAILED';
+  /** DONE: the report (matched, healed, mismatches); FAILED: the error. */
+  outcome: unknown;
+  attempts: number;
+  updatedAt: string;
+}
+
+/** Each reconciled (or failed) day, newest first. */
+export async function listReconciledDays(
+  context: ServiceContext,
+  filter: { provider?: string; merchantId?: string; from?: string; to?: string; limit?: number } = {},
+): Promise<ReconciledDay[]> {
+  let query = context.store.db
+    .selectFrom('reconciled_days')
+    .selectAll()
+    .orderBy('bill_date', 'desc')
+    .orderBy('provider')
+    .orderBy('merchant_id')
+    .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
+  if (filter.provider) query = query.where('provider', '=', filter.provider);
+  if (filter.merchantId) query = query.where('merchant_id', '=', filter.merchantId);
+  if (filter.from) query = query.where('bill_date', '>=', filter.from);
+  if (filter.to) query = query.where('bill_date', '<=', filter.to);
+  return (await query.execute()).map((row) => ({
+    provider: row.provider,
+    merchantId: row.merchant_id,
+    date: dateText(row.bill_date),
+    status: row.status,
+    outcome: row.outcome,
+    attempts: row.attempts,
+    updatedAt: new Date(row.update_date).toISOString(),
+  }));
+}
+
+/** A date column as YYYY-MM-DD, whichever way the driver hands it over. */
+function dateText(value: unknown): string {
+  if (value instanceof Date) {
+    // pg parses a date as local midnight.
+    const local = new Date(value.getTime() - value.getTimezoneOffset() * 60_000);
+    return local.toISOString().slice(0, 10);
+  }
+  return String(value).slice(0, 10);
 }
 
 /** Yesterday in China time, as YYYY-MM-DD: the newest bill a gateway publishes. */
@@ -184,31 +328,77 @@ export function yesterdayInChina(now: Date): string {
   return new Date(now.getTime() + 8 * 3600_000 - 86_400_000).toISOString().slice(0, 10);
 }
 
+/** The China date `days` after `date` (negative: before). */
+function addDays(date: string, days: number): string {
+  return new Date(new Date(`${date}T00:00:00Z`).getTime() + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** The China date of an instant. */
+function chinaDate(instant: Date): string {
+  return new Date(instant.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+/** Days reconciled per merchant in one run: catching up a long gap takes several runs, not one long one. */
+const DAYS_PER_RUN = 7;
+
 /**
- * Once a day, from 10:00 China time (when WeChat Pay has published yesterday's bill), every
- * merchant of every provider with bills is reconciled, on one instance, once.
+ * Every day not yet reconciled, for every merchant of every provider with bills: from the day of
+ * the merchant's first order (within the gateway's bill window) to yesterday, which is published
+ * at 10:00 China time (WeChat Pay). Oldest first, a few days per run, each day once across
+ * instances; a failed day is tried again an hour later.
  */
-export async function reconcileYesterday(context: ServiceContext): Promise<ReconcileReport[]> {
+export async function reconcileDueDays(context: ServiceContext): Promise<ReconcileReport[]> {
   const now = context.now();
   const chinaHour = new Date(now.getTime() + 8 * 3600_000).getUTCHours();
-  if (chinaHour < 10) return [];
-  const date = yesterdayInChina(now);
+  const newest = chinaHour >= 10 ? yesterdayInChina(now) : addDays(yesterdayInChina(now), -1);
   const reports: ReconcileReport[] = [];
   for (const provider of context.providers.values()) {
     if (!provider.downloadTradeBill || !provider.merchantIds) continue;
+    const oldestAllowed = addDays(newest, -((provider.billWindowDays ?? 30) - 1));
     for (const merchantId of provider.merchantIds()) {
-      const key = `job:reconcile:${provider.name}:${merchantId}:${date}`;
-      if (!(await context.cache.setIfAbsent(key, 1, 2 * 86_400_000))) continue;
-      try {
-        reports.push(await reconcileTradeBill(context, provider.name, merchantId, date));
-      } catch (error) {
-        // Try again in an hour rather than at every tick.
-        await context.cache.delete(key);
-        await context.cache.setIfAbsent(key, 1, 3_600_000);
-        context.logger.warn(
-          { err: error, provider: provider.name, merchantId, date },
-          'reconciliation failed',
-        );
+      const first = await context.store.db
+        .selectFrom('payment_orders')
+        .select((eb) => eb.fn.min('create_date').as('first'))
+        .where('merchant_id', '=', merchantId)
+        .where('provider', '=', provider.name)
+        .executeTakeFirst();
+      if (!first?.first) continue;
+      const firstDay = chinaDate(new Date(first.first as Date));
+      const from = firstDay > oldestAllowed ? firstDay : oldestAllowed;
+      if (from > newest) continue;
+      const done = new Set(
+        (
+          await context.store.db
+            .selectFrom('reconciled_days')
+            .select('bill_date')
+            .where('provider', '=', provider.name)
+            .where('merchant_id', '=', merchantId)
+            .where('status', '=', 'DONE')
+            .where('bill_date', '>=', from)
+            .execute()
+        ).map((row) => dateText(row.bill_date)),
+      );
+      let ran = 0;
+      for (let date = from; date <= newest && ran < DAYS_PER_RUN; date = addDays(date, 1)) {
+        if (done.has(date)) continue;
+        const key = `job:reconcile:${provider.name}:${merchantId}:${date}`;
+        if (!(await context.cache.setIfAbsent(key, 1, 2 * 86_400_000))) continue;
+        ran += 1;
+        try {
+          reports.push(await reconcileTradeBill(context, provider.name, merchantId, date));
+        } catch (error) {
+          // Try again in an hour rather than at every tick.
+          await context.cache.delete(key);
+          await context.cache.setIfAbsent(key, 1, 3_600_000);
+          await recordDay(context, provider.name, merchantId, date, 'FAILED', {
+            code: error instanceof PayError ? error.code : 50000,
+            message: error instanceof Error ? error.message : String(error),
+          }).catch(() => {});
+          context.logger.warn(
+            { err: error, provider: provider.name, merchantId, date },
+            'reconciliation failed',
+          );
+        }
       }
     }
   }

@@ -194,6 +194,15 @@ async function askAboutRefund(
   return { refund: applied.refund, order: applied.order, resendable: answer.resendable === true };
 }
 
+/** Asks the gateway about a refund in any state and applies its answer (reconciliation's second look). */
+export async function refreshRefund(
+  context: ServiceContext,
+  merchantId: string,
+  outRefundNo: string,
+): Promise<Refund> {
+  return (await askAboutRefund(context, merchantId, outRefundNo)).refund;
+}
+
 export interface AbnormalRefundRecipient {
   type: 'USER_BANK_CARD' | 'MERCHANT_BANK_CARD';
   bankType?: string;

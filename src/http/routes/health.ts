@@ -89,6 +89,39 @@ export const healthRoutes: FastifyPluginAsync<{
     },
   );
 
+  app.get<{ Querystring: { provider?: string; merchant?: string; from?: string; to?: string; limit?: string } }>(
+    '/admin/reconciliations',
+    {
+      onRequest: adminOnly,
+      schema: {
+        tags: ['operations'],
+        summary: 'each reconciled (or failed) bill day: matched, healed, mismatches',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            provider: { type: 'string', maxLength: 32 },
+            merchant: { type: 'string', maxLength: 64 },
+            from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+            limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { provider, merchant, from, to, limit } = request.query;
+      const days = await vkPay.listReconciledDays({
+        ...(provider ? { provider } : {}),
+        ...(merchant ? { merchantId: merchant } : {}),
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+        ...(limit ? { limit: Number(limit) } : {}),
+      });
+      return { code: 0, msg: 'ok', data: { days } };
+    },
+  );
+
   app.get<{ Querystring: { from?: string; to?: string } }>(
     '/admin/stats',
     {

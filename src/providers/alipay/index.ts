@@ -95,6 +95,8 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
     ackNotify: (answer) => ackNotify(answer),
     verifyReturn: (merchantId, query) => verifyReturn(contextFor(merchantId).merchant, query),
     merchantIds: () => [...contexts.keys()],
+    // Alipay's bill download covers the past year; reconciliation catches up within three months.
+    billWindowDays: 90,
     downloadTradeBill: async (merchantId, date) => {
       const context = contextFor(merchantId);
       return downloadAlipayTradeBill(context, context.fetch, date);

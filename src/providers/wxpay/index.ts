@@ -106,6 +106,8 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
     ackNotify,
     applyAbnormalRefund: async (request) => applyAbnormalRefund(contextFor(request.merchantId), request),
     downloadTradeBill: async (merchantId, date) => downloadTradeBill(contextFor(merchantId), date),
+    // WeChat Pay keeps trade bills for three months.
+    billWindowDays: 90,
     merchantIds: () => [...contexts.keys()],
     refreshCertificates: async (merchantId) => contextFor(merchantId).keys.refresh(),
   };

@@ -76,12 +76,20 @@ export function parseTradeBill(date: string, text: string): TradeBill {
 export async function downloadTradeBill(context: WxpayContext, date: string): Promise<TradeBill> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date))
     throw new PayError(40001, { field: 'date', message: 'the bill date must be YYYY-MM-DD (China time)' });
-  const named = await context.transport.call<TradeBillWire>({
-    api: 'bill.trade',
-    method: 'GET',
-    path: `/v3/bill/tradebill?bill_date=${date}&bill_type=ALL`,
-    write: false,
-  });
+  let named: Awaited<ReturnType<typeof context.transport.call<TradeBillWire>>>;
+  try {
+    named = await context.transport.call<TradeBillWire>({
+      api: 'bill.trade',
+      method: 'GET',
+      path: `/v3/bill/tradebill?bill_date=${date}&bill_type=ALL`,
+      write: false,
+    });
+  } catch (error) {
+    // A past day without a successful trade has no bill: an empty one. (Reconciliation asks only
+    // for days whose bills are published, so this is never "not made yet".)
+    if (error instanceof PayError && error.gatewayCode === 'NO_STATEMENT_EXIST') return { date, records: [] };
+    throw error;
+  }
   const { download_url: url, hash_type: hashType, hash_value: hashValue } = named.data ?? {};
   const base = context.merchant.baseUrl;
   // The download is signed with the merchant's key: it may only go to the gateway itself.
