@@ -89,7 +89,9 @@ export const healthRoutes: FastifyPluginAsync<{
     },
   );
 
-  app.get<{ Querystring: { provider?: string; merchant?: string; from?: string; to?: string; limit?: string } }>(
+  app.get<{
+    Querystring: { provider?: string; merchant?: string; from?: string; to?: string; limit?: string };
+  }>(
     '/admin/reconciliations',
     {
       onRequest: adminOnly,
