@@ -123,10 +123,12 @@ describe.each(backends)('refund truth on $name', (backend) => {
       async () => (await h.vkPay.listRefunds(MERCHANT, no))[0]!.status,
       (status) => status === 'SUCCESS',
     );
+    // In progress on another order: WeChat wants a minute between refunds of one order.
+    const other = await paidOrder(400);
     await h.vkPay.refund({
       merchantId: MERCHANT,
-      out_trade_no: no,
-      out_refund_no: `${no}R2`,
+      out_trade_no: other,
+      out_refund_no: `${other}R2`,
       refund_fee: 100,
     });
     // The gateway is down for refund queries.
@@ -137,13 +139,13 @@ describe.each(backends)('refund truth on $name', (backend) => {
       expect(done.statusCode).toBe(200);
       expect(done.json().data).toMatchObject({ refund: { status: 'SUCCESS' }, fresh: true });
       expect(await countQueries(no)).toBe(queriesBefore);
-      const pending = await h.app.inject(signed(API_APP, 'GET', `/api/refunds/${no}R2`));
+      const pending = await h.app.inject(signed(API_APP, 'GET', `/api/refunds/${other}R2`));
       expect(pending.statusCode).toBe(200);
       expect(pending.json().data).toMatchObject({ refund: { status: 'PROCESSING' }, fresh: false });
     } finally {
       await h.control('DELETE', '/faults');
     }
-    const back = await h.vkPay.queryRefund(MERCHANT, `${no}R2`);
+    const back = await h.vkPay.queryRefund(MERCHANT, `${other}R2`);
     expect(back).toMatchObject({ refund: { status: 'PROCESSING' }, fresh: true });
   });
 

@@ -4,6 +4,7 @@
  * neither authenticated nor signed; run the emulator on a trusted interface.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { applyClockChange, clockView } from '../shared/clock.ts';
 import type { FaultSpec } from './faults.ts';
 import type { WxpayGateway } from './gateway.ts';
 import type { MerchantRegistration } from './merchants.ts';
@@ -64,6 +65,13 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
   scope.get('/merchants/:mchid', async (request) =>
     gateway.merchants.credentials((request.params as Params).mchid!),
   );
+
+  // Gateway time (trades, refunds, expiry, bills, certificate switches); signatures keep wall time.
+  scope.get('/clock', async () => clockView(gateway.runtime.clock));
+  scope.post('/clock', async (request) => {
+    applyClockChange(gateway.runtime.clock, request.body);
+    return clockView(gateway.runtime.clock);
+  });
 
   scope.post('/certificates/rotate', async () => {
     const certificate = await gateway.merchants.rotatePlatformCertificate();

@@ -32,7 +32,8 @@ export function gatewaySignatureHeaders(
   fault?: SignatureFaultKind,
 ): Record<string, string> {
   const offset = fault === 'staleTimestamp' ? STALE_OFFSET_SECONDS : 0;
-  const timestamp = String(unixSeconds(runtime.clock.now()) - offset);
+  // Stamped with wall time: the merchant checks it against its own clock.
+  const timestamp = String(unixSeconds(runtime.clock.wall.now()) - offset);
   const nonce = randomAlphanumeric(runtime.random, 32);
   const signature =
     fault === 'signTest'

@@ -31,6 +31,8 @@ export interface MerchantRegistration {
   publicKeyNotificationShare?: number;
   /** Gateway milliseconds (scaled by timeFactor) after which a PROCESSING refund succeeds; null = never. */
   refundAutoSucceedMs?: number | null;
+  /** WeChat's minute between refunds of one order (default true); false for tests of many quick refunds. */
+  refundSpacing?: boolean;
 }
 
 export interface Merchant {
@@ -43,6 +45,7 @@ export interface Merchant {
   publicKey: GatewaySigningKey | undefined;
   publicKeyNotificationShare: number;
   refundAutoSucceedMs: number | null;
+  refundSpacing: boolean;
 }
 
 /** What a merchant needs to verify the gateway, returned by registration. */
@@ -129,6 +132,7 @@ export class MerchantRegistry {
       publicKey,
       publicKeyNotificationShare: share,
       refundAutoSucceedMs: input.refundAutoSucceedMs ?? null,
+      refundSpacing: input.refundSpacing !== false,
     });
     return this.credentials(mchid);
   }

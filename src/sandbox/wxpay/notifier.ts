@@ -215,7 +215,7 @@ export class Notifier {
     const entry: DeliveryAttempt = {
       copy,
       attempt,
-      at: formatChinaTime(this.runtime.clock.now()),
+      at: formatChinaTime(this.runtime.clock.wall.now()),
       serial: headers['Wechatpay-Serial']!,
     };
     record.attempts.push(entry);

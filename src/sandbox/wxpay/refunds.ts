@@ -44,6 +44,8 @@ export interface AbnormalRecipient {
 /** WeChat allows at most 50 partial refunds per order and refunds up to a year after payment. */
 export const MAX_REFUNDS_PER_TRADE = 50;
 export const REFUND_WINDOW_MS = 365 * 86400_000;
+/** "Requests for multiple refunds for the same order must be separated by 1 minute." */
+export const REFUND_SPACING_MS = 60_000;
 
 /** Which outcomes may follow which status: ABNORMAL is not final and needs manual handling. */
 const NEXT_STATUSES: Record<RefundStatus, readonly RefundOutcome[]> = {
@@ -86,6 +88,13 @@ export class RefundBook {
       throw invalidRequest('订单金额与原订单金额不一致', { field: 'amount/total', value: request.totalFen });
     }
     const others = this.forTrade(trade);
+    const latest = Math.max(...others.map((other) => other.createdAt));
+    if (merchant.refundSpacing && now - latest < REFUND_SPACING_MS) {
+      throw new WxpayWireError(429, 'FREQUENCY_LIMITED', '单笔订单请求频率过高，请于1分钟后重试', {
+        field: 'out_trade_no',
+        value: trade.outTradeNo,
+      });
+    }
     if (others.length >= MAX_REFUNDS_PER_TRADE) {
       throw new WxpayWireError(403, 'RULE_LIMIT', `同一笔订单最多退款${MAX_REFUNDS_PER_TRADE}次`);
     }

@@ -1,25 +1,23 @@
 /**
  * The clock and the randomness the emulator runs on. Both are injectable so that tests can pin
  * timestamps, expiry and identifiers; nothing else in the emulator reads Date.now or crypto.random*.
+ * `clock` is gateway time (trades, refunds, expiry, bills); `clock.wall` stamps and checks
+ * signatures (shared/clock.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { GatewayClock, type SandboxClock, systemClock } from '../shared/clock.ts';
 
-export interface SandboxClock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+export type { SandboxClock } from '../shared/clock.ts';
 
 /** Returns `size` random bytes. */
 export type RandomSource = (size: number) => Buffer;
 
 export interface SandboxRuntime {
-  clock: SandboxClock;
+  clock: GatewayClock;
   random: RandomSource;
   /** Multiplies every gateway delay (notification retries, auto refunds); 1 is real time. */
   timeFactor: number;
 }
-
-export const systemClock: SandboxClock = { now: () => Date.now() };
 
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -44,9 +42,16 @@ export function randomHexUpper(random: RandomSource, length: number): string {
     .toUpperCase();
 }
 
-export function createRuntime(options: Partial<SandboxRuntime> = {}): SandboxRuntime {
+export interface RuntimeOptions {
+  /** Wall time; gateway time starts equal to it. */
+  clock?: SandboxClock;
+  random?: RandomSource;
+  timeFactor?: number;
+}
+
+export function createRuntime(options: RuntimeOptions = {}): SandboxRuntime {
   return {
-    clock: options.clock ?? systemClock,
+    clock: new GatewayClock(options.clock ?? systemClock),
     random: options.random ?? ((size) => randomBytes(size)),
     timeFactor: options.timeFactor ?? 1,
   };

@@ -136,7 +136,8 @@ export function signedOperation(gateway: WxpayGateway, definition: OperationDefi
         authorization: request.headers.authorization,
       },
       gateway.merchants,
-      gateway.runtime.clock.now(),
+      // The merchant signs with the real time, whatever the gateway's clock says.
+      gateway.runtime.clock.wall.now(),
     );
     state.merchant = merchant;
     const context: SignedRequestContext = { merchant, body: parseJsonBody(rawBody), rawBody };

@@ -13,7 +13,9 @@ let merchant: TestMerchant;
 
 beforeAll(async () => {
   sandbox = await buildSandbox();
-  merchant = await registerMerchant(sandbox.app);
+  // These tests refund one order several times in a row to check amounts; the minute WeChat wants
+  // between refunds of one order is tested on its own below.
+  merchant = await registerMerchant(sandbox.app, 'publicKey', { refundSpacing: false });
 });
 afterAll(() => sandbox.app.close());
 
@@ -154,5 +156,100 @@ describe('refunds', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     const later = await signedCall(sandbox.app, auto, 'GET', '/v3/refund/domestic/refunds/RAUTO0001');
     expect(later.json().status).toBe('SUCCESS');
+  });
+});
+
+describe('one minute between refunds of one order', () => {
+  let nowMs = Date.now();
+  let timed: SandboxUnderTest;
+  let spaced: TestMerchant;
+  beforeAll(async () => {
+    timed = await buildSandbox({ clock: { now: () => nowMs } });
+    spaced = await registerMerchant(timed.app);
+  });
+  afterAll(() => timed.app.close());
+
+  const at = {
+    get timestamp() {
+      return Math.floor(nowMs / 1000);
+    },
+  };
+  const refundOf = (outTradeNo: string, outRefundNo: string, refundFen: number) =>
+    signedCall(
+      timed.app,
+      spaced,
+      'POST',
+      '/v3/refund/domestic/refunds',
+      { out_trade_no: outTradeNo, out_refund_no: outRefundNo, amount: { refund: refundFen, total: 100 } },
+      { timestamp: at.timestamp },
+    );
+
+  it('refuses a second refund of the same order within a minute with 429 FREQUENCY_LIMITED', async () => {
+    const order = nativeOrder(spaced, { amount: { total: 100, currency: 'CNY' } });
+    await signedCall(timed.app, spaced, 'POST', '/v3/pay/transactions/native', order, at);
+    await timed.app.inject({
+      method: 'POST',
+      url: `/sandbox/trades/${spaced.mchid}/${order.out_trade_no}/pay`,
+    });
+    const outTradeNo = order.out_trade_no as string;
+    expect((await refundOf(outTradeNo, `${outTradeNo}-1`, 10)).status).toBe(200);
+    nowMs += 30_000;
+    const early = await refundOf(outTradeNo, `${outTradeNo}-2`, 10);
+    expect(early.status).toBe(429);
+    expect(early.json()).toMatchObject({ code: 'FREQUENCY_LIMITED' });
+    // Repeating the first refund is the same refund, not a new one: no minute to wait.
+    expect((await refundOf(outTradeNo, `${outTradeNo}-1`, 10)).status).toBe(200);
+    nowMs += 31_000;
+    expect((await refundOf(outTradeNo, `${outTradeNo}-2`, 10)).status).toBe(200);
+  });
+
+  it('counts per order: another order of the merchant may be refunded at once', async () => {
+    const orders: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const order = nativeOrder(spaced, { amount: { total: 100, currency: 'CNY' } });
+      await signedCall(timed.app, spaced, 'POST', '/v3/pay/transactions/native', order, at);
+      await timed.app.inject({
+        method: 'POST',
+        url: `/sandbox/trades/${spaced.mchid}/${order.out_trade_no}/pay`,
+      });
+      orders.push(order.out_trade_no as string);
+    }
+    for (const outTradeNo of orders)
+      expect((await refundOf(outTradeNo, `${outTradeNo}-A`, 5)).status).toBe(200);
+  });
+
+  it('lets the clock route pass the minute: gateway time moves, signatures keep the wall clock', async () => {
+    const live = await registerMerchant(sandbox.app);
+    const order = nativeOrder(live, { amount: { total: 100, currency: 'CNY' } });
+    await signedCall(sandbox.app, live, 'POST', '/v3/pay/transactions/native', order);
+    await sandbox.app.inject({
+      method: 'POST',
+      url: `/sandbox/trades/${live.mchid}/${order.out_trade_no}/pay`,
+    });
+    const refundNo = (n: number) =>
+      signedCall(sandbox.app, live, 'POST', '/v3/refund/domestic/refunds', {
+        out_trade_no: order.out_trade_no,
+        out_refund_no: `${order.out_trade_no}-${n}`,
+        amount: { refund: 10, total: 100 },
+      });
+    expect((await refundNo(1)).status).toBe(200);
+    expect((await refundNo(2)).status).toBe(429);
+    const moved = await sandbox.app.inject({
+      method: 'POST',
+      url: '/sandbox/clock',
+      payload: { offsetMs: 61_000 },
+    });
+    try {
+      expect(moved.json().offsetMs).toBe(61_000);
+      expect(Date.parse(moved.json().now) - Date.now()).toBeGreaterThan(60_000);
+      const second = await refundNo(2);
+      expect(second.status).toBe(200);
+      expect(Date.parse(second.json().create_time) - Date.now()).toBeGreaterThan(60_000);
+    } finally {
+      await sandbox.app.inject({ method: 'POST', url: '/sandbox/clock', payload: { offsetMs: 0 } });
+    }
+    expect((await sandbox.app.inject({ url: '/sandbox/clock' })).json().offsetMs).toBe(0);
+    const bad = await sandbox.app.inject({ method: 'POST', url: '/sandbox/clock', payload: { at: 'soon' } });
+    expect(bad.statusCode).toBe(400);
   });
 });
