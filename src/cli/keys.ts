@@ -5,6 +5,7 @@
 import { createHash, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { formatWebhookSecret } from '../core/webhooks.ts';
 import { loadX509 } from '../core/x509.ts';
 
 export interface GeneratedKeys {
@@ -87,6 +88,8 @@ export async function generateKeys(
     },
     'api_app.secret': { text: randomBytes(32).toString('hex'), secret: true },
     'checkout.secret': { text: randomBytes(32).toString('hex'), secret: true },
+    'webhook.key': { text: randomBytes(32).toString('hex'), secret: true },
+    'webhook_endpoint.secret': { text: formatWebhookSecret(randomBytes(32)), secret: true },
   };
   const written: string[] = [];
   for (const [name, { text, secret }] of Object.entries(files)) {
@@ -103,6 +106,16 @@ export async function generateKeys(
     env: 'development',
     apps: [{ appId: 'my-backend', merchantId: 'shop1', secret: 'file:api_app.secret' }],
     checkout: { secret: 'file:checkout.secret' },
+    webhooks: {
+      secretKey: 'file:webhook.key',
+      endpoints: [
+        {
+          merchantId: 'shop1',
+          url: 'https://backend.example.com/vk-pay/webhooks',
+          secret: 'file:webhook_endpoint.secret',
+        },
+      ],
+    },
     wxpay: [
       {
         merchantId: 'shop1',

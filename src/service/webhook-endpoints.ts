@@ -417,7 +417,7 @@ export function checkConfiguredEndpoint(
     if (!webhookSecretKey(secret))
       throw new PayError(40001, {
         field: `${where}.${name}`,
-        message: `${where}.${name} must be whsec_ followed by base64 of 24 to 64 random bytes (make one: node -e "console.log('whsec_' + require('crypto').randomBytes(32).toString('base64'))")`,
+        message: `${where}.${name} must be whsec_ followed by base64 of 24 to 64 random bytes (vk-pay keys writes one)`,
       });
   }
   if (endpoint.id !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(endpoint.id))
