@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTradeBill } from '../../src/providers/wxpay/operations/bill.ts';
-import { reconcileTradeBill, yesterdayInChina } from '../../src/service/reconcile.ts';
+import { yesterdayInChina } from '../../src/service/reconcile.ts';
 import { backends } from '../support/backends.ts';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
 
 const tradeNo = tradeNumbers('RC');
-const todayInChina = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+const chinaDate = (epochMs: number) => new Date(epochMs + 8 * 3600_000).toISOString().slice(0, 10);
+const todayInChina = () => chinaDate(Date.now());
+/** Two days ago in China: its bill is published whatever the hour. */
+const pastDay = () => chinaDate(Date.now() - 2 * 86_400_000);
+const noonOf = (date: string) => `${date}T12:00:00+08:00`;
 
 describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name', (backend) => {
   let h: WxpayHarness;
@@ -27,60 +31,69 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
       type: 'goods',
     });
   const status = async (no: string) => (await h.vkPay.getOrder(MERCHANT, no)).status;
-  /** Today's bill reconciled as it would be tomorrow, once published (the emulator bills any day). */
-  const reconcileToday = (provider: string, date: string) =>
-    reconcileTradeBill(
-      { ...h.vkPay.context, now: () => new Date(Date.now() + 86_400_000) },
-      provider,
-      MERCHANT,
-      date,
-    );
+  /**
+   * Runs `work` with both emulators' clocks at noon on `date`: what happens at the gateways then is
+   * in that day's bills, which, like the real ones, exist only for past days. The service keeps the
+   * real time; the gateways' signatures too.
+   */
+  const onDay = async (date: string, work: () => Promise<void>) => {
+    await h.control('POST', '/clock', { at: noonOf(date) });
+    await h.alipay.control('POST', '/clock', { at: noonOf(date) });
+    try {
+      await work();
+    } finally {
+      await h.control('POST', '/clock', { offsetMs: 0 });
+      await h.alipay.control('POST', '/clock', { offsetMs: 0 });
+    }
+  };
 
   it('heals what a query can, and sends the rest to the review queue, once', async () => {
-    const date = todayInChina();
-    // Paid, and the callback arrived.
+    const date = pastDay();
     const paid = tradeNo();
-    await pay(paid, 1000);
-    await h.control('POST', `/trades/${h.mchId}/${paid}/pay`);
-    await eventually(
-      () => status(paid),
-      (s) => s === 'SUCCESS',
-    );
-    // Paid, and every callback lost.
     const lost = tradeNo();
-    await pay(lost, 500);
-    await h.control('POST', '/faults', {
-      channel: 'notify',
-      kind: 'drop',
-      outTradeNo: lost,
-      times: 'always',
-    });
-    await h.control('POST', `/trades/${h.mchId}/${lost}/pay`);
-    // A refund that succeeded at the gateway, its notification lost.
-    await h.control('POST', '/faults', {
-      channel: 'notify',
-      kind: 'drop',
-      eventType: 'REFUND.SUCCESS',
-      times: 'always',
-    });
-    await h.vkPay.refund({
-      merchantId: MERCHANT,
-      out_trade_no: paid,
-      out_refund_no: `${paid}R1`,
-      refund_fee: 300,
-    });
-    await h.control('POST', `/refunds/${h.mchId}/${paid}R1/succeed`);
-    // Paid at the gateway for an order this service never made.
     const ghost = tradeNo();
-    await h.vkPay.context.providers.get('wxpay')!.createPayment({
-      merchantId: MERCHANT,
-      outTradeNo: ghost,
-      totalFen: 700,
-      subject: '别处下的单',
-      scene: 'native',
-      notifyUrl: 'https://elsewhere.example/notify',
+    await onDay(date, async () => {
+      // Paid, and the callback arrived.
+      await pay(paid, 1000);
+      await h.control('POST', `/trades/${h.mchId}/${paid}/pay`);
+      await eventually(
+        () => status(paid),
+        (s) => s === 'SUCCESS',
+      );
+      // Paid, and every callback lost.
+      await pay(lost, 500);
+      await h.control('POST', '/faults', {
+        channel: 'notify',
+        kind: 'drop',
+        outTradeNo: lost,
+        times: 'always',
+      });
+      await h.control('POST', `/trades/${h.mchId}/${lost}/pay`);
+      // A refund that succeeded at the gateway, its notification lost.
+      await h.control('POST', '/faults', {
+        channel: 'notify',
+        kind: 'drop',
+        eventType: 'REFUND.SUCCESS',
+        times: 'always',
+      });
+      await h.vkPay.refund({
+        merchantId: MERCHANT,
+        out_trade_no: paid,
+        out_refund_no: `${paid}R1`,
+        refund_fee: 300,
+      });
+      await h.control('POST', `/refunds/${h.mchId}/${paid}R1/succeed`);
+      // Paid at the gateway for an order this service never made.
+      await h.vkPay.context.providers.get('wxpay')!.createPayment({
+        merchantId: MERCHANT,
+        outTradeNo: ghost,
+        totalFen: 700,
+        subject: '别处下的单',
+        scene: 'native',
+        notifyUrl: 'https://elsewhere.example/notify',
+      });
+      await h.control('POST', `/trades/${h.mchId}/${ghost}/pay`);
     });
-    await h.control('POST', `/trades/${h.mchId}/${ghost}/pay`);
     // Paid here (a result that never came from the gateway), absent from the bill.
     const phantom = tradeNo();
     await pay(phantom, 900);
@@ -93,6 +106,7 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
       amountFen: 900,
       mchId: h.mchId,
       appId: h.appId,
+      paidAt: new Date(noonOf(date)),
       source: 'query',
       raw: null,
     });
@@ -103,11 +117,11 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
     const early = await h.app.inject({
       method: 'POST',
       url: '/admin/reconcile',
-      payload: { provider: 'wxpay', merchant: MERCHANT, date },
+      payload: { provider: 'wxpay', merchant: MERCHANT, date: todayInChina() },
     });
     expect(early.statusCode).toBe(400);
     expect(early.json()).toMatchObject({ code: 40001, field: 'date' });
-    const report = await reconcileToday('wxpay', date);
+    const report = await h.vkPay.reconcile('wxpay', MERCHANT, date);
     expect(report).toEqual({
       provider: 'wxpay',
       merchantId: MERCHANT,
@@ -134,8 +148,13 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
     );
 
     // Again: nothing left to heal, the same two cases, no new reviews.
-    const again = await reconcileToday('wxpay', date);
-    expect(again).toMatchObject({ matched: 3, healed: 0, mismatches: 2 });
+    const again = await h.app.inject({
+      method: 'POST',
+      url: '/admin/reconcile',
+      payload: { provider: 'wxpay', merchant: MERCHANT, date },
+    });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().data).toMatchObject({ matched: 3, healed: 0, mismatches: 2 });
     expect(
       (await h.vkPay.listReviews(MERCHANT)).filter((review) => review.kind === 'bill_mismatch'),
     ).toHaveLength(2);
@@ -143,7 +162,7 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
   });
 
   it('reads the Alipay bill too: a zip of GBK files, payments and refunds by request number', async () => {
-    const date = todayInChina();
+    const date = pastDay();
     const alipayPay = async (no: string, totalFen: number, lostCallback: boolean) => {
       await h.vkPay.pay({
         merchantId: MERCHANT,
@@ -166,23 +185,25 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
       await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/pay`);
     };
     const paid = tradeNo();
-    await alipayPay(paid, 1200, false);
-    await eventually(
-      () => status(paid),
-      (s) => s === 'SUCCESS',
-    );
-    await h.vkPay.refund({
-      merchantId: MERCHANT,
-      out_trade_no: paid,
-      out_refund_no: `${paid}R1`,
-      refund_fee: 200,
-    });
     const lost = tradeNo();
-    await alipayPay(lost, 800, true);
+    await onDay(date, async () => {
+      await alipayPay(paid, 1200, false);
+      await eventually(
+        () => status(paid),
+        (s) => s === 'SUCCESS',
+      );
+      await h.vkPay.refund({
+        merchantId: MERCHANT,
+        out_trade_no: paid,
+        out_refund_no: `${paid}R1`,
+        refund_fee: 200,
+      });
+      await alipayPay(lost, 800, true);
+    });
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await status(lost)).toBe('NOTPAY');
 
-    const report = await reconcileToday('alipay', date);
+    const report = await h.vkPay.reconcile('alipay', MERCHANT, date);
     expect(report).toMatchObject({ payments: 2, refunds: 1, matched: 3, healed: 1, mismatches: 0 });
     expect(await status(lost)).toBe('SUCCESS');
     await h.alipay.control('DELETE', '/faults');

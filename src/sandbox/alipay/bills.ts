@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { zipSync } from 'fflate';
 import iconv from 'iconv-lite';
 import { fenToYuan } from '../../core/money.ts';
+import type { SandboxClock } from '../shared/clock.ts';
 import type { Trade } from './trades.ts';
 
 export const ALIPAY_BILL_COLUMNS = [
@@ -115,18 +116,23 @@ export function alipayTradeBillZip(sellerId: string, date: string, trades: Trade
   });
 }
 
-/** Bills handed out by short-lived download links, as Alipay's bill_download_url is. */
+/** Alipay makes yesterday's bill before 09:00 Beijing time; today's is never available. */
+export const BILL_READY_HOUR = 9;
+
+/** Bills handed out by short-lived download links (30 s of wall time), as Alipay's bill_download_url is. */
 export class AlipayBillDesk {
   readonly #files = new Map<string, { zip: Uint8Array; expiresAt: number }>();
 
-  issue(zip: Uint8Array, now: number): string {
+  constructor(private readonly wall: SandboxClock) {}
+
+  issue(zip: Uint8Array): string {
     const token = randomBytes(16).toString('hex');
-    this.#files.set(token, { zip, expiresAt: now + 30_000 });
+    this.#files.set(token, { zip, expiresAt: this.wall.now() + 30_000 });
     return token;
   }
 
-  take(token: string, now: number): Uint8Array | undefined {
+  take(token: string): Uint8Array | undefined {
     const file = this.#files.get(token);
-    return file && file.expiresAt >= now ? file.zip : undefined;
+    return file && file.expiresAt >= this.wall.now() ? file.zip : undefined;
   }
 }

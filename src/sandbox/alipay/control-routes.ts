@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fenToYuan } from '../../core/money.ts';
+import { applyClockChange, clockView } from '../shared/clock.ts';
 import { type AppRegistration, AppRegistryError } from './apps.ts';
 import { applyBuyerAction, type BuyerAction } from './buyer-actions.ts';
 import { type FaultSpec, FaultSpecError, faultView } from './faults.ts';
@@ -91,6 +92,14 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
     const appId = (request.params as Params).appId!;
     if (!gateway.apps.find(appId)) throw new NotFound(`app ${appId} is not registered`);
     return gateway.apps.rotateAlipayCert(appId);
+  });
+
+  // Gateway time (trades, expiry, bills); notify_time and certificates keep wall time.
+  scope.get('/clock', async () => clockView(gateway.runtime.clock));
+  scope.post('/clock', async (request) => {
+    applyClockChange(gateway.runtime.clock, request.body);
+    gateway.trades.expireDue();
+    return clockView(gateway.runtime.clock);
   });
 
   scope.get('/trades/:appId/:outTradeNo', async (request) => view(tradeOf(request), request));

@@ -48,7 +48,7 @@ export class AlipayGateway {
   readonly apps: AppRegistry;
   readonly notifier: Notifier;
   readonly trades: TradeBook;
-  readonly bills = new AlipayBillDesk();
+  readonly bills: AlipayBillDesk;
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
 
@@ -58,6 +58,7 @@ export class AlipayGateway {
     options: AlipayGatewayOptions,
   ) {
     this.runtime = runtime;
+    this.bills = new AlipayBillDesk(runtime.clock.wall);
     this.scheduler = new GatewayScheduler(runtime.timeFactor);
     this.apps = new AppRegistry(runtime, ca);
     this.notifier = new Notifier(runtime, this.scheduler, this.apps, this.faults, options);
@@ -68,7 +69,8 @@ export class AlipayGateway {
 
   static async create(options: AlipayGatewayOptions = {}): Promise<AlipayGateway> {
     const runtime = createRuntime(options);
-    const ca = await AlipayTestCa.create(runtime.random, () => runtime.clock.now());
+    // Certificates are checked against the merchant's clock, so they are dated in wall time.
+    const ca = await AlipayTestCa.create(runtime.random, () => runtime.clock.wall.now());
     return new AlipayGateway(ca, runtime, options);
   }
 

@@ -88,7 +88,8 @@ export class Notifier {
     if (!trade.notifyUrl) return;
     const app = this.apps.get(trade.appId);
     const notifyId = randomToken(this.runtime.random, 32);
-    const fields = notificationFields(app, event, notifyId, this.runtime.clock.now());
+    // notify_time is when the notification is sent, by the clock the merchant checks it with.
+    const fields = notificationFields(app, event, notifyId, this.runtime.clock.wall.now());
     const record: NotificationRecord = {
       notifyId,
       appId: trade.appId,

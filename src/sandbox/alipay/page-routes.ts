@@ -40,7 +40,7 @@ export async function pageRoutes(scope: FastifyInstance, options: PageRoutesOpti
   // Scanning the code is what makes a precreated trade exist at Alipay.
   // A bill_download_url: no signature, valid 30 seconds, as Alipay's.
   scope.get('/bills/:token', async (request, reply) => {
-    const zip = gateway.bills.take((request.params as { token: string }).token, gateway.runtime.clock.now());
+    const zip = gateway.bills.take((request.params as { token: string }).token);
     if (!zip) return reply.code(404).type('text/plain; charset=utf-8').send('账单下载链接已失效');
     return reply.type('application/zip').send(Buffer.from(zip));
   });
@@ -71,7 +71,7 @@ export async function pageRoutes(scope: FastifyInstance, options: PageRoutesOpti
     const browserProduct = trade.product === 'page' || trade.product === 'wap';
     if (action === 'pay' && browserProduct && trade.returnUrl) {
       return reply.redirect(
-        withQuery(trade.returnUrl, returnUrlParams(app, trade, gateway.runtime.clock.now())),
+        withQuery(trade.returnUrl, returnUrlParams(app, trade, gateway.runtime.clock.wall.now())),
         302,
       );
     }

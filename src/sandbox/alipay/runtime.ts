@@ -1,27 +1,35 @@
 /**
  * The clock, randomness and time scale the Alipay emulator runs on. All three are injectable so
  * tests can pin timestamps and identifiers; nothing else in the emulator reads Date.now or random*.
+ * `clock` is gateway time (trades, expiry, bills); `clock.wall` is what the merchant's own clock
+ * reads: notify_time, return_url timestamps, certificate validity and download links use it
+ * (shared/clock.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { GatewayClock, type SandboxClock, systemClock } from '../shared/clock.ts';
 
-export interface SandboxClock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+export type { SandboxClock } from '../shared/clock.ts';
 
 /** Returns `size` random bytes. */
 export type RandomSource = (size: number) => Buffer;
 
 export interface AlipayRuntime {
-  clock: SandboxClock;
+  clock: GatewayClock;
   random: RandomSource;
   /** Multiplies every gateway delay (notification retries); 1 is real time, 0.001 suits tests. */
   timeFactor: number;
 }
 
-export function createRuntime(options: Partial<AlipayRuntime> = {}): AlipayRuntime {
+export interface RuntimeOptions {
+  /** Wall time; gateway time starts equal to it. */
+  clock?: SandboxClock;
+  random?: RandomSource;
+  timeFactor?: number;
+}
+
+export function createRuntime(options: RuntimeOptions = {}): AlipayRuntime {
   return {
-    clock: options.clock ?? { now: () => Date.now() },
+    clock: new GatewayClock(options.clock ?? systemClock),
     random: options.random ?? ((size) => randomBytes(size)),
     timeFactor: options.timeFactor ?? 1,
   };

@@ -3,7 +3,7 @@
  * response. page, wap and app pay answer with the cashier instead of JSON.
  */
 import { fenToYuan } from '../../core/money.ts';
-import { type AlipayBillDesk, alipayTradeBillZip } from './bills.ts';
+import { type AlipayBillDesk, alipayTradeBillZip, BILL_READY_HOUR } from './bills.ts';
 import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
@@ -154,16 +154,21 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
     return success({ alipay_cert_content: Buffer.from(pem, 'utf8').toString('base64') });
   },
 
-  // The trade bill of a Beijing date: a short-lived link to a zip of GBK CSV files.
+  // The trade bill of a past Beijing date, from 09:00 the next day: a short-lived link to a zip of
+  // GBK CSV files.
   'alipay.data.dataservice.bill.downloadurl.query': (request, { trades, bills, now, sandboxBaseUrl }) => {
     const billType = requiredString(request.biz, 'bill_type', 32);
     if (billType !== 'trade') throw invalidParameter('bill_type', '模拟器仅支持trade');
     const date = requiredString(request.biz, 'bill_date', 16);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalidParameter('bill_date', '格式应为yyyy-MM-dd');
-    if (date > new Date(now + 8 * 3600_000).toISOString().slice(0, 10))
-      throw new AlipayGatewayError('40004', 'isp.bill_not_exist', '账单不存在');
+    const today = beijingTime(now).slice(0, 10);
+    if (date >= today)
+      throw new AlipayGatewayError('40004', 'isp.bill_not_exist', '账单不存在：不支持下载当日账单');
+    const yesterday = beijingTime(now - 86_400_000).slice(0, 10);
+    if (date === yesterday && Number(beijingTime(now).slice(11, 13)) < BILL_READY_HOUR)
+      throw new AlipayGatewayError('40004', 'isp.bill_not_exist', '账单不存在：前一日账单于9点前生成');
     const zip = alipayTradeBillZip(request.app.sellerId, date, trades.all(request.app.appId));
-    return success({ bill_download_url: `${sandboxBaseUrl}/bills/${bills.issue(zip, now)}` });
+    return success({ bill_download_url: `${sandboxBaseUrl}/bills/${bills.issue(zip)}` });
   },
 
   'alipay.trade.cancel': (request, { trades }) => {

@@ -4,7 +4,7 @@
  */
 import { constants, privateDecrypt } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { tradeBillText } from './bills.ts';
+import { BILL_READY_HOUR, tradeBillText } from './bills.ts';
 import type { WxpayGateway } from './gateway.ts';
 import type { AbnormalRecipient } from './refunds.ts';
 import { formatChinaTime, randomAlphanumeric, randomDigits } from './runtime.ts';
@@ -233,7 +233,7 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
     }),
   );
 
-  // 交易账单: any past or current China date is ready at once (WeChat Pay has yesterday's from 10:00).
+  // 交易账单: a past China date's bill, from 10:00 the next day, if the day had a payment or refund.
   scope.get(
     '/bill/tradebill',
     signedOperation(gateway, {
@@ -244,9 +244,14 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
         if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw invalidField('bill_date', date, '格式应为YYYY-MM-DD');
         if (query.bill_type !== undefined && query.bill_type !== 'ALL')
           throw invalidField('bill_type', query.bill_type, '模拟器仅支持ALL');
-        if (date > formatChinaTime(gateway.runtime.clock.now()).slice(0, 10))
-          throw new WxpayWireError(400, 'NO_STATEMENT_EXIST', '账单日期不能晚于今天');
+        const now = formatChinaTime(gateway.runtime.clock.now());
+        const noStatement = () => new WxpayWireError(400, 'NO_STATEMENT_EXIST', '请求的账单文件不存在');
+        if (date >= now.slice(0, 10)) throw noStatement();
+        const yesterday = formatChinaTime(gateway.runtime.clock.now() - 86_400_000).slice(0, 10);
+        if (date === yesterday && Number(now.slice(11, 13)) < BILL_READY_HOUR)
+          throw new WxpayWireError(400, 'STATEMENT_CREATING', '账单生成中');
         const text = tradeBillText(merchant.mchid, date, gateway.trades.all(), gateway.refunds.all());
+        if (text === undefined) throw noStatement();
         const { token, sha1 } = gateway.bills.issue(merchant.mchid, text);
         return {
           status: 200,

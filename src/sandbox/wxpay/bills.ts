@@ -2,7 +2,8 @@
  * Trade bills (交易账单) as WeChat Pay writes them: a header line, one line per payment (on the
  * China date it succeeded) and per refund (on the date it was accepted), then a summary header and
  * a summary line. Every value is prefixed with a backquote, amounts are yuan, lines end in CRLF,
- * and the file starts with a byte-order mark. The emulator charges no fee.
+ * and the file starts with a byte-order mark. The emulator charges no fee. A day's bill exists
+ * from 10:00 China time the next day, and only when the day had a payment or a refund.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { fenToYuan } from '../../core/money.ts';
@@ -54,7 +55,16 @@ const chinaDate = (epochMs: number) => formatChinaTime(epochMs).slice(0, 10);
 const chinaTime = (epochMs: number) => formatChinaTime(epochMs).slice(0, 19).replace('T', ' ');
 const line = (values: readonly string[]) => values.map((value) => `\`${value}`).join(',');
 
-export function tradeBillText(mchid: string, date: string, trades: Trade[], refunds: Refund[]): string {
+/** WeChat Pay makes yesterday's bills from 09:00 and asks merchants to fetch them from 10:00. */
+export const BILL_READY_HOUR = 10;
+
+/** The bill of a China date, or undefined when the day had no payment and no refund (no bill). */
+export function tradeBillText(
+  mchid: string,
+  date: string,
+  trades: Trade[],
+  refunds: Refund[],
+): string | undefined {
   const rows: string[] = [];
   let paidFen = 0;
   let refundFen = 0;
@@ -119,6 +129,7 @@ export function tradeBillText(mchid: string, date: string, trades: Trade[], refu
     };
     rows.push(line(BILL_COLUMNS.map((column) => row[column] ?? '')));
   }
+  if (rows.length === 0) return undefined;
   const summary = [
     String(rows.length),
     fenToYuan(paidFen),
