@@ -73,12 +73,16 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
     return clockView(gateway.runtime.clock);
   });
 
-  scope.post('/certificates/rotate', async () => {
-    const certificate = await gateway.merchants.rotatePlatformCertificate();
+  scope.post('/certificates/rotate', async (request) => {
+    const switchAfterMs = (request.body as Body)?.switchAfterMs;
+    if (switchAfterMs !== undefined && !(typeof switchAfterMs === 'number' && switchAfterMs >= 0))
+      throw invalidField('switchAfterMs', switchAfterMs, '应为不小于0的毫秒数');
+    const certificate = await gateway.merchants.rotatePlatformCertificate(switchAfterMs);
     return {
       serialNo: certificate.serial,
       certificatePem: certificate.certificatePem,
       publicKeyPem: certificate.publicKeyPem,
+      signsFrom: formatChinaTime(certificate.signsFrom),
     };
   });
 

@@ -1,7 +1,10 @@
 /**
  * Registered merchants: who may call the emulator, with which key, and which gateway keys
  * sign what they receive. Platform certificates are shared by all merchants, as at WeChat;
- * the WeChat Pay public key is per merchant.
+ * the WeChat Pay public key is per merchant. A rotated platform certificate is published (listed
+ * by /v3/certificates) at once but signs only from its switch, five days later by default, as
+ * WeChat publishes a new certificate ten days before the old one expires and signs with it from
+ * five days before.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import {
@@ -10,10 +13,19 @@ import {
   type PlatformCertificate,
   TestCertificateAuthority,
 } from './gateway-keys.ts';
-import type { SandboxRuntime } from './runtime.ts';
+import { formatChinaTime, type SandboxRuntime } from './runtime.ts';
 import { invalidField, missingField } from './wire-errors.ts';
 
 export type KeyMode = 'publicKey' | 'certificate' | 'both';
+
+/** Gateway time from publishing a rotated platform certificate to signing with it. */
+export const CERTIFICATE_SWITCH_DELAY_MS = 5 * 86_400_000;
+
+/** A platform certificate as the gateway holds it: listed from publication, signing from `signsFrom`. */
+export interface PublishedCertificate extends PlatformCertificate {
+  /** Gateway time from which responses and notifications are signed with it. */
+  signsFrom: number;
+}
 export const KEY_MODES: readonly KeyMode[] = ['publicKey', 'certificate', 'both'];
 
 export interface MerchantRegistration {
@@ -54,7 +66,13 @@ export interface MerchantCredentials {
   keyMode: KeyMode;
   publicKeyId?: string;
   publicKeyPem?: string;
-  platformCertificates?: Array<{ serialNo: string; certificatePem: string; publicKeyPem: string }>;
+  platformCertificates?: Array<{
+    serialNo: string;
+    certificatePem: string;
+    publicKeyPem: string;
+    /** When it starts signing (RFC 3339, gateway time). */
+    signsFrom: string;
+  }>;
   caCertificatePem?: string;
 }
 
@@ -67,7 +85,7 @@ function requireText(value: unknown, field: string): string {
 export class MerchantRegistry {
   private readonly merchants = new Map<string, Merchant>();
   private authority: Promise<TestCertificateAuthority> | undefined;
-  private certificates: PlatformCertificate[] = [];
+  private certificates: PublishedCertificate[] = [];
 
   constructor(private readonly runtime: SandboxRuntime) {}
 
@@ -75,24 +93,38 @@ export class MerchantRegistry {
     return this.merchants.get(mchid);
   }
 
-  /** Platform certificates, newest last; issued on first use by a certificate-mode merchant. */
-  platformCertificates(): readonly PlatformCertificate[] {
+  /** Published platform certificates, newest last; issued on first use by a certificate-mode merchant. */
+  platformCertificates(): readonly PublishedCertificate[] {
     return this.certificates;
+  }
+
+  /** The newest certificate whose switch has come: the one that signs now. */
+  signingCertificate(): PublishedCertificate | undefined {
+    const now = this.runtime.clock.now();
+    return this.certificates.findLast((certificate) => certificate.signsFrom <= now) ?? this.certificates[0];
   }
 
   async caCertificatePem(): Promise<string> {
     return (await this.certificateAuthority()).certificatePem;
   }
 
-  /** Issues a new platform certificate that signs from now on; older ones stay valid for clients. */
-  async rotatePlatformCertificate(): Promise<PlatformCertificate> {
+  /**
+   * Publishes a new platform certificate that signs from `switchAfterMs` of gateway time later
+   * (0: at once); older ones stay listed. Validity is dated in wall time, the merchant's clock.
+   */
+  async rotatePlatformCertificate(
+    switchAfterMs = CERTIFICATE_SWITCH_DELAY_MS,
+  ): Promise<PublishedCertificate> {
     const authority = await this.certificateAuthority();
     const certificate = await authority.issuePlatformCertificate(
       this.runtime.random,
-      new Date(this.runtime.clock.now()),
+      new Date(this.runtime.clock.wall.now()),
     );
-    this.certificates.push(certificate);
-    return certificate;
+    // Whole seconds, so that the RFC 3339 time the control API shows is the instant itself.
+    const signsFrom = Math.floor((this.runtime.clock.now() + switchAfterMs) / 1000) * 1000;
+    const published = { ...certificate, signsFrom };
+    this.certificates.push(published);
+    return published;
   }
 
   async register(input: MerchantRegistration): Promise<MerchantCredentials> {
@@ -121,7 +153,7 @@ export class MerchantRegistry {
         ? undefined
         : (previous?.publicKey ?? createPublicKeySigningKey(mchid, this.runtime.random));
     if (input.keyMode !== 'publicKey' && this.certificates.length === 0)
-      await this.rotatePlatformCertificate();
+      await this.rotatePlatformCertificate(0);
     this.merchants.set(mchid, {
       mchid,
       appids,
@@ -150,6 +182,7 @@ export class MerchantRegistry {
         serialNo: certificate.serial,
         certificatePem: certificate.certificatePem,
         publicKeyPem: certificate.publicKeyPem,
+        signsFrom: formatChinaTime(certificate.signsFrom),
       }));
       credentials.caCertificatePem = await this.caCertificatePem();
     }
@@ -162,7 +195,7 @@ export class MerchantRegistry {
    * mode the merchant is migrating from.
    */
   responseSigningKey(merchant: Merchant, requestedSerial: string | undefined): GatewaySigningKey {
-    const certificate = this.certificates.at(-1);
+    const certificate = this.signingCertificate();
     if (merchant.keyMode === 'publicKey' || !certificate) return merchant.publicKey!;
     if (merchant.keyMode === 'both' && requestedSerial === merchant.publicKey?.serial)
       return merchant.publicKey!;
@@ -184,13 +217,13 @@ export class MerchantRegistry {
   notificationSigningKey(merchant: Merchant): GatewaySigningKey {
     if (merchant.keyMode !== 'both') return this.responseSigningKey(merchant, undefined);
     const draw = (this.runtime.random(1)[0] ?? 0) / 256;
-    return draw < merchant.publicKeyNotificationShare ? merchant.publicKey! : this.certificates.at(-1)!;
+    return draw < merchant.publicKeyNotificationShare ? merchant.publicKey! : this.signingCertificate()!;
   }
 
   private certificateAuthority(): Promise<TestCertificateAuthority> {
     this.authority ??= TestCertificateAuthority.create(
       this.runtime.random,
-      new Date(this.runtime.clock.now()),
+      new Date(this.runtime.clock.wall.now()),
     );
     return this.authority;
   }

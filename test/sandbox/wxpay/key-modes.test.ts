@@ -53,18 +53,45 @@ describe('platform certificate mode', () => {
     expect(verifyGatewaySignature(merchant, response.headers, response.body)).toBe(true);
   });
 
-  it('keeps old certificates downloadable after a rotation and signs with the new one', async () => {
+  it('publishes a rotated certificate days before signing with it; the clock route moves to the switch', async () => {
     const merchant = await registerMerchant(sandbox.app, 'certificate');
+    const before = (await signedCall(sandbox.app, merchant, 'GET', '/v3/certificates')).headers[
+      'wechatpay-serial'
+    ];
     const rotated = (
       await sandbox.app.inject({ method: 'POST', url: '/sandbox/certificates/rotate' })
     ).json();
-    const response = await signedCall(sandbox.app, merchant, 'GET', '/v3/certificates');
-    const serials = response.json().data.map((entry: { serial_no: string }) => entry.serial_no);
+    // WeChat publishes the new certificate ten days before the old one expires and signs with it
+    // from five days before: listed at once, signing later.
+    const signsIn = Date.parse(rotated.signsFrom) - Date.now();
+    expect(signsIn).toBeGreaterThan(5 * 86_400_000 - 60_000);
+    expect(signsIn).toBeLessThanOrEqual(5 * 86_400_000);
+    const listed = await signedCall(sandbox.app, merchant, 'GET', '/v3/certificates');
+    const serials = listed.json().data.map((entry: { serial_no: string }) => entry.serial_no);
     expect(serials).toContain(rotated.serialNo);
-    expect(serials.length).toBeGreaterThanOrEqual(2);
-    expect(response.headers['wechatpay-serial']).toBe(rotated.serialNo);
-    const key = createPublicKey(rotated.certificatePem);
-    expect(key.asymmetricKeyType).toBe('rsa');
+    expect(serials).toContain(before);
+    expect(listed.headers['wechatpay-serial']).toBe(before);
+    expect(createPublicKey(rotated.certificatePem).asymmetricKeyType).toBe('rsa');
+
+    await sandbox.app.inject({ method: 'POST', url: '/sandbox/clock', payload: { at: rotated.signsFrom } });
+    try {
+      const after = await signedCall(sandbox.app, merchant, 'GET', '/v3/certificates');
+      expect(after.headers['wechatpay-serial']).toBe(rotated.serialNo);
+      expect(after.json().data.map((entry: { serial_no: string }) => entry.serial_no)).toContain(before);
+    } finally {
+      await sandbox.app.inject({ method: 'POST', url: '/sandbox/clock', payload: { offsetMs: 0 } });
+    }
+    // The lenient way, for a test that wants the new certificate signing at once.
+    const now = (
+      await sandbox.app.inject({
+        method: 'POST',
+        url: '/sandbox/certificates/rotate',
+        payload: { switchAfterMs: 0 },
+      })
+    ).json();
+    expect(
+      (await signedCall(sandbox.app, merchant, 'GET', '/v3/certificates')).headers['wechatpay-serial'],
+    ).toBe(now.serialNo);
   });
 });
 
