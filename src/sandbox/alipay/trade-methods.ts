@@ -73,11 +73,20 @@ function newTrade(request: VerifiedRequest, product: TradeProduct, now: number):
   return order;
 }
 
-function cashier(product: TradeProduct): MethodHandler {
-  return (request, { trades, now }) => ({
-    kind: 'cashier',
-    trade: trades.open(newTrade(request, product, now)),
-  });
+/** page and wap pay name their product: FAST_INSTANT_TRADE_PAY and QUICK_WAP_WAY, both required. */
+function cashier(product: TradeProduct, productCode?: string): MethodHandler {
+  return (request, { trades, now }) => {
+    if (productCode) {
+      const sent = optionalString(request.biz, 'product_code', 64);
+      if (sent !== productCode) {
+        throw invalidParameter(
+          'product_code',
+          sent === undefined ? `不能为空，应为${productCode}` : `应为${productCode}`,
+        );
+      }
+    }
+    return { kind: 'cashier', trade: trades.open(newTrade(request, product, now)) };
+  };
 }
 
 function findTrade(request: VerifiedRequest, trades: TradeBook): Trade {
@@ -94,8 +103,8 @@ function buyerOf(biz: Biz): NewTrade['buyer'] {
 }
 
 export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
-  'alipay.trade.page.pay': cashier('page'),
-  'alipay.trade.wap.pay': cashier('wap'),
+  'alipay.trade.page.pay': cashier('page', 'FAST_INSTANT_TRADE_PAY'),
+  'alipay.trade.wap.pay': cashier('wap', 'QUICK_WAP_WAY'),
   'alipay.trade.app.pay': cashier('app'),
 
   'alipay.trade.precreate': (request, { trades, now, sandboxBaseUrl }) => {
@@ -140,8 +149,9 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
   },
 
   'alipay.trade.fastpay.refund.query': (request, { trades }) => {
+    // Required: for a refund made without one it is the out_trade_no, and the merchant must say so.
+    const outRequestNo = requiredString(request.biz, 'out_request_no', 64);
     const trade = findTrade(request, trades);
-    const outRequestNo = optionalString(request.biz, 'out_request_no', 64) ?? trade.outTradeNo;
     return success(refundQueryResponse(trade, outRequestNo), trade);
   },
 

@@ -24,11 +24,21 @@ describe('cashier and payer pages', () => {
   });
   afterAll(async () => sandbox.close());
 
+  const PRODUCT_CODES: Record<string, string> = {
+    'alipay.trade.page.pay': 'FAST_INSTANT_TRADE_PAY',
+    'alipay.trade.wap.pay': 'QUICK_WAP_WAY',
+  };
   const openCashier = async (method: string, outTradeNo: string, extra: Record<string, unknown> = {}) => {
     const params = signedRequest(
       app.appId,
       method,
-      { out_trade_no: outTradeNo, total_amount: '9.99', subject: '页面', ...extra },
+      {
+        out_trade_no: outTradeNo,
+        total_amount: '9.99',
+        subject: '页面',
+        product_code: PRODUCT_CODES[method],
+        ...extra,
+      },
       app.keys.privateKey,
       {
         return_url: 'https://merchant.example/done',
@@ -77,6 +87,24 @@ describe('cashier and payer pages', () => {
     const { text } = await postForm(sandbox.gatewayUrl, params);
     expect(text).toContain('data-sub-code="isv.invalid-signature"');
     expect(text).not.toContain('data-action="pay"');
+  });
+
+  it('page.pay needs product_code FAST_INSTANT_TRADE_PAY and wap.pay QUICK_WAP_WAY', async () => {
+    for (const [method, wrong] of [
+      ['alipay.trade.page.pay', 'QUICK_WAP_WAY'],
+      ['alipay.trade.wap.pay', 'FAST_INSTANT_TRADE_PAY'],
+    ] as const) {
+      for (const productCode of [undefined, wrong]) {
+        const { text } = await openCashier(method, `PC-${method}-${productCode}`, {
+          product_code: productCode,
+        });
+        expect(text, `${method} ${productCode}`).toContain('data-sub-code="ACQ.INVALID_PARAMETER"');
+        expect(text).toContain('product_code');
+        expect(text).not.toContain('data-action="pay"');
+      }
+      const { text } = await openCashier(method, `PC-${method}-ok`);
+      expect(text).toContain('data-action="pay"');
+    }
   });
 
   it('the app page opens an order string form', async () => {

@@ -173,6 +173,10 @@ describe('trade states and rules', () => {
     });
     expect(unknown.inner.code).toBe('10000');
     expect(unknown.inner.refund_status).toBeUndefined();
+    // out_request_no is required, even for a refund that was made without one.
+    const missing = await app.call('alipay.trade.fastpay.refund.query', { out_trade_no: outTradeNo });
+    expect(missing.inner).toMatchObject({ code: '40004', sub_code: 'ACQ.INVALID_PARAMETER' });
+    expect(missing.inner.sub_msg).toContain('out_request_no');
   });
 
   it('refunding an unpaid trade or a finished one is refused', async () => {
