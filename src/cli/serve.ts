@@ -3,13 +3,12 @@
  * mounted beside the API under /sandbox/wxpay, and a first run without gateway keys gets a demo
  * merchant on them, so a payment can be taken with nothing else installed.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiApp } from '../config/security.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
-import { formatWebhookSecret } from '../core/webhooks.ts';
 import { buildApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import type { Provider } from '../providers/provider.ts';
@@ -20,7 +19,7 @@ import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { startSyncJob } from '../service/jobs.ts';
 import { startAlertMonitor } from '../service/monitoring.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
-import { DEMO_MERCHANT, demoAlipayApp, demoWxpayMerchant } from './demo-merchants.ts';
+import { DEMO_MERCHANT, demoAlipayApp, demoKeys, demoWxpayMerchant } from './demo-merchants.ts';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -56,19 +55,23 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const timeFactor = config.sandbox.timeFactor;
   const wxpayGateway = config.sandbox.enabled ? new WxpayGateway({ timeFactor }) : null;
   const alipayGateway = config.sandbox.enabled ? await AlipayGateway.create({ timeFactor }) : null;
+  // The emulators keep their state (and the demo merchant its keys) in the data folder, so a restart
+  // does not forget the trades the service still holds.
+  const sandboxFolder = config.dataDir === 'memory' ? null : join(config.dataDir, 'sandbox');
+  if (sandboxFolder) {
+    await wxpayGateway?.persistTo(join(sandboxFolder, 'wxpay.json'));
+    await alipayGateway?.persistTo(join(sandboxFolder, 'alipay.json'));
+  }
 
   const wxpayMerchants = [...config.wxpay];
   const alipayApps = [...(config.alipay as unknown as AlipayMerchantConfig[])];
   let demo: RunningService['demo'] = null;
   if (wxpayGateway && alipayGateway && wxpayMerchants.length === 0 && alipayApps.length === 0) {
-    wxpayMerchants.push(await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`));
-    alipayApps.push(await demoAlipayApp(alipayGateway, `${sandboxBase}/alipay/gateway.do`));
-    const app: ApiApp = {
-      appId: 'demo-app',
-      merchantId: DEMO_MERCHANT,
-      secret: randomBytes(24).toString('hex'),
-    };
-    demo = { merchantId: DEMO_MERCHANT, app, webhookSecret: formatWebhookSecret(randomBytes(32)) };
+    const keys = demoKeys(sandboxFolder);
+    wxpayMerchants.push(await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`, keys));
+    alipayApps.push(await demoAlipayApp(alipayGateway, `${sandboxBase}/alipay/gateway.do`, keys));
+    const app: ApiApp = { appId: 'demo-app', merchantId: DEMO_MERCHANT, secret: keys.apiAppSecret };
+    demo = { merchantId: DEMO_MERCHANT, app, webhookSecret: keys.webhookSecret };
   }
   // The demo merchant's backend is the built-in receiver under /sandbox/webhooks: every event of
   // every order type goes there, so a first payment shows its webhook arriving.

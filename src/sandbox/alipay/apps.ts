@@ -146,6 +146,16 @@ export class AppRegistry {
     return this.apps.get(appId);
   }
 
+  all(): RegisteredApp[] {
+    return [...this.apps.values()];
+  }
+
+  /** Takes back apps the state file kept (the CA is restored first, so the root SN is computed anew). */
+  restore(apps: RegisteredApp[]): void {
+    this.cachedRootCertSn = undefined;
+    for (const app of apps) this.apps.set(app.appId, app);
+  }
+
   get(appId: string): RegisteredApp {
     const app = this.apps.get(appId);
     if (!app) throw new AppRegistryError(`app ${appId} is not registered`);

@@ -5,6 +5,7 @@
  */
 
 import { GatewayScheduler } from '../shared/scheduler.ts';
+import { StateFile } from '../shared/state-file.ts';
 import type { RegisteredApp } from './apps.ts';
 import { AppRegistry } from './apps.ts';
 import { AlipayBillDesk } from './bills.ts';
@@ -13,6 +14,7 @@ import { Notifier, type NotifierOptions } from './notifier.ts';
 import { RejectedRequest, verifyRequest } from './request-auth.ts';
 import { type AlipayRuntime, createRuntime, type RandomSource, type SandboxClock } from './runtime.ts';
 import { signedResponseBody, type WireParams } from './signing.ts';
+import { alipayState, restoreAlipayState } from './state.ts';
 import { AlipayTestCa } from './test-ca.ts';
 import { type MethodResult, SUPPORTED_METHODS, TRADE_METHODS } from './trade-methods.ts';
 import { type Trade, TradeBook } from './trades.ts';
@@ -51,6 +53,7 @@ export class AlipayGateway {
   readonly bills: AlipayBillDesk;
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
+  private stateFile: StateFile | undefined;
 
   private constructor(
     readonly ca: AlipayTestCa,
@@ -62,9 +65,28 @@ export class AlipayGateway {
     this.scheduler = new GatewayScheduler(runtime.timeFactor);
     this.apps = new AppRegistry(runtime, ca);
     this.notifier = new Notifier(runtime, this.scheduler, this.apps, this.faults, options);
-    this.trades = new TradeBook(runtime, (event) => this.notifier.tradeChanged(event));
+    this.trades = new TradeBook(runtime, (event) => {
+      this.notifier.tradeChanged(event);
+      this.changed();
+    });
     // Trades time out whether or not anyone looks at them; the merchant hears TRADE_CLOSED.
     this.scheduler.every(1000, () => this.trades.expireDue());
+  }
+
+  /**
+   * Keeps the gateway's state in `path` (JSON): what is there now is loaded (the test CA, apps,
+   * trades), and the file is rewritten after changes and at stop. Call it before the gateway takes
+   * requests.
+   */
+  async persistTo(path: string): Promise<void> {
+    const saved = StateFile.read(path);
+    if (saved !== undefined) await restoreAlipayState(this, saved);
+    this.stateFile = new StateFile(path, () => alipayState(this));
+  }
+
+  /** Something may have changed (the plugin calls it after every request): save soon. */
+  changed(): void {
+    this.stateFile?.changed();
   }
 
   static async create(options: AlipayGatewayOptions = {}): Promise<AlipayGateway> {
@@ -160,6 +182,7 @@ export class AlipayGateway {
 
   /** Stops timers (retries, delays) and drops hung requests. */
   stop(): void {
+    this.stateFile?.close();
     this.scheduler.stop();
     for (const drop of this.hung) drop();
     this.hung.clear();

@@ -43,7 +43,11 @@ export function alipaySandboxPlugin(options: AlipaySandboxOptions = {}): Fastify
   return async (scope: FastifyInstance) => {
     const gateway = options.gateway ?? (await AlipayGateway.create(options));
     for (const registration of options.apps ?? []) await gateway.apps.register(registration);
-    if (!options.gateway) scope.addHook('onClose', async () => gateway.stop());
+    if (options.apps?.length) gateway.changed();
+    // Stopped with the server, like the WeChat Pay plugin: timers end and the state file is saved.
+    scope.addHook('onClose', async () => gateway.stop());
+    // Any request may change trades or apps: the state file (if any) is saved soon after.
+    scope.addHook('onResponse', async () => gateway.changed());
     scope.decorate('alipayGateway', gateway);
 
     const prefix = scope.prefix;

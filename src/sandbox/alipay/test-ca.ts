@@ -3,7 +3,7 @@
  * app and Alipay public-key certificates, plus an ECDSA root in the bundle, as the real
  * alipayRootCert.crt carries non-RSA roots that the root SN must skip.
  */
-import { type KeyObject, webcrypto } from 'node:crypto';
+import { createPrivateKey, KeyObject, webcrypto } from 'node:crypto';
 import { loadX509 } from '../../core/x509.ts';
 import { type RandomSource, randomDigits } from './runtime.ts';
 
@@ -28,14 +28,34 @@ function serialHex(random: RandomSource): string {
   return BigInt(`1${digits}`).toString(16);
 }
 
+/** What the state file keeps of the CA: both roots and the RSA root's private key, PEM. */
+export interface AlipayCaState {
+  rsaRootPem: string;
+  ecRootPem: string;
+  rsaRootKeyPem: string;
+}
+
 export class AlipayTestCa {
   private constructor(
-    private readonly rootKeys: webcrypto.CryptoKeyPair,
-    readonly rsaRootPem: string,
-    readonly ecRootPem: string,
+    private rootKey: webcrypto.CryptoKey,
+    private rsaRootPem: string,
+    private ecRootPem: string,
     private readonly random: RandomSource,
     private readonly now: () => number,
   ) {}
+
+  toState(): AlipayCaState {
+    const rsaRootKeyPem = KeyObject.from(this.rootKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+    return { rsaRootPem: this.rsaRootPem, ecRootPem: this.ecRootPem, rsaRootKeyPem };
+  }
+
+  /** Becomes the CA the state file kept, so certificates issued before a restart still chain to it. */
+  async restore(state: AlipayCaState): Promise<void> {
+    const der = createPrivateKey(state.rsaRootKeyPem).export({ type: 'pkcs8', format: 'der' });
+    this.rootKey = await webcrypto.subtle.importKey('pkcs8', der, RSA_ALGORITHM, true, ['sign']);
+    this.rsaRootPem = state.rsaRootPem;
+    this.ecRootPem = state.ecRootPem;
+  }
 
   static async create(random: RandomSource, now: () => number): Promise<AlipayTestCa> {
     const x509 = await loadX509();
@@ -60,7 +80,7 @@ export class AlipayTestCa {
     };
     const ecRoot = await selfSigned(EC_ROOT_NAME, EC_ALGORITHM);
     const rsaRoot = await selfSigned(RSA_ROOT_NAME, RSA_ALGORITHM);
-    return new AlipayTestCa(rsaRoot.keys, rsaRoot.pem, ecRoot.pem, random, now);
+    return new AlipayTestCa(rsaRoot.keys.privateKey, rsaRoot.pem, ecRoot.pem, random, now);
   }
 
   /** The alipayRootCert.crt equivalent: the ECDSA root first, then the RSA root. */
@@ -80,7 +100,7 @@ export class AlipayTestCa {
       notBefore: new Date(this.now() - 3600_000),
       notAfter: new Date(this.now() + validYears * YEAR_MS),
       publicKey: subjectKey,
-      signingKey: this.rootKeys.privateKey,
+      signingKey: this.rootKey,
       signingAlgorithm: RSA_ALGORITHM,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),

@@ -185,6 +185,20 @@ export class TradeBook {
     return trade;
   }
 
+  /** Every trade ever opened, in order, including ones replaced after timing out unseen. */
+  snapshot(): Trade[] {
+    return [...this.byTradeNo.values()];
+  }
+
+  /** Takes back trades the state file kept; a later trade of the same out_trade_no wins. */
+  restore(trades: Trade[]): void {
+    for (const trade of trades) {
+      this.byOutTradeNo.set(`${trade.appId}/${trade.outTradeNo}`, trade);
+      this.byTradeNo.set(trade.tradeNo, trade);
+      this.byToken.set(trade.payToken, trade);
+    }
+  }
+
   /** Closes every waiting trade whose time has run out (the gateway sweeps this periodically). */
   expireDue(): void {
     for (const trade of this.byOutTradeNo.values()) this.refreshed(trade);
@@ -193,10 +207,8 @@ export class TradeBook {
   /** Starts (or restarts) the timeout_express count; time_expire still caps it. */
   private startTimeout(trade: Trade): void {
     const timeout = timeoutDeadline(trade.timeoutExpress ?? DEFAULT_TIMEOUT_EXPRESS, this.now());
-    trade.expiresAt = Math.min(
-      trade.timeExpireAt ?? Number.POSITIVE_INFINITY,
-      timeout ?? Number.POSITIVE_INFINITY,
-    );
+    const deadlines = [trade.timeExpireAt, timeout].filter((at): at is number => at !== undefined);
+    if (deadlines.length > 0) trade.expiresAt = Math.min(...deadlines);
   }
 
   /** Applies a timeout that has run out: closed at its deadline; the merchant hears it if it existed. */

@@ -3,7 +3,7 @@
  * (public-key mode, id `PUB_KEY_ID_...`) and platform certificates issued by a small test CA
  * (certificate mode). No key material is ever read from disk or copied from elsewhere.
  */
-import { generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, KeyObject, webcrypto } from 'node:crypto';
 import { loadX509 } from '../../core/x509.ts';
 import { type RandomSource, randomDigits, randomHexUpper } from './runtime.ts';
 
@@ -48,13 +48,33 @@ function certificateSerial(random: RandomSource): string {
   return `${(Number.parseInt(hex[0] ?? '1', 16) % 7) + 1}${hex.slice(1)}`;
 }
 
+/** What the state file keeps of the test CA: its certificate and private key, both PEM. */
+export interface AuthorityState {
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+const CA_NAME = 'CN=VK-Pay Sandbox WeChat Pay Test CA, O=VK-Pay Sandbox, C=CN';
+
 /** The test CA that issues platform certificates, so clients can check a chain if they want to. */
 export class TestCertificateAuthority {
   private constructor(
     readonly certificatePem: string,
-    private readonly keys: webcrypto.CryptoKeyPair,
+    private readonly signingKey: webcrypto.CryptoKey,
     private readonly name: string,
   ) {}
+
+  /** The CA again from the state file, to issue more certificates under the same root. */
+  static async fromState(state: AuthorityState): Promise<TestCertificateAuthority> {
+    const der = createPrivateKey(state.privateKeyPem).export({ type: 'pkcs8', format: 'der' });
+    const key = await webcrypto.subtle.importKey('pkcs8', der, RSA_ALGORITHM, true, ['sign']);
+    return new TestCertificateAuthority(state.certificatePem, key, CA_NAME);
+  }
+
+  toState(): AuthorityState {
+    const privateKeyPem = KeyObject.from(this.signingKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+    return { certificatePem: this.certificatePem, privateKeyPem };
+  }
 
   static async create(random: RandomSource, now: Date): Promise<TestCertificateAuthority> {
     const x509 = await loadX509();
@@ -62,7 +82,7 @@ export class TestCertificateAuthority {
       'sign',
       'verify',
     ])) as webcrypto.CryptoKeyPair;
-    const name = 'CN=VK-Pay Sandbox WeChat Pay Test CA, O=VK-Pay Sandbox, C=CN';
+    const name = CA_NAME;
     const certificate = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: certificateSerial(random),
       name,
@@ -75,7 +95,7 @@ export class TestCertificateAuthority {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       ],
     });
-    return new TestCertificateAuthority(certificate.toString('pem'), keys, name);
+    return new TestCertificateAuthority(certificate.toString('pem'), keys.privateKey, name);
   }
 
   /** Issues a platform certificate valid from an hour before `now` for `validDays`. */
@@ -99,7 +119,7 @@ export class TestCertificateAuthority {
       notBefore,
       notAfter,
       publicKey: keys.publicKey,
-      signingKey: this.keys.privateKey,
+      signingKey: this.signingKey,
       signingAlgorithm: RSA_ALGORITHM,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),

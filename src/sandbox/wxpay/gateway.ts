@@ -4,12 +4,14 @@
  */
 
 import { GatewayScheduler } from '../shared/scheduler.ts';
+import { StateFile } from '../shared/state-file.ts';
 import { BillDesk } from './bills.ts';
 import { FaultBook } from './faults.ts';
 import { MerchantRegistry } from './merchants.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { RefundBook } from './refunds.ts';
 import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
+import { restoreWxpayState, wxpayState } from './state.ts';
 import { TradeBook } from './trades.ts';
 
 export interface WxpayGatewayOptions extends NotifierOptions {
@@ -30,16 +32,36 @@ export class WxpayGateway {
   readonly bills = new BillDesk();
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
+  private stateFile: StateFile | undefined;
 
   constructor(options: WxpayGatewayOptions = {}) {
     this.runtime = createRuntime(options);
     this.scheduler = new GatewayScheduler(this.runtime.timeFactor);
     this.merchants = new MerchantRegistry(this.runtime);
     this.notifier = new Notifier(this.runtime, this.scheduler, this.merchants, this.faults, options);
-    this.trades = new TradeBook(this.runtime, (trade) => this.notifier.paymentSucceeded(trade));
-    this.refunds = new RefundBook(this.runtime, this.scheduler, this.trades, (refund) =>
-      this.notifier.refundSettled(refund),
-    );
+    this.trades = new TradeBook(this.runtime, (trade) => {
+      this.notifier.paymentSucceeded(trade);
+      this.changed();
+    });
+    this.refunds = new RefundBook(this.runtime, this.scheduler, this.trades, (refund) => {
+      this.notifier.refundSettled(refund);
+      this.changed();
+    });
+  }
+
+  /**
+   * Keeps the gateway's state in `path` (JSON): what is there now is loaded, and the file is
+   * rewritten after changes and at stop. Call it before the gateway takes requests.
+   */
+  async persistTo(path: string): Promise<void> {
+    const saved = StateFile.read(path);
+    if (saved !== undefined) await restoreWxpayState(this, saved);
+    this.stateFile = new StateFile(path, () => wxpayState(this));
+  }
+
+  /** Something may have changed (the plugin calls it after every request): save soon. */
+  changed(): void {
+    this.stateFile?.changed();
   }
 
   /** Keeps a request open until the gateway stops; `drop` ends its connection without an answer. */
@@ -51,6 +73,7 @@ export class WxpayGateway {
 
   /** Stops timers (retries, auto refunds) and drops hung requests. */
   stop(): void {
+    this.stateFile?.close();
     this.scheduler.stop();
     for (const drop of this.hung) drop();
     this.hung.clear();

@@ -85,12 +85,37 @@ function requireText(value: unknown, field: string): string {
 export class MerchantRegistry {
   private readonly merchants = new Map<string, Merchant>();
   private authority: Promise<TestCertificateAuthority> | undefined;
+  /** The CA once created, for the state file. */
+  private createdAuthority: TestCertificateAuthority | undefined;
   private certificates: PublishedCertificate[] = [];
 
   constructor(private readonly runtime: SandboxRuntime) {}
 
   get(mchid: string): Merchant | undefined {
     return this.merchants.get(mchid);
+  }
+
+  all(): Merchant[] {
+    return [...this.merchants.values()];
+  }
+
+  /** The test CA, if one was made. */
+  existingAuthority(): TestCertificateAuthority | undefined {
+    return this.createdAuthority;
+  }
+
+  /** Takes back what the state file kept. */
+  restore(
+    merchants: Merchant[],
+    certificates: PublishedCertificate[],
+    authority?: TestCertificateAuthority,
+  ): void {
+    for (const merchant of merchants) this.merchants.set(merchant.mchid, merchant);
+    this.certificates = [...certificates];
+    if (authority) {
+      this.createdAuthority = authority;
+      this.authority = Promise.resolve(authority);
+    }
   }
 
   /** Published platform certificates, newest last; issued on first use by a certificate-mode merchant. */
@@ -224,7 +249,10 @@ export class MerchantRegistry {
     this.authority ??= TestCertificateAuthority.create(
       this.runtime.random,
       new Date(this.runtime.clock.wall.now()),
-    );
+    ).then((authority) => {
+      this.createdAuthority = authority;
+      return authority;
+    });
     return this.authority;
   }
 }

@@ -27,6 +27,10 @@ export function wxpaySandboxPlugin(options: WxpaySandboxPluginOptions = {}): Wxp
     app.addHook('preClose', async () => {
       gateway.stop();
     });
+    // Any request may change trades, refunds or merchants: the state file (if any) is saved soon after.
+    app.addHook('onResponse', async () => {
+      gateway.changed();
+    });
     await app.register(apiRoutes, { prefix: '/v3', gateway, payerBaseUrl });
     await app.register(controlRoutes, { prefix: '/sandbox', gateway, payerBaseUrl });
     await app.register(payerPageRoutes, { prefix: '/sandbox/payer', gateway });

@@ -125,12 +125,27 @@ export class RefundBook {
     };
     this.refunds.set(key(refund.mchid, refund.outRefundNo), refund);
     this.trades.markRefunded(trade);
-    if (merchant.refundAutoSucceedMs !== null) {
-      this.scheduler.after(merchant.refundAutoSucceedMs, () => {
-        if (refund.status === 'PROCESSING') this.settle(refund.mchid, refund.outRefundNo, 'SUCCESS');
-      });
-    }
+    this.autoSucceed(merchant, refund);
     return refund;
+  }
+
+  /**
+   * Takes back refunds the state file kept; those still PROCESSING for a merchant whose refunds
+   * succeed by themselves get their full delay again.
+   */
+  restore(refunds: Refund[], merchantOf: (mchid: string) => Merchant | undefined): void {
+    for (const refund of refunds) {
+      this.refunds.set(key(refund.mchid, refund.outRefundNo), refund);
+      const merchant = merchantOf(refund.mchid);
+      if (merchant) this.autoSucceed(merchant, refund);
+    }
+  }
+
+  private autoSucceed(merchant: Merchant, refund: Refund): void {
+    if (merchant.refundAutoSucceedMs === null) return;
+    this.scheduler.after(merchant.refundAutoSucceedMs, () => {
+      if (refund.status === 'PROCESSING') this.settle(refund.mchid, refund.outRefundNo, 'SUCCESS');
+    });
   }
 
   all(): Refund[] {

@@ -174,6 +174,16 @@ export class TradeBook {
     return [...this.trades.values()];
   }
 
+  /** Takes back trades the state file kept, with their indexes. */
+  restore(trades: Trade[]): void {
+    for (const trade of trades) {
+      this.trades.set(key(trade.mchid, trade.outTradeNo), trade);
+      this.byPrepayId.set(trade.prepayId, trade);
+      this.byCodeToken.set(trade.codeToken, trade);
+      if (trade.transactionId) this.byTransactionId.set(trade.transactionId, trade);
+    }
+  }
+
   /** Unpaid and past its time_expire: the payer can no longer pay it. */
   isExpired(trade: Trade): boolean {
     const unpaid = trade.tradeState === 'NOTPAY' || trade.tradeState === 'USERPAYING';
