@@ -223,34 +223,41 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
   };
 
   if (outcome.ok) {
-    const confirmed = await context.store.db.transaction().execute(async (tx) => {
-      await tx.insertInto('webhook_attempts').values(attempt).execute();
-      const done = await tx
-        .updateTable('webhook_deliveries')
-        .set({
-          status: 'DELIVERED',
-          delivered_at: now,
-          next_attempt_at: null,
-          last_status_code: outcome.statusCode,
-          last_error: null,
-          update_date: now,
-        })
-        .where('id', '=', delivery.id)
-        .where('attempts', '=', delivery.attempts)
-        .where('status', '=', 'DELIVERING')
-        .returning('id')
-        .executeTakeFirst();
-      if (!done || !delivery.confirms_order || delivery.out_trade_no === null) return undefined;
-      return tx
+    // One statement, one round trip: the attempt, the delivered mark and the order's confirmation
+    // (only if the mark was ours) commit together. As a five-round-trip transaction it held a pool
+    // connection, and a slot of the endpoint, long enough to hold deliveries back at callback rates.
+    const delivered = context.store.db
+      .with('recorded', (db) => db.insertInto('webhook_attempts').values(attempt).returning('id'))
+      .with('done', (db) =>
+        db
+          .updateTable('webhook_deliveries')
+          .set({
+            status: 'DELIVERED',
+            delivered_at: now,
+            next_attempt_at: null,
+            last_status_code: outcome.statusCode,
+            last_error: null,
+            update_date: now,
+          })
+          .where('id', '=', delivery.id)
+          .where('attempts', '=', delivery.attempts)
+          .where('status', '=', 'DELIVERING')
+          .returning('id'),
+      );
+    if (delivery.confirms_order && delivery.out_trade_no !== null) {
+      const confirmed = await delivered
         .updateTable('payment_orders')
         .set((eb) => ({ user_order_success: true, version: eb('version', '+', 1), update_date: now }))
         .where('merchant_id', '=', delivery.merchant_id)
         .where('out_trade_no', '=', delivery.out_trade_no)
         .where('user_order_success', '=', false)
-        .returningAll()
+        .where((eb) => eb.exists(eb.selectFrom('done').select('done.id')))
+        .returningAll('payment_orders')
         .executeTakeFirst();
-    });
-    if (confirmed) await announceConfirmed(context, confirmed);
+      if (confirmed) await announceConfirmed(context, confirmed);
+    } else {
+      await delivered.selectFrom('done').select('done.id').execute();
+    }
     // The failure count read at the claim may be stale; the reset only acts when there is one.
     const recovered =
       delivery.failures > 0 && (await clearEndpointFailures(context, delivery.endpoint_id, now));
