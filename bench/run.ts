@@ -13,6 +13,7 @@ import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
 import { benchService } from './service.ts';
 import { startEmulators } from './support/emulators.ts';
 import { type SummaryRow, summaryTable } from './support/summary.ts';
+import { benchWebhooks } from './webhooks.ts';
 import { benchWxpayPrepay } from './wxpay-prepay.ts';
 
 const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
@@ -30,6 +31,8 @@ const sizes = {
   callbacks: size('BENCH_CALLBACKS', 3000, 100),
   connections: size('BENCH_CONNECTIONS', 10, 10),
   signMs: size('BENCH_SIGN_MS', 2000, 300),
+  webhookRate: size('BENCH_WEBHOOK_RATE', 300, 300),
+  webhookSeconds: size('BENCH_WEBHOOK_SECONDS', 5, 1),
 };
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -194,11 +197,81 @@ try {
     });
   }
   if (!databaseUrl) out('callbacks on postgres skipped: set BENCH_DATABASE_URL to a PostgreSQL server');
+
+  // 5. Merchant webhooks: deliveries beside callbacks, and callback-to-endpoint latency at a fixed rate.
+  out('\n== Merchant webhooks on PostgreSQL: the service delivering to a receiver in the bench process');
+  if (databaseUrl) {
+    const webhooks = await benchWebhooks({
+      wxpayUrl: emulators.wxpayUrl,
+      databaseUrl,
+      callbacks: sizes.callbacks,
+      connections: sizes.connections,
+      rate: sizes.webhookRate,
+      seconds: sizes.webhookSeconds,
+    });
+    const { throughput, latency } = webhooks;
+    const { callbacks } = throughput;
+    out(
+      `service idle RSS after start ${f(webhooks.idleRssMb)} MB, peak over both runs ${f(webhooks.peakRssMb)} MB`,
+    );
+    out(
+      `callbacks applied (${callbacks.applied}/${callbacks.notifications}) ${f(callbacks.appliedPerSecond)}/s ` +
+        `in ${f(callbacks.load.seconds, 2)} s; all events received ${f(throughput.drainSeconds, 2)} s after the ` +
+        `first callback (${throughput.deliveredDuringCallbacks} before the last callback's answer)`,
+    );
+    const withoutEndpoint = service.callbacks.find((phase) => phase.backend === 'postgres');
+    if (withoutEndpoint)
+      out(
+        `callbacks/s with an endpoint ${f(callbacks.appliedPerSecond)} vs without one (above, same run) ` +
+          `${f(withoutEndpoint.appliedPerSecond)}: ratio ${(callbacks.appliedPerSecond / withoutEndpoint.appliedPerSecond).toFixed(3)}`,
+      );
+    out(
+      `deliveries/s vs callbacks/s = ${f(throughput.deliveriesPerSecond)} / ${f(callbacks.appliedPerSecond)} = ` +
+        `${throughput.ratio.toFixed(3)} (target >= 0.9)`,
+    );
+    out(
+      `fixed rate ${latency.rate}/s for ${latency.sent} callbacks (sent at ${f(latency.sentPerSecond)}/s, ` +
+        `latest send ${ms(latency.maxSendLagMs)} ms behind schedule): callback answered p50 ${ms(latency.callbackP50Ms)} ` +
+        `p99 ${ms(latency.callbackP99Ms)} ms; event received after the answer p50 ${ms(latency.afterAnswerP50Ms)} ` +
+        `p99 ${ms(latency.afterAnswerP99Ms)} ms`,
+    );
+    out(
+      `callback sent to event received p50 ${ms(latency.p50Ms)} p99 ${ms(latency.p99Ms)} max ${ms(latency.maxMs)} ms ` +
+        '(target p99 < 100 ms)',
+    );
+    // Closed-loop callbacks/s with the endpoint is what this service sustains here, deliveries included.
+    if (latency.sentPerSecond > callbacks.appliedPerSecond)
+      out(
+        `note: ${f(latency.sentPerSecond)}/s is above the ${f(callbacks.appliedPerSecond)}/s this service sustained ` +
+          'above: the backlog grew for the whole run, and the latency is mostly its queue',
+      );
+    if (webhooks.duplicates > 0) out(`${webhooks.duplicates} events arrived more than once`);
+    rows.push({
+      figure: 'webhook deliveries/s (postgres)',
+      value: f(throughput.deliveriesPerSecond),
+      baseline: `${f(callbacks.appliedPerSecond)} callbacks/s`,
+      ratio: throughput.ratio.toFixed(3),
+      target: 'ratio >= 0.9',
+      check: throughput.ratio >= 0.9,
+      rss: f(webhooks.peakRssMb),
+      rssCheck: webhooks.peakRssMb < 200,
+    });
+    rows.push({
+      figure: `callback sent to webhook received (postgres, ${latency.rate}/s open loop)`,
+      value: `${f(latency.sentPerSecond)}/s`,
+      baseline: `${f(callbacks.appliedPerSecond)}/s sustained (closed loop)`,
+      latency: `${ms(latency.p50Ms)}/${ms(latency.p99Ms)}`,
+      target: 'p99 < 100 ms',
+      check: latency.p99Ms < 100,
+    });
+  } else {
+    out('webhooks skipped: set BENCH_DATABASE_URL to a PostgreSQL server');
+  }
 } finally {
   await emulators.child.stop();
 }
 
 out(
-  '\n== Summary (targets from issue 5; RSS target: under 200 MB in every phase of the service on PostgreSQL)',
+  '\n== Summary (targets from issue 5 and the webhook issue; RSS target: under 200 MB in every phase of the service on PostgreSQL)',
 );
 out(summaryTable(rows));

@@ -44,6 +44,8 @@ export interface PhaseResult {
 }
 
 export interface CallbackResult extends PhaseResult {
+  /** The measured run's order numbers start with it. */
+  prefix: string;
   notifications: number;
   applied: number;
   appliedPerSecond: number;
@@ -67,14 +69,16 @@ export interface ServiceBenchResult {
 
 /** The merchant API app, and the merchant whose callbacks the bench signs itself. */
 const API_MERCHANT = 'bench';
-const CALLBACK_MERCHANT = 'benchcb';
-type ServiceChild = Child<{ url: string }>;
+export const CALLBACK_MERCHANT = 'benchcb';
+export type ServiceChild = Child<{ url: string }>;
 
-function writeConfig(
+/** The service's config file; `extra` adds top-level sections (the webhook bench's `webhooks`). */
+export function writeConfig(
   dir: string,
   wxpayUrl: string,
   api: BenchWxpayMerchant,
   callback: BenchWxpayMerchant,
+  extra: Record<string, unknown> = {},
 ): string {
   const merchant = (merchantId: string, keys: BenchWxpayMerchant) => ({
     merchantId,
@@ -101,6 +105,7 @@ function writeConfig(
       },
       apps: [{ appId: 'bench-app', merchantId: API_MERCHANT, secret: 'b'.repeat(40) }],
       wxpay: [merchant(API_MERCHANT, api), merchant(CALLBACK_MERCHANT, callback)],
+      ...extra,
     }),
   );
   return path;
@@ -110,7 +115,7 @@ function writeConfig(
  * The service on PostgreSQL (`databaseUrl`), or on PGlite in `dataDir`, a data folder like the
  * embedded default's `./data`.
  */
-async function startService(
+export async function startService(
   configPath: string,
   store: { databaseUrl: string; schema: string } | { dataDir: string },
 ) {
@@ -227,12 +232,12 @@ async function cachedQueryPhase(
   return { bareRoute, bareSameAnswer, cachedQuery };
 }
 
-async function callbacksPhase(
+export async function callbacksPhase(
   service: ServiceChild,
   backend: string,
   merchant: BenchWxpayMerchant,
   gatewayKey: BenchGatewayKey,
-  options: ServiceBenchOptions,
+  options: Pick<ServiceBenchOptions, 'callbacks' | 'connections'>,
 ): Promise<CallbackResult> {
   const run = randomBytes(3).toString('hex');
   const send = async (prefix: string, count: number) => {
@@ -271,22 +276,35 @@ async function callbacksPhase(
       throw new Error(
         `callbacks on ${backend}: ${applied} of ${count} orders paid (${JSON.stringify(statuses)})`,
       );
-    return { ...phase, notifications: count, applied, appliedPerSecond: applied / phase.load.seconds };
+    return {
+      ...phase,
+      prefix,
+      notifications: count,
+      applied,
+      appliedPerSecond: applied / phase.load.seconds,
+    };
   };
   await send(`W${run}`, Math.min(100, options.callbacks));
   return send(`C${run}`, options.callbacks);
 }
 
+/** The callback merchant trusts a gateway key the bench holds, so the bench can sign its callbacks. */
+export function newCallbackMerchant(): { gatewayKey: BenchGatewayKey; callbackMerchant: BenchWxpayMerchant } {
+  const gatewayKey = newGatewayKey();
+  const { publicKeyPem: _unused, ...callbackKeys } = newWxpayMerchantKeys();
+  return {
+    gatewayKey,
+    callbackMerchant: {
+      ...callbackKeys,
+      wechatpayPublicKey: { id: gatewayKey.id, pem: gatewayKey.publicKeyPem },
+    },
+  };
+}
+
 export async function benchService(options: ServiceBenchOptions): Promise<ServiceBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vk-pay-bench-'));
   const apiMerchant = await registerWxpayMerchant(options.emulators.wxpayUrl);
-  // The callback merchant trusts a gateway key the bench holds, so the bench can sign its callbacks.
-  const gatewayKey = newGatewayKey();
-  const { publicKeyPem: _unused, ...callbackKeys } = newWxpayMerchantKeys();
-  const callbackMerchant: BenchWxpayMerchant = {
-    ...callbackKeys,
-    wechatpayPublicKey: { id: gatewayKey.id, pem: gatewayKey.publicKeyPem },
-  };
+  const { gatewayKey, callbackMerchant } = newCallbackMerchant();
   const configPath = writeConfig(dir, options.emulators.wxpayUrl, apiMerchant, callbackMerchant);
   const backend = options.databaseUrl ? 'postgres' : 'pglite';
   const schema = options.databaseUrl ? `bench_${randomBytes(4).toString('hex')}` : null;

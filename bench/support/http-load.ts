@@ -8,6 +8,8 @@ export interface HttpLoadResult {
   non2xx: number;
   /** Connection errors and timeouts. */
   errors: number;
+  /** performance.now() when the run began, so other clocks of this process can be set against it. */
+  startedMs: number;
   seconds: number;
   /** 2xx responses per second. */
   perSecond: number;
@@ -27,6 +29,7 @@ export async function httpLoad(options: autocannon.Options): Promise<HttpLoadRes
     ok,
     non2xx: result.non2xx,
     errors: result.errors,
+    startedMs: started,
     seconds,
     perSecond: ok / seconds,
     p50Ms: result.latency.p50,
