@@ -114,7 +114,9 @@ export interface VkPay {
   /** Matches the gateway's trade bill of one China date (YYYY-MM-DD) with the orders and refunds here. */
   reconcile(provider: string, merchantId: string, date: string): ReturnType<typeof reconcileTradeBill>;
   /** Each reconciled (or failed) bill day, newest first: what reconciliation found. */
-  listReconciledDays(filter?: Parameters<typeof listReconciledDays>[1]): ReturnType<typeof listReconciledDays>;
+  listReconciledDays(
+    filter?: Parameters<typeof listReconciledDays>[1],
+  ): ReturnType<typeof listReconciledDays>;
   /** Cases a person must settle (money the order could not take, refunds the gateway could not finish). */
   listReviews(
     merchantId: string,
