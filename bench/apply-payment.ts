@@ -5,7 +5,8 @@
  */
 import { sql } from 'kysely';
 import { pino } from 'pino';
-import type { Order, PaymentResult } from '../src/service/model.ts';
+import type { PaymentResult } from '../src/providers/provider.ts';
+import type { Order } from '../src/service/model.ts';
 import { createVkPay, type VkPayOptions } from '../src/vk-pay.ts';
 import { runConcurrently } from './support/load.ts';
 

@@ -6,10 +6,9 @@ import { type Logger, pino } from 'pino';
 import { type Cache, openCache } from './cache/index.ts';
 import { DEFAULT_CONFIG, type VkPayConfig } from './config/config.ts';
 import { PROVIDERS, SCENES } from './core/validate.ts';
-import type { Provider } from './providers/provider.ts';
+import type { PaymentResult, Provider, RefundResult } from './providers/provider.ts';
 import type { ServiceContext } from './service/context.ts';
 import { type BusinessHandler, HandlerRegistry } from './service/handlers.ts';
-import type { PaymentResult, RefundResult } from './service/model.ts';
 import { handleNotify, type NotifyRequest } from './service/notify.ts';
 import {
   closePayment,

@@ -11,7 +11,47 @@ import type { Scene } from '../core/validate.ts';
 
 export type { ClientPayParams };
 
-import type { PaymentResult, RefundResult } from '../service/model.ts';
+/** What a verified gateway callback or query says about a payment. */
+export interface PaymentResult {
+  merchantId: string;
+  provider: string;
+  outTradeNo: string;
+  /** The gateway's own number for the payment (WeChat transaction_id, Alipay trade_no). */
+  transactionId: string | null;
+  /** What the gateway says the payer paid, in fen. */
+  amountFen: Fen;
+  status: 'SUCCESS' | 'NOTPAY' | 'USERPAYING' | 'CLOSED' | 'FAILED';
+  /** The gateway merchant and app the payment went to; checked against the order's. */
+  mchId?: string | null;
+  appId?: string | null;
+  paidAt?: Date | null;
+  /** The gateway's event id (WeChat notification id, Alipay notify_id), recorded once. */
+  eventId?: string | null;
+  source: 'notify' | 'query';
+  /** The verified, decrypted payload, kept with the order. */
+  raw: unknown;
+}
+
+export interface RefundResult {
+  merchantId: string;
+  provider: string;
+  outRefundNo: string;
+  /** A gateway reports the first four; REFUSED comes only from a request the gateway refused. */
+  status: 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL' | 'REFUSED';
+  refundId?: string | null;
+  /** The refunded amount the gateway reports, checked against the refund's. */
+  refundFen?: Fen | null;
+  successTime?: Date | null;
+  eventId?: string | null;
+  source: 'notify' | 'query' | 'request';
+  /**
+   * A query's word that the gateway does not hold this refund as in progress (it never received
+   * it, or cannot tell that from a failure): sending it again with the same out_refund_no is safe
+   * and is what settles it.
+   */
+  resendable?: boolean;
+  raw: unknown;
+}
 
 /** What a provider needs to create a payment at the gateway. */
 export interface PaymentOrder {

@@ -5,8 +5,9 @@
 import type { Transaction } from 'kysely';
 import { PayError } from '../core/errors.ts';
 import { BUILTIN_ORDER_TYPES, isOrderTypeName } from '../core/validate.ts';
+import type { PaymentResult } from '../providers/provider.ts';
 import type { Database } from '../store/schema.ts';
-import type { Order, PaymentResult } from './model.ts';
+import type { Order } from './model.ts';
 
 export interface HandlerContext {
   /** The order as it is after the payment was applied (status SUCCESS). */

@@ -7,12 +7,13 @@ import { isPayError, PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import { canMoveOrder, isPaid, ORDER_STATUSES } from '../core/states.ts';
 import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
+import type { PaymentResult } from '../providers/provider.ts';
 import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } from '../store/orders.ts';
 import type { Database, OrderRow } from '../store/schema.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
 import { announceOrderChange, recordPaymentEvent } from './events.ts';
-import { type Order, type PaymentResult, toOrder } from './model.ts';
+import { type Order, toOrder } from './model.ts';
 import { type ReviewKind, recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
 

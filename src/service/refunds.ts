@@ -5,6 +5,7 @@
 import { isPayError, PayError } from '../core/errors.ts';
 import { assertRefundMove, canMoveRefund, isPaid, statusAfterRefunds } from '../core/states.ts';
 import { type RefundInput, validateRefundInput } from '../core/validate.ts';
+import type { RefundResult } from '../providers/provider.ts';
 import { insertNotifyEvent } from '../store/journal.ts';
 import { lockOrder, lockOrderById, updateOrder } from '../store/orders.ts';
 import {
@@ -17,7 +18,7 @@ import {
 } from '../store/refunds.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
 import { announceOrderChange, recordRefundEvent } from './events.ts';
-import { type Order, type Refund, type RefundResult, toOrder, toRefund } from './model.ts';
+import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { cacheOrder } from './payments.ts';
 import { recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';

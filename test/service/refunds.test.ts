@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PayError } from '../../src/core/errors.ts';
-import type { RefundResult } from '../../src/service/model.ts';
+import type { RefundResult } from '../../src/providers/provider.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
 import { backends } from '../support/backends.ts';
 import { MERCHANT, orderRequest, paidOrder } from '../support/orders.ts';

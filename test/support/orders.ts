@@ -1,5 +1,5 @@
 /** Builders for orders and gateway results in service tests. */
-import type { PaymentResult } from '../../src/service/model.ts';
+import type { PaymentResult } from '../../src/providers/provider.ts';
 import type { CreateOrderRequest } from '../../src/service/payments.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
 

@@ -6,7 +6,7 @@
  */
 import { PayError } from '../../core/errors.ts';
 import type { Fen } from '../../core/money.ts';
-import type { RefundResult } from '../../service/model.ts';
+import type { RefundResult } from '../provider.ts';
 import { NOTIFY_FAILURE_STATUS, type NotifyAck, type NotifyAnswer, type NotifyEvent } from '../provider.ts';
 import type { AlipayMerchant } from './config.ts';
 import type { AlipayContext } from './context.ts';

@@ -3,7 +3,7 @@
  * A trade that does not exist yet (precreate or page pay before the buyer acts) is unpaid, not an error.
  */
 import { PayError } from '../../../core/errors.ts';
-import type { PaymentResult } from '../../../service/model.ts';
+import type { PaymentResult } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { notYetCreated, toPaymentResult } from './results.ts';
 

@@ -5,7 +5,7 @@
  * refund again with the same out_request_no.
  */
 import { PayError } from '../../../core/errors.ts';
-import type { RefundResult } from '../../../service/model.ts';
+import type { RefundResult } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { parseBeijingTime } from '../sign.ts';
 import { fenOf } from './results.ts';

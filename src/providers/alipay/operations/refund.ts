@@ -5,8 +5,7 @@
  */
 import type { Fen } from '../../../core/money.ts';
 import { fenToYuan } from '../../../core/money.ts';
-import type { RefundResult } from '../../../service/model.ts';
-import type { RefundRequest } from '../../provider.ts';
+import type { RefundRequest, RefundResult } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { parseBeijingTime } from '../sign.ts';
 import { fenOf } from './results.ts';

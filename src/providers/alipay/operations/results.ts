@@ -5,7 +5,7 @@
  */
 import { PayError } from '../../../core/errors.ts';
 import { type Fen, yuanToFen } from '../../../core/money.ts';
-import type { PaymentResult } from '../../../service/model.ts';
+import type { PaymentResult } from '../../provider.ts';
 import type { AlipayMerchant } from '../config.ts';
 import { parseBeijingTime } from '../sign.ts';
 

@@ -6,8 +6,7 @@
  */
 import { constants, type KeyObject, publicEncrypt } from 'node:crypto';
 import { PayError } from '../../../core/errors.ts';
-import type { RefundResult } from '../../../service/model.ts';
-import type { AbnormalRefundRequest } from '../../provider.ts';
+import type { AbnormalRefundRequest, RefundResult } from '../../provider.ts';
 import { segment, type WxpayContext } from '../context.ts';
 import type { RefundWire } from '../wire.ts';
 import { toRefundResult } from './results.ts';

@@ -3,7 +3,7 @@
  * found by out_trade_no). The answer must be about the order asked for and this merchant.
  */
 import { PayError } from '../../../core/errors.ts';
-import type { PaymentResult } from '../../../service/model.ts';
+import type { PaymentResult } from '../../provider.ts';
 import { segment, type WxpayContext } from '../context.ts';
 import type { TransactionWire } from '../wire.ts';
 import { toPaymentResult } from './results.ts';

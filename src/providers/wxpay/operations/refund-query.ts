@@ -1,5 +1,5 @@
 /** Query a refund by our out_refund_no. */
-import type { RefundResult } from '../../../service/model.ts';
+import type { RefundResult } from '../../provider.ts';
 import { segment, type WxpayContext } from '../context.ts';
 import type { RefundWire } from '../wire.ts';
 import { toRefundResult } from './results.ts';

@@ -3,8 +3,7 @@
  * a retry after a timeout must reuse it, and the transport resends the same body on 5xx. A successful
  * call only means the refund was accepted; the result comes from a query or a notification.
  */
-import type { RefundResult } from '../../../service/model.ts';
-import type { RefundRequest } from '../../provider.ts';
+import type { RefundRequest, RefundResult } from '../../provider.ts';
 import type { WxpayContext } from '../context.ts';
 import type { RefundRequestWire, RefundWire } from '../wire.ts';
 import { toRefundResult } from './results.ts';

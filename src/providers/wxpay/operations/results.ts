@@ -3,7 +3,7 @@
  * notifications share these two functions, so a lost callback healed by a query reads the same.
  */
 import { PayError } from '../../../core/errors.ts';
-import type { PaymentResult, RefundResult } from '../../../service/model.ts';
+import type { PaymentResult, RefundResult } from '../../provider.ts';
 import type { RefundWire, TransactionWire } from '../wire.ts';
 
 const PAYMENT_STATUS: Readonly<Record<string, PaymentResult['status']>> = {
