@@ -1,5 +1,5 @@
 /**
- * Issue 4: alipay.trade.precreate calls per second through our Alipay provider against the emulator
+ * alipay.trade.precreate calls per second through our Alipay provider against the emulator
  * in another process, beside the official alipay-sdk making the same calls against the same
  * emulator in the same run, with the same concurrency and response signatures verified by both.
  */

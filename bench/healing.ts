@@ -1,5 +1,5 @@
 /**
- * Issue 11: the healing job over N unpaid orders against the WeChat Pay emulator in another
+ * The healing job over N unpaid orders against the WeChat Pay emulator in another
  * process, 1 % of them paid there with every callback dropped, the service's clock moved 15 s a
  * tick. Printed: gateway calls per tick, calls in all beside the schedule's minimum, and the wall
  * time for every order to settle beside the least that many calls can take at the gateway query

@@ -1,5 +1,5 @@
 /**
- * Issue 5: the service under HTTP load (autocannon, 127.0.0.1), each server in its own process:
+ * The service under HTTP load (autocannon, 127.0.0.1), each server in its own process:
  * createPayment per second with the WeChat Pay emulator in another process; cached queryPayment per
  * second beside a bare Fastify route; callbacks applied per second (PostgreSQL, and PGlite beside
  * it); p50/p99 latency and the service's peak RSS in each phase.

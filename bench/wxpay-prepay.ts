@@ -1,5 +1,5 @@
 /**
- * Issue 3: native prepay calls per second through our WeChat Pay provider against the emulator in
+ * Native prepay calls per second through our WeChat Pay provider against the emulator in
  * another process, beside this machine's RSA-2048 signing rate measured in the same run. A signed
  * call costs at least one signature here and one at the gateway, so the signing rate is its floor.
  */

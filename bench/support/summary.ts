@@ -1,4 +1,4 @@
-/** The closing table: each figure beside its same-run baseline, with the issues' targets checked. */
+/** The closing table: each figure beside its same-run baseline, with the product's targets checked. */
 
 export interface SummaryRow {
   figure: string;
