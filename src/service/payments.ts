@@ -3,6 +3,7 @@
  * gateway says about it, in one transaction with the business handler.
  */
 import type { Transaction } from 'kysely';
+import { maskCardNumbers } from '../core/card-data.ts';
 import { isPayError, PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import { canMoveOrder, isPaid, ORDER_STATUSES } from '../core/states.ts';
@@ -43,10 +44,12 @@ export async function createOrder(
   context: ServiceContext,
   request: CreateOrderRequest,
 ): Promise<CreatedOrder> {
-  const params = validatePaymentInput(request, {
+  const validated = validatePaymentInput(request, {
     ...context.rules,
     orderTypes: context.handlers.orderTypes(),
   });
+  // A card number in the subject is masked before it is stored or sent to a gateway.
+  const params = { ...validated, subject: maskCardNumbers(validated.subject) };
   const { db } = context.store;
   const inserted = await insertOrder(db, {
     merchant_id: request.merchantId,

@@ -2,6 +2,7 @@
  * Refund bookkeeping. A refund is reserved under the order's lock, only within what is still
  * refundable, and its gateway results move the refund and the order's refunded total together.
  */
+import { maskCardNumbers } from '../core/card-data.ts';
 import { isPayError, PayError } from '../core/errors.ts';
 import { assertRefundMove, canMoveRefund, isPaid, statusAfterRefunds } from '../core/states.ts';
 import { type RefundInput, validateRefundInput } from '../core/validate.ts';
@@ -93,7 +94,7 @@ export async function startRefund(
         out_refund_no: params.outRefundNo,
         refund_fee: params.refundFen,
         total_fee: order.total_fee,
-        reason: params.reason,
+        reason: params.reason === null ? null : maskCardNumbers(params.reason),
         status: 'PROCESSING',
         create_date: context.now(),
         update_date: context.now(),

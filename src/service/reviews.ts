@@ -5,6 +5,7 @@
  * one row however often the gateway reports it; resolving it records who decided what.
  */
 import type { Kysely, Transaction } from 'kysely';
+import { maskCardNumbers } from '../core/card-data.ts';
 import { PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { Database, ReviewRow } from '../store/schema.ts';
@@ -233,7 +234,7 @@ export async function resolveReview(
   const resolved = await db.transaction().execute(async (tx) => {
     const row = await tx
       .updateTable('payment_reviews')
-      .set({ status: 'RESOLVED', note: note.trim(), resolve_date: context.now() })
+      .set({ status: 'RESOLVED', note: maskCardNumbers(note.trim()), resolve_date: context.now() })
       .where('id', '=', id)
       .where('merchant_id', '=', merchantId)
       .where('status', '=', 'OPEN')
