@@ -9,7 +9,7 @@ import { DEFAULT_HEAL, syncUnpaidOrders } from '../../src/service/jobs.ts';
 import { backends } from '../support/backends.ts';
 import { MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
 
-// The 5,000 with VKPAY_TEST_HEAL_ORDERS=5000 (about three minutes on two cores, most of it
+// 5,000 orders with VKPAY_TEST_HEAL_ORDERS=5000 (about three minutes on two cores, most of it
 // RSA signatures); the suite's default keeps the same proof at a fifth of the size.
 const ORDERS = Number(process.env.VKPAY_TEST_HEAL_ORDERS ?? 1000);
 const PAID_SHARE = 0.01;
