@@ -203,3 +203,36 @@ export async function eventually<T>(
   }
   return value;
 }
+
+/**
+ * A native order of `totalFen` created through the library, paid at the emulator (Alipay: scanned
+ * first), and SUCCESS here by its callback. Returns its out_trade_no.
+ */
+export async function paidOrder(
+  h: WxpayHarness,
+  outTradeNo: string,
+  totalFen: number,
+  options: { provider?: 'wxpay' | 'alipay'; subject?: string } = {},
+): Promise<string> {
+  const provider = options.provider ?? 'wxpay';
+  await h.vkPay.pay({
+    merchantId: MERCHANT,
+    provider,
+    scene: 'native',
+    out_trade_no: outTradeNo,
+    total_fee: totalFen,
+    subject: options.subject ?? 'paid order',
+    type: 'goods',
+  });
+  if (provider === 'wxpay') await h.control('POST', `/trades/${h.mchId}/${outTradeNo}/pay`);
+  else {
+    await h.alipay.control('POST', `/trades/${h.alipay.appId}/${outTradeNo}/scan`);
+    await h.alipay.control('POST', `/trades/${h.alipay.appId}/${outTradeNo}/pay`);
+  }
+  const order = await eventually(
+    () => h.vkPay.getOrder(MERCHANT, outTradeNo),
+    (found) => found.status === 'SUCCESS',
+  );
+  if (order.status !== 'SUCCESS') throw new Error(`${outTradeNo} was not paid: ${order.status}`);
+  return outTradeNo;
+}

@@ -6,7 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileDueDays } from '../../src/service/reconcile.ts';
 import { backends } from '../support/backends.ts';
-import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
+import {
+  eventually,
+  MERCHANT,
+  paidOrder as paidOrderAt,
+  startWxpayHarness,
+  tradeNumbers,
+  type WxpayHarness,
+} from './harness.ts';
 
 const tradeNo = tradeNumbers('RW');
 const chinaDate = (instant: number) => new Date(instant + 8 * 3600_000).toISOString().slice(0, 10);
@@ -33,24 +40,7 @@ describe.each(backends)('a week of reconciliation on $name', (backend) => {
     await h?.close();
   });
 
-  const paidOrder = async (totalFen: number) => {
-    const no = tradeNo();
-    await h.vkPay.pay({
-      merchantId: MERCHANT,
-      provider: 'wxpay',
-      scene: 'native',
-      out_trade_no: no,
-      total_fee: totalFen,
-      subject: '周对账',
-      type: 'goods',
-    });
-    await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
-    await eventually(
-      () => h.vkPay.getOrder(MERCHANT, no),
-      (order) => order.status === 'SUCCESS',
-    );
-    return no;
-  };
+  const paidOrder = (totalFen: number) => paidOrderAt(h, tradeNo(), totalFen, { subject: '周对账' });
   const refund = (no: string, fen: number, suffix = 'R1') =>
     h.vkPay.refund({
       merchantId: MERCHANT,

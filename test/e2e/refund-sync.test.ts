@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Scene } from '../../src/core/validate.ts';
 import type { ServiceContext } from '../../src/service/context.ts';
 import { DEFAULT_REFUND_SYNC, syncPendingRefunds } from '../../src/service/jobs.ts';
 import { backends } from '../support/backends.ts';
@@ -7,6 +6,7 @@ import {
   codeOf,
   eventually,
   MERCHANT,
+  paidOrder as paidOrderAt,
   startWxpayHarness,
   tradeNumbers,
   type WxpayHarness,
@@ -28,28 +28,8 @@ describe.each(backends)('refunds left PROCESSING are settled by the background j
   const sync = () => syncPendingRefunds(later(), DEFAULT_REFUND_SYNC);
   const refundOf = async (no: string) => (await h.vkPay.listRefunds(MERCHANT, no))[0]!;
 
-  const paidOrder = async (provider: 'wxpay' | 'alipay', totalFen: number) => {
-    const no = tradeNo();
-    await h.vkPay.pay({
-      merchantId: MERCHANT,
-      provider,
-      scene: 'native' as Scene,
-      out_trade_no: no,
-      total_fee: totalFen,
-      subject: '退款对账',
-      type: 'goods',
-    });
-    if (provider === 'wxpay') await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
-    else {
-      await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/scan`);
-      await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/pay`);
-    }
-    await eventually(
-      () => h.vkPay.getOrder(MERCHANT, no),
-      (order) => order.status === 'SUCCESS',
-    );
-    return no;
-  };
+  const paidOrder = (provider: 'wxpay' | 'alipay', totalFen: number) =>
+    paidOrderAt(h, tradeNo(), totalFen, { provider, subject: '退款对账' });
 
   it('WeChat Pay: a refund whose notification was lost is read back from the gateway', async () => {
     const no = await paidOrder('wxpay', 500);

@@ -13,6 +13,7 @@ import {
   codeOf,
   eventually,
   MERCHANT,
+  paidOrder as paidOrderAt,
   startWxpayHarness,
   tradeNumbers,
   type WxpayHarness,
@@ -29,24 +30,7 @@ describe.each(backends)('refund truth on $name', (backend) => {
     await h?.close();
   });
 
-  const paidOrder = async (totalFen: number) => {
-    const no = tradeNo();
-    await h.vkPay.pay({
-      merchantId: MERCHANT,
-      provider: 'wxpay',
-      scene: 'native',
-      out_trade_no: no,
-      total_fee: totalFen,
-      subject: '退款',
-      type: 'goods',
-    });
-    await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
-    await eventually(
-      () => h.vkPay.getOrder(MERCHANT, no),
-      (order) => order.status === 'SUCCESS',
-    );
-    return no;
-  };
+  const paidOrder = (totalFen: number) => paidOrderAt(h, tradeNo(), totalFen, { subject: '退款' });
   /** Records here that the gateway refused the refund, as a misread answer would have. */
   const refuseHere = (outRefundNo: string) =>
     h.vkPay.applyRefundResult({
