@@ -12,7 +12,13 @@ import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
 import { ConfigError, type Environment, loadConfig, type VkPayConfig } from './config.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
-import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from './security.ts';
+import {
+  type ApiApp,
+  appRateLimitsOf,
+  DEFAULT_SECURITY,
+  rateLimitSettingsOf,
+  type SecurityConfig,
+} from './security.ts';
 
 export interface ServiceConfig extends VkPayConfig {
   host: string;
@@ -41,10 +47,13 @@ export interface ServiceConfig extends VkPayConfig {
   configFile: string | null;
 }
 
-const PROFILE: Record<Environment, { sandbox: boolean; requireSignature: boolean; requireHttps: boolean }> = {
-  development: { sandbox: true, requireSignature: false, requireHttps: false },
-  testing: { sandbox: true, requireSignature: true, requireHttps: false },
-  production: { sandbox: false, requireSignature: true, requireHttps: true },
+const PROFILE: Record<
+  Environment,
+  { sandbox: boolean; requireSignature: boolean; requireHttps: boolean; rateLimits: boolean }
+> = {
+  development: { sandbox: true, requireSignature: false, requireHttps: false, rateLimits: false },
+  testing: { sandbox: true, requireSignature: true, requireHttps: false, rateLimits: true },
+  production: { sandbox: false, requireSignature: true, requireHttps: true, rateLimits: true },
 };
 
 type FileConfig = Record<string, unknown>;
@@ -259,17 +268,22 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     requireSignature: profile.requireSignature,
     requireHttps: profile.requireHttps,
     ...fileSecurity,
+    ...rateLimitSettingsOf(fileSecurity, profile.rateLimits),
   };
   const apps: ApiApp[] = list(file.apps, 'apps').map((app, i) => {
     const secret = resolveSecret(app.secret, `apps[${i}].secret`, secrets);
     if (secret.length < 32) throw new ConfigError(`apps[${i}].secret must be at least 32 characters`);
+    if (app.rateLimit !== undefined)
+      throw new ConfigError(`apps[${i}].rateLimit is replaced by apps[${i}].rateLimits (per route class)`);
     return {
       appId: text(app.appId, `apps[${i}].appId`),
       merchantId: text(app.merchantId, `apps[${i}].merchantId`),
       secret,
       ...(Array.isArray(app.ipAllowlist) ? { ipAllowlist: app.ipAllowlist as string[] } : {}),
       ...(Array.isArray(app.merchants) ? { merchants: app.merchants.map(String) } : {}),
-      ...(app.rateLimit ? { rateLimit: app.rateLimit as ApiApp['rateLimit'] & object } : {}),
+      ...(app.rateLimits === undefined
+        ? {}
+        : { rateLimits: appRateLimitsOf(app.rateLimits, `apps[${i}].rateLimits`) }),
     };
   });
   const wxpay = list(file.wxpay, 'wxpay').map((merchant, i) => {

@@ -59,3 +59,41 @@ export function cashierPage(state: CashierState, assets: { script: string; style
 <script src="/checkout/assets/cashier.js?v=${assets.script}" defer></script>
 </body></html>`;
 }
+
+/**
+ * The page a buyer sees when their address has spent its request budget (429): in Chinese and
+ * English, the buyer's language first, reloading itself when the window ends.
+ */
+export function cashierBusyPage(options: {
+  lang: Lang;
+  retryAfterSeconds: number;
+  style: string;
+  /** The page to load again: the one that was refused. */
+  url: string;
+}): string {
+  const seconds = options.retryAfterSeconds;
+  const zh = { title: '请求过于频繁', text: `请 ${seconds} 秒后再试，页面会自动刷新。`, again: '重试' };
+  const en = {
+    title: 'Too many requests',
+    text: `Please try again in ${seconds} seconds; this page reloads by itself.`,
+    again: 'Try again',
+  };
+  const [first, second] = options.lang === 'en' ? [en, zh] : [zh, en];
+  const url = escapeHtml(options.url);
+  return `<!doctype html>
+<html lang="${options.lang === 'en' ? 'en' : 'zh-CN'}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta http-equiv="refresh" content="${seconds};url=${url}">
+<title>${first.title} · ${second.title}</title>
+<link rel="stylesheet" href="/checkout/assets/cashier.css?v=${options.style}">
+</head><body>
+<main class="cashier"><section class="result failure" data-testid="rate-limited">
+<div class="icon" aria-hidden="true">!</div>
+<h2>${first.title}</h2><p>${first.text}</p>
+<p lang="${options.lang === 'en' ? 'zh-CN' : 'en'}"><strong>${second.title}</strong> ${second.text}</p>
+<a class="back" href="${url}">${first.again} · ${second.again}</a>
+<p class="error-code">40008</p>
+</section></main>
+</body></html>`;
+}

@@ -22,7 +22,7 @@ const app: ApiApp = {
   appId: 'lb-app',
   merchantId: MERCHANT,
   secret: 'l'.repeat(40),
-  rateLimit: { windowMs: 60_000, max: 4 },
+  rateLimits: { query: { windowMs: 60_000, max: 4 } },
 };
 const servers = Boolean(serverUrls.databaseUrl && serverUrls.redisUrl);
 

@@ -18,7 +18,7 @@ const tiny: ApiApp = {
   appId: 'app-tiny',
   merchantId: MERCHANT,
   secret: 't'.repeat(40),
-  rateLimit: { windowMs: 60_000, max: 3 },
+  rateLimits: { query: { windowMs: 60_000, max: 3 } },
 };
 
 const createBody = {
@@ -120,7 +120,7 @@ describe.each(backends)('API security on $name', (backend) => {
     expect(outside6.json().code).toBe(40009);
   });
 
-  it('limits an app to its rate with 40008 and Retry-After', async () => {
+  it('limits an app to its query budget with 40008 and Retry-After', async () => {
     const statuses: number[] = [];
     let last: Awaited<ReturnType<typeof app.inject>> | undefined;
     for (let i = 0; i < 5; i++) {

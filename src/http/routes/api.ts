@@ -13,7 +13,7 @@ import { orderView, refundView, reviewView } from '../../service/views.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { ok } from '../envelope.ts';
 import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
-import { takeRateLimit } from '../plugins/rate-limit.ts';
+import { routeClassOf, takeRateLimit } from '../plugins/rate-limit.ts';
 import { verifySignedRequest } from '../plugins/signature.ts';
 import { checkoutApiRoutes } from './checkout.ts';
 import { webhookApiRoutes } from './webhooks.ts';
@@ -174,11 +174,8 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     }
   });
 
-  app.addHook('onRequest', async (request) => {
-    await takeRateLimit(vkPay.cache, `ip:${request.ip}`, security.ipRateLimit, now());
-  });
-
-  app.addHook('preValidation', async (request) => {
+  /** The app a request comes from: on its allowlist and correctly signed (or, unsigned, named). */
+  const authenticate = async (request: FastifyRequest): Promise<ApiApp> => {
     const claimed = request.headers['x-vkpay-appid'];
     const appId = Array.isArray(claimed) ? claimed[0] : claimed;
     const allowlist = appId ? allowlists.get(appId) : undefined;
@@ -206,6 +203,20 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       apiApp = (appId ? apps.get(appId) : undefined) ?? options.apps[0];
     }
     if (!apiApp) throw new PayError(40009, { message: 'no API app is configured for this request' });
+    return apiApp;
+  };
+
+  app.addHook('preValidation', async (request, reply) => {
+    let apiApp: ApiApp;
+    try {
+      apiApp = await authenticate(request);
+    } catch (error) {
+      // A request no app vouches for spends its address's budget, as the public routes do: forged
+      // traffic ends in 429, while a verified app never shares a budget with its neighbours.
+      if (security.rateLimitsEnabled)
+        await takeRateLimit(vkPay.cache, reply, `ip:${request.ip}`, security.ipRateLimit, now());
+      throw error;
+    }
     request.apiApp = apiApp;
     const requested = (request.query as { merchant?: unknown } | undefined)?.merchant;
     if (
@@ -219,7 +230,11 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       });
     }
     request.merchantId = requested === undefined ? apiApp.merchantId : String(requested);
-    await takeRateLimit(vkPay.cache, `app:${apiApp.appId}`, apiApp.rateLimit ?? security.rateLimit, now());
+    if (security.rateLimitsEnabled) {
+      const routeClass = routeClassOf(request.method, request.routeOptions.url);
+      const limit = apiApp.rateLimits?.[routeClass] ?? security.appRateLimits[routeClass];
+      await takeRateLimit(vkPay.cache, reply, `app:${apiApp.appId}:${routeClass}`, limit, now());
+    }
   });
 
   const merchantOf = (request: FastifyRequest) => request.merchantId!;

@@ -12,11 +12,11 @@ import { PROVIDERS, type ProviderName, validatePaymentInput } from '../../core/v
 import type { VkPay } from '../../vk-pay.ts';
 import { cashierScript, cashierStyle } from '../checkout-assets.ts';
 import { offersFor } from '../checkout-offers.ts';
-import { type CashierState, cashierPage } from '../checkout-page.ts';
+import { type CashierState, cashierBusyPage, cashierPage } from '../checkout-page.ts';
 import { checkoutStatus } from '../checkout-status.ts';
 import { type CheckoutClaims, checkoutRuntime, MAX_CHECKOUT_TTL_SECONDS } from '../checkout-token.ts';
 import { languageOf, ok } from '../envelope.ts';
-import { takeRateLimit } from '../plugins/rate-limit.ts';
+import { countRequest, rateLimitHeaders, tooManyRequests } from '../plugins/rate-limit.ts';
 
 export interface CheckoutRoutesOptions {
   vkPay: VkPay;
@@ -136,20 +136,6 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
   const now = options.now ?? Date.now;
   const signer = () => checkoutRuntime(vkPay).signer;
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('cache-control', 'no-store');
-    await takeRateLimit(vkPay.cache, `checkout:${request.ip}`, security.ipRateLimit, now());
-  });
-
-  app.get('/checkout/assets/cashier.js', async (_request, reply) => {
-    const asset = await cashierScript();
-    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
-  });
-  app.get('/checkout/assets/cashier.css', async (_request, reply) => {
-    const asset = await cashierStyle();
-    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
-  });
-
   const langOf = (request: FastifyRequest): Lang => {
     const asked = (request.query as { lang?: string } | undefined)?.lang;
     return asked === 'en' || asked === 'zh' ? asked : languageOf(request);
@@ -162,6 +148,42 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       ? { token: rest, action: '' }
       : { token: rest.slice(0, slash), action: rest.slice(slash + 1) };
   };
+
+  // The seed's per-client limit. The assets are not counted: they are static, cached by the
+  // browser, and a page load would otherwise cost three requests.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('cache-control', 'no-store');
+    if (!security.rateLimitsEnabled || request.url.startsWith('/checkout/assets/')) return;
+    const state = await countRequest(vkPay.cache, `checkout:${request.ip}`, security.ipRateLimit, now());
+    reply.headers(rateLimitHeaders(state));
+    if (!state.exceeded) return;
+    // A buyer's browser asked for the page: answer with a page, not JSON.
+    if (request.method === 'GET' && split(request).action === '') {
+      const style = await cashierStyle();
+      return reply
+        .status(429)
+        .header('content-security-policy', CONTENT_SECURITY_POLICY)
+        .type('text/html; charset=utf-8')
+        .send(
+          cashierBusyPage({
+            lang: langOf(request),
+            retryAfterSeconds: state.resetSeconds,
+            style: style.hash,
+            url: request.url,
+          }),
+        );
+    }
+    throw tooManyRequests(state);
+  });
+
+  app.get('/checkout/assets/cashier.js', async (_request, reply) => {
+    const asset = await cashierScript();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+  app.get('/checkout/assets/cashier.css', async (_request, reply) => {
+    const asset = await cashierStyle();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
 
   app.get('/checkout/*', async (request, reply) => {
     const { token, action } = split(request);
