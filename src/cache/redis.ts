@@ -1,6 +1,11 @@
-/** The shared cache: Redis, so every instance sees the same entries, counters and nonces. */
-import { Redis } from 'ioredis';
+/**
+ * The shared cache: Redis, so every instance sees the same entries, counters and nonces. One Redis,
+ * a master behind Sentinel, or a Redis Cluster (see redis-url.ts for the URL forms). Every command
+ * touches one key (the Lua scripts too, through KEYS[1]), so a cluster needs no hash tags.
+ */
+import { Cluster, Redis } from 'ioredis';
 import type { Cache, Versioned } from './cache.ts';
+import { parseRedisUrl } from './redis-url.ts';
 
 // Compares versions inside Redis so two instances racing on one key cannot interleave.
 const SET_IF_NEWER = `
@@ -27,22 +32,48 @@ export interface RedisCacheOptions {
   prefix?: string;
 }
 
-export async function createRedisCache(options: RedisCacheOptions): Promise<Cache> {
-  const redis = new Redis(options.url, {
-    keyPrefix: options.prefix ?? 'vkpay:',
-    lazyConnect: true,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
+type Client = Redis | Cluster;
+
+/** A client for the URL's topology, not yet connected. */
+function clientFor(url: string, keyPrefix: string): Client {
+  const common = { keyPrefix, lazyConnect: true, enableOfflineQueue: true } as const;
+  const target = parseRedisUrl(url);
+  if (target.mode === 'standalone') return new Redis(url, { ...common, maxRetriesPerRequest: 2 });
+  const credentials = {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+  };
+  if (target.mode === 'sentinel') {
+    return new Redis({
+      ...common,
+      ...credentials,
+      maxRetriesPerRequest: 2,
+      sentinels: target.sentinels,
+      name: target.name,
+      db: target.db,
+      ...(target.sentinelUsername ? { sentinelUsername: target.sentinelUsername } : {}),
+      ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+      ...(target.tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
+    });
+  }
+  return new Cluster(target.nodes, {
+    ...common,
+    redisOptions: { ...credentials, maxRetriesPerRequest: 2, ...(target.tls ? { tls: {} } : {}) },
   });
+}
+
+export async function createRedisCache(options: RedisCacheOptions): Promise<Cache> {
+  const redis = clientFor(options.url, options.prefix ?? 'vkpay:');
   await redis.connect();
   // Pub/sub needs a connection of its own; it is opened on the first subscription. Channels are not
   // keys, so the prefix is added by hand to keep deployments sharing one Redis apart.
   const prefix = options.prefix ?? 'vkpay:';
   const listeners = new Map<string, Set<(message: string) => void>>();
-  let subscriber: Redis | null = null;
-  const subscriberConnection = async (): Promise<Redis> => {
+  let subscriber: Client | null = null;
+  const subscriberConnection = async (): Promise<Client> => {
     if (subscriber) return subscriber;
-    const connection = redis.duplicate({ keyPrefix: '' });
+    const connection =
+      redis instanceof Cluster ? redis.duplicate([], { keyPrefix: '' }) : redis.duplicate({ keyPrefix: '' });
     connection.on('message', (channel: string, message: string) => {
       for (const listener of listeners.get(channel.slice(prefix.length)) ?? []) listener(message);
     });

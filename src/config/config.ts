@@ -2,6 +2,7 @@
  * Configuration: defaults for the embedded mode, overridden by environment variables. Everything
  * is checked at start, so a typo fails loudly instead of paying with a wrong setting.
  */
+import { parseRedisUrl } from '../cache/redis-url.ts';
 import { DEFAULT_MAX_FEN, HARD_MAX_FEN } from '../core/money.ts';
 import { DEFAULT_POOL, type PoolConfig } from '../store/db.ts';
 
@@ -67,6 +68,18 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
   return raw;
 }
 
+/** REDIS_URL: one Redis, Sentinel or Cluster (forms in src/cache/redis-url.ts); unset is the in-process cache. */
+function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    parseRedisUrl(raw);
+  } catch (error) {
+    throw new ConfigError(`REDIS_URL ${(error as Error).message}`);
+  }
+  return raw;
+}
+
 /** NODE_ENV is shared with every tool (test runners set "test"), so it only hints; VKPAY_ENV decides. */
 function environmentOfNodeEnv(nodeEnv: string | undefined): Environment {
   if (nodeEnv === 'production') return 'production';
@@ -104,7 +117,7 @@ export function loadConfig(
       ),
       idleTimeoutMs: integer(env, 'VKPAY_DB_IDLE_TIMEOUT_MS', DEFAULT_POOL.idleTimeoutMs, 1000, 3_600_000),
     },
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: redisUrl(env),
     maxFen: integer(env, 'VKPAY_MAX_FEN', DEFAULT_CONFIG.maxFen, 1, HARD_MAX_FEN),
     maxCustomBytes: integer(env, 'VKPAY_MAX_CUSTOM_BYTES', DEFAULT_CONFIG.maxCustomBytes, 2, 65_536),
     resultCacheTtlMs: integer(
