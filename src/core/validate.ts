@@ -15,6 +15,14 @@ export type Scene = (typeof SCENES)[number];
 export const BUILTIN_ORDER_TYPES = ['recharge', 'goods', 'vip', 'custom'] as const;
 
 export const OUT_TRADE_NO_PATTERN = /^[0-9A-Za-z_\-*]{6,32}$/;
+/**
+ * How long an order may stay payable, in seconds: WeChat Pay asks for at least a minute, and
+ * Alipay's timeout_express goes from 1m to 15d.
+ */
+export const MIN_EXPIRE_SECONDS = 60;
+export const MAX_EXPIRE_SECONDS = 15 * 86_400;
+/** Longest user_id or openid kept with an order. */
+export const MAX_ID_LENGTH = 128;
 const ORDER_TYPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export interface ValidationRules {
@@ -77,11 +85,20 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function optionalId(input: unknown, field: string, problems: Problem[]): string | null {
   if (input === undefined || input === null || input === '') return null;
-  if (typeof input !== 'string' || input.length > 128) {
-    problems.push({ field, message: `${field} must be a string of at most 128 characters` });
+  if (typeof input !== 'string' || input.length > MAX_ID_LENGTH) {
+    problems.push({ field, message: `${field} must be a string of at most ${MAX_ID_LENGTH} characters` });
     return null;
   }
   return input;
+}
+
+/** One 40001 listing every problem; the first one names the field. */
+export function problemsError(problems: readonly Problem[]): PayError {
+  return new PayError(40001, {
+    field: problems[0]?.field,
+    message: problems.map((p) => p.message).join('; '),
+    details: { problems },
+  });
 }
 
 /** Checks a create-payment request; throws one 40001 listing every problem, or returns typed params. */
@@ -89,6 +106,20 @@ export function validatePaymentInput(
   input: PaymentInput,
   rules: ValidationRules = DEFAULT_RULES,
 ): PaymentParams {
+  const { params, problems } = checkPaymentInput(input, rules);
+  if (problems.length > 0) throw problemsError(problems);
+  return params;
+}
+
+/** Every problem of a create-payment request, without throwing (for callers that add their own). */
+export function paymentProblems(input: PaymentInput, rules: ValidationRules = DEFAULT_RULES): Problem[] {
+  return checkPaymentInput(input, rules).problems;
+}
+
+function checkPaymentInput(
+  input: PaymentInput,
+  rules: ValidationRules,
+): { params: PaymentParams; problems: Problem[] } {
   const problems: Problem[] = [];
   const { out_trade_no, total_fee, subject, type, provider, scene, custom } = input;
 
@@ -136,19 +167,10 @@ export function validatePaymentInput(
   }
   const userId = optionalId(input.user_id, 'user_id', problems);
   const openid = optionalId(input.openid, 'openid', problems);
-
-  if (problems.length > 0) {
-    const first = problems[0]!;
-    throw new PayError(40001, {
-      field: first.field,
-      message: problems.map((p) => p.message).join('; '),
-      details: { problems },
-    });
-  }
-  return {
+  const params: PaymentParams = {
     outTradeNo: out_trade_no as string,
     totalFen: total_fee as Fen,
-    subject: (subject as string).trim(),
+    subject: typeof subject === 'string' ? subject.trim() : '',
     type: type as string,
     provider: provider as ProviderName,
     scene: scene as Scene,
@@ -156,6 +178,7 @@ export function validatePaymentInput(
     userId,
     openid,
   };
+  return { params, problems };
 }
 
 export const OUT_REFUND_NO_PATTERN = /^[0-9A-Za-z_\-|*@]{1,64}$/;
@@ -176,6 +199,19 @@ export interface RefundParams {
 
 /** Checks a refund request; throws one 40001 listing every problem, or returns typed params. */
 export function validateRefundInput(input: RefundInput, maxFen: Fen = DEFAULT_RULES.maxFen): RefundParams {
+  const problems = refundProblems(input, maxFen);
+  if (problems.length > 0) throw problemsError(problems);
+  const reason = input.reason;
+  return {
+    outTradeNo: input.out_trade_no as string,
+    outRefundNo: input.out_refund_no as string,
+    refundFen: input.refund_fee as Fen,
+    reason: typeof reason === 'string' && reason.length > 0 ? reason : null,
+  };
+}
+
+/** Every problem of a refund request, without throwing. */
+export function refundProblems(input: RefundInput, maxFen: Fen = DEFAULT_RULES.maxFen): Problem[] {
   const problems: Problem[] = [];
   if (typeof input.out_trade_no !== 'string' || !OUT_TRADE_NO_PATTERN.test(input.out_trade_no)) {
     problems.push({
@@ -195,17 +231,5 @@ export function validateRefundInput(input: RefundInput, maxFen: Fen = DEFAULT_RU
   if (reason !== undefined && reason !== null && (typeof reason !== 'string' || [...reason].length > 80)) {
     problems.push({ field: 'reason', message: 'reason must be a string of at most 80 characters' });
   }
-  if (problems.length > 0) {
-    throw new PayError(40001, {
-      field: problems[0]!.field,
-      message: problems.map((p) => p.message).join('; '),
-      details: { problems },
-    });
-  }
-  return {
-    outTradeNo: input.out_trade_no as string,
-    outRefundNo: input.out_refund_no as string,
-    refundFen: input.refund_fee as Fen,
-    reason: typeof reason === 'string' && reason.length > 0 ? reason : null,
-  };
+  return problems;
 }

@@ -8,8 +8,9 @@ import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from '../config/se
 import { PayError } from '../core/errors.ts';
 import type { VkPay } from '../vk-pay.ts';
 import { type CheckoutSettings, configureCheckout } from './checkout-token.ts';
-import { installErrorHandler } from './error-handler.ts';
+import { answerError, installErrorHandler } from './error-handler.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -56,11 +57,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: security.requestTimeoutMs,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
+    // Long enough for any identifier the routes take, so their schemas name a too-long one.
+    routerOptions: { maxParamLength: 512 },
+    // Errors before routing (bad URL encoding, an overlong parameter) answer in the envelope too.
+    frameworkErrors: (error, request, reply) => {
+      for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
+      answerError(error, request, reply);
+    },
     ajv: {
       customOptions: { removeAdditional: false, allErrors: true, coerceTypes: false, useDefaults: true },
     },
   });
   installErrorHandler(app);
+  installTextGuard(app);
   if (options.checkout) configureCheckout(vkPay, options.checkout);
   const metrics = createMetrics(vkPay);
   app.decorate('metrics', metrics);

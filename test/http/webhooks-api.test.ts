@@ -163,7 +163,7 @@ describe.each(backends)('the webhook API on $name', (backend) => {
       ['POST', '/api/webhooks/endpoints', { url: 'http://127.0.0.1/x\u0000y' }, 400],
       ['POST', '/api/webhooks/endpoints', { url: 'http://127.0.0.1/x', description: 'a\u0000b' }, 400],
       ['POST', '/api/webhooks/endpoints', { url: 'http://127.0.0.1/x y' }, 400],
-      ['POST', '/api/webhooks/endpoints', { url: 'http://127.0.0.1/x', description: '\ud800' }, 200],
+      ['POST', '/api/webhooks/endpoints', { url: 'http://127.0.0.1/x', description: '\ud800' }, 400],
       ['POST', '/api/webhooks/endpoints', { url: 'http://127.0.0.1/x', secret: 'mine' }, 400],
       ['POST', '/api/webhooks/endpoints', {}, 400],
       ['GET', '/api/webhooks/endpoints/nope', undefined, 404],
@@ -184,7 +184,7 @@ describe.each(backends)('the webhook API on $name', (backend) => {
         expect(answer.json).toMatchObject({ code: expect.any(Number), msg: expect.any(String) });
     }
     const after = (await api('GET', '/api/webhooks/endpoints')).json.data.endpoints.length;
-    expect(after).toBe(before + 1);
+    expect(after).toBe(before);
   });
 
   it('acts for the request merchant only', async () => {

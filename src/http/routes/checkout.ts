@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { SecurityConfig } from '../../config/security.ts';
 import { type Lang, PayError, toPayError } from '../../core/errors.ts';
-import { PROVIDERS, type ProviderName, validatePaymentInput } from '../../core/validate.ts';
+import { MIN_EXPIRE_SECONDS, PROVIDERS, type ProviderName, paymentProblems } from '../../core/validate.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { cashierScript, cashierStyle } from '../checkout-assets.ts';
 import { offersFor } from '../checkout-offers.ts';
@@ -17,6 +17,8 @@ import { checkoutStatus } from '../checkout-status.ts';
 import { type CheckoutClaims, checkoutRuntime, MAX_CHECKOUT_TTL_SECONDS } from '../checkout-token.ts';
 import { languageOf, ok } from '../envelope.ts';
 import { countRequest, rateLimitHeaders, tooManyRequests } from '../plugins/rate-limit.ts';
+import { NOT_AN_OBJECT, refuseProblems } from '../request-problems.ts';
+import { FIELD } from './fields.ts';
 
 export interface CheckoutRoutesOptions {
   vkPay: VkPay;
@@ -40,10 +42,10 @@ const createCheckoutBody = {
   additionalProperties: false,
   required: ['out_trade_no', 'total_fee', 'subject', 'type'],
   properties: {
-    out_trade_no: { type: 'string' },
-    total_fee: { type: 'integer', description: 'integer fen: 100 = 1 yuan' },
-    subject: { type: 'string' },
-    type: { type: 'string' },
+    out_trade_no: FIELD.outTradeNo,
+    total_fee: FIELD.fen,
+    subject: FIELD.subject,
+    type: FIELD.orderType,
     providers: {
       type: 'array',
       items: { type: 'string', enum: [...PROVIDERS] },
@@ -51,15 +53,16 @@ const createCheckoutBody = {
       uniqueItems: true,
       description: 'the providers the buyer may choose from; default all',
     },
-    user_id: { type: 'string' },
-    openid: { type: 'string', description: "the payer's openid, for JSAPI in the WeChat browser" },
-    custom: { type: 'object' },
-    return_url: {
-      type: 'string',
-      pattern: '^https?://',
-      description: "the merchant's page after the result",
+    user_id: FIELD.id,
+    openid: { ...FIELD.id, description: "the payer's openid, for JSAPI in the WeChat browser" },
+    custom: FIELD.custom,
+    return_url: { ...FIELD.returnUrl, description: "the merchant's page after the result" },
+    time_expire: {
+      type: 'integer',
+      minimum: MIN_EXPIRE_SECONDS,
+      maximum: MAX_CHECKOUT_TTL_SECONDS,
+      description: `seconds the checkout may be paid: ${MIN_EXPIRE_SECONDS} to ${MAX_CHECKOUT_TTL_SECONDS}`,
     },
-    time_expire: { type: 'integer', minimum: 1, maximum: MAX_CHECKOUT_TTL_SECONDS },
     alipay_in_wechat: { type: 'boolean', description: 'offer Alipay inside the WeChat browser too' },
   },
 } as const;
@@ -91,15 +94,29 @@ export const checkoutApiRoutes: FastifyPluginAsync<{ vkPay: VkPay; now?: () => n
   const now = options.now ?? Date.now;
   app.post<{ Body: CreateCheckoutBody }>(
     '/api/checkouts',
-    { schema: { body: createCheckoutBody, tags: ['payments'], summary: 'createCheckout' } },
+    {
+      schema: { body: createCheckoutBody, tags: ['payments'], summary: 'createCheckout' },
+      // The schema's findings are listed with the domain's below, so every problem comes back at once.
+      attachValidation: true,
+    },
     async (request) => {
       const body = request.body;
+      const input = body !== null && typeof body === 'object' && !Array.isArray(body) ? body : undefined;
       const merchantId = request.merchantId ?? request.apiApp!.merchantId;
-      const providers = body.providers ?? [...PROVIDERS];
+      const providers = Array.isArray(input?.providers) ? input.providers : [...PROVIDERS];
       // Every order problem is reported now, not when the buyer picks a provider.
-      validatePaymentInput(
-        { ...body, provider: providers[0], scene: 'native' },
-        { ...vkPay.context.rules, orderTypes: vkPay.context.handlers.orderTypes() },
+      refuseProblems(
+        request,
+        !input
+          ? [NOT_AN_OBJECT]
+          : paymentProblems(
+              {
+                ...input,
+                provider: PROVIDERS.find((name) => providers.includes(name)) ?? PROVIDERS[0],
+                scene: 'native',
+              },
+              { ...vkPay.context.rules, orderTypes: vkPay.context.handlers.orderTypes() },
+            ),
       );
       const runtime = checkoutRuntime(vkPay);
       const issuedAt = Math.floor(now() / 1000);

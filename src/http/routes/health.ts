@@ -71,8 +71,8 @@ export const healthRoutes: FastifyPluginAsync<{
           additionalProperties: false,
           required: ['provider', 'merchant'],
           properties: {
-            provider: { type: 'string' },
-            merchant: { type: 'string' },
+            provider: { type: 'string', maxLength: 32 },
+            merchant: { type: 'string', maxLength: 64 },
             date: {
               type: 'string',
               pattern: '^\\d{4}-\\d{2}-\\d{2}$',
@@ -135,8 +135,13 @@ export const healthRoutes: FastifyPluginAsync<{
           type: 'object',
           additionalProperties: false,
           properties: {
-            from: { type: 'string', format: 'date-time', description: 'default: 24 hours before `to`' },
-            to: { type: 'string', format: 'date-time', description: 'default: now' },
+            from: {
+              type: 'string',
+              format: 'date-time',
+              maxLength: 40,
+              description: 'default: 24 hours before `to`',
+            },
+            to: { type: 'string', format: 'date-time', maxLength: 40, description: 'default: now' },
           },
         },
       },

@@ -9,6 +9,7 @@ import { PayError } from '../../core/errors.ts';
 import { PING_EVENT, WEBHOOK_EVENT_TYPES } from '../../core/webhooks.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { ok } from '../envelope.ts';
+import { FIELD } from './fields.ts';
 
 const endpointId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
 const eventId = { type: 'string', pattern: '^evt_[0-9a-f]{24}$' } as const;
@@ -17,32 +18,51 @@ const eventParams = { type: 'object', properties: { id: eventId }, required: ['i
 const merchantQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { merchant: { type: 'string' } },
+  properties: { merchant: FIELD.merchant },
 } as const;
+/** A time as the event routes take it: ISO 8601 or Unix seconds. */
+const time = { type: 'string', maxLength: 40, description: 'ISO 8601 or Unix seconds' } as const;
 
 const endpointFields = {
-  url: { type: 'string', description: 'where events are POSTed; https in production' },
+  url: { type: 'string', maxLength: 2048, description: 'where events are POSTed; https in production' },
   order_types: {
     type: ['array', 'null'],
-    items: { type: 'string' },
+    items: { type: 'string', maxLength: 32 },
+    minItems: 1,
+    maxItems: 32,
     description: 'the order types this endpoint is for; null or absent: the default endpoint',
   },
   events: {
     type: ['array', 'null'],
     items: { type: 'string', enum: [...WEBHOOK_EVENT_TYPES] },
+    minItems: 1,
+    maxItems: WEBHOOK_EVENT_TYPES.length,
     description: 'event types wanted; null or absent: all',
   },
-  description: { type: ['string', 'null'] },
-  timeout_ms: { type: 'integer', description: 'answer timeout, 1000 to 30000 (default 10000)' },
+  description: { type: ['string', 'null'], maxLength: 200 },
+  timeout_ms: {
+    type: 'integer',
+    minimum: 1000,
+    maximum: 30_000,
+    description: 'answer timeout, 1000 to 30000 (default 10000)',
+  },
   enabled: { type: 'boolean' },
 } as const;
 
-/** A time given as ISO 8601 or Unix seconds; 40001 otherwise. */
+/** The times a query may name: within what the store keeps (PostgreSQL's years start at 4713 BC). */
+const EARLIEST_MS = Date.UTC(1970, 0, 1);
+const LATEST_MS = Date.UTC(9999, 11, 31);
+
+/** A time given as ISO 8601 or Unix seconds, from 1970 to 9999; 40001 otherwise. */
 function timeOf(value: string | undefined, field: string): Date | undefined {
   if (value === undefined) return undefined;
   const date = /^[0-9]{1,12}$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
-  if (Number.isNaN(date.getTime()))
-    throw new PayError(40001, { field, message: `${field} must be an ISO 8601 time or Unix seconds` });
+  const ms = date.getTime();
+  if (Number.isNaN(ms) || ms < EARLIEST_MS || ms > LATEST_MS)
+    throw new PayError(40001, {
+      field,
+      message: `${field} must be an ISO 8601 time or Unix seconds, from 1970 to 9999`,
+    });
   return date;
 }
 
@@ -119,7 +139,9 @@ export const webhookApiRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (app
         body: {
           type: ['object', 'null'],
           additionalProperties: false,
-          properties: { grace_seconds: { type: 'integer', description: '0 to 604800' } },
+          properties: {
+            grace_seconds: { type: 'integer', minimum: 0, maximum: 604_800, description: '0 to 604800' },
+          },
         },
       },
     },
@@ -166,16 +188,16 @@ export const webhookApiRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (app
           additionalProperties: false,
           properties: {
             type: { type: 'string', enum: [...WEBHOOK_EVENT_TYPES, PING_EVENT] },
-            out_trade_no: { type: 'string', maxLength: 64 },
+            out_trade_no: { type: 'string', maxLength: 32 },
             status: {
               type: 'string',
               enum: ['PENDING', 'DELIVERING', 'DELIVERED', 'FAILED', 'CANCELLED'],
               description: 'events with a delivery in this status (FAILED: retries exhausted)',
             },
-            from: { type: 'string', description: 'ISO 8601 or Unix seconds' },
-            to: { type: 'string' },
+            from: time,
+            to: time,
             limit: { type: 'string', pattern: '^[0-9]{1,3}$' },
-            merchant: { type: 'string' },
+            merchant: FIELD.merchant,
           },
         },
       },
@@ -243,7 +265,7 @@ export const webhookApiRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (app
           type: 'object',
           additionalProperties: false,
           required: ['from', 'to'],
-          properties: { from: { type: 'string' }, to: { type: 'string' }, endpoint_id: endpointId },
+          properties: { from: time, to: time, endpoint_id: endpointId },
         },
       },
     },
