@@ -2,13 +2,14 @@
  * `vk-pay doctor`: checks a configuration before it meets a gateway: keys parse, key pairs match,
  * certificates are in date, URLs fit the environment, and the database and cache answer.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
 import { sql } from 'kysely';
 import { openCache } from '../cache/index.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
 import { isPayError } from '../core/errors.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
+import { createFieldSealer, sealingKeyId } from '../service/sealing.ts';
 import { openStore } from '../store/db.ts';
 
 export interface Check {
@@ -43,6 +44,26 @@ function attempt(what: string, work: () => string | undefined): Check {
       detail: isPayError(error) || error instanceof Error ? error.message : String(error),
     };
   }
+}
+
+/** The field encryption keys: each 32 bytes, and the active one seals what the others can open. */
+function fieldEncryptionCheck(config: ServiceConfig): Check {
+  const sealing = config.sealing;
+  if (!sealing) return { ok: true, what: 'field encryption', detail: 'off: custom is stored as sent' };
+  const fields = sealing.fields.map((field) => `custom.${field}`).join(', ');
+  return attempt(`field encryption of ${fields}`, () => {
+    const sealer = createFieldSealer(sealing);
+    const probe = { [sealing.fields[0]!]: { doctor: randomBytes(8).toString('hex') } };
+    const sealed = sealer.seal(probe);
+    if (JSON.stringify(sealed).includes(JSON.stringify(probe[sealing.fields[0]!])))
+      throw new Error('a sealed value still shows its text');
+    if (JSON.stringify(sealer.unseal(sealed)) !== JSON.stringify(probe))
+      throw new Error('a sealed value does not open to what was sealed');
+    const ids = Object.entries(sealing.keys).map(([kid, key]) =>
+      kid === sealingKeyId(key) ? kid : `${kid} (${sealingKeyId(key)})`,
+    );
+    return `AES-256-GCM, seals with ${sealing.activeKeyId}; opens ${ids.join(', ')}`;
+  });
 }
 
 export async function runDoctor(config: ServiceConfig, now = new Date()): Promise<Check[]> {
@@ -112,6 +133,7 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
   for (const app of config.apps) {
     checks.push({ ok: app.secret.length >= 32, what: `API app ${app.appId}: secret of 32+ characters` });
   }
+  checks.push(fieldEncryptionCheck(config));
 
   try {
     const store = await openStore({

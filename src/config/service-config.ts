@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
-import type { SealingConfig } from '../service/sealing.ts';
+import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
 import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
 import { ConfigError, type Environment, loadConfig, type VkPayConfig } from './config.ts';
@@ -214,27 +214,60 @@ function webhookSettings(
 }
 
 /**
- * `encryption`: keys by id (base64 of 32 bytes, by reference in production), the active one, and
- * the top-level fields of `custom` to store encrypted.
+ * `encryption`: the top-level fields of `custom` stored encrypted (default `user_info`), keys by id
+ * (by reference in production) and the one that encrypts new values. ENCRYPTION_KEY (a key, or an
+ * env:/file: reference) is a key too, under its fingerprint id, and the active one unless
+ * `encryption.activeKeyId` names another. Fields without a key refuse to start, except outside
+ * production when nothing asked for encryption; `fields: []` turns it off.
  */
-function sealingSettings(value: unknown, secrets: SecretContext): SealingConfig | null {
-  if (value === undefined) return null;
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
+function sealingSettings(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  secrets: SecretContext,
+  productionProblems: string[] | null,
+): SealingConfig | null {
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
     throw new ConfigError('encryption must be an object');
-  const file = value as Record<string, unknown>;
-  if (file.keys === null || typeof file.keys !== 'object' || Array.isArray(file.keys))
-    throw new ConfigError('encryption.keys must map key ids to keys (base64 of 32 bytes)');
-  const keys: Record<string, Buffer> = {};
-  for (const [kid, reference] of Object.entries(file.keys as Record<string, unknown>)) {
-    const key = Buffer.from(resolveSecret(reference, `encryption.keys.${kid}`, secrets).trim(), 'base64');
-    if (key.length !== 32) throw new ConfigError(`encryption.keys.${kid} must be base64 of 32 bytes`);
-    keys[kid] = key;
-  }
-  const activeKeyId = text(file.activeKeyId, 'encryption.activeKeyId');
-  if (!keys[activeKeyId]) throw new ConfigError(`encryption.activeKeyId names no key of encryption.keys`);
+  const file = (value ?? {}) as Record<string, unknown>;
   const fields = file.fields ?? ['user_info'];
   if (!Array.isArray(fields) || fields.some((field) => typeof field !== 'string' || field.length === 0))
     throw new ConfigError('encryption.fields must be a list of field names of custom');
+  if (fields.length === 0) return null;
+  const keyFrom = (reference: unknown, field: string, context = secrets) => {
+    const key = parseSealingKey(resolveSecret(reference, field, context));
+    if (!key)
+      throw new ConfigError(`${field} must be 32 bytes: 64 hex digits, base64 of 32 bytes, or 32 characters`);
+    return key;
+  };
+  if (
+    file.keys !== undefined &&
+    (file.keys === null || typeof file.keys !== 'object' || Array.isArray(file.keys))
+  )
+    throw new ConfigError('encryption.keys must map key ids to keys (64 hex digits or base64 of 32 bytes)');
+  const keys: Record<string, Buffer> = {};
+  for (const [kid, reference] of Object.entries((file.keys ?? {}) as Record<string, unknown>))
+    keys[kid] = keyFrom(reference, `encryption.keys.${kid}`);
+  let activeKeyId = file.activeKeyId === undefined ? null : text(file.activeKeyId, 'encryption.activeKeyId');
+  if (env.ENCRYPTION_KEY) {
+    const key = keyFrom(env.ENCRYPTION_KEY, 'ENCRYPTION_KEY', { ...secrets, allowInline: true });
+    const kid = sealingKeyId(key);
+    keys[kid] = key;
+    activeKeyId ??= kid;
+  }
+  if (Object.keys(keys).length === 0) {
+    const problem = `encryption: custom.${fields.join(', custom.')} would be stored in clear: set ENCRYPTION_KEY or encryption.keys (32 bytes, by reference), or "encryption": { "fields": [] } to store custom as sent`;
+    if (productionProblems) productionProblems.push(problem);
+    else if (value !== undefined) throw new ConfigError(problem);
+    return null;
+  }
+  if (activeKeyId === null) {
+    if (Object.keys(keys).length > 1)
+      throw new ConfigError(
+        'encryption.activeKeyId must name the key of encryption.keys that encrypts new values',
+      );
+    activeKeyId = Object.keys(keys)[0]!;
+  }
+  if (!keys[activeKeyId]) throw new ConfigError('encryption.activeKeyId names no key of encryption.keys');
   return { keys, activeKeyId, fields: fields as string[] };
 }
 
@@ -340,6 +373,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     env.VKPAY_PUBLIC_URL ||
     (typeof file.publicUrl === 'string' ? file.publicUrl : `http://${host}:${listenPort}`);
 
+  const sealingProblems: string[] = [];
   const config: ServiceConfig = {
     ...base,
     ...(typeof file.dataDir === 'string' && !env.VKPAY_DATA_DIR ? { dataDir: file.dataDir } : {}),
@@ -359,17 +393,22 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || (file.syncIntervalMs ?? 30_000)),
     alerts: alertSettings(file.alerts, env, secrets),
     webhooks: webhookSettings(file.webhooks, env, secrets, base.env === 'production'),
-    sealing: sealingSettings(file.encryption, secrets),
+    sealing: sealingSettings(
+      file.encryption,
+      env,
+      secrets,
+      base.env === 'production' ? sealingProblems : null,
+    ),
     configFile,
   };
-  checkProduction(config);
+  checkProduction(config, sealingProblems);
   return config;
 }
 
 /** What production refuses, each with the field to fix. */
-export function checkProduction(config: ServiceConfig): void {
+export function checkProduction(config: ServiceConfig, found: string[] = []): void {
   if (config.env !== 'production') return;
-  const problems: string[] = [];
+  const problems: string[] = [...found];
   if (config.sandbox.enabled)
     problems.push('sandbox.enabled must be false in production (the emulators are test endpoints)');
   if (!config.security.requireSignature)

@@ -3,7 +3,7 @@
  * encrypted with AES-256-GCM. The key id travels with each sealed value, so keys can rotate: new
  * values use the active key, old values open with the key they name.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { PayError } from '../core/errors.ts';
 
 export interface SealingConfig {
@@ -27,6 +27,27 @@ export interface FieldSealer {
   unseal(custom: Record<string, unknown>): Record<string, unknown>;
 }
 
+/**
+ * A 32-byte key as operators write it: 64 hex digits, base64 (or base64url) of 32 bytes, or 32
+ * characters used as they are (the form `ENCRYPTION_KEY` takes in the original plugin). Null for
+ * anything else.
+ */
+export function parseSealingKey(text: string): Buffer | null {
+  const value = text.trim();
+  if (/^[0-9a-f]{64}$/i.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) {
+    const key = Buffer.from(value, 'base64');
+    if (key.length === 32) return key;
+  }
+  const raw = Buffer.from(value, 'utf8');
+  return raw.length === 32 ? raw : null;
+}
+
+/** The id a key gets when it is given without one: 'k' and the first 8 hex digits of its SHA-256. */
+export function sealingKeyId(key: Buffer): string {
+  return `k${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
+}
+
 function isSealed(value: unknown): value is SealedValue {
   return typeof value === 'object' && value !== null && (value as SealedValue).$sealed === 'aes-256-gcm';
 }
@@ -45,6 +66,8 @@ export function createFieldSealer(config: SealingConfig): FieldSealer {
       field: 'encryption.activeKeyId',
       message: `no encryption key ${config.activeKeyId}`,
     });
+  // Every key also opens what it sealed under its fingerprint id, whatever id it is listed under now.
+  const byFingerprint = new Map(Object.values(config.keys).map((key) => [sealingKeyId(key), key]));
   return {
     seal(custom) {
       const copy = { ...custom };
@@ -67,7 +90,7 @@ export function createFieldSealer(config: SealingConfig): FieldSealer {
       const copy = { ...custom };
       for (const [field, value] of Object.entries(copy)) {
         if (!isSealed(value)) continue;
-        const key = config.keys[value.kid];
+        const key = config.keys[value.kid] ?? byFingerprint.get(value.kid);
         if (!key)
           throw new PayError(40003, {
             field,

@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runDoctor } from '../../src/cli/doctor.ts';
+import { type Check, runDoctor } from '../../src/cli/doctor.ts';
 import { generateKeys } from '../../src/cli/keys.ts';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
+import { sealingKeyId } from '../../src/service/sealing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'vkpay-keys-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,5 +66,34 @@ describe('vk-pay keys and doctor', () => {
     expect(failed[0]!.detail).toContain('apiV3Key');
     expect(failed[1]!.detail).toBe('does not match the private key');
     expect(JSON.stringify(failed)).not.toContain(readFileSync(join(keys, 'api_app.secret'), 'utf8'));
+  });
+
+  it('checks the field encryption key: it seals custom.user_info and opens it again', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'vkpay-doctor-'));
+    const key = Buffer.alloc(32, 5);
+    const config = loadServiceConfig({
+      env: { ENCRYPTION_KEY: key.toString('hex'), VKPAY_DATA_DIR: 'memory' },
+      cwd,
+    });
+    const encryption = (checks: Check[]) => checks.find((c) => c.what.includes('field encryption'));
+    expect(encryption(await runDoctor(config))).toEqual({
+      ok: true,
+      what: 'field encryption of custom.user_info',
+      detail: `AES-256-GCM, seals with ${sealingKeyId(key)}; opens ${sealingKeyId(key)}`,
+    });
+    const short = {
+      ...config,
+      sealing: { ...config.sealing!, keys: { [sealingKeyId(key)]: Buffer.alloc(16) } },
+    };
+    expect(encryption(await runDoctor(short))).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('32 bytes'),
+    });
+    const off = loadServiceConfig({ env: { VKPAY_DATA_DIR: 'memory' }, cwd });
+    expect(encryption(await runDoctor(off))).toEqual({
+      ok: true,
+      what: 'field encryption',
+      detail: 'off: custom is stored as sent',
+    });
   });
 });

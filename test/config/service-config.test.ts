@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config.ts';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
+import { createFieldSealer, sealingKeyId } from '../../src/service/sealing.ts';
 
 function withFile(content: unknown): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), 'vkpay-config-'));
@@ -238,8 +239,10 @@ describe('webhook and encryption configuration', () => {
       webhooks: { endpoints: [{ merchantId: 'm1', url: 'https://backend/pay', secret: 'env:HOOK' }] },
     });
     expect(
-      loadServiceConfig({ env: { ...env, VKPAY_WEBHOOK_KEY: 'w'.repeat(32) }, configPath: good.path })
-        .webhooks,
+      loadServiceConfig({
+        env: { ...env, VKPAY_WEBHOOK_KEY: 'w'.repeat(32), ENCRYPTION_KEY: 'e'.repeat(32) },
+        configPath: good.path,
+      }).webhooks,
     ).toMatchObject({ httpsOnly: true, endpoints: [{ url: 'https://backend/pay' }] });
   });
 
@@ -253,7 +256,98 @@ describe('webhook and encryption configuration', () => {
     expect(config.sealing!.keys.k1!.equals(Buffer.alloc(32, 3))).toBe(true);
     const short = withFile({ encryption: { keys: { k1: 'env:ENC' }, activeKeyId: 'k1' } });
     expect(errorOf(() => loadServiceConfig({ env: { ENC: 'c2hvcnQ=' }, configPath: short.path }))).toBe(
-      'encryption.keys.k1 must be base64 of 32 bytes',
+      'encryption.keys.k1 must be 32 bytes: 64 hex digits, base64 of 32 bytes, or 32 characters',
+    );
+  });
+});
+
+describe('field encryption keys', () => {
+  const key = Buffer.alloc(32, 7);
+  const empty = () => mkdtempSync(join(tmpdir(), 'vkpay-empty-'));
+
+  it("seals custom.user_info whenever ENCRYPTION_KEY is set, in the seed's form, hex or base64", () => {
+    for (const written of [key.toString('hex'), key.toString('base64'), key.toString('base64url')]) {
+      const config = loadServiceConfig({ env: { ENCRYPTION_KEY: written }, cwd: empty() });
+      expect(config.sealing).toEqual({
+        keys: { [sealingKeyId(key)]: key },
+        activeKeyId: sealingKeyId(key),
+        fields: ['user_info'],
+      });
+    }
+    // The original plugin hands ENCRYPTION_KEY to createCipheriv as it is: 32 characters.
+    const seed = 'an-encryption-key-of-32-letters!';
+    expect(
+      loadServiceConfig({ env: { ENCRYPTION_KEY: seed }, cwd: empty() }).sealing!.keys[
+        sealingKeyId(Buffer.from(seed))
+      ],
+    ).toEqual(Buffer.from(seed));
+    expect(loadServiceConfig({ env: {}, cwd: empty() }).sealing).toBeNull();
+  });
+
+  it('reads ENCRYPTION_KEY by reference and names a bad key, never its value', () => {
+    const { dir, path } = withFile({});
+    writeFileSync(join(dir, 'field.key'), `${key.toString('hex')}\n`);
+    expect(
+      loadServiceConfig({ env: { ENCRYPTION_KEY: 'file:field.key' }, configPath: path }).sealing!.activeKeyId,
+    ).toBe(sealingKeyId(key));
+    const message = errorOf(() =>
+      loadServiceConfig({ env: { ENCRYPTION_KEY: 'not-long-enough' }, configPath: path }),
+    );
+    expect(message).toBe(
+      'ENCRYPTION_KEY must be 32 bytes: 64 hex digits, base64 of 32 bytes, or 32 characters',
+    );
+  });
+
+  it('keeps older keys for reading after a rotation; the new ENCRYPTION_KEY seals', () => {
+    const old = Buffer.alloc(32, 1);
+    const { path } = withFile({
+      encryption: { keys: { k1: 'env:OLD_KEY' }, fields: ['user_info', 'phone'] },
+    });
+    const config = loadServiceConfig({
+      env: { OLD_KEY: old.toString('base64'), ENCRYPTION_KEY: key.toString('hex') },
+      configPath: path,
+    });
+    expect(config.sealing).toMatchObject({ activeKeyId: sealingKeyId(key), fields: ['user_info', 'phone'] });
+    expect(Object.keys(config.sealing!.keys).sort()).toEqual(['k1', sealingKeyId(key)].sort());
+    const before = createFieldSealer({
+      keys: { [sealingKeyId(old)]: old },
+      activeKeyId: sealingKeyId(old),
+      fields: ['user_info'],
+    });
+    const sealed = before.seal({ user_info: { name: 'Li' } });
+    // Sealed under the old ENCRYPTION_KEY, listed now under any id: it opens by its fingerprint.
+    expect(createFieldSealer(config.sealing!).unseal(sealed)).toEqual({ user_info: { name: 'Li' } });
+  });
+
+  it('refuses fields without a key, and production without a key unless encryption is turned off', () => {
+    const asked = withFile({ encryption: { fields: ['user_info'] } });
+    expect(errorOf(() => loadServiceConfig({ env: {}, configPath: asked.path }))).toContain(
+      'encryption: custom.user_info would be stored in clear',
+    );
+    const production = {
+      env: 'production',
+      publicUrl: 'https://pay.example.com',
+      security: { trustedProxies: ['10.0.0.1'] },
+      checkout: { secret: 'env:CHECKOUT' },
+      webhooks: { secretKey: 'env:HOOK_KEY' },
+      apps: [{ appId: 'a1', merchantId: 'm1', secret: 'env:APP' }],
+      alipay: [{ merchantId: 'm1', appId: '2021', privateKey: 'env:ALIPAY_KEY', alipayPublicKey: 'x' }],
+    };
+    const env = { CHECKOUT: 'c'.repeat(40), APP: 'a'.repeat(40), ALIPAY_KEY: 'k', HOOK_KEY: 'h'.repeat(40) };
+    expect(errorOf(() => loadServiceConfig({ env, configPath: withFile(production).path }))).toContain(
+      'set ENCRYPTION_KEY or encryption.keys',
+    );
+    expect(
+      loadServiceConfig({
+        env: { ...env, ENCRYPTION_KEY: key.toString('hex') },
+        configPath: withFile(production).path,
+      }).sealing,
+    ).toMatchObject({ fields: ['user_info'] });
+    const off = withFile({ ...production, encryption: { fields: [] } });
+    expect(loadServiceConfig({ env, configPath: off.path }).sealing).toBeNull();
+    const inline = withFile({ ...production, encryption: { keys: { k1: key.toString('hex') } } });
+    expect(errorOf(() => loadServiceConfig({ env, configPath: inline.path }))).toContain(
+      'encryption.keys.k1 is written inline',
     );
   });
 });

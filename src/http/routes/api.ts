@@ -9,7 +9,8 @@ import type { ApiApp, SecurityConfig } from '../../config/security.ts';
 import { PayError } from '../../core/errors.ts';
 import { detectScene } from '../../core/scene.ts';
 import { PROVIDERS, type ProviderName, SCENES, type Scene } from '../../core/validate.ts';
-import { orderView, refundView, reviewView } from '../../service/views.ts';
+import type { Order } from '../../service/model.ts';
+import { refundView, reviewView, orderView as storedOrderView } from '../../service/views.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { ok } from '../envelope.ts';
 import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
@@ -154,6 +155,9 @@ interface CreatePaymentBody {
 
 export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
   const { vkPay, security } = options;
+  // The merchant reads its sealed fields of custom (user_info) open; they stay sealed at rest.
+  const orderView = (order: Order) =>
+    storedOrderView({ ...order, custom: vkPay.context.sealer?.unseal(order.custom) ?? order.custom });
   const now = options.now ?? Date.now;
   const apps = new Map(options.apps.map((apiApp) => [apiApp.appId, apiApp]));
   const allowlists = new Map<string, Allowlist>();
