@@ -435,9 +435,15 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     );
   if (config.alerts.webhookUrl && !config.alerts.webhookUrl.startsWith('https://'))
     problems.push('alerts.webhookUrl must be https:// in production');
-  for (const [i, merchant] of config.wxpay.entries()) {
-    if (merchant.baseUrl && !merchant.baseUrl.startsWith('https://'))
-      problems.push(`wxpay[${i}].baseUrl must be https://`);
+  // Every gateway URL of every gateway: keys, signatures and payments would cross the network in clear.
+  const gateways: Record<string, object[]> = { wxpay: config.wxpay, alipay: config.alipay };
+  for (const [gateway, merchants] of Object.entries(gateways)) {
+    for (const [i, merchant] of merchants.entries()) {
+      for (const [setting, value] of Object.entries(merchant as Record<string, unknown>)) {
+        if (/url$/i.test(setting) && typeof value === 'string' && !value.startsWith('https://'))
+          problems.push(`${gateway}[${i}].${setting} must be https:// in production`);
+      }
+    }
   }
   if (problems.length > 0)
     throw new ConfigError(`production configuration refused:\n  - ${problems.join('\n  - ')}`);

@@ -261,6 +261,70 @@ describe('webhook and encryption configuration', () => {
   });
 });
 
+describe('URLs in production', () => {
+  it('refuses every gateway, public and alert URL over plain HTTP, naming the setting', () => {
+    const production = {
+      env: 'production',
+      publicUrl: 'http://pay.example.com',
+      security: { trustedProxies: ['10.0.0.1'] },
+      checkout: { secret: 'env:CHECKOUT' },
+      webhooks: { secretKey: 'env:HOOK_KEY' },
+      alerts: { webhookUrl: 'env:ALERT_URL' },
+      apps: [{ appId: 'a1', merchantId: 'm1', secret: 'env:APP' }],
+      wxpay: [
+        {
+          merchantId: 'm1',
+          mchId: '1900000109',
+          privateKey: 'env:KEY',
+          apiV3Key: 'env:KEY',
+          baseUrl: 'http://wx.example',
+        },
+      ],
+      alipay: [
+        {
+          merchantId: 'm1',
+          appId: '2021',
+          privateKey: 'env:KEY',
+          alipayPublicKey: 'x',
+          baseUrl: 'https://openapi.alipay.com/gateway.do',
+        },
+        {
+          merchantId: 'm2',
+          appId: '2022',
+          privateKey: 'env:KEY',
+          alipayPublicKey: 'x',
+          baseUrl: 'http://openapi.alipay.com/gateway.do',
+        },
+      ],
+    };
+    const env = {
+      CHECKOUT: 'c'.repeat(40),
+      APP: 'a'.repeat(40),
+      KEY: 'k'.repeat(32),
+      HOOK_KEY: 'h'.repeat(40),
+      ALERT_URL: 'http://hooks.example/alert',
+      ENCRYPTION_KEY: 'e'.repeat(32),
+    };
+    const message = errorOf(() => loadServiceConfig({ env, configPath: withFile(production).path }));
+    expect(message).toContain('publicUrl must be https://');
+    expect(message).toContain('alerts.webhookUrl must be https:// in production');
+    expect(message).toContain('wxpay[0].baseUrl must be https:// in production');
+    expect(message).toContain('alipay[1].baseUrl must be https:// in production');
+    expect(message).not.toContain('alipay[0]');
+    const fixed = {
+      ...production,
+      publicUrl: 'https://pay.example.com',
+      wxpay: [{ ...production.wxpay[0], baseUrl: 'https://api.mch.weixin.qq.com' }],
+      alipay: [production.alipay[0]],
+    };
+    const config = loadServiceConfig({
+      env: { ...env, ALERT_URL: 'https://hooks.example/alert' },
+      configPath: withFile(fixed).path,
+    });
+    expect(config.alipay[0]).toMatchObject({ baseUrl: 'https://openapi.alipay.com/gateway.do' });
+  });
+});
+
 describe('field encryption keys', () => {
   const key = Buffer.alloc(32, 7);
   const empty = () => mkdtempSync(join(tmpdir(), 'vkpay-empty-'));
