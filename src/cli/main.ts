@@ -38,7 +38,8 @@ Usage:
   vk-pay help       this text; vk-pay <command> --help for one command
 
 Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:
-NODE_ENV / VKPAY_ENV (development, testing, production), VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
+VKPAY_ENV (development, testing, production; else NODE_ENV: development, test, production),
+VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
 DATABASE_URL, REDIS_URL, VKPAY_DATA_DIR, VKPAY_MAX_FEN, VKPAY_DB_POOL_SIZE, VKPAY_LOG_LEVEL,
 VKPAY_SANDBOX. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 `;

@@ -80,11 +80,35 @@ function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
-/** NODE_ENV is shared with every tool (test runners set "test"), so it only hints; VKPAY_ENV decides. */
-function environmentOfNodeEnv(nodeEnv: string | undefined): Environment {
-  if (nodeEnv === 'production') return 'production';
-  if (nodeEnv === 'test' || nodeEnv === 'testing') return 'testing';
-  return 'development';
+export const ENVIRONMENTS: readonly Environment[] = ['development', 'testing', 'production'];
+
+/**
+ * NODE_ENV is shared with every tool, so its usual spellings are understood (test runners set
+ * "test"); anything else is refused rather than guessed, since a guess of development would accept
+ * unsigned requests. VKPAY_ENV, when set, decides alone.
+ */
+const NODE_ENV_NAMES = new Map<string, Environment>([
+  ['development', 'development'],
+  ['test', 'testing'],
+  ['testing', 'testing'],
+  ['production', 'production'],
+]);
+
+/** The environment named by `value` (exactly one of ENVIRONMENTS), or a ConfigError naming `source`. */
+export function environmentNamed(value: string, source: string): Environment {
+  if ((ENVIRONMENTS as readonly string[]).includes(value)) return value as Environment;
+  throw new ConfigError(`${source} must be one of ${ENVIRONMENTS.join(', ')}, got ${JSON.stringify(value)}`);
+}
+
+function environmentOf(env: NodeJS.ProcessEnv): Environment {
+  if (env.VKPAY_ENV) return environmentNamed(env.VKPAY_ENV, 'VKPAY_ENV');
+  const nodeEnv = env.NODE_ENV;
+  if (!nodeEnv) return 'development';
+  const known = NODE_ENV_NAMES.get(nodeEnv);
+  if (known) return known;
+  throw new ConfigError(
+    `NODE_ENV must be one of ${[...NODE_ENV_NAMES.keys()].join(', ')}, got ${JSON.stringify(nodeEnv)}; or set VKPAY_ENV (${ENVIRONMENTS.join(', ')}), which takes precedence`,
+  );
 }
 
 /** Reads VKPAY_* (and DATABASE_URL, REDIS_URL, NODE_ENV) over the defaults. */
@@ -92,12 +116,7 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Partial<VkPayConfig> = {},
 ): VkPayConfig {
-  const environment = (env.VKPAY_ENV || environmentOfNodeEnv(env.NODE_ENV)) as Environment;
-  if (!['development', 'testing', 'production'].includes(environment)) {
-    throw new ConfigError(
-      `VKPAY_ENV must be development, testing or production, got ${JSON.stringify(environment)}`,
-    );
-  }
+  const environment = environmentOf(env);
   const logLevel = (env.VKPAY_LOG_LEVEL ?? DEFAULT_CONFIG.logLevel) as VkPayConfig['logLevel'];
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`VKPAY_LOG_LEVEL is not a log level: ${JSON.stringify(logLevel)}`);

@@ -10,7 +10,7 @@ import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service
 import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
 import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
-import { ConfigError, type Environment, loadConfig, type VkPayConfig } from './config.ts';
+import { ConfigError, type Environment, environmentNamed, loadConfig, type VkPayConfig } from './config.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import {
   type ApiApp,
@@ -286,7 +286,8 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
   const configFile = explicit ? resolve(cwd, explicit) : existsSync(defaultPath) ? defaultPath : null;
   const file: FileConfig = configFile ? readConfigFile(configFile) : {};
 
-  const fileEnv = typeof file.env === 'string' ? file.env : undefined;
+  const fileEnv =
+    file.env === undefined ? undefined : environmentNamed(String(file.env), `env in ${configFile}`);
   const base = loadConfig(fileEnv && !env.VKPAY_ENV ? { ...env, VKPAY_ENV: fileEnv } : env);
   const profile = PROFILE[base.env];
   const secrets: SecretContext = {
