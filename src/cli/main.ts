@@ -90,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
   logger.info(
     {
       url: service.url,
+      ...(service.adminUrl ? { admin: service.adminUrl } : {}),
       storage: service.vkPay.store.backend,
       location: service.vkPay.store.location,
       cache: service.vkPay.cache.kind,

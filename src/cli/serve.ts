@@ -7,9 +7,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { AdminListenerConfig } from '../config/admin-listener.ts';
 import type { ApiApp } from '../config/security.ts';
 import type { ServiceConfig } from '../config/service-config.ts';
-import { buildApp } from '../http/app.ts';
+import { buildAdminApp } from '../http/admin-app.ts';
+import { buildApp, type VkPayApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
@@ -25,6 +27,8 @@ export interface RunningService {
   app: FastifyInstance;
   vkPay: VkPay;
   url: string;
+  /** The admin listener's URL (health, readiness, metrics), or null when it is off. */
+  adminUrl: string | null;
   /** Set on a first run: the demo merchant and app to try a payment with. */
   demo: { merchantId: string; app: ApiApp; webhookSecret: string } | null;
   close(): Promise<void>;
@@ -40,6 +44,35 @@ async function freePort(host: string): Promise<number> {
   const address = server.address();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** The admin listener beside the service, on the service's metrics; the service closes if it fails. */
+async function startAdminListener(
+  settings: AdminListenerConfig,
+  vkPay: VkPay,
+  app: FastifyInstance,
+  logger: Logger,
+): Promise<{ admin: FastifyInstance; url: string }> {
+  let admin: FastifyInstance | null = null;
+  try {
+    admin = await buildAdminApp({
+      vkPay,
+      metrics: (app as VkPayApp).metrics,
+      allowlist: settings.allowlist,
+      logger: logger.child({ component: 'admin' }),
+    });
+    await admin.listen({ host: settings.host, port: settings.port });
+  } catch (error) {
+    await admin?.close();
+    await app.close();
+    throw error;
+  }
+  const address = admin.server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.port;
+  return {
+    admin,
+    url: `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`,
+  };
 }
 
 export async function serve(given: ServiceConfig, logger: Logger): Promise<RunningService> {
@@ -98,6 +131,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
   let app: FastifyInstance;
+  let admin: { admin: FastifyInstance; url: string } | null = null;
   try {
     app = await buildApp({
       vkPay,
@@ -118,6 +152,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       },
     });
     await app.listen({ host: config.host, port: config.port });
+    if (config.admin) admin = await startAdminListener(config.admin, vkPay, app, logger);
   } catch (error) {
     await vkPay.close();
     throw error;
@@ -131,10 +166,12 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     app,
     vkPay,
     url,
+    adminUrl: admin?.url ?? null,
     demo,
     async close() {
       stopSync();
       stopAlerts();
+      await admin?.admin.close();
       await app.close();
       await vkPay.close();
     },

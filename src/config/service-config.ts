@@ -10,6 +10,7 @@ import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service
 import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
 import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
+import { type AdminListenerConfig, adminListenerOf } from './admin-listener.ts';
 import { ConfigError, type Environment, environmentNamed, loadConfig, type VkPayConfig } from './config.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import {
@@ -44,6 +45,8 @@ export interface ServiceConfig extends VkPayConfig {
   webhooks: Partial<WebhookSettings>;
   /** Fields of `custom` stored encrypted (AES-256-GCM), as `sealing` does for the library. */
   sealing: SealingConfig | null;
+  /** Health, readiness and metrics on a port of their own (plain HTTP, own allowlist); null: off. */
+  admin: AdminListenerConfig | null;
   configFile: string | null;
 }
 
@@ -400,6 +403,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       secrets,
       base.env === 'production' ? sealingProblems : null,
     ),
+    admin: adminListenerOf(file.admin, env, listenPort),
     configFile,
   };
   checkProduction(config, sealingProblems);
