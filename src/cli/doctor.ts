@@ -10,6 +10,7 @@ import { isPayError } from '../core/errors.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { createFieldSealer, sealingKeyId } from '../service/sealing.ts';
+import { DataDirInUseError } from '../store/data-lock.ts';
 import { openStore } from '../store/db.ts';
 
 export interface Check {
@@ -151,7 +152,8 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
   } catch (error) {
     checks.push({
       ok: false,
-      what: 'database reachable',
+      // The lock is checked before the folder is opened: a running service's data is left alone.
+      what: error instanceof DataDirInUseError ? 'database not opened' : 'database reachable',
       detail: error instanceof Error ? error.message : String(error),
     });
   }

@@ -2,6 +2,8 @@
 import { pino } from 'pino';
 import { ConfigError } from '../config/config.ts';
 import { loadServiceConfig } from '../config/service-config.ts';
+import { SharedCacheRequiredError } from '../service/instances.ts';
+import { DataDirInUseError } from '../store/data-lock.ts';
 import { createVkPay } from '../vk-pay.ts';
 import { runDoctor } from './doctor.ts';
 import { firstRunGuide } from './guide.ts';
@@ -41,7 +43,7 @@ Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; e
 VKPAY_ENV (development, testing, production; else NODE_ENV: development, test, production),
 VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
 DATABASE_URL, REDIS_URL, VKPAY_DATA_DIR, VKPAY_MAX_FEN, VKPAY_DB_POOL_SIZE, VKPAY_LOG_LEVEL,
-VKPAY_SANDBOX. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
+VKPAY_SANDBOX, VKPAY_ALLOW_LOCAL_CACHE. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -188,6 +190,12 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof ConfigError) {
       process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    // Deployment mistakes found at start: another process holds what this one needs.
+    if (error instanceof DataDirInUseError || error instanceof SharedCacheRequiredError) {
+      process.stderr.write(`vk-pay cannot start: ${error.message}\n`);
       process.exitCode = 2;
       return;
     }

@@ -18,6 +18,7 @@ import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
+import { type InstanceRegistration, registerInstance } from '../service/instances.ts';
 import { startSyncJob } from '../service/jobs.ts';
 import { startAlertMonitor } from '../service/monitoring.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
@@ -131,8 +132,17 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
   let app: FastifyInstance;
+  let registration: InstanceRegistration | null = null;
   let admin: { admin: FastifyInstance; url: string } | null = null;
   try {
+    // Refuses, before listening, a second instance on the database without a shared cache.
+    registration = await registerInstance(vkPay.store.db, {
+      id: vkPay.context.webhooks.instanceId,
+      sharedCache: vkPay.cache.kind !== 'memory',
+      allowLocalCache: config.allowLocalCache,
+      singleProcessStore: vkPay.store.backend === 'pglite',
+      logger,
+    });
     app = await buildApp({
       vkPay,
       apps,
@@ -154,6 +164,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     await app.listen({ host: config.host, port: config.port });
     if (config.admin) admin = await startAdminListener(config.admin, vkPay, app, logger);
   } catch (error) {
+    await registration?.stop();
     await vkPay.close();
     throw error;
   }
@@ -173,6 +184,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       stopAlerts();
       await admin?.admin.close();
       await app.close();
+      await registration.stop();
       await vkPay.close();
     },
   };

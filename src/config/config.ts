@@ -80,6 +80,15 @@ function redisUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+/** An on/off variable: 1/true or 0/false; unset or empty is undefined. */
+export function booleanFlag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === '1' || raw === 'true') return true;
+  if (raw === '0' || raw === 'false') return false;
+  throw new ConfigError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}`);
+}
+
 export const ENVIRONMENTS: readonly Environment[] = ['development', 'testing', 'production'];
 
 /**

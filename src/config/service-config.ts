@@ -11,7 +11,14 @@ import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/se
 import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
 import { type AdminListenerConfig, adminListenerOf } from './admin-listener.ts';
-import { ConfigError, type Environment, environmentNamed, loadConfig, type VkPayConfig } from './config.ts';
+import {
+  booleanFlag,
+  ConfigError,
+  type Environment,
+  environmentNamed,
+  loadConfig,
+  type VkPayConfig,
+} from './config.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import {
   type ApiApp,
@@ -47,6 +54,8 @@ export interface ServiceConfig extends VkPayConfig {
   sealing: SealingConfig | null;
   /** Health, readiness and metrics on a port of their own (plain HTTP, own allowlist); null: off. */
   admin: AdminListenerConfig | null;
+  /** Run beside other instances on one database with this process's own cache (no REDIS_URL). */
+  allowLocalCache: boolean;
   configFile: string | null;
 }
 
@@ -404,6 +413,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       base.env === 'production' ? sealingProblems : null,
     ),
     admin: adminListenerOf(file.admin, env, listenPort),
+    allowLocalCache: booleanFlag(env, 'VKPAY_ALLOW_LOCAL_CACHE') ?? file.allowLocalCache === true,
     configFile,
   };
   checkProduction(config, sealingProblems);

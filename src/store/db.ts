@@ -4,6 +4,7 @@
  */
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { lockDataDir } from './data-lock.ts';
 import { migrate } from './migrations.ts';
 import { PgliteDialect } from './pglite-dialect.ts';
 import { openPgliteDatabase } from './pglite-open.ts';
@@ -60,12 +61,31 @@ export async function openStore(config: StoreConfig = {}): Promise<Store> {
 
 async function openPglite(config: StoreConfig): Promise<Store> {
   const dataDir = config.dataDir ?? './data';
-  const pglite = await openPgliteDatabase(dataDir);
-  if (config.schema) {
-    await pglite.exec(`create schema if not exists ${config.schema}; set search_path to ${config.schema}`);
+  // Taken before the folder is created or opened; the child process that creates it runs under it.
+  const lock = dataDir === 'memory' ? null : lockDataDir(dataDir);
+  let db: Kysely<Database>;
+  try {
+    const pglite = await openPgliteDatabase(dataDir);
+    if (config.schema) {
+      await pglite.exec(`create schema if not exists ${config.schema}; set search_path to ${config.schema}`);
+    }
+    db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  } catch (error) {
+    lock?.release();
+    throw error;
   }
-  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
-  return { db, backend: 'pglite', location: dataDir, close: () => db.destroy() };
+  return {
+    db,
+    backend: 'pglite',
+    location: dataDir,
+    async close() {
+      try {
+        await db.destroy();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
 }
 
 async function openPostgres(config: StoreConfig, databaseUrl: string): Promise<Store> {

@@ -244,6 +244,22 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 5,
+    name: 'service instances',
+    statements: [
+      // Each running `vk-pay serve` keeps a row here, its heartbeat renewed; a row unrenewed for a
+      // while is a process that died.
+      `create table service_instances (
+        id text primary key,
+        host text not null,
+        pid integer not null,
+        shared_cache boolean not null,
+        started_at timestamptz not null default now(),
+        heartbeat_at timestamptz not null default now()
+      )`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

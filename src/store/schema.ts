@@ -199,6 +199,15 @@ export interface SettingsTable {
   create_date: Timestamp;
 }
 
+export interface ServiceInstancesTable {
+  id: string;
+  host: string;
+  pid: number;
+  shared_cache: boolean;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+}
+
 export interface Database {
   payment_orders: PaymentOrdersTable;
   payment_refunds: PaymentRefundsTable;
@@ -212,6 +221,7 @@ export interface Database {
   webhook_attempts: WebhookAttemptsTable;
   vk_pay_settings: SettingsTable;
   reconciled_days: ReconciledDaysTable;
+  service_instances: ServiceInstancesTable;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;
