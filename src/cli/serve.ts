@@ -147,6 +147,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       vkPay,
       apps,
       security: config.security,
+      docs: config.docs,
       https: config.tls,
       ...(config.checkoutSecret ? { checkout: { secret: config.checkoutSecret } } : {}),
       logger: logger.child({ component: 'http' }),

@@ -52,6 +52,8 @@ export interface ServiceConfig extends VkPayConfig {
   webhooks: Partial<WebhookSettings>;
   /** Fields of `custom` stored encrypted (AES-256-GCM), as `sealing` does for the library. */
   sealing: SealingConfig | null;
+  /** Serve the API reference at /docs: on outside production; VKPAY_DOCS or `docs` in the file. */
+  docs: boolean;
   /** Health, readiness and metrics on a port of their own (plain HTTP, own allowlist); null: off. */
   admin: AdminListenerConfig | null;
   /** Run beside other instances on one database with this process's own cache (no REDIS_URL). */
@@ -414,6 +416,9 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     ),
     admin: adminListenerOf(file.admin, env, listenPort),
     allowLocalCache: booleanFlag(env, 'VKPAY_ALLOW_LOCAL_CACHE') ?? file.allowLocalCache === true,
+    docs:
+      booleanFlag(env, 'VKPAY_DOCS') ??
+      (typeof file.docs === 'boolean' ? file.docs : base.env !== 'production'),
     configFile,
   };
   checkProduction(config, sealingProblems);

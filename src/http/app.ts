@@ -36,6 +36,8 @@ export interface AppOptions {
   https?: { cert: string; key: string } | null;
   /** The checkout tokens' HMAC key; every instance behind one load balancer needs the same. */
   checkout?: CheckoutSettings;
+  /** Serve the API reference at /docs (default true; the service turns it off in production). */
+  docs?: boolean;
   /** Extra plugins mounted beside the API (the gateway emulators in development). */
   mount?: (app: FastifyInstance) => Promise<void>;
   now?: () => number;
@@ -130,7 +132,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // few headers set for every request above, which keeps helmet's work off the hot API paths.
   await app.register(async (pages) => {
     await pages.register(helmet, { contentSecurityPolicy: false, global: true });
-    await pages.register(swaggerUi, { routePrefix: '/docs' });
+    if (options.docs !== false) await pages.register(swaggerUi, { routePrefix: '/docs' });
     await pages.register(checkoutRoutes, { vkPay, security, ...(options.now ? { now: options.now } : {}) });
   });
   if (options.mount) await options.mount(app);

@@ -322,6 +322,16 @@ describe('URLs in production', () => {
       configPath: withFile(fixed).path,
     });
     expect(config.alipay[0]).toMatchObject({ baseUrl: 'https://openapi.alipay.com/gateway.do' });
+
+    // The API reference is off in production unless asked for.
+    expect(config.docs).toBe(false);
+    const good = { ...env, ALERT_URL: 'https://hooks.example/alert' };
+    expect(
+      loadServiceConfig({ env: { ...good, VKPAY_DOCS: '1' }, configPath: withFile(fixed).path }).docs,
+    ).toBe(true);
+    expect(loadServiceConfig({ env: good, configPath: withFile({ ...fixed, docs: true }).path }).docs).toBe(
+      true,
+    );
   });
 });
 
