@@ -22,7 +22,7 @@ FROM node:22-bookworm-slim
 ENV NODE_ENV=production \
     VKPAY_HOST=0.0.0.0 \
     VKPAY_PORT=3000 \
-    VKPAY_ADMIN_PORT=9100 \
+    VKPAY_ADMIN_PORT=9464 \
     VKPAY_DATA_DIR=/var/lib/vk-pay
 WORKDIR /app
 # Code and dependencies belong to root and are read-only to the service's user.
@@ -36,7 +36,7 @@ COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 RUN mkdir -p /var/lib/vk-pay && chown node:node /var/lib/vk-pay && chmod 700 /var/lib/vk-pay
 VOLUME ["/var/lib/vk-pay"]
 USER node
-EXPOSE 3000 9100
+EXPOSE 3000 9464
 # Liveness: GET /healthz on the admin listener (plain HTTP, loopback allowed), else on the service port.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "deploy/healthcheck.mjs"]

@@ -185,6 +185,11 @@ describe('deploy/vk-pay.config.json', () => {
       expect(config.host).toBe('0.0.0.0');
       expect(config.sealing?.activeKeyId).toBeDefined();
       expect(config.wxpay).toHaveLength(1);
+      // The admin listener answers the compose network (probes run inside the container, on loopback).
+      const network = (
+        compose as unknown as { networks: { default: { ipam: { config: Array<{ subnet: string }> } } } }
+      ).networks.default.ipam.config[0]?.subnet;
+      expect(config.admin).toEqual({ host: '0.0.0.0', port: 9464, allowlist: ['127.0.0.1', '::1', network] });
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
