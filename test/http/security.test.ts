@@ -157,7 +157,7 @@ describe.each(backends)('API security on $name', (backend) => {
       .json()
       .details.problems.map((p: { field: string }) => p.field)
       .sort();
-    expect(fields).toEqual(['out_trade_no', 'provider', 'total_fee', 'type']);
+    expect(fields).toEqual(['out_trade_no', 'provider', 'subject', 'total_fee', 'type']);
 
     const semantic = await app.inject(
       signed(shop, 'POST', '/api/payments', {
@@ -183,10 +183,10 @@ describe.each(backends)('API security on $name', (backend) => {
     expect(huge.json().code).toBe(40001);
   });
 
-  it('answers an unknown route with 40005 in the envelope', async () => {
+  it('answers an unknown route with 404 in the envelope, not as a missing order', async () => {
     const response = await app.inject({ method: 'GET', url: '/api/nothing-here' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ code: 40005 });
+    expect(response.json()).toMatchObject({ code: 40001, reason: 'no route GET /api/nothing-here' });
   });
 
   it('requires HTTPS in production unless a trusted proxy says https', async () => {

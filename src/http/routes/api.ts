@@ -8,7 +8,14 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiApp, SecurityConfig } from '../../config/security.ts';
 import { PayError } from '../../core/errors.ts';
 import { detectScene } from '../../core/scene.ts';
-import { PROVIDERS, type ProviderName, SCENES, type Scene } from '../../core/validate.ts';
+import {
+  PROVIDERS,
+  type ProviderName,
+  paymentProblems,
+  refundProblems,
+  SCENES,
+  type Scene,
+} from '../../core/validate.ts';
 import type { Order } from '../../service/model.ts';
 import { refundView, reviewView, orderView as storedOrderView } from '../../service/views.ts';
 import type { VkPay } from '../../vk-pay.ts';
@@ -16,7 +23,9 @@ import { ok } from '../envelope.ts';
 import { type Allowlist, createAllowlist } from '../plugins/allowlist.ts';
 import { routeClassOf, takeRateLimit } from '../plugins/rate-limit.ts';
 import { verifySignedRequest } from '../plugins/signature.ts';
+import { NOT_AN_OBJECT, refuseProblems } from '../request-problems.ts';
 import { checkoutApiRoutes } from './checkout.ts';
+import { FIELD } from './fields.ts';
 import { webhookApiRoutes } from './webhooks.ts';
 
 export interface ApiRoutesOptions {
@@ -35,32 +44,39 @@ declare module 'fastify' {
   }
 }
 
+/** Extra gateway fields: any, within 4096 bytes; the browser URL among them is held to return_url's rules. */
+const MAX_OTHER_BYTES = 4096;
+
 const createPaymentBody = {
   type: 'object',
   additionalProperties: false,
   required: ['provider', 'out_trade_no', 'total_fee', 'subject', 'type'],
   properties: {
     provider: { type: 'string', enum: [...PROVIDERS] },
-    out_trade_no: { type: 'string' },
-    total_fee: { type: 'integer', description: 'integer fen: 100 = 1 yuan' },
-    subject: { type: 'string' },
-    type: { type: 'string', description: 'recharge, goods, vip, custom, or a registered type' },
+    out_trade_no: FIELD.outTradeNo,
+    total_fee: FIELD.fen,
+    subject: FIELD.subject,
+    type: FIELD.orderType,
     scene: { type: 'string', enum: [...SCENES], description: 'wins over the detected scene' },
-    openid: { type: 'string' },
-    user_id: { type: 'string' },
-    custom: { type: 'object' },
-    other: { type: 'object', description: 'extra gateway fields, passed through unchanged' },
-    return_url: { type: 'string' },
-    time_expire: { type: 'integer', description: 'seconds until the order expires' },
+    openid: FIELD.id,
+    user_id: FIELD.id,
+    custom: FIELD.custom,
+    other: {
+      type: 'object',
+      description: `extra gateway fields, passed through unchanged (at most ${MAX_OTHER_BYTES} bytes of JSON)`,
+      properties: { quit_url: { ...FIELD.returnUrl, maxLength: 400 } },
+    },
+    return_url: FIELD.returnUrl,
+    time_expire: FIELD.timeExpire,
     isPC: { type: 'boolean' },
     needQRcode: { type: 'boolean' },
     context: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        platform: { type: 'string' },
-        userAgent: { type: 'string' },
-        clientIp: { type: 'string' },
+        platform: { type: 'string', maxLength: 32 },
+        userAgent: { type: 'string', maxLength: 512 },
+        clientIp: { type: 'string', maxLength: 45, pattern: '^[0-9A-Fa-f:.]+$' },
       },
     },
   },
@@ -71,11 +87,17 @@ const refundBody = {
   additionalProperties: false,
   required: ['out_trade_no', 'out_refund_no', 'refund_fee'],
   properties: {
-    out_trade_no: { type: 'string' },
-    out_refund_no: { type: 'string' },
-    refund_fee: { type: 'integer' },
-    reason: { type: 'string' },
+    out_trade_no: FIELD.outTradeNo,
+    out_refund_no: FIELD.outRefundNo,
+    refund_fee: FIELD.fen,
+    reason: { type: 'string', maxLength: 80 },
   },
+} as const;
+
+const merchantQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { merchant: FIELD.merchant },
 } as const;
 
 const queryString = {
@@ -84,9 +106,29 @@ const queryString = {
   properties: {
     await_notify: { type: 'string', enum: ['true', 'false', '1', '0'] },
     await_max_time: { type: 'string', pattern: '^[0-9]{1,2}$', description: 'seconds, 5 to 40' },
-    merchant: { type: 'string', description: 'another merchant this app may act for' },
+    merchant: FIELD.merchant,
   },
 } as const;
+
+const orderParams = {
+  type: 'object',
+  required: ['outTradeNo'],
+  properties: { outTradeNo: FIELD.outTradeNo },
+} as const;
+const refundParams = {
+  type: 'object',
+  required: ['outRefundNo'],
+  properties: { outRefundNo: FIELD.outRefundNo },
+} as const;
+
+/** Why `other` cannot go to a gateway, or nothing. */
+function otherProblems(other: unknown): { field: string; message: string }[] {
+  if (other === null || typeof other !== 'object') return [];
+  const size = Buffer.byteLength(JSON.stringify(other));
+  return size > MAX_OTHER_BYTES
+    ? [{ field: 'other', message: `other must be JSON of at most ${MAX_OTHER_BYTES} bytes` }]
+    : [];
+}
 
 const text = { type: 'string' } as const;
 const maybeText = { type: ['string', 'null'] } as const;
@@ -166,7 +208,8 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       allowlists.set(apiApp.appId, createAllowlist(apiApp.ipAllowlist));
   }
 
-  // Keep the exact body text: the signature covers it.
+  // JSON only (anything else is 415), kept as the exact body text: the signature covers it.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = String(body);
     (request as FastifyRequest).rawBody = text;
@@ -247,9 +290,26 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
 
   app.post<{ Body: CreatePaymentBody }>(
     '/api/payments',
-    { schema: { body: createPaymentBody, tags: ['payments'], summary: 'createPayment' } },
+    {
+      schema: { body: createPaymentBody, tags: ['payments'], summary: 'createPayment' },
+      // The schema's findings are listed with the domain's below, so every problem comes back at once.
+      attachValidation: true,
+    },
     async (request) => {
       const body = request.body;
+      const input = body !== null && typeof body === 'object' && !Array.isArray(body) ? body : undefined;
+      refuseProblems(
+        request,
+        input
+          ? [
+              ...paymentProblems(
+                { ...input, scene: input.scene ?? 'native' },
+                { ...vkPay.context.rules, orderTypes: vkPay.context.handlers.orderTypes() },
+              ),
+              ...otherProblems(input.other),
+            ]
+          : [NOT_AN_OBJECT],
+      );
       const userAgent = body.context?.userAgent ?? request.headers['user-agent'];
       const scene = detectScene(
         body.provider,
@@ -284,6 +344,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     '/api/payments/:outTradeNo',
     {
       schema: {
+        params: orderParams,
         querystring: queryString,
         response: queryPaymentResponse,
         tags: ['payments'],
@@ -307,15 +368,27 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
 
   app.post<{ Params: { outTradeNo: string } }>(
     '/api/payments/:outTradeNo/close',
-    { schema: { tags: ['payments'], summary: 'closeOrder' } },
+    {
+      schema: { params: orderParams, querystring: merchantQuery, tags: ['payments'], summary: 'closeOrder' },
+    },
     async (request) =>
       ok({ order: orderView(await vkPay.closePayment(merchantOf(request), request.params.outTradeNo)) }),
   );
 
   app.post<{ Body: { out_trade_no: string; out_refund_no: string; refund_fee: number; reason?: string } }>(
     '/api/refunds',
-    { schema: { body: refundBody, tags: ['refunds'], summary: 'refund' } },
+    {
+      schema: { body: refundBody, querystring: merchantQuery, tags: ['refunds'], summary: 'refund' },
+      attachValidation: true,
+    },
     async (request) => {
+      const body = request.body as unknown;
+      refuseProblems(
+        request,
+        body !== null && typeof body === 'object' && !Array.isArray(body)
+          ? refundProblems(body, vkPay.context.rules.maxFen)
+          : [NOT_AN_OBJECT],
+      );
       const { refund, order } = await vkPay.refund({ merchantId: merchantOf(request), ...request.body });
       return ok({ refund: refundView(refund), order: orderView(order) });
     },
@@ -334,7 +407,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
           properties: {
             status: { type: 'string', enum: ['OPEN', 'RESOLVED', 'ALL'] },
             limit: { type: 'string', pattern: '^[0-9]{1,3}$' },
-            merchant: { type: 'string' },
+            merchant: FIELD.merchant,
           },
         },
       },
@@ -355,11 +428,19 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         tags: ['reviews'],
         summary: 'close a review with what was done',
         params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9]{1,15}$' } } },
+        querystring: merchantQuery,
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['note'],
-          properties: { note: { type: 'string', description: 'what was done, 2 to 500 characters' } },
+          properties: {
+            note: {
+              type: 'string',
+              minLength: 2,
+              maxLength: 500,
+              description: 'what was done, 2 to 500 characters',
+            },
+          },
         },
       },
     },
@@ -387,16 +468,28 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       schema: {
         tags: ['refunds'],
         summary: "send an ABNORMAL refund to a bank card instead (WeChat Pay's abnormal refund)",
+        params: refundParams,
+        querystring: merchantQuery,
         body: {
           type: 'object',
           additionalProperties: false,
           required: ['type'],
           properties: {
             type: { type: 'string', enum: ['USER_BANK_CARD', 'MERCHANT_BANK_CARD'] },
-            bank_type: { type: 'string', description: 'USER_BANK_CARD: the bank, e.g. ICBC_DEBIT' },
-            bank_account: { type: 'string', description: 'USER_BANK_CARD: the card number (sent encrypted)' },
+            bank_type: {
+              type: 'string',
+              maxLength: 32,
+              description: 'USER_BANK_CARD: the bank, e.g. ICBC_DEBIT',
+            },
+            bank_account: {
+              type: 'string',
+              maxLength: 32,
+              pattern: '^[0-9]+$',
+              description: 'USER_BANK_CARD: the card number (sent encrypted)',
+            },
             real_name: {
               type: 'string',
+              maxLength: 64,
               description: "USER_BANK_CARD: the card holder's name (sent encrypted)",
             },
           },
@@ -421,7 +514,9 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
 
   app.get<{ Params: { outRefundNo: string } }>(
     '/api/refunds/:outRefundNo',
-    { schema: { tags: ['refunds'], summary: 'queryRefund' } },
+    {
+      schema: { params: refundParams, querystring: merchantQuery, tags: ['refunds'], summary: 'queryRefund' },
+    },
     async (request) => {
       const { refund, order, fresh } = await vkPay.queryRefund(
         merchantOf(request),
