@@ -7,6 +7,8 @@ export interface ServiceMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
   gatewayLatency: Histogram<'provider' | 'operation' | 'result'>;
   callbacks: Counter<'provider' | 'outcome'>;
+  /** Callbacks rejected before anything was applied (forged, malformed, unknown): not payment errors. */
+  callbacksRejected: Counter<'provider' | 'reason'>;
 }
 
 export function createMetrics(vkPay: VkPay): ServiceMetrics {
@@ -29,6 +31,12 @@ export function createMetrics(vkPay: VkPay): ServiceMetrics {
     name: 'vkpay_callbacks_total',
     help: 'Gateway callbacks by outcome',
     labelNames: ['provider', 'outcome'] as const,
+    registers: [registry],
+  });
+  const callbacksRejected = new Counter({
+    name: 'vkpay_callback_rejected_total',
+    help: 'Gateway callbacks rejected unapplied, by reason (signature, certificate, malformed, unknown_merchant, unknown_provider, rate_limited)',
+    labelNames: ['provider', 'reason'] as const,
     registers: [registry],
   });
   new Gauge({
@@ -78,5 +86,5 @@ export function createMetrics(vkPay: VkPay): ServiceMetrics {
       this.set(oldest === null ? 0 : Math.max((Date.now() - oldest) / 1000, 0));
     },
   });
-  return { registry, requests, gatewayLatency, callbacks };
+  return { registry, requests, gatewayLatency, callbacks, callbacksRejected };
 }

@@ -26,6 +26,13 @@ export interface NotifyRequest {
 export interface NotifyOutcome {
   ack: NotifyAck;
   /**
+   * Why the callback was rejected before anything was applied (unknown_provider, unknown_merchant,
+   * malformed, signature, certificate, or rate_limited for a source over its budget of rejections).
+   * Rejections are counted apart: they write no payment_logs row, so forged traffic moves no
+   * payment error rate.
+   */
+  rejected?: RejectionReason;
+  /**
    * What happened, for logs, metrics and tests: applied, already_applied, ignored, duplicate_event
    * (its event id was recorded before), unapplicable, review, handler_failed, unknown_provider,
    * unknown_merchant, or the code it was refused or failed with.
@@ -34,8 +41,26 @@ export interface NotifyOutcome {
   error?: PayError;
 }
 
-/** What a callback that does not verify, or cannot be read, fails with; anything else is our failure. */
-const REFUSED_CODES: ReadonlySet<number> = new Set([40001, 40002, 40003]);
+/** What a callback that does not verify, or cannot be read, fails with, by the reason it is counted under. */
+const REFUSED_CODES: ReadonlyMap<number, RejectionReason> = new Map([
+  [40001, 'malformed'],
+  [40002, 'signature'],
+  [40003, 'certificate'],
+] as const);
+
+export type RejectionReason =
+  | 'unknown_provider'
+  | 'unknown_merchant'
+  | 'malformed'
+  | 'signature'
+  | 'certificate'
+  | 'rate_limited';
+
+/**
+ * Rejected callbacks a source address may send in a window before its callbacks are answered 429
+ * unread (verified callbacks never count). With Redis the count is shared by every instance.
+ */
+export const REJECTED_CALLBACK_LIMIT = { max: 20, windowMs: 60_000 };
 
 /**
  * The refusals of applyPaymentResult and applyRefundResult that no resend can change, by code and
@@ -52,36 +77,66 @@ const UNAPPLICABLE_CAUSES: Readonly<Record<string, string>> = {
 };
 
 export async function handleNotify(context: ServiceContext, request: NotifyRequest): Promise<NotifyOutcome> {
+  const known = context.providers.get(request.provider);
+  const blockedFor = await rejectionBudgetSpent(context, request.ip);
+  if (blockedFor !== null) {
+    // Not read, not verified, not written: a source that keeps sending what does not verify.
+    const error = new PayError(40008, {
+      message: `more than ${REJECTED_CALLBACK_LIMIT.max} rejected callbacks from this address in ${REJECTED_CALLBACK_LIMIT.windowMs / 1000} s`,
+      details: { retryAfterSeconds: blockedFor },
+    });
+    const ack = known ? known.ackNotify('refused', error) : { status: 429, headers: {}, body: '' };
+    return {
+      ack: { ...ack, status: 429, headers: { ...ack.headers, 'retry-after': String(blockedFor) } },
+      outcome: 'rate_limited',
+      rejected: 'rate_limited',
+      error,
+    };
+  }
   let provider: Provider;
   try {
     provider = providerFor(context, request.provider);
   } catch (error) {
+    await rejectCallback(context, null, request, error as PayError, 'unknown_provider');
     return {
       ack: { status: 404, headers: {}, body: '' },
       outcome: 'unknown_provider',
+      rejected: 'unknown_provider',
       error: error as PayError,
     };
   }
-  const started = performance.now();
   if (provider.merchantIds && !provider.merchantIds().includes(request.merchantId)) {
     const error = new PayError(40001, {
       field: 'merchantId',
       message: `no ${provider.name} merchant ${JSON.stringify(request.merchantId.slice(0, 64))} is configured`,
     });
-    await recordRefusal(context, provider.name, request, error, started);
-    return { ack: provider.ackNotify('unknown_merchant', error), outcome: 'unknown_merchant', error };
+    await rejectCallback(context, provider.name, request, error, 'unknown_merchant');
+    return {
+      ack: provider.ackNotify('unknown_merchant', error),
+      outcome: 'unknown_merchant',
+      rejected: 'unknown_merchant',
+      error,
+    };
   }
+  const started = performance.now();
   let event: NotifyEvent;
   try {
     event = await provider.parseNotify(request.merchantId, request.headers, request.rawBody);
   } catch (error) {
-    // A callback that does not verify leaves its own rows here; one that does is logged by the
-    // apply below, inside the transaction that applies it (one commit per callback).
     const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
-    await recordRefusal(context, provider.name, request, payError, started);
-    // Anything but a verdict on the callback (a bug while reading it) is ours: the gateway sends it again.
-    const answer = REFUSED_CODES.has(payError.code) ? 'refused' : 'retry';
-    return { ack: provider.ackNotify(answer, payError), outcome: String(payError.code), error: payError };
+    const reason = REFUSED_CODES.get(payError.code);
+    if (reason) {
+      await rejectCallback(context, provider.name, request, payError, reason);
+      return {
+        ack: provider.ackNotify('refused', payError),
+        outcome: String(payError.code),
+        rejected: reason,
+        error: payError,
+      };
+    }
+    // Not a verdict on the callback but a bug while reading it: ours, so the gateway sends it again.
+    await recordFailure(context, provider.name, request, payError, started);
+    return { ack: provider.ackNotify('retry', payError), outcome: String(payError.code), error: payError };
   }
   try {
     return await applyEvent(context, provider, request.merchantId, event);
@@ -231,8 +286,53 @@ function reviewOf(merchantId: string, event: NotifyEvent, error: PayError, cause
   };
 }
 
-/** The rows of a callback refused before it could be applied: an error row and a notify log row. */
-async function recordRefusal(
+/** Seconds until the source may be heard again when it has spent its budget of rejections, else null. */
+async function rejectionBudgetSpent(
+  context: ServiceContext,
+  ip: string | null | undefined,
+): Promise<number | null> {
+  if (!ip) return null;
+  const until = await context.cache.get<number>(`notify-blocked:${ip}`).catch(() => undefined);
+  const now = context.now().getTime();
+  return until !== undefined && until > now ? Math.max(1, Math.ceil((until - now) / 1000)) : null;
+}
+
+/**
+ * A callback rejected before it could be applied: a log line always; against its source's budget;
+ * and, at most once a minute per gateway and reason, a payment_errors row for the operators (a
+ * wrong key on our side rejects every genuine callback too). No payment_logs row: rejections are
+ * not payment events, and must not move the error rate the alert watches.
+ */
+async function rejectCallback(
+  context: ServiceContext,
+  provider: string | null,
+  request: NotifyRequest,
+  error: PayError,
+  reason: RejectionReason,
+): Promise<void> {
+  context.logger.warn(
+    { provider: provider ?? request.provider.slice(0, 32), reason, code: error.code, ip: request.ip },
+    'gateway callback rejected',
+  );
+  const { max, windowMs } = REJECTED_CALLBACK_LIMIT;
+  const now = context.now().getTime();
+  try {
+    if (request.ip) {
+      const window = Math.floor(now / windowMs);
+      const count = await context.cache.increment(`notify-rejected:${request.ip}:${window}`, windowMs);
+      if (count >= max)
+        await context.cache.set(`notify-blocked:${request.ip}`, (window + 1) * windowMs, windowMs);
+    }
+    const sample = `notify-rejected-sample:${provider ?? 'unknown'}:${reason}`;
+    if (await context.cache.setIfAbsent(sample, 1, 60_000))
+      await recordError(context, error, { provider, payload: { reason, ip: request.ip ?? null } });
+  } catch (failure) {
+    context.logger.error({ err: failure }, 'could not count a rejected callback');
+  }
+}
+
+/** The rows of a callback that failed here while being read: an error row and a notify log row. */
+async function recordFailure(
   context: ServiceContext,
   provider: string,
   request: NotifyRequest,

@@ -325,11 +325,15 @@ describe.each(backends)('WeChat Pay end to end on $name', (backend) => {
     expect(forged.status).toBeGreaterThanOrEqual(400);
     expect(forged.status).toBeLessThan(600);
     expect(await storedStatus(no)).toBe('NOTPAY');
+    // Rejected unapplied: an error row for the operators, no payment event for the error rate.
     const rows = await sql<{
-      n: number;
-    }>`select count(*)::int as n from payment_logs where type = 'notify' and status = 'ERROR'`.execute(
+      logs: number;
+      errors: number;
+    }>`select (select count(*)::int from payment_logs where type = 'notify' and status = 'ERROR') as logs,
+         (select count(*)::int from payment_errors where provider = 'wxpay' and code in (40002, 40003)) as errors`.execute(
       h.vkPay.store.db,
     );
-    expect(rows.rows[0]!.n).toBeGreaterThan(0);
+    expect(rows.rows[0]!.logs).toBe(0);
+    expect(rows.rows[0]!.errors).toBeGreaterThan(0);
   });
 });

@@ -220,7 +220,7 @@ describe.each(backends)('gateway callback answers on $name', (backend) => {
     expect(await count('payment_logs', no, 'apply_notify')).toBe(1);
   });
 
-  it('an unknown merchant answers 404 in the gateway format and leaves a log row', async () => {
+  it('an unknown merchant answers 404 in the gateway format, counted apart from payment events', async () => {
     const before = await vkPay.store.db
       .selectFrom('payment_logs')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -244,7 +244,18 @@ describe.each(backends)('gateway callback answers on $name', (backend) => {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('type', '=', 'notify')
       .executeTakeFirstOrThrow();
-    expect(Number(after.n) - Number(before.n)).toBe(2);
+    // Not a payment event: no payment_logs row, so it moves no error rate; one error row per gateway.
+    expect(Number(after.n) - Number(before.n)).toBe(0);
+    const errors = await vkPay.store.db
+      .selectFrom('payment_errors')
+      .select(['provider', 'code'])
+      .where('message', 'like', '%merchant "nobody"%')
+      .orderBy('provider')
+      .execute();
+    expect(errors).toEqual([
+      { provider: 'alipay', code: 40001 },
+      { provider: 'wxpay', code: 40001 },
+    ]);
   });
 
   it('our own store failing answers 5xx in the gateway format, so the gateway sends it again', async () => {

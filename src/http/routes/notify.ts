@@ -23,16 +23,21 @@ export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app,
     { schema: { hide: true } },
     async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const { ack, outcome, error } = await vkPay.handleNotify({
+      const { ack, outcome, error, rejected } = await vkPay.handleNotify({
         provider: request.params.provider,
         merchantId: request.params.merchant,
         headers: request.headers,
         rawBody,
         ip: request.ip,
       });
-      metrics?.callbacks.inc({ provider: request.params.provider, outcome });
+      // Labels only from what is configured: a forger's made-up names must not grow the metrics.
+      const provider = vkPay.context.providers.has(request.params.provider)
+        ? request.params.provider
+        : 'unknown';
+      metrics?.callbacks.inc({ provider, outcome });
+      if (rejected) metrics?.callbacksRejected.inc({ provider, reason: rejected });
       request.log.info(
-        { provider: request.params.provider, outcome, status: ack.status, code: error?.code },
+        { provider: request.params.provider.slice(0, 32), outcome, status: ack.status, code: error?.code },
         'gateway notification',
       );
       reply.status(ack.status).headers(ack.headers);
