@@ -243,7 +243,8 @@ function cases(ids: {
     bad('GET', '/api/reviews?limit=abc', 'limit'),
     bad('GET', '/api/reviews?status=%00', 'status'),
     // checkouts
-    checkoutWith({ time_expire: 30 }, 'time_expire'),
+    checkoutWith({ time_expire: 0 }, 'time_expire'),
+    checkoutWith({ time_expire: 7201 }, 'time_expire'),
     checkoutWith({ time_expire: 1e300 }, 'time_expire'),
     checkoutWith({ return_url: 'javascript:alert(1)' }, 'return_url'),
     checkoutWith({ custom: { '\ud800': 1 } }, 'custom.\\ud800'),

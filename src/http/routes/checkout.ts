@@ -8,7 +8,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { SecurityConfig } from '../../config/security.ts';
 import { type Lang, PayError, toPayError } from '../../core/errors.ts';
-import { MIN_EXPIRE_SECONDS, PROVIDERS, type ProviderName, paymentProblems } from '../../core/validate.ts';
+import { PROVIDERS, type ProviderName, paymentProblems } from '../../core/validate.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { cashierScript, cashierStyle } from '../checkout-assets.ts';
 import { offersFor } from '../checkout-offers.ts';
@@ -57,11 +57,13 @@ const createCheckoutBody = {
     openid: { ...FIELD.id, description: "the payer's openid, for JSAPI in the WeChat browser" },
     custom: FIELD.custom,
     return_url: { ...FIELD.returnUrl, description: "the merchant's page after the result" },
+    // The cashier link's life (the order then closes with it), not a gateway's field: a short one is
+    // how an offer that ends soon is made.
     time_expire: {
       type: 'integer',
-      minimum: MIN_EXPIRE_SECONDS,
+      minimum: 1,
       maximum: MAX_CHECKOUT_TTL_SECONDS,
-      description: `seconds the checkout may be paid: ${MIN_EXPIRE_SECONDS} to ${MAX_CHECKOUT_TTL_SECONDS}`,
+      description: `seconds the checkout may be paid: 1 to ${MAX_CHECKOUT_TTL_SECONDS}`,
     },
     alipay_in_wechat: { type: 'boolean', description: 'offer Alipay inside the WeChat browser too' },
   },
