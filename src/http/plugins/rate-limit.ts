@@ -1,7 +1,8 @@
 /**
  * Fixed-window rate limits on the shared cache: with Redis, every instance counts in the same
  * window, so a limit holds across the fleet. Limited answers carry the IETF draft's `RateLimit-*`
- * headers; a refusal is 40008 with `Retry-After`.
+ * headers; a refusal is 40008 with `Retry-After`. While the cache is unreachable nothing is counted
+ * and requests go on.
  */
 import type { FastifyReply } from 'fastify';
 import type { Cache } from '../../cache/cache.ts';
@@ -26,7 +27,9 @@ export async function countRequest(
   nowMs: number,
 ): Promise<RateLimitState> {
   const window = Math.floor(nowMs / limit.windowMs);
-  const count = await cache.increment(`rl:${subject}:${window}`, limit.windowMs);
+  // An unreachable cache counts nothing: the request goes on (signed ones are still refused by the
+  // replay check), and counting starts again with the cache.
+  const count = await cache.increment(`rl:${subject}:${window}`, limit.windowMs).catch(() => 0);
   return {
     limit,
     remaining: Math.max(limit.max - count, 0),

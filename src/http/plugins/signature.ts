@@ -2,7 +2,8 @@
  * Merchant request signatures: HMAC-SHA256 with the app's secret over
  * METHOD \n PATH_WITH_QUERY \n TIMESTAMP \n NONCE \n BODY \n, sent in X-VkPay-* headers. Stale
  * timestamps and reused nonces are refused; nonces live in the cache, so with Redis every
- * instance sees them.
+ * instance sees them. While the cache is unreachable signed requests are refused with 40010 (fail
+ * closed): a nonce that cannot be recorded could be replayed.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Cache } from '../../cache/cache.ts';
@@ -90,8 +91,16 @@ export async function verifySignedRequest(request: SignedRequest, check: Signatu
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
     throw new PayError(40002, { field: 'signature', message: 'signature does not match the request' });
   }
-  // Only a verified request may spend a nonce, or anyone could burn a merchant's nonces.
-  const fresh = await check.cache.setIfAbsent(`nonce:${appId}:${nonce}`, 1, check.maxAgeMs * 2);
+  // Only a verified request may spend a nonce, or anyone could burn a merchant's nonces. Without the
+  // cache a replay cannot be told apart: the request is refused as busy (retryable), never let through.
+  const fresh = await check.cache
+    .setIfAbsent(`nonce:${appId}:${nonce}`, 1, check.maxAgeMs * 2)
+    .catch((error: unknown) => {
+      throw new PayError(40010, {
+        message: 'the replay check is unavailable (cache unreachable); retry with a new nonce',
+        cause: error,
+      });
+    });
   if (!fresh)
     throw new PayError(40002, { field: 'nonce', message: 'nonce already used: this request was replayed' });
   return appId;
