@@ -97,6 +97,7 @@ async function main(): Promise<number> {
       'limited app secret': limitedApp.secret,
       'APIv3 key': gateway.merchant.apiV3Key,
       'merchant private key': gateway.merchant.privateKeyPem.split('\n')[5]!,
+      'Alipay app private key': gateway.alipayApp.privateKeyPem.split('\n')[5]!,
       'webhook secret': webhookSecret.replace(/^whsec_/, ''),
       'webhook sealing key': randomBytes(24).toString('base64url'),
       'checkout secret': randomBytes(24).toString('base64url'),
@@ -133,6 +134,16 @@ async function main(): Promise<number> {
             apiV3Key: gateway.merchant.apiV3Key,
             wechatpayPublicKey: gateway.merchant.wechatpayPublicKey,
             baseUrl: gateway.url,
+            timeoutMs: GATEWAY_TIMEOUT_MS,
+          },
+        ],
+        alipay: [
+          {
+            merchantId: MERCHANT,
+            appId: gateway.alipayApp.appId,
+            privateKey: gateway.alipayApp.privateKeyPem,
+            alipayPublicKey: gateway.alipayApp.alipayPublicKeyPem,
+            baseUrl: gateway.alipayUrl,
             timeoutMs: GATEWAY_TIMEOUT_MS,
           },
         ],
@@ -237,6 +248,14 @@ async function main(): Promise<number> {
   );
   for (const violation of violations) process.stdout.write(`  - ${violation}\n`);
   return 1;
+}
+
+// Interrupted (Ctrl-C, a CI timeout) in the middle of an outage: the servers are started again first.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stdout.write(`[soak] ${signal}: making sure PostgreSQL and Redis are running, then stopping\n`);
+    void ensureServersUp().finally(() => process.exit(1));
+  });
 }
 
 process.exitCode = await main();

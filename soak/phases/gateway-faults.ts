@@ -28,7 +28,7 @@ export async function gatewayFaults(soak: Soak, timeoutMs: number): Promise<void
   await runConcurrently(count, soak.sizes.concurrency, async () => {
     const no = newOrderNo(soak, 'G');
     const fee = 500;
-    soak.orders.set(no, { totalFen: fee, phase, paid: false });
+    soak.orders.set(no, { provider: 'wxpay', totalFen: fee, phase, paid: false });
     await soak.gateway.fault({
       kind: 'delay',
       operation: 'prepay',

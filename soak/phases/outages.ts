@@ -25,7 +25,7 @@ function startLoad(soak: Soak, phase: string, tag: string, count: number): Load 
   const workers = Array.from({ length: Math.max(2, Math.floor(soak.sizes.concurrency / 2)) }, async () => {
     while (!stopped && made < count) {
       made += 1;
-      const no = await createOrder(soak, phase, tag);
+      const no = await createOrder(soak, phase, tag, made % 4 === 0 ? 'alipay' : 'wxpay');
       nos.push(no);
       await payAtGateway(soak, no).catch((error) => soak.violations.push(`${phase}: paying ${no}: ${error}`));
       if (made % 7 === 0) await soak.client.mistake();
@@ -170,7 +170,8 @@ export async function redisOutage(soak: Soak, limitedApp: { appId: string; secre
     while (load.nos.length < soak.sizes.redisPayments * 0.3) await sleep(50);
     // Orders made before the outage, paid while Redis is away: their callbacks must still apply.
     const waiting: string[] = [];
-    for (let i = 0; i < 10; i++) waiting.push(await createOrder(soak, phase, 'R'));
+    for (let i = 0; i < 10; i++)
+      waiting.push(await createOrder(soak, phase, 'R', i % 2 ? 'alipay' : 'wxpay'));
     outageStart = Date.now();
     const outage = { what: 'redis', from: outageStart, to: null as number | null };
     soak.client.outages.push(outage);

@@ -1,5 +1,5 @@
 /**
- * Storm: many payments paid at once, their callbacks duplicated, delayed and reordered by the
+ * Storm: many payments paid at once (a fifth of them through Alipay), their callbacks duplicated, delayed and reordered by the
  * gateway, replayed by an attacker who kept a copy, spread by the balancer over every instance, with
  * concurrent queries from the merchant, client mistakes, and a merchant webhook handler failing on
  * a share of deliveries. Every order must end SUCCESS here, once.
@@ -12,21 +12,36 @@ export async function storm(soak: Soak): Promise<void> {
   const started = performance.now();
   const count = soak.sizes.payments;
   soak.receiver.failShare = 0.1;
+  soak.receiver.slowShare = 0.03;
+  soak.receiver.slowMs = 1_300;
   const callbacksBefore = soak.cluster.callbacks.length;
   let queries = 0;
   let faults = 0;
   // The notification faults are set per order before it is paid, so they hit that order alone.
-  const nos = await createOrders(soak, phase, 'S', count, async (no, i) => {
-    const draw = i % 10;
-    if (draw < 3)
-      await soak.gateway.fault({ channel: 'notify', kind: 'duplicate', outTradeNo: no, times: 1 });
-    else if (draw < 5)
-      await soak.gateway.fault({ channel: 'notify', kind: 'reorder', outTradeNo: no, delayMs: 300 });
-    else if (draw < 6)
-      await soak.gateway.fault({ channel: 'notify', kind: 'delay', outTradeNo: no, delayMs: 500 });
-    else return;
-    faults += 1;
-  });
+  // Every fifth order is paid through Alipay. The notification faults are set per order before it
+  // is paid, so they hit that order alone.
+  const providerOf = (i: number) => (i % 5 === 4 ? 'alipay' : 'wxpay');
+  const nos = await createOrders(
+    soak,
+    phase,
+    'S',
+    count,
+    async (no, i) => {
+      const draw = i % 10;
+      const kind = draw < 3 ? 'duplicate' : draw < 5 ? 'reorder' : draw < 6 ? 'delay' : null;
+      if (!kind) return;
+      const fault = {
+        channel: 'notify' as const,
+        kind,
+        outTradeNo: no,
+        delayMs: kind === 'delay' ? 500 : 300,
+      };
+      if (providerOf(i) === 'alipay') await soak.gateway.alipayFault(fault);
+      else await soak.gateway.fault(fault);
+      faults += 1;
+    },
+    providerOf,
+  );
   const created = performance.now();
   // Paid in a shuffled order, with the merchant querying each order about when it is paid.
   const shuffled = [...nos].sort(() => Math.random() - 0.5);
@@ -72,6 +87,7 @@ export async function storm(soak: Soak): Promise<void> {
     settledSeconds: paid.seconds,
     callbacks: callbacks.length,
     callbacksByStatus: countBy(callbacks.map((c) => String(c.status))),
+    alipayPayments: nos.filter((no) => soak.orders.get(no)!.provider === 'alipay').length,
     ordersWithNotifyFaults: faults,
     replayed: replays.length,
     replayedAnswered2xx: replayedOk,

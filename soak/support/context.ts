@@ -25,6 +25,7 @@ export interface Sizes {
 }
 
 export interface SoakOrder {
+  provider: 'wxpay' | 'alipay';
   totalFen: number;
   phase: string;
   /** Paid at the gateway by the soak (the gateway's own record is checked anyway). */
@@ -68,16 +69,16 @@ export async function createOrder(
   soak: Soak,
   phase: string,
   tag: string,
-  totalFen?: number,
+  provider: 'wxpay' | 'alipay' = 'wxpay',
 ): Promise<string> {
   const outTradeNo = newOrderNo(soak, tag);
-  const fee = totalFen ?? 100 + Math.floor(Math.random() * 9_900);
-  soak.orders.set(outTradeNo, { totalFen: fee, phase, paid: false });
+  const fee = 100 + Math.floor(Math.random() * 9_900);
+  soak.orders.set(outTradeNo, { provider, totalFen: fee, phase, paid: false });
   const answer = await soak.client.call(
     'POST',
     '/api/payments',
     {
-      provider: 'wxpay',
+      provider,
       scene: 'native',
       out_trade_no: outTradeNo,
       total_fee: fee,
@@ -99,10 +100,11 @@ export async function createOrders(
   tag: string,
   count: number,
   onEach?: (outTradeNo: string, i: number) => Promise<void>,
+  providerOf: (i: number) => 'wxpay' | 'alipay' = () => 'wxpay',
 ): Promise<string[]> {
   const made: string[] = [];
   await runConcurrently(count, soak.sizes.concurrency, async (i) => {
-    const no = await createOrder(soak, phase, tag);
+    const no = await createOrder(soak, phase, tag, providerOf(i));
     made.push(no);
     if (onEach) await onEach(no, i);
   });
@@ -110,8 +112,10 @@ export async function createOrders(
 }
 
 export async function payAtGateway(soak: Soak, outTradeNo: string): Promise<void> {
-  await soak.gateway.pay(outTradeNo);
-  soak.orders.get(outTradeNo)!.paid = true;
+  const order = soak.orders.get(outTradeNo)!;
+  if (order.provider === 'alipay') await soak.gateway.alipayPay(outTradeNo);
+  else await soak.gateway.pay(outTradeNo);
+  order.paid = true;
 }
 
 /** Orders of `nos` in each status, read from the database. */

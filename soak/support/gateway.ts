@@ -1,10 +1,14 @@
 /**
- * The WeChat Pay emulator (`vk-pay sandbox`, its own process) as the soak sees it: the merchant
- * registered on it, faults injected through its control API, trades paid there, and its own
+ * The gateway emulators (`vk-pay sandbox`, their own process) as the soak sees them: the WeChat Pay
+ * merchant and the Alipay app registered on them, faults injected through its control API, trades paid there, and its own
  * records (trades, refunds, notifications) read back to check the service against.
  */
 import { type Child, startChild } from '../../bench/support/children.ts';
-import { newWxpayMerchantKeys } from '../../bench/support/emulators.ts';
+import {
+  type BenchAlipayApp,
+  newWxpayMerchantKeys,
+  registerAlipayApp,
+} from '../../bench/support/emulators.ts';
 
 export interface SoakMerchant {
   mchId: string;
@@ -18,6 +22,13 @@ export interface SoakMerchant {
 export interface GatewayTrade {
   transaction: { trade_state: string; amount: { total: number } };
   refunds: Array<{ out_refund_no: string; status: string; amount: { refund: number } }>;
+}
+
+/** The Alipay emulator's view of a trade (its control API). */
+export interface AlipayTrade {
+  tradeStatus: string;
+  totalFen: number;
+  refundedFen: number;
 }
 
 export interface Fault {
@@ -34,6 +45,12 @@ export interface Gateway {
   child: Child<{ wxpay: string; alipay: string }>;
   url: string;
   merchant: SoakMerchant;
+  /** Alipay's gateway.do URL and the app registered there. */
+  alipayUrl: string;
+  alipayApp: BenchAlipayApp;
+  alipayFault(fault: Fault): Promise<void>;
+  alipayPay(outTradeNo: string): Promise<void>;
+  alipayTrade(outTradeNo: string): Promise<AlipayTrade | null>;
   /** Faults injected, by kind. */
   faults: Record<string, number>;
   fault(fault: Fault): Promise<void>;
@@ -92,8 +109,14 @@ export async function startGateway(timeFactor: number): Promise<Gateway> {
     ...merchantKeys,
     wechatpayPublicKey: { id: registered.json.publicKeyId, pem: registered.json.publicKeyPem },
   };
+  const alipayUrl = child.ready.alipay;
+  const alipayControl = alipayUrl.replace(/\/gateway\.do$/, '/sandbox/alipay');
+  const alipayApp = await registerAlipayApp(alipayControl);
   const faults: Record<string, number> = {};
   const mchid = merchant.mchId;
+  const count = (name: string, fault: Fault) => {
+    faults[name] = (faults[name] ?? 0) + (typeof fault.times === 'number' ? fault.times : 1);
+  };
   return {
     child,
     url,
@@ -102,8 +125,28 @@ export async function startGateway(timeFactor: number): Promise<Gateway> {
     async fault(fault) {
       const answer = await call('POST', `${url}/sandbox/faults`, { mchid, ...fault });
       if (answer.status !== 200) throw new Error(`fault ${JSON.stringify(fault)} answered ${answer.status}`);
-      const name = `${fault.channel ?? 'api'}:${fault.kind}${fault.operation ? `:${fault.operation}` : ''}`;
-      faults[name] = (faults[name] ?? 0) + (typeof fault.times === 'number' ? fault.times : 1);
+      count(
+        `wxpay:${fault.channel ?? 'api'}:${fault.kind}${fault.operation ? `:${fault.operation}` : ''}`,
+        fault,
+      );
+    },
+    alipayUrl,
+    alipayApp,
+    async alipayFault(fault) {
+      const answer = await call('POST', `${alipayControl}/faults`, { appId: alipayApp.appId, ...fault });
+      if (answer.status !== 200) throw new Error(`fault ${JSON.stringify(fault)} answered ${answer.status}`);
+      count(`alipay:${fault.channel ?? 'api'}:${fault.kind}`, fault);
+    },
+    async alipayPay(outTradeNo) {
+      const answer = await call('POST', `${alipayControl}/trades/${alipayApp.appId}/${outTradeNo}/pay`, {});
+      if (answer.status !== 200) throw new Error(`paying ${outTradeNo} at Alipay answered ${answer.status}`);
+    },
+    async alipayTrade(outTradeNo) {
+      const answer = await call<AlipayTrade>(
+        'GET',
+        `${alipayControl}/trades/${alipayApp.appId}/${outTradeNo}`,
+      );
+      return answer.status === 200 ? answer.json : null;
     },
     async clearFaults() {
       await call('DELETE', `${url}/sandbox/faults`);

@@ -1,7 +1,8 @@
 /**
  * The merchant's webhook endpoint, in the soak process: every delivery verified with the endpoint's
  * secret, a share answered 500 on purpose (the merchant's handler failing; the service must retry),
- * the rest 200. Events are deduplicated by their id, as a merchant must: each id counts once.
+ * a share accepted too late (after the endpoint's timeout: the service retries what was in fact
+ * handled), the rest 200 at once. Events are deduplicated by their id, as a merchant must: each id counts once.
  */
 import { createServer } from 'node:http';
 import { verifyWebhook } from '../../src/core/webhooks.ts';
@@ -18,8 +19,11 @@ export interface Receiver {
   url: string;
   /** Share of deliveries answered 500 (0..1); changed by phases. */
   failShare: number;
-  /** Answer this late (ms); past the endpoint's timeout the delivery counts as failed. */
-  delayMs: number;
+  /** Share of deliveries accepted (200) only after `slowMs`, past the endpoint's timeout: the
+   * service counts them failed and sends them again, so the merchant sees the id twice. */
+  slowShare: number;
+  slowMs: number;
+  answeredLate: number;
   events: Map<string, ReceivedEvent>;
   deliveries: number;
   failedOnPurpose: number;
@@ -34,7 +38,9 @@ export async function startReceiver(secret: string): Promise<Receiver> {
   const receiver: Receiver = {
     url: '',
     failShare: 0,
-    delayMs: 0,
+    slowShare: 0,
+    slowMs: 0,
+    answeredLate: 0,
     events: new Map(),
     deliveries: 0,
     failedOnPurpose: 0,
@@ -63,8 +69,12 @@ export async function startReceiver(secret: string): Promise<Receiver> {
         response.writeHead(400).end('bad signature');
         return;
       }
-      if (receiver.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, receiver.delayMs));
-      if (Math.random() < receiver.failShare) {
+      const draw = Math.random();
+      if (draw < receiver.slowShare) {
+        receiver.answeredLate += 1;
+        await new Promise((resolve) => setTimeout(resolve, receiver.slowMs));
+      }
+      if (draw >= receiver.slowShare && draw < receiver.slowShare + receiver.failShare) {
         receiver.failedOnPurpose += 1;
         response.writeHead(500).end('handler failed');
         return;
