@@ -12,6 +12,8 @@ import { check, createOrder, payAtGateway, print, type Soak, sleep, waitPaid } f
 import { restartPostgres, startRedis, stopRedis } from '../support/servers.ts';
 import { countBy } from './storm.ts';
 
+const POSTGRES_DOWN_MS = 2_000;
+
 interface Load {
   nos: string[];
   stop(): Promise<void>;
@@ -119,7 +121,8 @@ export async function postgresOutage(soak: Soak, adminUrl: string, database: str
     const outage = { what: 'postgres', from: outageStart, to: null as number | null };
     soak.client.outages.push(outage);
     const restartFrom = performance.now();
-    await restartPostgres();
+    // Down for two seconds: long enough for callbacks and probes to meet it, short for everyone else.
+    await restartPostgres(POSTGRES_DOWN_MS);
     outage.to = Date.now();
     const back = performance.now();
     restartSeconds = (back - restartFrom) / 1000;

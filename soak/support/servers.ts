@@ -43,10 +43,19 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   return false;
 }
 
-/** `pg_ctlcluster ... main restart`: returns once PostgreSQL answers again. */
-export async function restartPostgres(): Promise<void> {
+/**
+ * `pg_ctlcluster ... main restart`, or stop, `holdMs` down, start: returns once PostgreSQL answers
+ * again, whatever failed on the way.
+ */
+export async function restartPostgres(holdMs = 0): Promise<void> {
+  const cluster = ['--skip-systemctl-redirect', pgVersion(), 'main'];
   try {
-    await run('pg_ctlcluster', ['--skip-systemctl-redirect', pgVersion(), 'main', 'restart', '-m', 'fast']);
+    if (holdMs <= 0) await run('pg_ctlcluster', [...cluster, 'restart', '-m', 'fast']);
+    else {
+      await run('pg_ctlcluster', [...cluster, 'stop', '-m', 'fast']);
+      await sleep(holdMs);
+      await run('pg_ctlcluster', [...cluster, 'start']);
+    }
   } finally {
     await ensurePostgresUp();
   }
