@@ -5,6 +5,7 @@
  */
 import { ERROR_TABLE, type ErrorCode, isPayError, type Lang, PayError } from '../core/errors.ts';
 import { isFinal, isPaid, type OrderStatus } from '../core/states.ts';
+import { checkoutCancellation } from '../service/checkouts.ts';
 import type { Order } from '../service/model.ts';
 import type { VkPay } from '../vk-pay.ts';
 import type { CheckoutClaims } from './checkout-token.ts';
@@ -94,10 +95,12 @@ export async function checkoutStatus(
   const expired = nowMs >= claims.e * 1000;
   const existing = await findOrder(vkPay, claims);
   if (!existing) {
+    // The merchant cancelled before the buyer chose: closed, whatever the clock says.
+    const cancelled = (await checkoutCancellation(vkPay.context, claims.m, claims.o)) !== null;
     return {
       outTradeNo: claims.o,
-      status: expired ? 'CLOSED' : 'NOTPAY',
-      outcome: expired ? 'expired' : 'pending',
+      status: expired || cancelled ? 'CLOSED' : 'NOTPAY',
+      outcome: cancelled ? 'closed' : expired ? 'expired' : 'pending',
       provider: null,
       scene: null,
       failure: null,

@@ -11,7 +11,8 @@ import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
 import type { PaymentResult } from '../providers/provider.ts';
 import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } from '../store/orders.ts';
-import type { Database, OrderRow } from '../store/schema.ts';
+import type { Database, NewOrderRow, OrderRow } from '../store/schema.ts';
+import { claimCheckout } from './checkouts.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
 import { announceOrderChange, recordPaymentEvent } from './events.ts';
 import { type Order, toOrder } from './model.ts';
@@ -25,6 +26,8 @@ export interface CreateOrderRequest extends PaymentInput {
   appId?: string | null;
   clientIp?: string | null;
   expireAt?: Date | null;
+  /** Made by a buyer's choice in the cashier: claims the checkout, refused once it is cancelled. */
+  checkout?: boolean;
 }
 
 /** An unpaid order is first asked about at the gateway this long after it was made (its callback's turn first). */
@@ -51,7 +54,7 @@ export async function createOrder(
   // A card number in the subject is masked before it is stored or sent to a gateway.
   const params = { ...validated, subject: maskCardNumbers(validated.subject) };
   const { db } = context.store;
-  const inserted = await insertOrder(db, {
+  const row: NewOrderRow = {
     merchant_id: request.merchantId,
     out_trade_no: params.outTradeNo,
     provider: params.provider,
@@ -70,7 +73,14 @@ export async function createOrder(
     next_check_at: new Date(context.now().getTime() + FIRST_CHECK_MS),
     create_date: context.now(),
     update_date: context.now(),
-  }).catch((error) => {
+  };
+  const inserted = await (request.checkout
+    ? db.transaction().execute(async (tx) => {
+        await claimCheckout(tx, request.merchantId, params.outTradeNo, row.expire_at as Date, context.now());
+        return insertOrder(tx, row);
+      })
+    : insertOrder(db, row)
+  ).catch((error) => {
     throw storeFailure(error);
   });
   if (inserted) return { order: toOrder(inserted), created: true };

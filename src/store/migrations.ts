@@ -260,6 +260,23 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 6,
+    name: 'checkouts',
+    statements: [
+      // One row per checkout issued: the buyer's choice and the merchant's cancellation both take
+      // this row's lock, so a cancel racing the choice has exactly one outcome.
+      `create table checkouts (
+        merchant_id text not null,
+        out_trade_no text not null,
+        expires_at timestamptz not null,
+        cancelled_at timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        primary key (merchant_id, out_trade_no)
+      )`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

@@ -208,6 +208,15 @@ export interface ServiceInstancesTable {
   heartbeat_at: Timestamp;
 }
 
+export interface CheckoutsTable {
+  merchant_id: string;
+  out_trade_no: string;
+  expires_at: Timestamp;
+  cancelled_at: Timestamp | null;
+  create_date: Timestamp;
+  update_date: Timestamp;
+}
+
 export interface Database {
   payment_orders: PaymentOrdersTable;
   payment_refunds: PaymentRefundsTable;
@@ -222,9 +231,11 @@ export interface Database {
   vk_pay_settings: SettingsTable;
   reconciled_days: ReconciledDaysTable;
   service_instances: ServiceInstancesTable;
+  checkouts: CheckoutsTable;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;
+export type CheckoutRow = Selectable<CheckoutsTable>;
 export type ReviewRow = Selectable<PaymentReviewsTable>;
 export type NewOrderRow = Insertable<PaymentOrdersTable>;
 export type RefundRow = Selectable<PaymentRefundsTable>;

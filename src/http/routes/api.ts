@@ -16,6 +16,7 @@ import {
   SCENES,
   type Scene,
 } from '../../core/validate.ts';
+import { cancelUnchosenCheckout } from '../../service/checkouts.ts';
 import type { Order } from '../../service/model.ts';
 import { refundView, reviewView, orderView as storedOrderView } from '../../service/views.ts';
 import type { VkPay } from '../../vk-pay.ts';
@@ -373,6 +374,34 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     },
     async (request) =>
       ok({ order: orderView(await vkPay.closePayment(merchantOf(request), request.params.outTradeNo)) }),
+  );
+
+  // Cancels a checkout whatever the buyer did: unchosen, it is cancelled (no order can be made for
+  // it any more); chosen, its order is closed as above.
+  app.post<{ Params: { outTradeNo: string } }>(
+    '/api/checkouts/:outTradeNo/cancel',
+    {
+      schema: {
+        params: orderParams,
+        querystring: merchantQuery,
+        tags: ['payments'],
+        summary: 'cancelCheckout',
+      },
+    },
+    async (request) => {
+      const merchantId = merchantOf(request);
+      const { outTradeNo } = request.params;
+      const cancelled = await cancelUnchosenCheckout(vkPay.context, merchantId, outTradeNo);
+      const order = cancelled ? null : await vkPay.closePayment(merchantId, outTradeNo);
+      return ok({
+        checkout: {
+          out_trade_no: outTradeNo,
+          status: 'CLOSED',
+          cancelled_at: cancelled ? cancelled.cancelledAt.toISOString() : null,
+        },
+        order: order ? orderView(order) : null,
+      });
+    },
   );
 
   app.post<{ Body: { out_trade_no: string; out_refund_no: string; refund_fee: number; reason?: string } }>(

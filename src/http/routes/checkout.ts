@@ -9,6 +9,7 @@ import QRCode from 'qrcode';
 import type { SecurityConfig } from '../../config/security.ts';
 import { type Lang, PayError, toPayError } from '../../core/errors.ts';
 import { PROVIDERS, type ProviderName, paymentProblems } from '../../core/validate.ts';
+import { recordCheckout } from '../../service/checkouts.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { cashierScript, cashierStyle } from '../checkout-assets.ts';
 import { offersFor } from '../checkout-offers.ts';
@@ -138,6 +139,8 @@ export const checkoutApiRoutes: FastifyPluginAsync<{ vkPay: VkPay; now?: () => n
         ...(body.alipay_in_wechat ? { a: 1 as const } : {}),
       };
       const token = runtime.signer.sign(claims);
+      // Recorded so the merchant can cancel it before the buyer chooses (a cancelled number is refused).
+      await recordCheckout(vkPay.context, merchantId, claims.o, new Date(claims.e * 1000));
       return ok({
         checkout: {
           token,
@@ -245,6 +248,7 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       userAgent: userAgentOf(request) ?? null,
       returnUrl: cashierUrl,
       expireAt: new Date(claims.e * 1000),
+      checkout: true,
     });
     const qrImage =
       'codeUrl' in client
