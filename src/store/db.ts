@@ -112,8 +112,14 @@ async function openPostgres(config: StoreConfig, databaseUrl: string): Promise<S
     types: { getTypeParser: int8AsNumber },
     ...(config.schema ? { options: `-c search_path=${config.schema}` } : {}),
   });
-  // An idle client's network error must not crash the process; the pool replaces it.
+  // An idle client's network error must not crash the process; the pool replaces it. A client in
+  // use (a transaction between two statements) has no pool listener: its connection killed or the
+  // server restarted there would be an unhandled 'error' event, ending the process. Its next query
+  // fails instead, and the pool drops it when it comes back.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
