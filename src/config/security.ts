@@ -24,6 +24,52 @@ export interface ApiApp {
   ipAllowlist?: string[];
   /** This app's own budgets, per route class, over `SecurityConfig.appRateLimits`. */
   rateLimits?: Partial<AppRateLimits>;
+  /** Web origins (`https://shop.example.com`) whose pages may call the cashier's status and pay. */
+  corsOrigins?: string[];
+  /** Who the buyer pays, shown on the cashier of this app's merchant. */
+  payee?: Payee;
+}
+
+export interface Payee {
+  name: string;
+  /** An https image URL (http outside production). */
+  logoUrl?: string;
+}
+
+/** `apps[i].corsOrigins` from the file: each exactly an origin, https in production. */
+export function corsOriginsOf(value: unknown, field: string, production: boolean): string[] {
+  if (!Array.isArray(value)) throw new ConfigError(`${field} must be a list of origins`);
+  return value.map((item, i) => {
+    let url: URL | null = null;
+    try {
+      url = typeof item === 'string' ? new URL(item) : null;
+    } catch {
+      url = null;
+    }
+    if (!url || url.origin !== item || !/^https?:$/.test(url.protocol))
+      throw new ConfigError(
+        `${field}[${i}] must be an origin: scheme, host and port only, e.g. https://shop.example.com`,
+      );
+    if (production && url.protocol !== 'https:')
+      throw new ConfigError(`${field}[${i}] must be https:// in production`);
+    return item;
+  });
+}
+
+/** `apps[i].payee` from the file: a name of 1 to 64 characters, an optional logo URL. */
+export function payeeOf(value: unknown, field: string, production: boolean): Payee {
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError(`${field} must be an object { name, logoUrl? }`);
+  const { name, logoUrl } = value as { name?: unknown; logoUrl?: unknown };
+  if (typeof name !== 'string' || name.trim().length === 0 || name.length > 64)
+    throw new ConfigError(`${field}.name must be a name of 1 to 64 characters`);
+  if (logoUrl === undefined) return { name };
+  const scheme = production ? /^https:\/\/[^\s]+$/ : /^https?:\/\/[^\s]+$/;
+  if (typeof logoUrl !== 'string' || logoUrl.length > 512 || !scheme.test(logoUrl))
+    throw new ConfigError(
+      `${field}.logoUrl must be an ${production ? 'https' : 'http(s)'} URL of at most 512 characters`,
+    );
+  return { name, logoUrl };
 }
 
 export interface SecurityConfig {

@@ -23,7 +23,9 @@ import { resolveSecret, type SecretContext } from './secrets.ts';
 import {
   type ApiApp,
   appRateLimitsOf,
+  corsOriginsOf,
   DEFAULT_SECURITY,
+  payeeOf,
   rateLimitSettingsOf,
   type SecurityConfig,
 } from './security.ts';
@@ -318,6 +320,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     ...fileSecurity,
     ...rateLimitSettingsOf(fileSecurity, profile.rateLimits),
   };
+  const production = base.env === 'production';
   const apps: ApiApp[] = list(file.apps, 'apps').map((app, i) => {
     const secret = resolveSecret(app.secret, `apps[${i}].secret`, secrets);
     if (secret.length < 32) throw new ConfigError(`apps[${i}].secret must be at least 32 characters`);
@@ -332,6 +335,10 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       ...(app.rateLimits === undefined
         ? {}
         : { rateLimits: appRateLimitsOf(app.rateLimits, `apps[${i}].rateLimits`) }),
+      ...(app.corsOrigins === undefined
+        ? {}
+        : { corsOrigins: corsOriginsOf(app.corsOrigins, `apps[${i}].corsOrigins`, production) }),
+      ...(app.payee === undefined ? {} : { payee: payeeOf(app.payee, `apps[${i}].payee`, production) }),
     };
   });
   const wxpay = list(file.wxpay, 'wxpay').map((merchant, i) => {

@@ -7,9 +7,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from '../config/security.ts';
 import { PayError } from '../core/errors.ts';
 import type { VkPay } from '../vk-pay.ts';
+import { configureCheckoutMerchants } from './checkout-merchants.ts';
 import { type CheckoutSettings, configureCheckout } from './checkout-token.ts';
 import { answerError, installErrorHandler } from './error-handler.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { installCheckoutCors } from './plugins/checkout-cors.ts';
 import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
@@ -73,6 +75,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installErrorHandler(app);
   installTextGuard(app);
   if (options.checkout) configureCheckout(vkPay, options.checkout);
+  configureCheckoutMerchants(vkPay, options.apps ?? []);
+  installCheckoutCors(app, vkPay);
   const metrics = createMetrics(vkPay);
   app.decorate('metrics', metrics);
   const observe = (call: { provider: string; type: string; ms: number; ok: boolean }) =>

@@ -3,11 +3,13 @@
  * kept current from the gateway while unpaid, closed once the checkout has expired, and with the
  * last failure as a unified error when the gateway reports the attempt failed.
  */
+import type { Payee } from '../config/security.ts';
 import { ERROR_TABLE, type ErrorCode, isPayError, type Lang, PayError } from '../core/errors.ts';
 import { isFinal, isPaid, type OrderStatus } from '../core/states.ts';
 import { checkoutCancellation } from '../service/checkouts.ts';
 import type { Order } from '../service/model.ts';
 import type { VkPay } from '../vk-pay.ts';
+import { checkoutMerchants } from './checkout-merchants.ts';
 import type { CheckoutClaims } from './checkout-token.ts';
 
 export type CheckoutOutcome = 'pending' | 'paid' | 'closed' | 'expired' | 'failed';
@@ -27,6 +29,10 @@ export interface CheckoutStatus {
   provider: string | null;
   scene: string | null;
   failure: CheckoutFailure | null;
+  /** When the checkout can no longer be paid (ISO 8601): the client stops polling after it. */
+  expiresAt: string;
+  /** Who the buyer pays, from the merchant's API app configuration (`apps[].payee`). */
+  payee: Payee | null;
 }
 
 /** Gateway wording of a failed attempt -> unified code; the balance case is the one a buyer can fix. */
@@ -104,6 +110,7 @@ export async function checkoutStatus(
       provider: null,
       scene: null,
       failure: null,
+      ...checkoutFacts(vkPay, claims),
     };
   }
   const order = await currentOrder(vkPay, claims, existing, expired);
@@ -122,6 +129,14 @@ export async function checkoutStatus(
     provider: order.provider,
     scene: order.scene,
     failure,
+    ...checkoutFacts(vkPay, claims),
+  };
+}
+
+function checkoutFacts(vkPay: VkPay, claims: CheckoutClaims): Pick<CheckoutStatus, 'expiresAt' | 'payee'> {
+  return {
+    expiresAt: new Date(claims.e * 1000).toISOString(),
+    payee: checkoutMerchants(vkPay).payeeOf(claims.m),
   };
 }
 

@@ -1,9 +1,10 @@
 /**
  * The browser client: create a payment (through the merchant's backend, or a checkout token),
- * query it, and wait for it with backoff. Every call resolves to the unified envelope; transport
- * failures become 40004 so a page has one thing to show.
+ * query it, and wait for it with backoff until a final state or the payment's expiry. Every call
+ * resolves to the unified envelope; a request that gets no answer is told apart: never reached
+ * (40004, kind `network`) or refused to this page's origin by CORS (40009, kind `origin`).
  */
-import { failureOf, isSuccess, type Lang, type Result } from './errors.ts';
+import { type Failure, failureOf, isSuccess, type Lang, type Result } from './errors.ts';
 import {
   type ClientPayParams,
   type OrderStatus,
@@ -50,7 +51,10 @@ export interface WaitOptions {
   intervalMs?: number;
   maxIntervalMs?: number;
   factor?: number;
-  /** Give up after this long (default 15 minutes): the result is the last status, outcome pending. */
+  /**
+   * Give up after this long: the result is the last status, outcome pending. Default: the payment's
+   * expiry as the service reports it (one last poll then reads its final state), else 15 minutes.
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
   onStatus?: (status: PaymentStatus) => void;
@@ -67,7 +71,12 @@ export interface VkPayClient {
 interface BackendOrder {
   out_trade_no: string;
   status: OrderStatus;
+  expire_date?: string | null;
 }
+
+/** A little past the expiry, so the last poll reads the closed state the service settles then. */
+const EXPIRY_GRACE_MS = 2_000;
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 
 export function createClient(options: ClientOptions = {}): VkPayClient {
   const lang = options.lang ?? 'zh';
@@ -75,7 +84,9 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
   const base = (options.baseUrl ?? '').replace(/\/+$/, '');
   const checkoutUrl = (token: string, path: string) => `${base}/checkout/${encodeURIComponent(token)}${path}`;
 
-  async function call<T>(url: string, init: RequestInit = {}): Promise<Result<T>> {
+  // The merchant's headers go to its backend only: on the service's checkout calls they would need a
+  // CORS preflight the service does not allow them in.
+  async function call<T>(url: string, init: RequestInit = {}, toBackend = false): Promise<Result<T>> {
     let response: Response;
     try {
       response = await doFetch(url, {
@@ -84,11 +95,11 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
           accept: 'application/json',
           'accept-language': lang === 'en' ? 'en' : 'zh-CN',
           ...(init.body ? { 'content-type': 'application/json' } : {}),
-          ...options.backend?.headers,
+          ...(toBackend ? options.backend?.headers : {}),
         },
       });
     } catch (error) {
-      return failureOf(40004, lang, error instanceof Error ? error.message : String(error));
+      return unanswered(url, error instanceof Error ? error.message : String(error));
     }
     try {
       const body = (await response.json()) as Result<T>;
@@ -97,6 +108,32 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
       // fall through: not the envelope
     }
     return failureOf(response.status === 429 ? 40008 : response.status >= 500 ? 40010 : 50000, lang);
+  }
+
+  /**
+   * A fetch that failed looks the same to the page whether the network is down or CORS refused
+   * this origin. An opaque (no-cors) request to the same origin tells them apart: if the server
+   * answers it, it is reachable, so the failure was the refusal.
+   */
+  async function unanswered(url: string, reason: string): Promise<Failure> {
+    const network = { ...failureOf(40004, lang, reason), kind: 'network' as const };
+    const here = (globalThis as { location?: { origin?: string } }).location?.origin ?? null;
+    let target: URL;
+    try {
+      target = new URL(url, here ?? undefined);
+    } catch {
+      return network;
+    }
+    if (here === null || target.origin === here) return network;
+    try {
+      await doFetch(`${target.origin}/healthz`, { mode: 'no-cors', credentials: 'omit' });
+    } catch {
+      return network;
+    }
+    return {
+      ...failureOf(40009, lang, `origin ${here} may not call ${target.origin} (CORS)`),
+      kind: 'origin',
+    };
   }
 
   async function createPayment(
@@ -110,11 +147,15 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
     }
     const url = options.backend?.createPayment;
     if (!url) return failureOf(40001, lang, 'backend.createPayment is not configured');
-    const answer = await call<{ scene: Scene; payment: ClientPayParams }>(url, {
-      method: 'POST',
-      body: JSON.stringify(request.body),
-      ...(options.backend?.credentials ? { credentials: options.backend.credentials } : {}),
-    });
+    const answer = await call<{ scene: Scene; payment: ClientPayParams }>(
+      url,
+      {
+        method: 'POST',
+        body: JSON.stringify(request.body),
+        ...(options.backend?.credentials ? { credentials: options.backend.credentials } : {}),
+      },
+      true,
+    );
     if (!isSuccess(answer)) return answer;
     return { ...answer, data: { scene: answer.data.scene, payment: answer.data.payment } };
   }
@@ -126,6 +167,7 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
     const answer = await call<{ order: BackendOrder }>(
       url.replace(':outTradeNo', encodeURIComponent(target.outTradeNo)),
       options.backend?.credentials ? { credentials: options.backend.credentials } : {},
+      true,
     );
     if (!isSuccess(answer)) return answer;
     const { order } = answer.data;
@@ -136,6 +178,7 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
         status: order.status,
         outcome: outcomeOf(order.status),
         failure: null,
+        expiresAt: order.expire_date ?? null,
       },
     };
   }
@@ -146,7 +189,8 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
   ): Promise<Result<PaymentStatus>> {
     const factor = wait.factor ?? 1.5;
     const maxInterval = wait.maxIntervalMs ?? 5_000;
-    const deadline = Date.now() + (wait.timeoutMs ?? 15 * 60_000);
+    const started = Date.now();
+    let deadline = started + (wait.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let interval = wait.intervalMs ?? 1_000;
     let last: Result<PaymentStatus> = failureOf(40010, lang);
     for (;;) {
@@ -155,11 +199,16 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
       if (isSuccess(last)) {
         wait.onStatus?.(last.data);
         if (last.data.outcome !== 'pending') return last;
-      } else if (!transient(last.code)) {
+        const expiresAt = last.data.expiresAt ? Date.parse(last.data.expiresAt) : Number.NaN;
+        if (wait.timeoutMs === undefined && Number.isFinite(expiresAt))
+          deadline = expiresAt + EXPIRY_GRACE_MS;
+      } else if (!transient(last)) {
         return last;
       }
-      if (Date.now() + interval > deadline) return last;
-      await sleep(interval, wait.signal);
+      const now = Date.now();
+      if (now >= deadline) return last;
+      // The last gap ends at the deadline, so the final poll reads the state there.
+      await sleep(Math.min(interval, deadline - now), wait.signal);
       interval = Math.min(interval * factor, maxInterval);
     }
   }
@@ -174,9 +223,13 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
   return { lang, createPayment, queryPayment, waitForPayment };
 }
 
-/** Network trouble, rate limits and a busy gateway pass; keep polling through them. */
-function transient(code: number): boolean {
-  return code === 40004 || code === 40008 || code === 40010;
+/**
+ * Network trouble, rate limits and a busy gateway pass; keep polling through them. A refusal of
+ * this origin does not pass by waiting.
+ */
+function transient(failure: Failure): boolean {
+  if (failure.kind === 'origin') return false;
+  return failure.code === 40004 || failure.code === 40008 || failure.code === 40010;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -21,7 +21,15 @@ export interface Failure {
   gatewayCode?: string;
   reason?: string;
   details?: unknown;
+  /**
+   * Why the browser has no answer from the service: `network` (40004) the request never reached it
+   * (offline, DNS, refused connection); `origin` (40009) it answered, but this page's origin is not
+   * one it lets read the answer (CORS). Absent on the service's own answers.
+   */
+  kind?: FailureKind;
 }
+
+export type FailureKind = 'network' | 'origin';
 
 /** Every SDK call resolves to this; it never throws for a payment problem. */
 export type Result<T> = Success<T> | Failure;

@@ -14,6 +14,7 @@ export {
   describeError,
   type ErrorDescription,
   type Failure,
+  type FailureKind,
   isSuccess,
   type Lang,
   type Result,

@@ -35,6 +35,10 @@ export interface PaymentStatus {
   outcome: PaymentOutcome;
   /** The last failed attempt's unified error, e.g. 40007 for an insufficient balance. */
   failure: { code: number; msg: string; action: string; gatewayCode?: string } | null;
+  /** When the payment can no longer be made (ISO 8601), when the service says: waiting ends there. */
+  expiresAt?: string | null;
+  /** Who the buyer pays (checkout only), from the merchant's configuration. */
+  payee?: { name: string; logoUrl?: string } | null;
 }
 
 /** The outcome an order status stands for (expiry is the service's to tell). */
