@@ -65,6 +65,10 @@ function clientFor(url: string, keyPrefix: string): Client {
 export async function createRedisCache(options: RedisCacheOptions): Promise<Cache> {
   const redis = clientFor(options.url, options.prefix ?? 'vkpay:');
   await redis.connect();
+  // Once connected, a command sent while the connection is down fails at once instead of waiting
+  // in the offline queue for reconnection attempts (seconds per command, past request timeouts):
+  // callers fall back to the store, or refuse as busy, while Redis is away.
+  if (redis instanceof Redis) redis.options.enableOfflineQueue = false;
   // Pub/sub needs a connection of its own; it is opened on the first subscription. Channels are not
   // keys, so the prefix is added by hand to keep deployments sharing one Redis apart.
   const prefix = options.prefix ?? 'vkpay:';
@@ -73,7 +77,9 @@ export async function createRedisCache(options: RedisCacheOptions): Promise<Cach
   const subscriberConnection = async (): Promise<Client> => {
     if (subscriber) return subscriber;
     const connection =
-      redis instanceof Cluster ? redis.duplicate([], { keyPrefix: '' }) : redis.duplicate({ keyPrefix: '' });
+      redis instanceof Cluster
+        ? redis.duplicate([], { keyPrefix: '' })
+        : redis.duplicate({ keyPrefix: '', enableOfflineQueue: true });
     connection.on('message', (channel: string, message: string) => {
       for (const listener of listeners.get(channel.slice(prefix.length)) ?? []) listener(message);
     });
