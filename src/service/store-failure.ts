@@ -6,6 +6,10 @@ const TRANSIENT_SQLSTATES = new Set([
   '40P01', // deadlock_detected
   '53300', // too_many_connections
   '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: the server is starting up or shutting down
+  '08000', // connection_exception
+  '08003', // connection_does_not_exist
   '08006', // connection_failure
   '08001', // unable to connect
 ]);
