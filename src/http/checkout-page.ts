@@ -4,7 +4,8 @@
  * loads is on this origin.
  */
 import type { Lang } from '../core/errors.ts';
-import type { ProviderOffer } from './checkout-offers.ts';
+import { buyerMessage, LABELS, rateLimitedText, type Situation } from '../web/cashier/messages.ts';
+import type { Device, ProviderOffer } from './checkout-offers.ts';
 import type { CheckoutStatus } from './checkout-status.ts';
 
 /** What the page's script starts from. */
@@ -17,6 +18,8 @@ export interface CashierState {
   expiresAt: number;
   now: number;
   offers: ProviderOffer[];
+  /** The buyer's device, from the User-Agent: how a QR code is used and which hint fits. */
+  device: Device;
   status: CheckoutStatus;
   /** The merchant's page to go back to after the result. */
   returnUrl: string | null;
@@ -42,7 +45,7 @@ export function yuan(fen: number): string {
 export function cashierPage(state: CashierState, assets: { script: string; style: string }): string {
   const title = state.lang === 'en' ? 'Checkout' : '收银台';
   return `<!doctype html>
-<html lang="${state.lang === 'en' ? 'en' : 'zh-CN'}"><head><meta charset="utf-8">
+<html lang="${htmlLang(state.lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
@@ -60,6 +63,55 @@ export function cashierPage(state: CashierState, assets: { script: string; style
 </body></html>`;
 }
 
+/** The page's `lang` attribute. */
+function htmlLang(lang: Lang): string {
+  return lang === 'en' ? 'en' : 'zh-CN';
+}
+
+/**
+ * A page for a buyer who cannot go on here: an invalid or expired link, a route that is not there,
+ * an address over its request budget. The buyer's language first, the other below it, the code in
+ * small print for support, and a way forward: a retry or a link back.
+ */
+export function cashierErrorPage(options: {
+  lang: Lang;
+  situation: Situation;
+  code: number;
+  style: string;
+  /** A link forward (back to the checkout, or the same page to retry), if there is one. */
+  link?: { href: string; label: 'again' | 'cashier' };
+  /** Reload the page by itself after so many seconds. */
+  refreshSeconds?: number;
+  /** Replaces the message's text in both languages (the rate-limited seconds). */
+  text?: Record<Lang, string>;
+}): string {
+  const other: Lang = options.lang === 'en' ? 'zh' : 'en';
+  const first = buyerMessage(options.situation, options.lang);
+  const second = buyerMessage(options.situation, other);
+  const firstText = options.text?.[options.lang] ?? first.text;
+  const secondText = options.text?.[other] ?? second.text;
+  const labels = LABELS[options.lang];
+  const link = options.link ? escapeHtml(options.link.href) : null;
+  const refresh =
+    options.refreshSeconds !== undefined && link
+      ? `\n<meta http-equiv="refresh" content="${options.refreshSeconds};url=${link}">`
+      : '';
+  return `<!doctype html>
+<html lang="${htmlLang(options.lang)}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">${refresh}
+<title>${escapeHtml(first.title)} · ${escapeHtml(second.title)}</title>
+<link rel="stylesheet" href="/checkout/assets/cashier.css?v=${options.style}">
+</head><body>
+<main class="cashier"><section class="result failure" data-testid="error-page" data-situation="${options.situation}">
+<div class="icon" aria-hidden="true">!</div>
+<h1 data-testid="error-title">${escapeHtml(first.title)}</h1><p data-testid="error-text">${escapeHtml(firstText)}</p>
+<p class="other-lang" lang="${htmlLang(other)}"><strong>${escapeHtml(second.title)}</strong> ${escapeHtml(secondText)}</p>
+${link ? `<a class="back" data-testid="error-link" href="${link}">${labels[options.link!.label]} · ${LABELS[other][options.link!.label]}</a>\n` : ''}<p class="error-code" data-testid="error-code">${labels.code} ${options.code}</p>
+</section></main>
+</body></html>`;
+}
+
 /**
  * The page a buyer sees when their address has spent its request budget (429): in Chinese and
  * English, the buyer's language first, reloading itself when the window ends.
@@ -72,28 +124,13 @@ export function cashierBusyPage(options: {
   url: string;
 }): string {
   const seconds = options.retryAfterSeconds;
-  const zh = { title: '请求过于频繁', text: `请 ${seconds} 秒后再试，页面会自动刷新。`, again: '重试' };
-  const en = {
-    title: 'Too many requests',
-    text: `Please try again in ${seconds} seconds; this page reloads by itself.`,
-    again: 'Try again',
-  };
-  const [first, second] = options.lang === 'en' ? [en, zh] : [zh, en];
-  const url = escapeHtml(options.url);
-  return `<!doctype html>
-<html lang="${options.lang === 'en' ? 'en' : 'zh-CN'}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta http-equiv="refresh" content="${seconds};url=${url}">
-<title>${first.title} · ${second.title}</title>
-<link rel="stylesheet" href="/checkout/assets/cashier.css?v=${options.style}">
-</head><body>
-<main class="cashier"><section class="result failure" data-testid="rate-limited">
-<div class="icon" aria-hidden="true">!</div>
-<h2>${first.title}</h2><p>${first.text}</p>
-<p lang="${options.lang === 'en' ? 'zh-CN' : 'en'}"><strong>${second.title}</strong> ${second.text}</p>
-<a class="back" href="${url}">${first.again} · ${second.again}</a>
-<p class="error-code">40008</p>
-</section></main>
-</body></html>`;
+  return cashierErrorPage({
+    lang: options.lang,
+    situation: 'rateLimited',
+    code: 40008,
+    style: options.style,
+    link: { href: options.url, label: 'again' },
+    refreshSeconds: seconds,
+    text: { zh: rateLimitedText('zh', seconds), en: rateLimitedText('en', seconds) },
+  });
 }

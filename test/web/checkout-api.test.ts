@@ -55,7 +55,7 @@ describe('checkout tokens over HTTP: what they allow and what they do not', () =
     expect((await json(`/checkout/${forged}/status`)).body.code).toBe(40002);
     const page = await fetch(`${harness.url}/checkout/${forged}`);
     expect(page.status).toBe(401);
-    expect(await page.text()).toContain('data-testid="token-error"');
+    expect(await page.text()).toContain('data-situation="invalidLink"');
     expect((await json(`/checkout/${checkout.token}/refund`, { method: 'POST' })).body.code).toBe(40005);
     // The merchant API does not take a checkout token as a credential.
     const merchantApi = await fetch(`${harness.url}/api/payments/${checkout.token}`, {

@@ -12,8 +12,8 @@ import { PROVIDERS, type ProviderName, paymentProblems } from '../../core/valida
 import { recordCheckout } from '../../service/checkouts.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { cashierScript, cashierStyle } from '../checkout-assets.ts';
-import { offersFor } from '../checkout-offers.ts';
-import { type CashierState, cashierBusyPage, cashierPage } from '../checkout-page.ts';
+import { deviceOf, offersFor } from '../checkout-offers.ts';
+import { type CashierState, cashierBusyPage, cashierErrorPage, cashierPage } from '../checkout-page.ts';
 import { checkoutStatus } from '../checkout-status.ts';
 import { type CheckoutClaims, checkoutRuntime, MAX_CHECKOUT_TTL_SECONDS } from '../checkout-token.ts';
 import { languageOf, ok } from '../envelope.ts';
@@ -214,7 +214,26 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       const claims = signer().verify(token, now(), 'read');
       return ok(await checkoutStatus(vkPay, claims, now(), lang));
     }
-    if (action !== '') throw new PayError(40005, { message: `no checkout action ${action}` });
+    if (action !== '') {
+      // A buyer's browser followed a wrong link: a page, with the way back to the checkout.
+      const style = await cashierStyle();
+      return reply
+        .status(404)
+        .header('content-security-policy', CONTENT_SECURITY_POLICY)
+        .type('text/html; charset=utf-8')
+        .send(
+          cashierErrorPage({
+            lang,
+            situation: 'notFound',
+            code: 40005,
+            style: style.hash,
+            link: {
+              href: `/checkout/${encodeURIComponent(token)}${lang === 'en' ? '?lang=en' : ''}`,
+              label: 'cashier',
+            },
+          }),
+        );
+    }
     return renderPage(request, reply, token, lang);
   });
 
@@ -249,6 +268,8 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       returnUrl: cashierUrl,
       expireAt: new Date(claims.e * 1000),
       checkout: true,
+      // Alipay's WAP cashier sends a buyer who gives up back here, where they can pay again.
+      ...(offer.provider === 'alipay' && offer.scene === 'h5' ? { other: { quit_url: cashierUrl } } : {}),
     });
     const qrImage =
       'codeUrl' in client
@@ -271,13 +292,11 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       claims = signer().verify(token, now(), 'read');
     } catch (error) {
       const payError = toPayError(error);
-      const { msg, action } = payError.toResult(lang);
+      const situation =
+        payError.code === 40002 ? 'invalidLink' : payError.code === 40009 ? 'expiredLink' : 'unavailable';
       return reply
         .status(payError.httpStatus)
-        .send(
-          `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/checkout/assets/cashier.css?v=${style.hash}"></head>` +
-            `<body><main class="cashier"><section class="result failure" data-testid="token-error"><h2>${msg}</h2><p>${action}</p><p class="error-code">${payError.code}</p></section></main></body></html>`,
-        );
+        .send(cashierErrorPage({ lang, situation, code: payError.code, style: style.hash }));
     }
     const state: CashierState = {
       token,
@@ -287,6 +306,7 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       expiresAt: claims.e * 1000,
       now: now(),
       offers: offersFor(claims, userAgentOf(request), vkPay.context.providers),
+      device: deviceOf(userAgentOf(request)),
       status: await checkoutStatus(vkPay, claims, now(), lang),
       returnUrl: claims.r ?? null,
       cashierUrl: checkoutUrl(vkPay, token),

@@ -1,5 +1,8 @@
-/** The cashier's words in Chinese and English. Error messages come from the error table instead. */
-import type { Lang } from '../errors.ts';
+/**
+ * The cashier's labels in Chinese and English. What a buyer is told about a problem comes from the
+ * buyer message table (messages.ts), never from the developers' error table.
+ */
+import type { Lang } from './messages.ts';
 
 const zh = {
   choose: '选择支付方式',
@@ -20,10 +23,20 @@ const zh = {
   retry: '重新选择支付方式',
   back: '返回商户',
   order: '订单号',
-  code: '错误码',
+  code: '代码',
   action: '建议',
   switchLang: 'English',
   jsapiFailed: '微信支付未完成',
+  scanWxpayInWechat: '长按二维码，选择「识别图中的二维码」完成支付。',
+  scanAlternative: '也可以截图保存，在微信「扫一扫」中从相册选择；或在电脑上打开此链接扫码支付。',
+  payAgain: '重新支付',
+  showQrAgain: '重新显示二维码',
+  checkNow: '我已完成支付',
+  chosenWith: '已选择',
+  continueWith: '继续使用',
+  chooseAnother: '如需改用其他支付方式，请返回商户重新下单。',
+  dismiss: '重试',
+  checking: '正在确认支付结果…',
 };
 
 export type Words = typeof zh;
@@ -51,6 +64,17 @@ const en: Words = {
   action: 'What to do',
   switchLang: '中文',
   jsapiFailed: 'WeChat Pay was not completed',
+  scanWxpayInWechat: 'Press and hold the QR code, then choose “Scan QR code in image” to pay.',
+  scanAlternative:
+    'Or save a screenshot and pick it from the album in WeChat’s Scan; or open this link on a computer and scan.',
+  payAgain: 'Pay again',
+  showQrAgain: 'Show the QR code again',
+  checkNow: 'I have paid',
+  chosenWith: 'Chosen:',
+  continueWith: 'Continue with',
+  chooseAnother: 'To pay another way, go back to the shop and place the order again.',
+  dismiss: 'Try again',
+  checking: 'Checking the payment…',
 };
 
 export function wordsFor(lang: Lang): Words {

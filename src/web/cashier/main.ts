@@ -1,19 +1,36 @@
 /// <reference lib="dom" />
 /**
- * The cashier page's script: offers the providers that fit this device, starts the payment the
- * buyer picks (QR code, redirect or Alipay's form), counts down to expiry, polls the status, and
- * ends on the success, failure or closed page with the error table's message and action.
+ * The cashier page's script. Every view has a way forward:
+ *
+ * - choose: the providers that fit this device;
+ * - qr: the QR code, "I have paid", back to the shop;
+ * - away: the buyer chose a method and came back (a reload, the language link, Back from the
+ *   gateway's page, giving up there, cancelling WeChat's sheet): pay again or show the QR again,
+ *   "I have paid", back to the shop;
+ * - result: paid, failed (pay again), closed or expired (back to the shop);
+ * - invalid: the link is no longer valid (back to the shop).
+ *
+ * The server knows the chosen provider and scene, so a reload or a language switch renders the same
+ * view (the QR code is asked for again). Problems are told in the buyer's words (messages.ts) with
+ * the unified code in small print; a banner says when the buyer is offline or the service is busy.
  */
 import { createClient } from '../client.ts';
-import { describeError, isSuccess, type Lang } from '../errors.ts';
+import { isSuccess } from '../errors.ts';
 import { proceed } from '../next-step.ts';
 import type { PaymentStatus, ProviderName } from '../types.ts';
 import { type Words, wordsFor } from './i18n.ts';
+import { buyerMessage, LABELS, type Lang, type Situation, situationOf } from './messages.ts';
 
 interface Offer {
   provider: ProviderName;
   scene: string;
 }
+
+type Status = PaymentStatus & {
+  provider: ProviderName | null;
+  scene: string | null;
+  closedBy?: 'merchant';
+};
 
 interface CashierState {
   token: string;
@@ -23,20 +40,26 @@ interface CashierState {
   expiresAt: number;
   now: number;
   offers: Offer[];
-  status: PaymentStatus & { provider: ProviderName | null };
+  device: 'wechat' | 'alipay' | 'mobile' | 'desktop';
+  status: Status;
   returnUrl: string | null;
   cashierUrl: string;
 }
 
+type View = 'choose' | 'working' | 'qr' | 'away' | 'result' | 'invalid';
+
 const state = JSON.parse(document.getElementById('vkpay-checkout')!.textContent!) as CashierState;
 const words: Words = wordsFor(state.lang);
 const client = createClient({ lang: state.lang });
+const root = document.getElementById('cashier')!;
 const app = document.getElementById('app')!;
 const target = { checkoutToken: state.token };
 /** The server's clock minus ours, so the countdown agrees with the server about expiry. */
 const skew = state.now - Date.now();
-let polling: AbortController | null = null;
+let view: View = 'choose';
+/** Nothing more can happen to this order here: no polling, no countdown. */
 let finished = false;
+let pollRound = 0;
 
 function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -49,14 +72,120 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-function show(...children: Node[]): void {
-  app.replaceChildren(...children);
+function button(label: string, testid: string, onClick: () => void, primary = false): HTMLButtonElement {
+  const node = el(
+    'button',
+    { type: 'button', class: primary ? 'action primary' : 'action', 'data-testid': testid },
+    label,
+  );
+  node.addEventListener('click', onClick);
+  return node;
 }
+
+let shown = false;
+function show(name: View, ...children: Node[]): void {
+  view = name;
+  root.dataset.view = name;
+  app.replaceChildren(...children);
+  // After the first view, move focus to the new view's heading so it is read out.
+  const heading = app.querySelector<HTMLElement>('h2');
+  if (shown && heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
+  shown = true;
+}
+
+function providerName(provider: ProviderName): string {
+  return words[provider];
+}
+
+/** A buyer message: title, text, what can be done, and the code in small print. */
+function messageBox(
+  situation: Situation,
+  code: number | null,
+  actions: Node[] = [],
+  detail?: string,
+): HTMLElement {
+  const message = buyerMessage(situation, state.lang);
+  return el(
+    'section',
+    {
+      class: 'message',
+      role: 'alert',
+      'data-testid': 'message',
+      'data-situation': situation,
+      ...(detail ? { 'data-detail': detail } : {}),
+    },
+    el('h2', { 'data-testid': 'message-title' }, message.title),
+    el('p', { 'data-testid': 'message-text' }, message.text),
+    ...(actions.length > 0 ? [el('div', { class: 'actions' }, ...actions)] : []),
+    ...(code === null
+      ? []
+      : [
+          el('p', { class: 'error-code', 'data-testid': 'error-code' }, `${LABELS[state.lang].code} ${code}`),
+        ]),
+  );
+}
+
+function backLink(): HTMLElement[] {
+  return state.returnUrl
+    ? [el('a', { class: 'back', href: state.returnUrl, 'data-testid': 'back' }, words.back)]
+    : [];
+}
+
+// --- the banner: offline, busy, rate limited --------------------------------------------------
+
+const banner = el('div', {
+  class: 'banner',
+  role: 'status',
+  'aria-live': 'polite',
+  'data-testid': 'banner',
+  hidden: '',
+});
+root.insertBefore(banner, app);
+
+function setBanner(situation: Situation | null, code?: number): void {
+  if (!situation) {
+    banner.hidden = true;
+    banner.replaceChildren();
+    delete banner.dataset.situation;
+    return;
+  }
+  const message = buyerMessage(situation, state.lang);
+  banner.dataset.situation = situation;
+  banner.replaceChildren(
+    el('strong', {}, message.title),
+    ' ',
+    message.text,
+    ...(code ? [el('span', { class: 'error-code' }, ` ${LABELS[state.lang].code} ${code}`)] : []),
+    ' ',
+    button(words.dismiss, 'banner-retry', () => void refresh()),
+  );
+  banner.hidden = false;
+}
+
+window.addEventListener('offline', () => setBanner('offline', 40004));
+window.addEventListener('online', () => {
+  setBanner(null);
+  void refresh();
+});
+
+// --- the summary: countdown and language ------------------------------------------------------
 
 function languageSwitch(): HTMLElement {
   const url = new URL(location.href);
   url.searchParams.set('lang', state.lang === 'en' ? 'zh' : 'en');
-  return el('a', { class: 'lang', href: url.toString(), 'data-testid': 'lang-switch' }, words.switchLang);
+  return el(
+    'a',
+    {
+      class: 'lang',
+      href: url.toString(),
+      'data-testid': 'lang-switch',
+      lang: state.lang === 'en' ? 'zh-CN' : 'en',
+    },
+    words.switchLang,
+  );
 }
 
 function countdown(): HTMLElement {
@@ -68,7 +197,7 @@ function countdown(): HTMLElement {
     label.textContent = `${String(Math.floor(left / 60)).padStart(2, '0')}:${String(left % 60).padStart(2, '0')}`;
     if (left === 0) {
       clearInterval(timer);
-      void checkOnce();
+      void refresh();
     }
   };
   const timer = setInterval(tick, 1000);
@@ -76,102 +205,138 @@ function countdown(): HTMLElement {
   return line;
 }
 
+// --- views ------------------------------------------------------------------------------------
+
 function chooser(message?: HTMLElement): void {
   if (state.offers.length === 0) {
-    show(el('p', { class: 'notice', 'data-testid': 'no-offers' }, words.noOffers));
+    show('choose', el('p', { class: 'notice', 'data-testid': 'no-offers' }, words.noOffers), ...backLink());
     return;
   }
   const buttons = state.offers.map((offer) => {
-    const button = el(
+    const node = el(
       'button',
       { type: 'button', class: `provider ${offer.provider}`, 'data-testid': `provider-${offer.provider}` },
       words[offer.provider],
     );
-    button.addEventListener('click', () => void pay(offer.provider));
-    return button;
+    node.addEventListener('click', () => void pay(offer.provider));
+    return node;
   });
   show(
+    'choose',
     el('h2', {}, words.choose),
     ...(message ? [message] : []),
     el('div', { class: 'providers' }, ...buttons),
+    ...backLink(),
   );
 }
 
-function errorBox(code: number, testid: string): HTMLElement {
-  const { msg, action } = describeError(code, state.lang);
-  return el(
-    'div',
-    { class: 'error', role: 'alert', 'data-testid': testid },
-    el('p', { class: 'error-msg', 'data-testid': 'error-msg' }, msg),
-    el('p', { class: 'error-action', 'data-testid': 'error-action' }, `${words.action}: ${action}`),
-    el('p', { class: 'error-code', 'data-testid': 'error-code' }, `${words.code} ${code}`),
+function offerFor(provider: ProviderName): Offer | undefined {
+  return state.offers.find((offer) => offer.provider === provider);
+}
+
+function qrView(provider: ProviderName, content: string, image: string): void {
+  const inWechat = state.device === 'wechat';
+  const hint =
+    provider === 'wxpay' ? (inWechat ? words.scanWxpayInWechat : words.scanWxpay) : words.scanAlipay;
+  show(
+    'qr',
+    el('h2', { class: 'chosen', 'data-testid': 'chosen' }, `${words.chosenWith} ${providerName(provider)}`),
+    el(
+      'div',
+      { class: 'qr-box' },
+      el('img', {
+        class: 'qr',
+        alt: provider === 'wxpay' ? words.scanWxpay : words.scanAlipay,
+        'data-testid': 'qr',
+        'data-content': content,
+        src: image,
+      }),
+    ),
+    el('p', { class: 'hint', 'data-testid': 'hint' }, hint),
+    ...(inWechat
+      ? [el('p', { class: 'hint small', 'data-testid': 'hint-alternative' }, words.scanAlternative)]
+      : []),
+    el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.waiting),
+    el(
+      'div',
+      { class: 'actions' },
+      button(words.checkNow, 'check-now', () => void refresh(true)),
+    ),
+    el('p', { class: 'note' }, words.chooseAnother),
+    ...backLink(),
   );
 }
 
-async function pay(provider: ProviderName): Promise<void> {
-  show(el('p', { class: 'waiting' }, words.redirecting));
-  const started = await client.createPayment({ checkoutToken: state.token, provider });
-  if (!isSuccess(started)) {
-    chooser(errorBox(started.code, 'pay-error'));
+/** The buyer chose `provider` earlier and is here again: pay again, check, or go back. */
+function awayView(
+  provider: ProviderName,
+  situation: Situation,
+  code: number | null = null,
+  detail?: string,
+): void {
+  const offer = offerFor(provider);
+  const actions: Node[] = [];
+  if (offer && situation !== 'notOffered') {
+    actions.push(
+      button(
+        offer.scene === 'native' ? words.showQrAgain : `${words.payAgain} · ${providerName(provider)}`,
+        'pay-again',
+        () => void pay(provider),
+        true,
+      ),
+    );
+  }
+  actions.push(button(words.checkNow, 'check-now', () => void refresh(true)));
+  show(
+    'away',
+    messageBox(situation, code, actions, detail),
+    el('p', { class: 'chosen', 'data-testid': 'chosen' }, `${words.chosenWith} ${providerName(provider)}`),
+    el('p', { class: 'note' }, words.chooseAnother),
+    ...backLink(),
+  );
+}
+
+function invalidView(code: number): void {
+  stop();
+  show('invalid', messageBox('invalidLink', code), ...backLink());
+}
+
+function stop(): void {
+  finished = true;
+  pollRound += 1;
+  document.querySelector('.expiry')?.remove();
+}
+
+function render(status: Status): void {
+  if (status.outcome === 'pending' || status.outcome === 'cancelled') return;
+  // Polling a failed order finds it failed again: the view is already there.
+  if (view === 'result' && root.dataset.outcome === status.outcome) return;
+  const order = el('p', { class: 'order' }, `${words.order} ${status.outTradeNo}`);
+  root.dataset.outcome = status.outcome;
+  if (status.outcome === 'failed') {
+    const code = status.failure?.code ?? 50000;
+    const provider = status.provider ?? state.status.provider;
+    const actions =
+      provider && offerFor(provider)
+        ? [button(words.payAgain, 'pay-again', () => void pay(provider), true)]
+        : [];
+    show(
+      'result',
+      el(
+        'section',
+        { class: 'result failure', 'data-testid': 'result-failed' },
+        el('div', { class: 'icon', 'aria-hidden': 'true' }, '!'),
+        messageBox(code === 40007 ? 'balance' : 'failed', code, actions),
+        order,
+        ...backLink(),
+      ),
+    );
     return;
   }
-  const step = await proceed(started.data, { returnUrl: state.cashierUrl });
-  if (step.kind === 'qr') {
-    const image = el('img', {
-      class: 'qr',
-      alt: step.content,
-      'data-testid': 'qr',
-      'data-content': step.content,
-      src: step.image ?? '',
-    });
-    show(
-      el('div', { class: 'qr-box' }, image),
-      el('p', { class: 'hint' }, provider === 'wxpay' ? words.scanWxpay : words.scanAlipay),
-      el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.waiting),
-    );
-  } else if (step.kind === 'jsapi' && !step.ok) {
-    chooser(el('p', { class: 'notice' }, `${words.jsapiFailed} (${step.message})`));
-  } else {
-    show(el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.redirecting));
-  }
-  void poll();
-}
-
-async function poll(): Promise<void> {
-  polling?.abort();
-  polling = new AbortController();
-  const answer = await client.waitForPayment(target, {
-    intervalMs: 1000,
-    maxIntervalMs: 3000,
-    signal: polling.signal,
-  });
-  if (isSuccess(answer)) render(answer.data);
-  else if (answer.code === 40009) render({ ...state.status, status: 'CLOSED', outcome: 'expired' });
-}
-
-async function checkOnce(): Promise<void> {
-  const answer = await client.queryPayment(target);
-  if (isSuccess(answer) && answer.data.outcome !== 'pending') {
-    polling?.abort();
-    render(answer.data);
-  } else if (!polling) {
-    void poll();
-  }
-}
-
-function backLink(): HTMLElement[] {
-  return state.returnUrl
-    ? [el('a', { class: 'back', href: state.returnUrl, 'data-testid': 'back' }, words.back)]
-    : [];
-}
-
-function render(status: PaymentStatus): void {
-  if (status.outcome === 'pending' || status.outcome === 'cancelled') return;
-  finished = true;
-  document.querySelector('.expiry')?.remove();
-  const order = el('p', { class: 'order' }, `${words.order} ${status.outTradeNo}`);
+  stop();
   if (status.outcome === 'paid') {
     show(
+      'result',
       el(
         'section',
         { class: 'result success', 'data-testid': 'result-success' },
@@ -182,40 +347,149 @@ function render(status: PaymentStatus): void {
         ...backLink(),
       ),
     );
-  } else if (status.outcome === 'failed') {
-    show(
-      el(
-        'section',
-        { class: 'result failure', 'data-testid': 'result-failed' },
-        el('div', { class: 'icon', 'aria-hidden': 'true' }, '!'),
-        el('h2', {}, words.failed),
-        errorBox(status.failure?.code ?? 50000, 'failure'),
-        order,
-        ...backLink(),
-      ),
-    );
-  } else {
-    show(
-      el(
-        'section',
-        { class: 'result closed', 'data-testid': 'result-closed' },
-        el('div', { class: 'icon', 'aria-hidden': 'true' }, '×'),
-        el('h2', {}, status.outcome === 'expired' ? words.expired : words.closed),
-        el('p', {}, words.closedHint),
-        order,
-        ...backLink(),
-      ),
-    );
+    return;
   }
-  document.getElementById('cashier')!.dataset.outcome = status.outcome;
+  const message = buyerMessage(
+    status.outcome === 'expired' ? 'expired' : status.closedBy === 'merchant' ? 'closedByMerchant' : 'closed',
+    state.lang,
+  );
+  show(
+    'result',
+    el(
+      'section',
+      { class: 'result closed', 'data-testid': 'result-closed' },
+      el('div', { class: 'icon', 'aria-hidden': 'true' }, '×'),
+      el('h2', {}, message.title),
+      el('p', {}, message.text),
+      order,
+      ...backLink(),
+    ),
+  );
 }
 
-document.querySelector('.summary')!.append(countdown(), languageSwitch());
-if (state.status.outcome !== 'pending') {
-  render(state.status);
-} else if (state.status.provider) {
-  show(el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.waiting));
-  void poll();
-} else {
-  chooser();
+/** The view for a status read from the server: the one the buyer left, or the result. */
+function restore(status: Status, situation: Situation = 'notCompleted'): void {
+  if (status.outcome !== 'pending') {
+    render(status);
+    return;
+  }
+  if (!status.provider) {
+    chooser();
+    return;
+  }
+  const offer = offerFor(status.provider);
+  if (!offer || (status.scene && offer.scene !== status.scene)) awayView(status.provider, 'notOffered');
+  else if (offer.scene === 'native' && situation === 'notCompleted') void pay(status.provider);
+  else awayView(status.provider, situation);
 }
+
+// --- paying and polling -----------------------------------------------------------------------
+
+async function pay(provider: ProviderName): Promise<void> {
+  show('working', el('p', { class: 'waiting', 'data-testid': 'working' }, words.redirecting));
+  const started = await client.createPayment({ checkoutToken: state.token, provider });
+  if (!isSuccess(started)) {
+    await payRefused(provider, started.code);
+    return;
+  }
+  setBanner(null);
+  state.status = { ...state.status, provider, scene: started.data.scene };
+  const step = await proceed(started.data, { returnUrl: state.cashierUrl });
+  if (step.kind === 'qr') {
+    qrView(provider, step.content, step.image ?? '');
+  } else if (step.kind === 'jsapi') {
+    if (step.ok) show('working', el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.checking));
+    // WeChat's own codes (get_brand_wcpay_request:cancel) are for support, not for the buyer.
+    else awayView(provider, /:cancel$/.test(step.message) ? 'cancelled' : 'notCompleted', null, step.message);
+  } else {
+    show('working', el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.redirecting));
+  }
+  startPolling();
+}
+
+async function payRefused(provider: ProviderName, code: number): Promise<void> {
+  if (code === 40002) return invalidView(code);
+  if (code === 40009) return render({ ...state.status, status: 'CLOSED', outcome: 'expired' });
+  if (code === 40006 || code === 40001 || code === 40005) {
+    // Paid already, or another page chose another method: show what the order is now.
+    const answer = await client.queryPayment(target);
+    if (isSuccess(answer)) {
+      const status = answer.data as Status;
+      if (status.outcome !== 'pending') return render(status);
+      if (status.provider && status.provider !== provider) {
+        awayView(status.provider, 'otherMethod', code);
+        startPolling();
+        return;
+      }
+    }
+  }
+  const situation = situationOf(code);
+  if (situation === 'offline' || situation === 'unavailable' || situation === 'rateLimited')
+    setBanner(situation, code);
+  const retry = button(words.dismiss, 'retry', () => void pay(provider), true);
+  const message = messageBox(situation, code, [retry]);
+  if (state.status.provider) {
+    show('away', message, ...backLink());
+  } else {
+    chooser(message);
+  }
+}
+
+function startPolling(): void {
+  if (finished) return;
+  const round = ++pollRound;
+  let interval = 1000;
+  const loop = async () => {
+    if (round !== pollRound || finished) return;
+    await refresh();
+    interval = Math.min(interval * 1.5, 3000);
+    setTimeout(loop, interval);
+  };
+  setTimeout(loop, interval);
+}
+
+/** Asks the status once and shows what changed. `asked`: the buyer pressed "I have paid". */
+async function refresh(asked = false): Promise<void> {
+  if (finished) return;
+  if (!navigator.onLine) {
+    setBanner('offline', 40004);
+    return;
+  }
+  const answer = await client.queryPayment(target);
+  if (finished) return;
+  if (isSuccess(answer)) {
+    setBanner(null);
+    const status = answer.data as Status;
+    if (status.outcome !== 'pending') {
+      render(status);
+    } else if (status.provider && view === 'choose') {
+      // Another page chose a method meanwhile.
+      state.status = status;
+      awayView(status.provider, 'otherMethod');
+    } else if (asked && view === 'qr') {
+      // Not paid yet: say so beside the QR code, which stays.
+      const waiting = app.querySelector('[data-testid="waiting"]');
+      if (waiting) waiting.textContent = buyerMessage('notCompleted', state.lang).text;
+    } else if (asked && status.provider) {
+      awayView(status.provider, 'notCompleted');
+    }
+    return;
+  }
+  if (answer.code === 40002) invalidView(answer.code);
+  else if (answer.code === 40009) render({ ...state.status, status: 'CLOSED', outcome: 'expired' });
+  else setBanner(situationOf(answer.code), answer.code);
+}
+
+// Back from a gateway's page: the browser may show this page from its cache as it was left.
+window.addEventListener('pageshow', (event) => {
+  if (!event.persisted || finished) return;
+  void client.queryPayment(target).then((answer) => {
+    if (isSuccess(answer)) restore(answer.data as Status);
+    else if (answer.code === 40002) invalidView(answer.code);
+  });
+});
+
+document.querySelector('.summary')!.append(countdown(), languageSwitch());
+if (!navigator.onLine) setBanner('offline', 40004);
+restore(state.status);
+startPolling();
