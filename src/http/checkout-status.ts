@@ -33,6 +33,8 @@ export interface CheckoutStatus {
   expiresAt: string;
   /** Who the buyer pays, from the merchant's API app configuration (`apps[].payee`). */
   payee: Payee | null;
+  /** Present when the merchant cancelled the checkout before the buyer chose a method. */
+  closedBy?: 'merchant';
 }
 
 /** Gateway wording of a failed attempt -> unified code; the balance case is the one a buyer can fix. */
@@ -111,6 +113,7 @@ export async function checkoutStatus(
       scene: null,
       failure: null,
       ...checkoutFacts(vkPay, claims),
+      ...(cancelled ? { closedBy: 'merchant' as const } : {}),
     };
   }
   const order = await currentOrder(vkPay, claims, existing, expired);
