@@ -71,11 +71,11 @@ describe.skipIf(!hasChromium)('the client SDK from a merchant page on another or
     const page = await context.newPage();
     try {
       await page.goto(`${shopOrigin}/`);
-      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+      await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
       return await page.evaluate(
         async ({ base, checkoutToken }) => {
           // biome-ignore lint/suspicious/noExplicitAny: the bundle's exports, in the page
-          const client = (window as any).sdk.createClient({ baseUrl: base, lang: 'en' });
+          const client = (globalThis as any).sdk.createClient({ baseUrl: base, lang: 'en' });
           const status = await client.queryPayment({ checkoutToken });
           const pay = await client.createPayment({ checkoutToken, provider: 'wxpay' });
           const waited = await client.waitForPayment({ checkoutToken }, { intervalMs: 50, timeoutMs: 200 });
