@@ -106,7 +106,7 @@ export async function checkInvariants(soak: Soak, secrets: Record<string, string
       (paidThere && PAID.has(status)) ||
       (state === 'CLOSED' && status === 'CLOSED') ||
       (state === 'NOTPAY' && status === 'NOTPAY') ||
-      (state === 'NONE' && (status === 'NOTPAY' || status === 'CLOSED'));
+      (state === 'NONE' && (status === 'NOTPAY' || status === 'CLOSED' || status === 'MISSING'));
     if (!consistent) mismatches.push(`${no}: gateway ${state}, here ${status}`);
     if (!order) continue;
     const gatewayRefunded = (trade?.refunds ?? [])
@@ -201,7 +201,13 @@ export async function checkInvariants(soak: Soak, secrets: Record<string, string
     `${soak.receiver.unverified} webhook deliveries did not verify`,
   );
 
-  // No 5xx for a client mistake; no secret in any log line.
+  // No instance died of the faults; no 5xx for a client mistake; no secret in any log line.
+  check(
+    soak,
+    phase,
+    soak.cluster.crashes.length === 0,
+    `instances crashed: ${soak.cluster.crashes.join('; ')}`,
+  );
   check(
     soak,
     phase,

@@ -31,6 +31,8 @@ import { type Receiver, startReceiver } from './support/receiver.ts';
 import { ensureServersUp } from './support/servers.ts';
 
 const MERCHANT = 'soak';
+/** The processes this run started, stopped if it is interrupted. */
+const current: { cluster: Cluster | null; gateway: Gateway | null } = { cluster: null, gateway: null };
 const GATEWAY_TIMEOUT_MS = 1_500;
 
 function sizesFrom(env: NodeJS.ProcessEnv): Sizes {
@@ -88,6 +90,7 @@ async function main(): Promise<number> {
     store = await createVkPay({ databaseUrl: databaseUrl.href, logger: pino({ level: 'silent' }) });
 
     gateway = await startGateway(0.1);
+    current.gateway = gateway;
     const webhookSecret = formatWebhookSecret(randomBytes(32));
     receiver = await startReceiver(webhookSecret);
     const app = { appId: 'soak-app', secret: randomBytes(24).toString('base64url') };
@@ -183,6 +186,7 @@ async function main(): Promise<number> {
     };
     cluster = await startCluster({ count: sizes.instances, env, logDir: dir });
     env.VKPAY_PUBLIC_URL = cluster.url;
+    current.cluster = cluster;
     await Promise.all(Array.from({ length: sizes.instances }, (_, i) => cluster!.start(i)));
     process.stdout.write(
       `[soak] ${sizes.instances} instances ready behind ${cluster.url} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
@@ -250,10 +254,22 @@ async function main(): Promise<number> {
   return 1;
 }
 
-// Interrupted (Ctrl-C, a CI timeout) in the middle of an outage: the servers are started again first.
+// Interrupted (Ctrl-C, a CI timeout) in the middle of an outage: the servers are started again
+// first, and the processes this run started are stopped.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     process.stdout.write(`[soak] ${signal}: making sure PostgreSQL and Redis are running, then stopping\n`);
+    const pids = [
+      ...(current.cluster?.instances.map((instance) => instance.pid) ?? []),
+      ...(current.gateway ? [current.gateway.child.pid] : []),
+    ];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     void ensureServersUp().finally(() => process.exit(1));
   });
 }

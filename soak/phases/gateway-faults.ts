@@ -28,7 +28,7 @@ export async function gatewayFaults(soak: Soak, timeoutMs: number): Promise<void
   await runConcurrently(count, soak.sizes.concurrency, async () => {
     const no = newOrderNo(soak, 'G');
     const fee = 500;
-    soak.orders.set(no, { provider: 'wxpay', totalFen: fee, phase, paid: false });
+    soak.orders.set(no, { provider: 'wxpay', totalFen: fee, phase, paid: false, created: false });
     await soak.gateway.fault({
       kind: 'delay',
       operation: 'prepay',
@@ -49,6 +49,7 @@ export async function gatewayFaults(soak: Soak, timeoutMs: number): Promise<void
     firstAnswers.push(`create:${first.status}`);
     // The merchant tries again with the same out_trade_no.
     const again = await soak.client.call('POST', '/api/payments', body);
+    soak.orders.get(no)!.created = again.status === 200;
     check(
       soak,
       phase,

@@ -22,17 +22,21 @@ export async function startLostCallbacks(soak: Soak): Promise<LostCallbacks> {
     await payAtGateway(soak, nos[i]!);
     paidAt.set(nos[i]!, Date.now());
   });
+  // Watched from now on, so the time to heal is the job's, not the time until the soak looks.
+  const healedAt = new Map<string, number>();
+  const watching = (async () => {
+    const deadline = Date.now() + 300_000;
+    while (healedAt.size < nos.length && Date.now() < deadline) {
+      const statuses = await statusesOf(soak, nos).catch(() => new Map<string, string>());
+      for (const no of nos)
+        if (!healedAt.has(no) && statuses.get(no) && statuses.get(no) !== 'NOTPAY')
+          healedAt.set(no, Date.now());
+      if (healedAt.size < nos.length) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })();
   return {
     async settle() {
-      const healedAt = new Map<string, number>();
-      const deadline = Date.now() + 180_000;
-      while (healedAt.size < nos.length && Date.now() < deadline) {
-        const statuses = await statusesOf(soak, nos).catch(() => new Map<string, string>());
-        for (const no of nos)
-          if (!healedAt.has(no) && statuses.get(no) && statuses.get(no) !== 'NOTPAY')
-            healedAt.set(no, Date.now());
-        if (healedAt.size < nos.length) await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+      await watching;
       const dropped = (await Promise.all(nos.map((no) => soak.gateway.notifications(no))))
         .flat()
         .filter((n) => n.state === 'dropped').length;

@@ -56,7 +56,8 @@ function watchReadiness(soak: Soak) {
               signal: AbortSignal.timeout(2_000),
             }).catch(() => null);
             if (answer) await answer.arrayBuffer();
-            if (answer && answer.status !== 200) notReady.push(Date.now());
+            // No answer within 2 s is not ready either.
+            if (answer?.status !== 200) notReady.push(Date.now());
           }),
       );
       await sleep(100);

@@ -39,6 +39,8 @@ export interface Cluster {
   callbacks: CapturedCallback[];
   /** Requests the balancer could give no instance, or lost with an instance. */
   balancerErrors: number;
+  /** Instances that exited without being killed by the soak: a crash. */
+  crashes: string[];
   logs: string[];
   start(index: number): Promise<Instance>;
   kill(index: number): Promise<void>;
@@ -73,6 +75,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     instances,
     callbacks,
     balancerErrors: 0,
+    crashes: [],
     logs,
     start: (index) => startInstance(index),
     kill: async (index) => {
@@ -139,7 +142,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       });
     });
     child.removeAllListeners('exit');
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      if (instance.alive)
+        cluster.crashes.push(
+          `instance ${index} (pid ${child.pid}) exited with ${signal ?? code}; see ${log}`,
+        );
       instance.alive = false;
       out.end();
     });

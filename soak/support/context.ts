@@ -30,6 +30,8 @@ export interface SoakOrder {
   phase: string;
   /** Paid at the gateway by the soak (the gateway's own record is checked anyway). */
   paid: boolean;
+  /** The service answered the create with 200 (a failed create is a violation, and is not paid). */
+  created: boolean;
 }
 
 export interface Figures {
@@ -73,7 +75,7 @@ export async function createOrder(
 ): Promise<string> {
   const outTradeNo = newOrderNo(soak, tag);
   const fee = 100 + Math.floor(Math.random() * 9_900);
-  soak.orders.set(outTradeNo, { provider, totalFen: fee, phase, paid: false });
+  soak.orders.set(outTradeNo, { provider, totalFen: fee, phase, paid: false, created: false });
   const answer = await soak.client.call(
     'POST',
     '/api/payments',
@@ -87,6 +89,7 @@ export async function createOrder(
     },
     120_000,
   );
+  soak.orders.get(outTradeNo)!.created = answer.status === 200;
   if (answer.status !== 200)
     soak.violations.push(
       `${phase}: creating ${outTradeNo} answered ${answer.status} ${answer.text.slice(0, 200)}`,
@@ -113,6 +116,7 @@ export async function createOrders(
 
 export async function payAtGateway(soak: Soak, outTradeNo: string): Promise<void> {
   const order = soak.orders.get(outTradeNo)!;
+  if (!order.created) return;
   if (order.provider === 'alipay') await soak.gateway.alipayPay(outTradeNo);
   else await soak.gateway.pay(outTradeNo);
   order.paid = true;
@@ -142,7 +146,7 @@ export async function waitPaid(
   timeoutMs: number,
 ): Promise<{ seconds: number; unpaid: string[] }> {
   const started = performance.now();
-  let unpaid = [...nos];
+  let unpaid = nos.filter((no) => soak.orders.get(no)?.paid);
   while (unpaid.length > 0 && performance.now() - started < timeoutMs) {
     const statuses = await statusesOf(soak, unpaid).catch(() => new Map<string, string>());
     unpaid = unpaid.filter((no) => !PAID.has(statuses.get(no) ?? ''));
