@@ -72,6 +72,20 @@ describe.each(backends)('the merchant cancels a checkout ($name)', (backend) => 
     expect(reissued.json).toMatchObject({ code: 40001, field: 'out_trade_no' });
   });
 
+  it('close on an unchosen checkout cancels it the same way', async () => {
+    const no = outTradeNo('CC');
+    const token = await issue(no);
+    const closed = await api('POST', `/api/payments/${no}/close`);
+    expect(closed.json.data).toEqual({
+      order: null,
+      checkout: { out_trade_no: no, status: 'CLOSED', cancelled_at: expect.any(String) },
+    });
+    expect(await status(token)).toMatchObject({ outcome: 'closed' });
+    expect((await pay(token)).code).toBe(40001);
+    // An ordinary order's close answers as before; a number never used is still 40005.
+    expect((await api('POST', `/api/payments/${outTradeNo('NO')}/close`)).json.code).toBe(40005);
+  });
+
   it('after the buyer chose: the order is closed at the gateway and the link shows closed', async () => {
     const no = outTradeNo('CY');
     const token = await issue(no);

@@ -286,6 +286,19 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
   });
 
   const merchantOf = (request: FastifyRequest) => request.merchantId!;
+  /** Cancels the checkout if the buyer has not chosen a method, else closes the order (40005: neither). */
+  const closeOrCancel = async (merchantId: string, outTradeNo: string) => {
+    const cancelled = await cancelUnchosenCheckout(vkPay.context, merchantId, outTradeNo);
+    const order = cancelled ? null : await vkPay.closePayment(merchantId, outTradeNo);
+    return {
+      checkout: {
+        out_trade_no: outTradeNo,
+        status: 'CLOSED',
+        cancelled_at: cancelled ? cancelled.cancelledAt.toISOString() : null,
+      },
+      order: order ? orderView(order) : null,
+    };
+  };
   await app.register(checkoutApiRoutes, { vkPay, ...(options.now ? { now: options.now } : {}) });
   await app.register(webhookApiRoutes, { vkPay });
 
@@ -372,12 +385,15 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     {
       schema: { params: orderParams, querystring: merchantQuery, tags: ['payments'], summary: 'closeOrder' },
     },
-    async (request) =>
-      ok({ order: orderView(await vkPay.closePayment(merchantOf(request), request.params.outTradeNo)) }),
+    async (request) => {
+      const { checkout, order } = await closeOrCancel(merchantOf(request), request.params.outTradeNo);
+      // An order's close answers as it always did; a checkout the buyer never chose has no order.
+      return ok(order ? { order } : { order: null, checkout });
+    },
   );
 
-  // Cancels a checkout whatever the buyer did: unchosen, it is cancelled (no order can be made for
-  // it any more); chosen, its order is closed as above.
+  // A checkout in any state: unchosen, it is cancelled (no order can be made for it any more);
+  // chosen, its order is closed as above.
   app.post<{ Params: { outTradeNo: string } }>(
     '/api/checkouts/:outTradeNo/cancel',
     {
@@ -388,20 +404,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         summary: 'cancelCheckout',
       },
     },
-    async (request) => {
-      const merchantId = merchantOf(request);
-      const { outTradeNo } = request.params;
-      const cancelled = await cancelUnchosenCheckout(vkPay.context, merchantId, outTradeNo);
-      const order = cancelled ? null : await vkPay.closePayment(merchantId, outTradeNo);
-      return ok({
-        checkout: {
-          out_trade_no: outTradeNo,
-          status: 'CLOSED',
-          cancelled_at: cancelled ? cancelled.cancelledAt.toISOString() : null,
-        },
-        order: order ? orderView(order) : null,
-      });
-    },
+    async (request) => ok(await closeOrCancel(merchantOf(request), request.params.outTradeNo)),
   );
 
   app.post<{ Body: { out_trade_no: string; out_refund_no: string; refund_fee: number; reason?: string } }>(
