@@ -106,7 +106,7 @@ export function cashierErrorPage(options: {
 <main class="cashier"><section class="result failure" data-testid="error-page" data-situation="${options.situation}">
 <div class="icon" aria-hidden="true">!</div>
 <h1 data-testid="error-title">${escapeHtml(first.title)}</h1><p data-testid="error-text">${escapeHtml(firstText)}</p>
-<p class="other-lang" lang="${htmlLang(other)}"><strong>${escapeHtml(second.title)}</strong> ${escapeHtml(secondText)}</p>
+<p class="other-lang" lang="${htmlLang(other)}"><strong>${escapeHtml(second.title)}</strong><br>${escapeHtml(secondText)}</p>
 ${link ? `<a class="back" data-testid="error-link" href="${link}">${labels[options.link!.label]} · ${LABELS[other][options.link!.label]}</a>\n` : ''}<p class="error-code" data-testid="error-code">${labels.code} ${options.code}</p>
 </section></main>
 </body></html>`;

@@ -34,7 +34,8 @@ export function outTradeNo(prefix = 'CK'): string {
 }
 
 export async function startCashierHarness(): Promise<CashierHarness> {
-  const h = await startWxpayHarness(backends[0]!);
+  // PostgreSQL and Redis when the test servers are configured, else PGlite in memory.
+  const h = await startWxpayHarness(backends[backends.length - 1]!);
   const { vkPay, app } = h;
   const url = vkPay.context.publicUrl;
 

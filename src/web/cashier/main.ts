@@ -394,6 +394,7 @@ async function pay(provider: ProviderName): Promise<void> {
   }
   setBanner(null);
   state.status = { ...state.status, provider, scene: started.data.scene };
+  if ('paySign' in started.data.payment) await bridgeReady();
   const step = await proceed(started.data, { returnUrl: state.cashierUrl });
   if (step.kind === 'qr') {
     qrView(provider, step.content, step.image ?? '');
@@ -405,6 +406,22 @@ async function pay(provider: ProviderName): Promise<void> {
     show('working', el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.redirecting));
   }
   startPolling();
+}
+
+/** WeChat's bridge may arrive after the page: wait for it a little (WeixinJSBridgeReady). */
+function bridgeReady(): Promise<void> {
+  if ((window as { WeixinJSBridge?: unknown }).WeixinJSBridge) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 3000);
+    document.addEventListener(
+      'WeixinJSBridgeReady',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 }
 
 async function payRefused(provider: ProviderName, code: number): Promise<void> {
@@ -424,8 +441,13 @@ async function payRefused(provider: ProviderName, code: number): Promise<void> {
     }
   }
   const situation = situationOf(code);
-  if (situation === 'offline' || situation === 'unavailable' || situation === 'rateLimited')
-    setBanner(situation, code);
+  const passing = situation === 'offline' || situation === 'unavailable' || situation === 'rateLimited';
+  if (passing) setBanner(situation, code);
+  // Nothing chosen yet: the banner says what is wrong and the methods stay there to try again.
+  if (passing && !state.status.provider) {
+    chooser();
+    return;
+  }
   const retry = button(words.dismiss, 'retry', () => void pay(provider), true);
   const message = messageBox(situation, code, [retry]);
   if (state.status.provider) {
