@@ -93,3 +93,20 @@ export async function cancelUnchosenCheckout(
       throw storeFailure(error);
     });
 }
+
+/** A checkout's row outlives its link's read grace (24 h) by a day, then goes unless cancelled. */
+const CHECKOUT_RETENTION_MS = 2 * 24 * 3600_000;
+
+/**
+ * Deletes the rows of expired checkouts that were never cancelled: the order (if any) holds their
+ * number from then on. A cancelled row stays, as a closed order does, so the number stays refused.
+ */
+export async function pruneCheckouts(context: ServiceContext): Promise<number> {
+  const before = new Date(context.now().getTime() - CHECKOUT_RETENTION_MS);
+  const result = await context.store.db
+    .deleteFrom('checkouts')
+    .where('cancelled_at', 'is', null)
+    .where('expires_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

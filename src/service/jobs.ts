@@ -7,6 +7,7 @@
 import { sql } from 'kysely';
 import { isPayError } from '../core/errors.ts';
 import { isPaid } from '../core/states.ts';
+import { pruneCheckouts } from './checkouts.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
 import { reconcileDueDays } from './reconcile.ts';
@@ -307,5 +308,7 @@ export function startSyncJob(
     await reconcileDueDays(context);
     const pruned = await pruneWebhookHistory(context);
     if (pruned > 0) context.logger.info({ pruned }, 'old webhook events deleted');
+    const checkouts = await pruneCheckouts(context);
+    if (checkouts > 0) context.logger.info({ checkouts }, 'expired checkouts deleted');
   });
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pruneCheckouts } from '../../src/service/checkouts.ts';
 import { outTradeNo } from '../browser/harness.ts';
 import { API_APP, startWxpayHarness, type WxpayHarness } from '../e2e/harness.ts';
 import { backends } from '../support/backends.ts';
@@ -109,6 +110,22 @@ describe.each(backends)('the merchant cancels a checkout ($name)', (backend) => 
     expect((await api('POST', `/api/checkouts/${no}/cancel`)).json.code).toBe(40006);
     expect(await status(token)).toMatchObject({ outcome: 'paid' });
     expect((await api('POST', `/api/checkouts/${outTradeNo('NO')}/cancel`)).json.code).toBe(40005);
+  });
+
+  it('expired checkouts are pruned after two days, cancelled ones kept so their number stays refused', async () => {
+    const kept = outTradeNo('CK');
+    const gone = outTradeNo('CG');
+    await issue(kept);
+    await issue(gone);
+    await api('POST', `/api/checkouts/${kept}/cancel`);
+    const later = new Date(Date.now() + 3 * 24 * 3600_000);
+    expect(await pruneCheckouts({ ...h.vkPay.context, now: () => later })).toBeGreaterThanOrEqual(1);
+    const rows = await h.vkPay.context.store.db
+      .selectFrom('checkouts')
+      .select('out_trade_no')
+      .where('out_trade_no', 'in', [kept, gone])
+      .execute();
+    expect(rows.map((row) => row.out_trade_no)).toEqual([kept]);
   });
 
   it('a cancel racing the buyer choice ends one way only', async () => {
