@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PayError } from '../../src/core/errors.ts';
 import { cashierStyle } from '../../src/http/checkout-assets.ts';
 import { cashierBusyPage } from '../../src/http/checkout-page.ts';
 import { checkoutRuntime, configureCheckout } from '../../src/http/checkout-token.ts';
@@ -283,6 +284,26 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     expect(missing!.headers()['content-type']).toMatch(/^text\/html/);
     expect(await page.getByTestId('error-title').textContent()).toBe('页面不存在');
     await shot(page, 'not-found-zh');
+    await page.getByTestId('error-link').click();
+    await page.getByTestId('provider-wxpay').waitFor();
+  });
+
+  it('the page itself while the store is down is an HTML page that retries', async () => {
+    const checkout = await harness.checkout();
+    const page = await open(DESKTOP, 'en-US');
+    const original = harness.vkPay.getOrder;
+    harness.vkPay.getOrder = async () => {
+      throw new PayError(40010, { message: 'store: connect ECONNREFUSED' });
+    };
+    try {
+      const answer = await page.goto(checkout.url);
+      expect(answer!.status()).toBe(503);
+      expect(await page.getByTestId('error-title').textContent()).toBe('Service temporarily unavailable');
+      expect(await page.locator('body').textContent()).not.toContain('ECONNREFUSED');
+      await shot(page, 'unavailable-page-en');
+    } finally {
+      harness.vkPay.getOrder = original;
+    }
     await page.getByTestId('error-link').click();
     await page.getByTestId('provider-wxpay').waitFor();
   });

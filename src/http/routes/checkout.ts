@@ -14,7 +14,7 @@ import type { VkPay } from '../../vk-pay.ts';
 import { cashierScript, cashierStyle } from '../checkout-assets.ts';
 import { deviceOf, offersFor } from '../checkout-offers.ts';
 import { type CashierState, cashierBusyPage, cashierErrorPage, cashierPage } from '../checkout-page.ts';
-import { checkoutStatus } from '../checkout-status.ts';
+import { type CheckoutStatus, checkoutStatus } from '../checkout-status.ts';
 import { type CheckoutClaims, checkoutRuntime, MAX_CHECKOUT_TTL_SECONDS } from '../checkout-token.ts';
 import { languageOf, ok } from '../envelope.ts';
 import { countRequest, rateLimitHeaders, tooManyRequests } from '../plugins/rate-limit.ts';
@@ -298,6 +298,28 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
         .status(payError.httpStatus)
         .send(cashierErrorPage({ lang, situation, code: payError.code, style: style.hash }));
     }
+    let status: CheckoutStatus;
+    try {
+      status = await checkoutStatus(vkPay, claims, now(), lang);
+    } catch (error) {
+      // The store or the gateway is down: a page that says so and retries, not a JSON body.
+      const payError = toPayError(error);
+      const level = payError.code === 50000 ? 'error' : 'warn';
+      request.log[level]({ code: payError.code, reason: payError.message }, 'cashier page unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '10')
+        .send(
+          cashierErrorPage({
+            lang,
+            situation: 'unavailable',
+            code: payError.code,
+            style: style.hash,
+            link: { href: request.url, label: 'again' },
+            refreshSeconds: 10,
+          }),
+        );
+    }
     const state: CashierState = {
       token,
       lang,
@@ -307,7 +329,7 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       now: now(),
       offers: offersFor(claims, userAgentOf(request), vkPay.context.providers),
       device: deviceOf(userAgentOf(request)),
-      status: await checkoutStatus(vkPay, claims, now(), lang),
+      status,
       returnUrl: claims.r ?? null,
       cashierUrl: checkoutUrl(vkPay, token),
     };
