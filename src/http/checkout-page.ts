@@ -53,14 +53,29 @@ export function cashierPage(state: CashierState, assets: { script: string; style
 </head><body>
 <main class="cashier" id="cashier" data-lang="${state.lang}">
 <header class="summary">
-<p class="subject" data-testid="subject">${escapeHtml(state.subject)}</p>
+${payeeLine(state)}<p class="subject" data-testid="subject">${escapeHtml(state.subject)}</p>
 <p class="amount" data-testid="amount">¥${yuan(state.totalFen)}</p>
+${orderNumberLine(state)}
 </header>
 <div id="app"><noscript>${state.lang === 'en' ? 'Please enable JavaScript to pay.' : '请启用 JavaScript 以完成支付。'}</noscript></div>
 </main>
 <script type="application/json" id="vkpay-checkout">${inertJson(state)}</script>
 <script src="/checkout/assets/cashier.js?v=${assets.script}" defer></script>
 </body></html>`;
+}
+
+/** Who the buyer pays, from the merchant's configuration (`apps[].payee`); nothing when unset. */
+function payeeLine(state: CashierState): string {
+  const payee = state.status.payee;
+  if (!payee) return '';
+  const label = state.lang === 'en' ? 'Payee: ' : '收款方：';
+  return `<p class="payee" data-testid="payee">${label}${escapeHtml(payee.name)}</p>\n`;
+}
+
+/** The merchant's order number, for the buyer to quote to the shop or to support. */
+function orderNumberLine(state: CashierState): string {
+  const label = state.lang === 'en' ? 'Order no.: ' : '订单号：';
+  return `<p class="order-no" data-testid="order-no">${label}${escapeHtml(state.status.outTradeNo)}</p>`;
 }
 
 /** The page's `lang` attribute. */

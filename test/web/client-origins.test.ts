@@ -77,6 +77,18 @@ describe('the checkout endpoints answer the merchant app origins only (CORS)', (
     });
   });
 
+  it('the page shows the payee and the order number beside the amount, escaped', async () => {
+    const checkout = await harness.checkout({ total_fee: 1234 });
+    const no = JSON.parse(Buffer.from(checkout.token.split('.')[1]!, 'base64url').toString()).o;
+    const zh = await (await fetch(`${harness.url}/checkout/${checkout.token}`)).text();
+    expect(zh).toContain('<p class="payee" data-testid="payee">收款方：示例商店</p>');
+    expect(zh).toContain(`<p class="order-no" data-testid="order-no">订单号：${no}</p>`);
+    expect(zh).toContain('¥12.34');
+    const en = await (await fetch(`${harness.url}/checkout/${checkout.token}?lang=en`)).text();
+    expect(en).toContain('Payee: 示例商店');
+    expect(en).toContain(`Order no.: ${no}`);
+  });
+
   it('stops polling at the checkout expiry with its final state, not after 15 minutes', async () => {
     const checkout = await harness.checkout({ time_expire: 2 });
     const client = createClient({ baseUrl: harness.url });
