@@ -69,7 +69,11 @@ function payeeLine(state: CashierState): string {
   const payee = state.status.payee;
   if (!payee) return '';
   const label = state.lang === 'en' ? 'Payee: ' : '收款方：';
-  return `<p class="payee" data-testid="payee">${label}${escapeHtml(payee.name)}</p>\n`;
+  // The name says who it is; the logo beside it is decoration.
+  const logo = payee.logoUrl
+    ? `<img class="payee-logo" src="${escapeHtml(payee.logoUrl)}" alt="" width="24" height="24">`
+    : '';
+  return `<p class="payee" data-testid="payee">${logo}${label}${escapeHtml(payee.name)}</p>\n`;
 }
 
 /** The merchant's order number, for the buyer to quote to the shop or to support. */

@@ -80,8 +80,15 @@ describe('the checkout endpoints answer the merchant app origins only (CORS)', (
   it('the page shows the payee and the order number beside the amount, escaped', async () => {
     const checkout = await harness.checkout({ total_fee: 1234 });
     const no = JSON.parse(Buffer.from(checkout.token.split('.')[1]!, 'base64url').toString()).o;
-    const zh = await (await fetch(`${harness.url}/checkout/${checkout.token}`)).text();
-    expect(zh).toContain('<p class="payee" data-testid="payee">收款方：示例商店</p>');
+    const page = await fetch(`${harness.url}/checkout/${checkout.token}`);
+    // The logo's origin is the one other origin the page may load an image from.
+    expect(page.headers.get('content-security-policy')).toContain(
+      "img-src 'self' data: https://shop.example.com;",
+    );
+    const zh = await page.text();
+    expect(zh).toContain(
+      '<p class="payee" data-testid="payee"><img class="payee-logo" src="https://shop.example.com/logo.png" alt="" width="24" height="24">收款方：示例商店</p>',
+    );
     expect(zh).toContain(`<p class="order-no" data-testid="order-no">订单号：${no}</p>`);
     expect(zh).toContain('¥12.34');
     const en = await (await fetch(`${harness.url}/checkout/${checkout.token}?lang=en`)).text();

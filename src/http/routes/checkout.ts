@@ -333,6 +333,15 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       returnUrl: claims.r ?? null,
       cashierUrl: checkoutUrl(vkPay, token),
     };
+    // The payee's logo (apps[].payee.logoUrl) is the one image the page loads from another origin.
+    const logoUrl = status.payee?.logoUrl;
+    if (logoUrl) {
+      const images = `img-src 'self' data: ${new URL(logoUrl).origin}`;
+      reply.header(
+        'content-security-policy',
+        CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", images),
+      );
+    }
     return reply.send(cashierPage(state, { script: script.hash, style: style.hash }));
   }
 };
