@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadServiceConfig } from '../../src/config/service-config.ts';
 
-function load(app: Record<string, unknown>) {
+function load(app: Record<string, unknown>, env: Record<string, string> = {}) {
   const path = join(mkdtempSync(join(tmpdir(), 'vkpay-apps-')), 'config.json');
   writeFileSync(
     path,
-    JSON.stringify({ apps: [{ appId: 'a1', merchantId: 'm1', secret: 's'.repeat(40), ...app }] }),
+    JSON.stringify({ apps: [{ appId: 'a1', merchantId: 'm1', secret: 'env:APP_SECRET', ...app }] }),
   );
-  return () => loadServiceConfig({ env: {}, configPath: path });
+  return () => loadServiceConfig({ env: { APP_SECRET: 's'.repeat(40), ...env }, configPath: path });
 }
 const errorOf = (run: () => unknown) => {
   try {
@@ -48,5 +48,13 @@ describe('an API app names its origins and its payee', () => {
     expect(errorOf(load({ payee: { name: 'Shop', logoUrl: 'javascript:alert(1)' } }))).toContain(
       'apps[0].payee.logoUrl',
     );
+    // Production: https only, for the origins and the logo.
+    const production = { VKPAY_ENV: 'production' };
+    expect(errorOf(load({ corsOrigins: ['http://shop.example.com'] }, production))).toContain(
+      'apps[0].corsOrigins[0] must be https:// in production',
+    );
+    expect(
+      errorOf(load({ payee: { name: 'Shop', logoUrl: 'http://shop.example.com/logo.png' } }, production)),
+    ).toContain('apps[0].payee.logoUrl must be an https URL');
   });
 });
