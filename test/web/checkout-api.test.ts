@@ -90,6 +90,8 @@ describe('checkout tokens over HTTP: what they allow and what they do not', () =
       provider: 'wxpay',
       scene: 'native',
       failure: null,
+      expiresAt: checkout.expires_at,
+      payee: null,
     });
   });
 
