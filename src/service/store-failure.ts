@@ -20,6 +20,8 @@ export function storeFailure(error: unknown): PayError {
   const message = error instanceof Error ? error.message : String(error);
   const transient =
     (typeof sqlState === 'string' && TRANSIENT_SQLSTATES.has(sqlState)) ||
-    /timeout exceeded when trying to connect|Connection terminated|ECONNREFUSED|ECONNRESET/i.test(message);
+    /timeout exceeded when trying to connect|Connection terminated|connection error and is not queryable|ECONNREFUSED|ECONNRESET/i.test(
+      message,
+    );
   return new PayError(transient ? 40010 : 50000, { message: `store: ${message}`, cause: error });
 }

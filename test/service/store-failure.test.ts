@@ -21,12 +21,15 @@ describe('storeFailure', () => {
     expect(error.retryable).toBe(true);
   });
 
-  it.each(['connect ECONNREFUSED 127.0.0.1:5432', 'Connection terminated unexpectedly', 'read ECONNRESET'])(
-    'a network failure (%s) is 40010',
-    (message) => {
-      expect(storeFailure(new Error(message)).code).toBe(40010);
-    },
-  );
+  it.each([
+    'connect ECONNREFUSED 127.0.0.1:5432',
+    'Connection terminated unexpectedly',
+    'read ECONNRESET',
+    // A pooled connection the server cut while a transaction held it.
+    'Client has encountered a connection error and is not queryable',
+  ])('a network failure (%s) is 40010', (message) => {
+    expect(storeFailure(new Error(message)).code).toBe(40010);
+  });
 
   it('any other failure is 50000', () => {
     expect(storeFailure(pgError('42P01', 'relation "x" does not exist')).code).toBe(50000);
