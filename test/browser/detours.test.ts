@@ -55,6 +55,11 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
   const shot = (page: Page, name: string) =>
     page.screenshot({ path: join(ARTIFACTS, `detour-${name}.png`), fullPage: true });
 
+  /** What the buyer sees (textContent would include the page's inert JSON state). */
+  const visibleText = (page: Page) =>
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's innerText is the rendered text
+    page.locator('body').innerText();
+
   const viewOf = (page: Page) => page.locator('#cashier').getAttribute('data-view');
 
   /** Nothing on the page is wider than the viewport. */
@@ -177,7 +182,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     await page.getByTestId('provider-wxpay').click();
     await page.getByTestId('pay-again').waitFor();
     expect(await page.getByTestId('message-title').textContent()).toBe('您已取消支付');
-    expect(await page.locator('body').textContent()).not.toContain('get_brand_wcpay_request');
+    expect(await visibleText(page)).not.toContain('get_brand_wcpay_request');
     await expectNoOverflow(page);
     await shot(page, 'wechat-jsapi-cancel-zh');
 
@@ -191,7 +196,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     expect(
       await page.evaluate(() => (globalThis as unknown as { __wxInvocations: number }).__wxInvocations),
     ).toBe(1);
-    expect(await page.locator('body').textContent()).not.toContain('get_brand_wcpay_request');
+    expect(await visibleText(page)).not.toContain('get_brand_wcpay_request');
   });
 
   it('WeChat browser without an openid: a QR code to long-press, never only "请使用微信扫一扫"', async () => {
@@ -202,7 +207,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     await page.getByTestId('qr').waitFor();
     expect(await page.getByTestId('hint').textContent()).toContain('长按二维码');
     expect(await page.getByTestId('hint-alternative').isVisible()).toBe(true);
-    expect(await page.locator('body').textContent()).not.toContain('请使用微信扫一扫');
+    expect(await visibleText(page)).not.toContain('请使用微信扫一扫');
     await expectNoOverflow(page);
     await shot(page, 'wechat-no-openid-qr-zh');
   });
@@ -222,7 +227,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
       .click({ timeout: 3_000 })
       .catch(() => {});
     await second.locator('[data-situation="otherMethod"]').waitFor();
-    expect(await second.locator('body').textContent()).not.toContain('参数错误');
+    expect(await visibleText(second)).not.toContain('参数错误');
     expect(await second.getByTestId('pay-again').textContent()).toBe('重新显示二维码');
     await shot(second, 'second-tab-other-method-zh');
     await second.getByTestId('pay-again').click();
@@ -260,7 +265,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     const answer = await page.goto(changed);
     expect(answer!.status()).toBe(401);
     expect(await page.getByTestId('error-title').textContent()).toBe('支付链接无效');
-    const body = await page.locator('body').textContent();
+    const body = await visibleText(page);
     expect(body).not.toContain('签名');
     expect(body).not.toContain('API');
     expect(await page.getByTestId('error-code').textContent()).toContain('40002');
@@ -277,7 +282,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     const gone = await page.goto(`${harness.url}/checkout/${old}`);
     expect(gone!.status()).toBe(403);
     expect(await page.getByTestId('error-title').textContent()).toBe('支付链接已过期');
-    expect(await page.locator('body').textContent()).not.toContain('权限');
+    expect(await visibleText(page)).not.toContain('权限');
 
     const missing = await page.goto(`${checkout.url}/foo`);
     expect(missing!.status()).toBe(404);
@@ -299,13 +304,39 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
       const answer = await page.goto(checkout.url);
       expect(answer!.status()).toBe(503);
       expect(await page.getByTestId('error-title').textContent()).toBe('Service temporarily unavailable');
-      expect(await page.locator('body').textContent()).not.toContain('ECONNREFUSED');
+      expect(await visibleText(page)).not.toContain('ECONNREFUSED');
       await shot(page, 'unavailable-page-en');
     } finally {
       harness.vkPay.getOrder = original;
     }
     await page.getByTestId('error-link').click();
     await page.getByTestId('provider-wxpay').waitFor();
+  });
+
+  it('an insufficient balance ends the order with the way back to the shop (zh)', async () => {
+    const checkout = await harness.checkout({
+      subject: '充值',
+      total_fee: 10_000,
+      return_url: 'https://shop.example/',
+    });
+    const outTradeNo = JSON.parse(Buffer.from(checkout.token.split('.')[1]!, 'base64url').toString()).o;
+    const page = await open(PHONE, 'zh-CN');
+    await page.goto(checkout.url);
+    await page.getByTestId('provider-wxpay').waitFor();
+    // A phone pays WeChat through H5; the payer's balance is short and WeChat ends the order.
+    await page.getByTestId('provider-wxpay').click();
+    await page.waitForURL(`${harness.wxpay.emulator.url}/**`);
+    await harness.wxpay.control('POST', `/trades/${harness.wxpay.mchId}/${outTradeNo}/fail`, {
+      code: 'NOT_ENOUGH',
+      final: true,
+    });
+    await page.goBack();
+    await page.getByTestId('result-failed').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('message-title').textContent()).toBe('余额不足');
+    expect(await visibleText(page)).not.toContain('提示用户充值');
+    expect(await page.getByTestId('back').getAttribute('href')).toBe('https://shop.example/');
+    await expectNoOverflow(page);
+    await shot(page, 'phone-balance-zh');
   });
 
   it('the rate-limited page is HTML with a retry', async () => {

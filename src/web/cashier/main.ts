@@ -314,19 +314,16 @@ function render(status: Status): void {
   const order = el('p', { class: 'order' }, `${words.order} ${status.outTradeNo}`);
   root.dataset.outcome = status.outcome;
   if (status.outcome === 'failed') {
+    // The gateway ended this order (WeChat's PAYERROR is final): a new order at the shop is the way on.
+    stop();
     const code = status.failure?.code ?? 50000;
-    const provider = status.provider ?? state.status.provider;
-    const actions =
-      provider && offerFor(provider)
-        ? [button(words.payAgain, 'pay-again', () => void pay(provider), true)]
-        : [];
     show(
       'result',
       el(
         'section',
         { class: 'result failure', 'data-testid': 'result-failed' },
         el('div', { class: 'icon', 'aria-hidden': 'true' }, '!'),
-        messageBox(code === 40007 ? 'balance' : 'failed', code, actions),
+        messageBox(code === 40007 ? 'balance' : 'failed', code),
         order,
         ...backLink(),
       ),

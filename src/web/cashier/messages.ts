@@ -53,9 +53,9 @@ const zh: Table = {
   notFound: { title: '页面不存在', text: '找不到这个页面。请回到收银台继续支付。' },
   balance: {
     title: '余额不足',
-    text: '付款账户余额不足，支付未成功。请充值或换一张银行卡后重新支付，也可以换一种支付方式。',
+    text: '付款账户余额不足，支付未成功，款项未被扣除。请充值或换一张银行卡后，回到商户重新下单。',
   },
-  failed: { title: '支付未成功', text: '这次支付没有完成，款项未被扣除。您可以重新支付。' },
+  failed: { title: '支付未成功', text: '这次支付没有完成，款项未被扣除。请回到商户重新下单。' },
   cancelled: { title: '您已取消支付', text: '支付尚未完成。您可以重新支付，或返回商户。' },
   notCompleted: {
     title: '支付尚未完成',
@@ -115,11 +115,11 @@ const en: Table = {
   },
   balance: {
     title: 'Insufficient balance',
-    text: 'The paying account does not have enough money. Top up or use another card and pay again, or choose another method.',
+    text: 'The paying account does not have enough money and nothing was charged. Top up or use another card, then go back to the shop and order again.',
   },
   failed: {
     title: 'The payment did not go through',
-    text: 'The payment was not completed and nothing was charged. You can pay again.',
+    text: 'The payment was not completed and nothing was charged. Please go back to the shop and order again.',
   },
   cancelled: {
     title: 'You cancelled the payment',
