@@ -150,7 +150,7 @@ describe.skipIf(!hasChromium)('the cashier in Chromium, against the emulators', 
   });
 
   it('an order that expires while the buyer waits shows that it is closed', async () => {
-    const checkout = await harness.checkout({ subject: '限时订单', time_expire: 3 });
+    const checkout = await harness.checkout({ subject: '限时订单', time_expire: 6 });
     const outTradeNo = JSON.parse(Buffer.from(checkout.token.split('.')[1]!, 'base64url').toString()).o;
     const { page } = await open(DESKTOP, 'zh-CN');
     await page.goto(checkout.url);
