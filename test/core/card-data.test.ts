@@ -51,11 +51,12 @@ describe('card numbers in text', () => {
   it('never leaves a card number readable, however it is written in the text', () => {
     fc.assert(
       fc.property(fc.string(), fc.oneof(cardNumber, printed), fc.string(), (before, card, after) => {
-        const text = `${before} ${card} ${after}`;
-        const out = maskCardNumbers(text);
         const number = card.replace(/[ -]/g, '');
+        // Digits beside the card may extend it into a longer card number: that one is masked whole.
+        const out = maskCardNumbers(`${before} ${card} ${after}`);
         expect(out.replace(/[ -]/g, '')).not.toContain(number);
-        expect(out).toContain(maskCardNumber(number));
+        // Set apart on its own line, the card itself is what is masked.
+        expect(maskCardNumbers(`${before}\n${card}\n${after}`)).toContain(maskCardNumber(number));
       }),
     );
   });
