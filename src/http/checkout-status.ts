@@ -33,6 +33,8 @@ export interface CheckoutStatus {
   expiresAt: string;
   /** Who the buyer pays, from the merchant's API app configuration (`apps[].payee`). */
   payee: Payee | null;
+  /** Providers the order was closed at when the buyer switched away: they cannot be chosen again. */
+  closedProviders: string[];
   /** Present when the merchant cancelled the checkout before the buyer chose a method. */
   closedBy?: 'merchant';
 }
@@ -112,6 +114,7 @@ export async function checkoutStatus(
       provider: null,
       scene: null,
       failure: null,
+      closedProviders: [],
       ...checkoutFacts(vkPay, claims),
       ...(cancelled ? { closedBy: 'merchant' as const } : {}),
     };
@@ -132,6 +135,9 @@ export async function checkoutStatus(
     provider: order.provider,
     scene: order.scene,
     failure,
+    closedProviders: order.attempts
+      .filter((attempt) => attempt.closed === 'closed')
+      .map((attempt) => attempt.provider),
     ...checkoutFacts(vkPay, claims),
   };
 }

@@ -133,7 +133,11 @@ export interface Provider {
     outTradeNo: string;
     transactionId?: string;
   }): Promise<PaymentResult>;
-  closePayment(query: { merchantId: string; outTradeNo: string }): Promise<void>;
+  /**
+   * Closes an unpaid payment so the gateway takes no payment for it. `absent`: the gateway has no
+   * trade for it yet (an unscanned Alipay QR) and may still create one when the buyer scans.
+   */
+  closePayment(query: { merchantId: string; outTradeNo: string }): Promise<'closed' | 'absent' | void>;
   refund(request: RefundRequest): Promise<RefundResult>;
   /** Alipay needs the order's number beside the refund's; WeChat ignores it. */
   queryRefund(query: { merchantId: string; outRefundNo: string; outTradeNo: string }): Promise<RefundResult>;

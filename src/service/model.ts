@@ -1,7 +1,7 @@
 /** The payment domain as the service hands it out: orders and refunds in camelCase, amounts in fen. */
 import type { Fen } from '../core/money.ts';
 import type { OrderStatus, RefundStatus } from '../core/states.ts';
-import type { OrderRow, RefundRow } from '../store/schema.ts';
+import type { OrderAttempt, OrderRow, RefundRow } from '../store/schema.ts';
 
 export interface Order {
   id: number;
@@ -27,6 +27,8 @@ export interface Order {
   createdAt: string;
   updatedAt: string;
   version: number;
+  /** Gateways the buyer was offered this order at before its current one, each closed there. */
+  attempts: OrderAttempt[];
 }
 
 export interface Refund {
@@ -71,6 +73,7 @@ export function toOrder(row: OrderRow): Order {
     createdAt: iso(row.create_date)!,
     updatedAt: iso(row.update_date)!,
     version: row.version,
+    attempts: row.attempts ?? [],
   };
 }
 

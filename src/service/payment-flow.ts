@@ -6,18 +6,31 @@ import { PayError } from '../core/errors.ts';
 import { isFinal, isPaid } from '../core/states.ts';
 import { type Scene, validatePaymentInput } from '../core/validate.ts';
 import type { ClientPayParams } from '../providers/provider.ts';
-import { findOrder } from '../store/orders.ts';
-import type { ServiceContext } from './context.ts';
-import { orderChannel } from './events.ts';
+import { findOrder, lockOrder, updateOrder } from '../store/orders.ts';
+import type { OrderAttempt } from '../store/schema.ts';
+import { recordLog, type ServiceContext } from './context.ts';
+import { announceOrderChange, orderChannel } from './events.ts';
 import { gatewayCall, providerFor } from './gateway-call.ts';
 import { type Order, toOrder } from './model.ts';
-import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './payments.ts';
+import {
+  applyPaymentResult,
+  type CreateOrderRequest,
+  cacheOrder,
+  createOrder,
+  getOrder,
+} from './payments.ts';
+import { storeFailure } from './store-failure.ts';
 
 export interface PayRequest extends Omit<CreateOrderRequest, 'mchId' | 'appId'> {
   userAgent?: string | null;
   returnUrl?: string | null;
   /** Extra gateway fields passed through unchanged. */
   other?: Record<string, unknown>;
+  /**
+   * The buyer chose another method for an unpaid order: its attempt at the first gateway is closed
+   * there and the order moves to this provider (the cashier's "pay another way").
+   */
+  switchProvider?: boolean;
 }
 
 export interface PayResponse {
@@ -36,6 +49,7 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
   validatePaymentInput(request, { ...context.rules, orderTypes: context.handlers.orderTypes() });
   const provider = providerFor(context, String(request.provider));
   const identity = provider.identity(request.merchantId, request.scene as Scene);
+  if (request.switchProvider) await switchProvider(context, request, identity);
   const { order } = await createOrder(context, { ...request, mchId: identity.mchId, appId: identity.appId });
   const created = await gatewayCall(
     context,
@@ -181,7 +195,140 @@ async function syncWithGateway(context: ServiceContext, order: Order): Promise<O
     merchantId: order.merchantId,
     source: 'query',
   });
-  return applied.order;
+  return syncEarlierAttempts(context, applied.order);
+}
+
+/**
+ * An unpaid order's earlier attempts that the gateway had no trade for when the buyer switched
+ * away (an Alipay page never opened) may still be paid there: asked too, so a payment through one
+ * whose callback was lost settles the order as well.
+ */
+async function syncEarlierAttempts(context: ServiceContext, order: Order): Promise<Order> {
+  let current = order;
+  for (const attempt of order.attempts) {
+    if (attempt.closed !== 'absent' || isPaid(current.status) || isFinal(current.status)) continue;
+    const provider = context.providers.get(attempt.provider);
+    if (!provider) continue;
+    const result = await gatewayCall(
+      context,
+      { type: 'query', provider: provider.name, outTradeNo: order.outTradeNo, amount: order.totalFen },
+      () => provider.queryPayment({ merchantId: order.merchantId, outTradeNo: order.outTradeNo }),
+    );
+    if (result.status !== 'SUCCESS') continue;
+    current = (
+      await applyPaymentResult(context, { ...result, merchantId: order.merchantId, source: 'query' })
+    ).order;
+  }
+  return current;
+}
+
+/** Closes the earlier attempts a gateway may still create (see syncEarlierAttempts), best effort. */
+async function closeEarlierAttempts(context: ServiceContext, order: Order): Promise<void> {
+  for (const attempt of order.attempts) {
+    const provider = attempt.closed === 'absent' ? context.providers.get(attempt.provider) : undefined;
+    if (!provider) continue;
+    try {
+      await provider.closePayment({ merchantId: order.merchantId, outTradeNo: order.outTradeNo });
+    } catch (error) {
+      context.logger.warn(
+        { err: error, outTradeNo: order.outTradeNo, provider: attempt.provider },
+        'could not close an earlier attempt of a closed order',
+      );
+    }
+  }
+}
+
+/**
+ * Moves an unpaid order to the provider the buyer chose instead: its attempt at the current gateway
+ * is closed there first (a payment made there meanwhile is applied, and 40006 says so), then the
+ * order's gateway binding changes under its row lock, the old one kept in `attempts`. A gateway that
+ * closed the attempt will not take this out_trade_no again, so choosing it again is refused; one that
+ * never had it (an Alipay QR nobody scanned) may be chosen again. A payment that still arrives
+ * through an earlier attempt settles the order (see applyPaymentResult).
+ */
+async function switchProvider(
+  context: ServiceContext,
+  request: PayRequest,
+  identity: { mchId: string | null; appId: string | null },
+): Promise<void> {
+  const { db } = context.store;
+  const row = await findOrder(db, request.merchantId, String(request.out_trade_no));
+  // No order yet, the same gateway, or an order that is no longer unpaid: createOrder says what follows.
+  if (!row || row.provider === request.provider || row.status !== 'NOTPAY') return;
+  const target = String(request.provider);
+  if ((row.attempts ?? []).some((attempt) => attempt.provider === target && attempt.closed === 'closed')) {
+    throw new PayError(40001, {
+      field: 'provider',
+      message: `order ${row.out_trade_no} was closed at ${target} when the buyer switched away; it cannot be paid there again`,
+    });
+  }
+  const current = providerFor(context, row.provider);
+  let closed: 'closed' | 'absent' = 'closed';
+  try {
+    const answer = await gatewayCall(
+      context,
+      { type: 'close', provider: current.name, outTradeNo: row.out_trade_no, amount: row.total_fee },
+      () => current.closePayment({ merchantId: row.merchant_id, outTradeNo: row.out_trade_no }),
+    );
+    if (answer === 'absent') closed = 'absent';
+  } catch (error) {
+    if (!(error instanceof PayError)) throw error;
+    if (error.code === 40006) {
+      // Paid at the first gateway meanwhile: that payment stands.
+      const synced = await syncWithGateway(context, toOrder(row));
+      throw new PayError(40006, { field: 'out_trade_no', details: { status: synced.status } });
+    }
+    if (error.code !== 40005) throw error;
+    closed = 'absent';
+  }
+  const switched = await db
+    .transaction()
+    .execute(async (tx) => {
+      const locked = await lockOrder(tx, row.merchant_id, row.out_trade_no);
+      if (!locked || locked.status !== 'NOTPAY' || locked.provider !== row.provider) return undefined;
+      const attempts: OrderAttempt[] = [
+        ...(locked.attempts ?? []).filter((attempt) => attempt.provider !== locked.provider),
+        {
+          provider: locked.provider,
+          scene: locked.scene,
+          mch_id: locked.mch_id,
+          app_id: locked.app_id,
+          closed,
+          at: context.now().toISOString(),
+        },
+      ].filter((attempt) => attempt.provider !== target);
+      return updateOrder(
+        tx,
+        locked,
+        {
+          status: locked.status,
+          provider: target,
+          scene: String(request.scene),
+          mch_id: identity.mchId,
+          app_id: identity.appId,
+          attempts: JSON.stringify(attempts),
+        },
+        context.now(),
+      );
+    })
+    .catch((error) => {
+      throw storeFailure(error);
+    });
+  if (!switched) {
+    // Paid or closed between the close and the lock (a callback, the merchant): show what it is now.
+    throw new PayError(40010, { message: `order ${row.out_trade_no} changed while switching; retry` });
+  }
+  const order = toOrder(switched);
+  await cacheOrder(context, order);
+  announceOrderChange(context, order.merchantId, order.outTradeNo);
+  await recordLog(context, {
+    type: 'switch',
+    status: 'SUCCESS',
+    outTradeNo: order.outTradeNo,
+    provider: target,
+    amount: order.totalFen,
+    responseMs: 0,
+  });
 }
 
 /**
@@ -223,5 +370,6 @@ export async function closePayment(
     source: 'query',
     raw: { closedBy: 'merchant' },
   });
+  await closeEarlierAttempts(context, closed.order);
   return closed.order;
 }

@@ -11,7 +11,7 @@ import { type PaymentInput, validatePaymentInput } from '../core/validate.ts';
 import type { PaymentResult } from '../providers/provider.ts';
 import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } from '../store/orders.ts';
-import type { Database, NewOrderRow, OrderRow } from '../store/schema.ts';
+import type { Database, NewOrderRow, OrderAttempt, OrderRow } from '../store/schema.ts';
 import { claimCheckout } from './checkouts.ts';
 import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
 import { announceOrderChange, recordPaymentEvent } from './events.ts';
@@ -181,9 +181,10 @@ export async function applyPaymentResult(
   const started = performance.now();
   let outcome: ApplyOutcome;
   let deliveries = 0;
+  const moved: Moved = {};
   try {
     outcome = await context.store.db.transaction().execute(async (tx) => {
-      const decided = await applyInTransaction(context, tx, result);
+      const decided = await applyInTransaction(context, tx, result, moved);
       // The merchant's event commits with the change it reports (the outbox).
       if (decided.outcome === 'applied' && (result.status === 'SUCCESS' || result.status === 'CLOSED')) {
         const recorded = await recordPaymentEvent(
@@ -234,8 +235,33 @@ export async function applyPaymentResult(
     await cacheOrder(context, outcome.order);
     announceOrderChange(context, outcome.order.merchantId, outcome.order.outTradeNo);
     if (deliveries > 0) context.webhooks.wake();
+    if (moved.displaced) await closeDisplacedAttempt(context, outcome.order, moved.displaced);
   }
   return outcome;
+}
+
+/** Set when a payment through an earlier attempt moved the order back to that attempt's gateway. */
+interface Moved {
+  displaced?: OrderAttempt;
+}
+
+/**
+ * The order was paid through an earlier attempt, so the attempt the buyer switched to is closed at
+ * its gateway. Should that fail, a payment through it still arrives as a second payment for review.
+ */
+async function closeDisplacedAttempt(context: ServiceContext, order: Order, attempt: OrderAttempt) {
+  const provider = context.providers.get(attempt.provider);
+  if (!provider) return;
+  try {
+    await provider.closePayment({ merchantId: order.merchantId, outTradeNo: order.outTradeNo });
+  } catch (error) {
+    const code = isPayError(error) ? error.code : undefined;
+    if (code === 40005) return;
+    context.logger.warn(
+      { err: error, outTradeNo: order.outTradeNo, provider: attempt.provider },
+      'could not close the attempt a payment through an earlier gateway displaced',
+    );
+  }
 }
 
 /**
@@ -272,6 +298,7 @@ async function applyInTransaction(
   context: ServiceContext,
   tx: Transaction<Database>,
   result: PaymentResult,
+  moved: Moved,
 ): Promise<ApplyOutcome> {
   if (result.status === 'SUCCESS') {
     // The common case in one statement: an unpaid order of this merchant, app and amount becomes
@@ -283,9 +310,23 @@ async function applyInTransaction(
   const row = await lockOrder(tx, result.merchantId, result.outTradeNo);
   if (!row)
     throw new PayError(40005, { field: 'out_trade_no', message: `order ${result.outTradeNo} not found` });
-  checkResultMatchesOrder(row, result);
+  // A result from a gateway the buyer switched away from (see switchProvider in payment-flow.ts).
+  const earlier =
+    row.provider === result.provider
+      ? undefined
+      : (row.attempts ?? []).find((attempt) => attempt.provider === result.provider);
+  checkResultMatchesOrder(row, result, earlier);
 
-  if (result.status !== 'SUCCESS') return applyUnpaidStatus(context, tx, row, result);
+  if (result.status !== 'SUCCESS') {
+    if (earlier) {
+      return {
+        outcome: 'ignored',
+        order: toOrder(row),
+        reason: `${result.provider} is an earlier attempt of this order; its ${result.status} does not apply`,
+      };
+    }
+    return applyUnpaidStatus(context, tx, row, result);
+  }
 
   if (isPaid(row.status)) {
     if (row.transaction_id === result.transactionId) {
@@ -312,6 +353,27 @@ async function applyInTransaction(
       },
     });
   }
+  // Paid through an earlier attempt: the order moves back to that gateway, and the attempt the buyer
+  // switched to becomes an earlier one, to be closed once this commits.
+  const rebind = earlier
+    ? {
+        provider: earlier.provider,
+        scene: earlier.scene,
+        mch_id: earlier.mch_id,
+        app_id: earlier.app_id,
+        attempts: JSON.stringify([
+          ...(row.attempts ?? []).filter((attempt) => attempt !== earlier),
+          (moved.displaced = {
+            provider: row.provider,
+            scene: row.scene,
+            mch_id: row.mch_id,
+            app_id: row.app_id,
+            closed: 'open',
+            at: context.now().toISOString(),
+          }),
+        ]),
+      }
+    : {};
   const paid = await updateOrder(
     tx,
     row,
@@ -321,6 +383,7 @@ async function applyInTransaction(
       paid_at: result.paidAt ?? context.now(),
       user_order_success: true,
       gateway_payload: JSON.stringify(result.raw ?? null),
+      ...rebind,
     },
     context.now(),
   );
@@ -392,16 +455,17 @@ async function runHandler(
 }
 
 /** Refuses a result from another merchant or app, or for another amount: the order stays as it is. */
-function checkResultMatchesOrder(row: OrderRow, result: PaymentResult): void {
-  if (row.provider !== result.provider) {
+function checkResultMatchesOrder(row: OrderRow, result: PaymentResult, earlier?: OrderAttempt): void {
+  if (row.provider !== result.provider && !earlier) {
     throw new PayError(40002, {
       field: 'provider',
       message: `a ${result.provider} result cannot settle ${row.provider} order ${row.out_trade_no}`,
     });
   }
+  const binding = earlier ?? row;
   for (const [field, expected, actual] of [
-    ['mch_id', row.mch_id, result.mchId],
-    ['app_id', row.app_id, result.appId],
+    ['mch_id', binding.mch_id, result.mchId],
+    ['app_id', binding.app_id, result.appId],
   ] as const) {
     if (expected !== null && actual !== undefined && actual !== null && expected !== actual) {
       throw new PayError(40002, {

@@ -277,6 +277,15 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 7,
+    name: 'earlier payment attempts',
+    statements: [
+      // The gateways an order was offered at before the buyer switched method: each was closed there
+      // (or never existed there), and a late payment through one still settles the order.
+      `alter table payment_orders add column attempts jsonb not null default '[]'::jsonb`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

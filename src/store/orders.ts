@@ -59,6 +59,12 @@ export interface OrderChange {
   closed_at?: Date | null;
   user_order_success?: boolean;
   gateway_payload?: string | null;
+  /** A switch of gateway: the new binding, and the earlier attempts as JSON. */
+  provider?: string;
+  scene?: string;
+  mch_id?: string | null;
+  app_id?: string | null;
+  attempts?: string;
 }
 
 /**

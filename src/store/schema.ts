@@ -30,9 +30,26 @@ export interface PaymentOrdersTable {
   next_check_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   user_order_success: Generated<boolean>;
   gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
+  /** The gateways the order was offered at before its current one (JSON array of OrderAttempt). */
+  attempts: ColumnType<OrderAttempt[], string | undefined, string>;
   create_date: Timestamp;
   update_date: Timestamp;
   version: Generated<number>;
+}
+
+/** A gateway the order was offered at before the buyer switched to another. */
+export interface OrderAttempt {
+  provider: string;
+  scene: string;
+  mch_id: string | null;
+  app_id: string | null;
+  /**
+   * closed: the gateway closed it; absent: the gateway had no trade yet (an unscanned Alipay QR);
+   * open: displaced by a payment through an earlier attempt, and asked to close after it.
+   */
+  closed: 'closed' | 'absent' | 'open';
+  /** When the buyer switched away, ISO 8601. */
+  at: string;
 }
 
 export interface PaymentRefundsTable {

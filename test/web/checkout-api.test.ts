@@ -90,6 +90,7 @@ describe('checkout tokens over HTTP: what they allow and what they do not', () =
       provider: 'wxpay',
       scene: 'native',
       failure: null,
+      closedProviders: [],
       expiresAt: checkout.expires_at,
       payee: null,
     });

@@ -268,6 +268,8 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       returnUrl: cashierUrl,
       expireAt: new Date(claims.e * 1000),
       checkout: true,
+      // The buyer may change their mind: the first method's attempt is closed at its gateway.
+      switchProvider: true,
       // Alipay's WAP cashier sends a buyer who gives up back here, where they can pay again.
       ...(offer.provider === 'alipay' && offer.scene === 'h5' ? { other: { quit_url: cashierUrl } } : {}),
     });

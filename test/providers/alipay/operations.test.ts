@@ -194,14 +194,19 @@ describe('alipay queryPayment', () => {
 });
 
 describe('alipay close and cancel', () => {
-  it('close succeeds, and is idempotent for closed or never-created trades', async () => {
-    await alipay().closePayment({ merchantId: 'm1', outTradeNo: 'T20240101000001' });
+  it('close succeeds, is idempotent for closed trades, and says when the trade was never created', async () => {
+    await expect(alipay().closePayment({ merchantId: 'm1', outTradeNo: 'T20240101000001' })).resolves.toBe(
+      'closed',
+    );
     expect(gateway.requests[0]!.params.method).toBe('alipay.trade.close');
-    for (const code of ['ACQ.TRADE_HAS_CLOSE', 'ACQ.TRADE_NOT_EXIST']) {
-      gateway.script = () => fail(code);
-      await expect(
-        alipay().closePayment({ merchantId: 'm1', outTradeNo: 'T20240101000001' }),
-      ).resolves.toBeUndefined();
+    for (const [code, answer] of [
+      ['ACQ.TRADE_HAS_CLOSE', 'closed'],
+      ['ACQ.TRADE_NOT_EXIST', 'absent'],
+    ]) {
+      gateway.script = () => fail(code!);
+      await expect(alipay().closePayment({ merchantId: 'm1', outTradeNo: 'T20240101000001' })).resolves.toBe(
+        answer,
+      );
     }
   });
 
