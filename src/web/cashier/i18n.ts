@@ -35,6 +35,8 @@ const zh = {
   chosenWith: '已选择',
   continueWith: '继续使用',
   chooseAnother: '如需改用其他支付方式，请返回商户重新下单。',
+  insteadBefore: '改用',
+  insteadAfter: '支付',
   dismiss: '重试',
   checking: '正在确认支付结果…',
 };
@@ -73,6 +75,8 @@ const en: Words = {
   chosenWith: 'Chosen:',
   continueWith: 'Continue with',
   chooseAnother: 'To pay another way, go back to the shop and place the order again.',
+  insteadBefore: 'Pay with ',
+  insteadAfter: ' instead',
   dismiss: 'Try again',
   checking: 'Checking the payment…',
 };

@@ -29,6 +29,8 @@ interface Offer {
 type Status = PaymentStatus & {
   provider: ProviderName | null;
   scene: string | null;
+  /** Methods closed at their gateway when the buyer switched away: not offered again. */
+  closedProviders?: ProviderName[];
   closedBy?: 'merchant';
 };
 
@@ -230,6 +232,31 @@ function chooser(message?: HTMLElement): void {
   );
 }
 
+/**
+ * Paying another way: a button for each other method still open to this order (choosing one closes
+ * the first attempt at its gateway), or, when none is, the advice to order again at the shop.
+ */
+function otherMethods(provider: ProviderName): Node[] {
+  const closed = state.status.closedProviders ?? [];
+  const others = state.offers.filter(
+    (offer) => offer.provider !== provider && !closed.includes(offer.provider),
+  );
+  if (others.length === 0) return [el('p', { class: 'note' }, words.chooseAnother)];
+  return [
+    el(
+      'div',
+      { class: 'actions others' },
+      ...others.map((offer) =>
+        button(
+          `${words.insteadBefore}${providerName(offer.provider)}${words.insteadAfter}`,
+          `switch-${offer.provider}`,
+          () => void pay(offer.provider),
+        ),
+      ),
+    ),
+  ];
+}
+
 function offerFor(provider: ProviderName): Offer | undefined {
   return state.offers.find((offer) => offer.provider === provider);
 }
@@ -262,7 +289,7 @@ function qrView(provider: ProviderName, content: string, image: string): void {
       { class: 'actions' },
       button(words.checkNow, 'check-now', () => void refresh(true)),
     ),
-    el('p', { class: 'note' }, words.chooseAnother),
+    ...otherMethods(provider),
     ...backLink(),
   );
 }
@@ -291,7 +318,7 @@ function awayView(
     'away',
     messageBox(situation, code, actions, detail),
     el('p', { class: 'chosen', 'data-testid': 'chosen' }, `${words.chosenWith} ${providerName(provider)}`),
-    el('p', { class: 'note' }, words.chooseAnother),
+    ...otherMethods(provider),
     ...backLink(),
   );
 }
@@ -429,6 +456,7 @@ async function payRefused(provider: ProviderName, code: number): Promise<void> {
     const answer = await client.queryPayment(target);
     if (isSuccess(answer)) {
       const status = answer.data as Status;
+      state.status = { ...state.status, closedProviders: status.closedProviders ?? [] };
       if (status.outcome !== 'pending') return render(status);
       if (status.provider && status.provider !== provider) {
         awayView(status.provider, 'otherMethod', code);
@@ -479,6 +507,7 @@ async function refresh(asked = false): Promise<void> {
   if (isSuccess(answer)) {
     setBanner(null);
     const status = answer.data as Status;
+    state.status = { ...state.status, closedProviders: status.closedProviders ?? [] };
     if (status.outcome !== 'pending') {
       render(status);
     } else if (status.provider && view === 'choose') {
