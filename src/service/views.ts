@@ -22,6 +22,17 @@ export function orderView(order: Order) {
     expire_date: order.expireAt,
     create_date: order.createdAt,
     update_date: order.updatedAt,
+    // Present once the buyer switched method in the cashier: where the order was offered before.
+    ...(order.attempts.length > 0
+      ? {
+          attempts: order.attempts.map((attempt) => ({
+            provider: attempt.provider,
+            scene: attempt.scene,
+            closed: attempt.closed,
+            switch_date: attempt.at,
+          })),
+        }
+      : {}),
   };
 }
 

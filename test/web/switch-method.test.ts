@@ -77,6 +77,18 @@ describe.each(backends)('the buyer switches payment method in the cashier ($name
     expect(order).toMatchObject({ status: 'SUCCESS', provider: 'alipay', totalFen: 100 });
     expect(order.attempts).toEqual([expect.objectContaining({ provider: 'wxpay', closed: 'closed' })]);
     expect(await status(token)).toMatchObject({ outcome: 'paid', provider: 'alipay' });
+    // The merchant's API shows where the order was offered before.
+    const request = signed(API_APP, 'GET', `/api/payments/${no}`);
+    const answer = (await (
+      await fetch(`${url}/api/payments/${no}`, { headers: request.headers })
+    ).json()) as {
+      data: { order: Record<string, unknown> };
+    };
+    expect(answer.data.order).toMatchObject({
+      provider: 'alipay',
+      status: 'SUCCESS',
+      attempts: [{ provider: 'wxpay', scene: 'native', closed: 'closed', switch_date: expect.any(String) }],
+    });
   });
 
   it('from an opened Alipay page to WeChat: Alipay closes the trade, WeChat takes the payment', async () => {

@@ -157,6 +157,13 @@ const orderViewSchema = {
     expire_date: maybeText,
     create_date: text,
     update_date: text,
+    attempts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { provider: text, scene: text, closed: text, switch_date: text },
+      },
+    },
   },
 } as const;
 
