@@ -33,3 +33,24 @@ export function signed(
     ...(body === undefined ? {} : { payload }),
   };
 }
+
+/** The merchant API over a real socket, signed as `app`: answers the status and the parsed body. */
+export function signedApi(
+  baseUrl: string,
+  app: { appId: string; secret: string },
+): (
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the envelope's fields freely
+) => Promise<{ status: number; json: any }> {
+  return async (method, path, body) => {
+    const request = signed(app, method, path, body);
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: request.headers,
+      ...(request.payload === undefined ? {} : { body: request.payload }),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+}

@@ -3,7 +3,7 @@ import { pruneCheckouts } from '../../src/service/checkouts.ts';
 import { outTradeNo } from '../browser/harness.ts';
 import { API_APP, startWxpayHarness, type WxpayHarness } from '../e2e/harness.ts';
 import { backends } from '../support/backends.ts';
-import { signed } from '../support/signed-client.ts';
+import { signedApi } from '../support/signed-client.ts';
 
 const DESKTOP = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0';
 
@@ -18,15 +18,8 @@ describe.each(backends)('the merchant cancels a checkout ($name)', (backend) => 
     await h?.close();
   });
 
-  const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-    const request = signed(API_APP, method, path, body);
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: request.headers,
-      ...(request.payload === undefined ? {} : { body: request.payload }),
-    });
-    return { status: response.status, json: (await response.json()) as any };
-  };
+  const api = (method: 'GET' | 'POST', path: string, body?: unknown) =>
+    signedApi(url, API_APP)(method, path, body);
   const issue = async (no: string) => {
     const answer = await api('POST', '/api/checkouts', {
       out_trade_no: no,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outTradeNo } from '../browser/harness.ts';
 import { API_APP, eventually, MERCHANT, startWxpayHarness, type WxpayHarness } from '../e2e/harness.ts';
 import { backends } from '../support/backends.ts';
-import { signed } from '../support/signed-client.ts';
+import { signedApi } from '../support/signed-client.ts';
 
 const DESKTOP = 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0';
 
@@ -17,22 +17,26 @@ describe.each(backends)('the buyer switches payment method in the cashier ($name
     await h?.close();
   });
 
+  const api = (method: 'GET' | 'POST', path: string, body?: unknown) =>
+    signedApi(url, API_APP)(method, path, body);
   const issue = async (no: string) => {
-    const request = signed(API_APP, 'POST', '/api/checkouts', {
+    const answer = await api('POST', '/api/checkouts', {
       out_trade_no: no,
       total_fee: 100,
       subject: 'tea',
       type: 'goods',
     });
-    const response = await fetch(`${url}/api/checkouts`, {
-      method: 'POST',
-      headers: request.headers,
-      body: request.payload,
-    });
-    const json = (await response.json()) as any;
-    expect(json.code).toBe(0);
-    return json.data.checkout.token as string;
+    expect(answer.json.code).toBe(0);
+    return answer.json.data.checkout.token as string;
   };
+  const dropAlipayCallbacks = (no: string) =>
+    h.alipay.control('POST', '/faults', {
+      channel: 'notify',
+      kind: 'drop',
+      appId: h.alipay.appId,
+      outTradeNo: no,
+      times: 'always',
+    });
   const choose = async (token: string, provider: 'wxpay' | 'alipay') => {
     const response = await fetch(`${url}/checkout/${token}/pay`, {
       method: 'POST',
@@ -78,13 +82,7 @@ describe.each(backends)('the buyer switches payment method in the cashier ($name
     expect(order.attempts).toEqual([expect.objectContaining({ provider: 'wxpay', closed: 'closed' })]);
     expect(await status(token)).toMatchObject({ outcome: 'paid', provider: 'alipay' });
     // The merchant's API shows where the order was offered before.
-    const request = signed(API_APP, 'GET', `/api/payments/${no}`);
-    const answer = (await (
-      await fetch(`${url}/api/payments/${no}`, { headers: request.headers })
-    ).json()) as {
-      data: { order: Record<string, unknown> };
-    };
-    expect(answer.data.order).toMatchObject({
+    expect((await api('GET', `/api/payments/${no}`)).json.data.order).toMatchObject({
       provider: 'alipay',
       status: 'SUCCESS',
       attempts: [{ provider: 'wxpay', scene: 'native', closed: 'closed', switch_date: expect.any(String) }],
@@ -134,13 +132,7 @@ describe.each(backends)('the buyer switches payment method in the cashier ($name
     const token = await issue(no);
     const first = await choose(token, 'alipay');
     await choose(token, 'wxpay');
-    await h.alipay.control('POST', '/faults', {
-      channel: 'notify',
-      kind: 'drop',
-      appId: h.alipay.appId,
-      outTradeNo: no,
-      times: 'always',
-    });
+    await dropAlipayCallbacks(no);
     try {
       await openAlipay(first, no);
       await h.alipay.control('POST', `/trades/${h.alipay.appId}/${no}/pay`);
