@@ -355,25 +355,29 @@ async function applyInTransaction(
   }
   // Paid through an earlier attempt: the order moves back to that gateway, and the attempt the buyer
   // switched to becomes an earlier one, to be closed once this commits.
-  const rebind = earlier
-    ? {
-        provider: earlier.provider,
-        scene: earlier.scene,
-        mch_id: earlier.mch_id,
-        app_id: earlier.app_id,
-        attempts: JSON.stringify([
-          ...(row.attempts ?? []).filter((attempt) => attempt !== earlier),
-          (moved.displaced = {
-            provider: row.provider,
-            scene: row.scene,
-            mch_id: row.mch_id,
-            app_id: row.app_id,
-            closed: 'open',
-            at: context.now().toISOString(),
-          }),
-        ]),
-      }
-    : {};
+  if (earlier) {
+    moved.displaced = {
+      provider: row.provider,
+      scene: row.scene,
+      mch_id: row.mch_id,
+      app_id: row.app_id,
+      closed: 'open',
+      at: context.now().toISOString(),
+    };
+  }
+  const rebind =
+    earlier && moved.displaced
+      ? {
+          provider: earlier.provider,
+          scene: earlier.scene,
+          mch_id: earlier.mch_id,
+          app_id: earlier.app_id,
+          attempts: JSON.stringify([
+            ...(row.attempts ?? []).filter((attempt) => attempt !== earlier),
+            moved.displaced,
+          ]),
+        }
+      : {};
   const paid = await updateOrder(
     tx,
     row,
