@@ -43,7 +43,10 @@ Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; e
 VKPAY_ENV (development, testing, production; else NODE_ENV: development, test, production),
 VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
 DATABASE_URL, REDIS_URL, VKPAY_DATA_DIR, VKPAY_MAX_FEN, VKPAY_DB_POOL_SIZE, VKPAY_LOG_LEVEL,
-VKPAY_SANDBOX, VKPAY_ALLOW_LOCAL_CACHE. Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
+VKPAY_SANDBOX, VKPAY_ALLOW_LOCAL_CACHE, VKPAY_ADMIN_PORT and VKPAY_ADMIN_HOST (the admin listener:
+/healthz, /readyz, /metrics, /admin), ENCRYPTION_KEY, VKPAY_WEBHOOK_KEY, VKPAY_CHECKOUT_SECRET,
+VKPAY_ALERT_WEBHOOK, VKPAY_DOCS; the README's Configuration section lists them all.
+Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 `;
 
 async function main(argv: string[]): Promise<number> {
