@@ -96,6 +96,36 @@ describe('checkout tokens over HTTP: what they allow and what they do not', () =
     });
   });
 
+  it('answers any body sent to pay with a 4xx in the envelope and makes no order', async () => {
+    const checkout = await harness.checkout({ providers: ['wxpay'] });
+    const status = async () => (await json(`/checkout/${checkout.token}/status`)).body.data;
+    const bodies: [string, string][] = [
+      ['application/json', '[]'],
+      ['application/json', '"wxpay"'],
+      ['application/json', 'null'],
+      ['application/json', '{"provider":1}'],
+      ['application/json', '{"provider":["wxpay"]}'],
+      ['application/json', `{"provider":"${'w'.repeat(5000)}"}`],
+      ['application/json', '{"provider":"wxpay","provider2":"x"}'],
+      ['application/json', '{"provider":"wxpay"'],
+      ['application/json', '{}'],
+      ['application/json', ''],
+      ['text/plain', 'provider=wxpay'],
+      ['application/x-www-form-urlencoded', 'provider=wxpay'],
+    ];
+    for (const [type, body] of bodies) {
+      const answer = await json(`/checkout/${checkout.token}/pay`, {
+        method: 'POST',
+        headers: { 'content-type': type, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120' },
+        body,
+      });
+      expect(answer.status, `${type} ${body.slice(0, 40)}`).toBeGreaterThanOrEqual(400);
+      expect(answer.status, `${type} ${body.slice(0, 40)}`).toBeLessThan(500);
+      expect(answer.body.code, `${type} ${body.slice(0, 40)}`).toBeGreaterThanOrEqual(40001);
+    }
+    expect(await status()).toMatchObject({ provider: null, status: 'NOTPAY' });
+  });
+
   it('serves the page with a same-origin content security policy and no third-party URL', async () => {
     const checkout = await harness.checkout();
     const page = await fetch(checkout.url);

@@ -70,6 +70,14 @@ const createCheckoutBody = {
   },
 } as const;
 
+/** What the cashier's page sends to /checkout/:token/pay: the provider the buyer chose, nothing else. */
+const payBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['provider'],
+  properties: { provider: { type: 'string', enum: [...PROVIDERS] } },
+} as const;
+
 interface CreateCheckoutBody {
   out_trade_no: string;
   total_fee: number;
@@ -237,54 +245,64 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
     return renderPage(request, reply, token, lang);
   });
 
-  app.post<{ Body: { provider?: string } | undefined }>('/checkout/*', async (request) => {
-    const { token, action } = split(request);
-    if (action !== 'pay') throw new PayError(40005, { message: `no checkout action ${action}` });
-    const claims = signer().verify(token, now(), 'pay');
-    const provider = request.body?.provider;
-    const offer = offersFor(claims, userAgentOf(request), vkPay.context.providers).find(
-      (candidate) => candidate.provider === provider,
-    );
-    if (!offer) {
-      throw new PayError(40001, {
-        field: 'provider',
-        message: `${String(provider)} is not offered for this checkout on this device`,
+  app.post<{ Body: { provider?: string } | undefined }>(
+    '/checkout/*',
+    {
+      schema: { body: payBody },
+      // An action that does not exist is told before its body is looked at.
+      preValidation: async (request) => {
+        const { action } = split(request);
+        if (action !== 'pay') throw new PayError(40005, { message: `no checkout action ${action}` });
+      },
+    },
+    async (request) => {
+      const { token } = split(request);
+      const claims = signer().verify(token, now(), 'pay');
+      const provider = request.body?.provider;
+      const offer = offersFor(claims, userAgentOf(request), vkPay.context.providers).find(
+        (candidate) => candidate.provider === provider,
+      );
+      if (!offer) {
+        throw new PayError(40001, {
+          field: 'provider',
+          message: `${String(provider)} is not offered for this checkout on this device`,
+        });
+      }
+      const cashierUrl = checkoutUrl(vkPay, token);
+      const { client } = await vkPay.pay({
+        merchantId: claims.m,
+        provider: offer.provider,
+        out_trade_no: claims.o,
+        total_fee: claims.f,
+        subject: claims.s,
+        type: claims.t,
+        scene: offer.scene,
+        openid: claims.w,
+        user_id: claims.u,
+        custom: claims.c,
+        clientIp: request.ip,
+        userAgent: userAgentOf(request) ?? null,
+        returnUrl: cashierUrl,
+        expireAt: new Date(claims.e * 1000),
+        checkout: true,
+        // The buyer may change their mind: the first method's attempt is closed at its gateway.
+        switchProvider: true,
+        // Alipay's WAP cashier sends a buyer who gives up back here, where they can pay again.
+        ...(offer.provider === 'alipay' && offer.scene === 'h5' ? { other: { quit_url: cashierUrl } } : {}),
       });
-    }
-    const cashierUrl = checkoutUrl(vkPay, token);
-    const { client } = await vkPay.pay({
-      merchantId: claims.m,
-      provider: offer.provider,
-      out_trade_no: claims.o,
-      total_fee: claims.f,
-      subject: claims.s,
-      type: claims.t,
-      scene: offer.scene,
-      openid: claims.w,
-      user_id: claims.u,
-      custom: claims.c,
-      clientIp: request.ip,
-      userAgent: userAgentOf(request) ?? null,
-      returnUrl: cashierUrl,
-      expireAt: new Date(claims.e * 1000),
-      checkout: true,
-      // The buyer may change their mind: the first method's attempt is closed at its gateway.
-      switchProvider: true,
-      // Alipay's WAP cashier sends a buyer who gives up back here, where they can pay again.
-      ...(offer.provider === 'alipay' && offer.scene === 'h5' ? { other: { quit_url: cashierUrl } } : {}),
-    });
-    const qrImage =
-      'codeUrl' in client
-        ? `data:image/svg+xml;base64,${Buffer.from(await QRCode.toString(client.codeUrl, { type: 'svg', margin: 1 })).toString('base64')}`
-        : undefined;
-    return ok({
-      provider: offer.provider,
-      scene: offer.scene,
-      payment: client,
-      ...(qrImage ? { qrImage } : {}),
-      returnUrl: cashierUrl,
-    });
-  });
+      const qrImage =
+        'codeUrl' in client
+          ? `data:image/svg+xml;base64,${Buffer.from(await QRCode.toString(client.codeUrl, { type: 'svg', margin: 1 })).toString('base64')}`
+          : undefined;
+      return ok({
+        provider: offer.provider,
+        scene: offer.scene,
+        payment: client,
+        ...(qrImage ? { qrImage } : {}),
+        returnUrl: cashierUrl,
+      });
+    },
+  );
 
   async function renderPage(request: FastifyRequest, reply: FastifyReply, token: string, lang: Lang) {
     const [script, style] = await Promise.all([cashierScript(), cashierStyle()]);
