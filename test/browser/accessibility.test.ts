@@ -63,7 +63,11 @@ describe.skipIf(!hasChromium)('the cashier meets WCAG 2.1 AA in every state', ()
   });
 
   async function open(profile: Profile, lang: Lang, init?: string): Promise<Page> {
-    const context = await browser.newContext({ ...PROFILES[profile], locale: LOCALES[lang] });
+    const context = await browser.newContext({
+      ...PROFILES[profile],
+      locale: LOCALES[lang],
+      reducedMotion: 'reduce',
+    });
     contexts.push(context);
     if (init) await context.addInitScript(init);
     return context.newPage();
@@ -86,6 +90,30 @@ describe.skipIf(!hasChromium)('the cashier meets WCAG 2.1 AA in every state', ()
     }, WCAG_TAGS);
   }
 
+  /**
+   * What axe leaves to best practice and the cashier holds to: a language and a title on every
+   * page, one h1, one main landmark, and nothing moving by itself.
+   */
+  async function structure(page: Page): Promise<Violation[]> {
+    const seen = (await page.evaluate(`({
+      lang: document.documentElement.lang,
+      title: document.title.trim(),
+      h1: document.querySelectorAll('h1').length,
+      main: document.querySelectorAll('main, [role="main"]').length,
+      animations: document.getAnimations().length,
+    })`)) as { lang: string; title: string; h1: number; main: number; animations: number };
+    const problems = [
+      ...(/^(zh-CN|en)$/.test(seen.lang) ? [] : [`html lang is "${seen.lang}"`]),
+      ...(seen.title ? [] : ['no title']),
+      ...(seen.h1 === 1 ? [] : [`${seen.h1} h1 elements`]),
+      ...(seen.main === 1 ? [] : [`${seen.main} main landmarks`]),
+      ...(seen.animations === 0 ? [] : [`${seen.animations} animations`]),
+    ];
+    return problems.length === 0
+      ? []
+      : [{ id: 'structure', impact: null, help: 'page structure', nodes: problems }];
+  }
+
   /** Runs axe and screenshots one state; the violations are gathered under the state's name. */
   function auditor(profile: Profile, lang: Lang) {
     const found: Record<string, Violation[]> = {};
@@ -95,7 +123,7 @@ describe.skipIf(!hasChromium)('the cashier meets WCAG 2.1 AA in every state', ()
         path: join(ARTIFACTS, `a11y-${profile}-${lang}-${state}.png`),
         fullPage: true,
       });
-      const violations = await axe(page);
+      const violations = [...(await axe(page)), ...(await structure(page))];
       audited.push(state);
       if (violations.length > 0) found[state] = violations;
     };
@@ -286,11 +314,12 @@ describe.skipIf(!hasChromium)('the cashier meets WCAG 2.1 AA in every state', ()
           await page.getByTestId('provider-wxpay').click();
           await page.getByTestId('waiting').waitFor();
           await audit(page, 'waiting');
+          // Back later, the buyer pays again and cancels WeChat's sheet this time.
+          await page.reload();
+          await page.getByTestId('pay-again').waitFor();
           await page.evaluate(() => {
             (globalThis as unknown as { __wxAnswer: string }).__wxAnswer = 'get_brand_wcpay_request:cancel';
           });
-          await page.reload();
-          await page.getByTestId('pay-again').waitFor();
           await page.getByTestId('pay-again').click();
           await page.locator('[data-situation="cancelled"]').waitFor();
           await audit(page, 'away');
@@ -365,4 +394,127 @@ describe.skipIf(!hasChromium)('the cashier meets WCAG 2.1 AA in every state', ()
       }, 180_000);
     }
   }
+  /** The focused element: what it is, its words, and the ring the keyboard sees around it. */
+  const focused = (page: Page) =>
+    page.evaluate(`(() => {
+      const node = document.activeElement;
+      const style = getComputedStyle(node);
+      return {
+        tag: node.tagName.toLowerCase(),
+        testid: node.getAttribute('data-testid'),
+        text: node.textContent.trim(),
+        focusVisible: node.matches(':focus-visible'),
+        outlineStyle: style.outlineStyle,
+        outlineWidth: parseFloat(style.outlineWidth),
+        outlineColor: style.outlineColor,
+      };
+    })()`) as Promise<{
+      tag: string;
+      testid: string | null;
+      text: string;
+      focusVisible: boolean;
+      outlineStyle: string;
+      outlineWidth: number;
+      outlineColor: string;
+    }>;
+
+  /** WCAG's contrast ratio of an `rgb(r, g, b)` colour against white. */
+  function contrastOnWhite(rgb: string): number {
+    const [r, g, b] = rgb
+      .match(/\d+/g)!
+      .slice(0, 3)
+      .map((part) => {
+        const channel = Number(part) / 255;
+        return channel <= 0.03928 ? channel / 12.92 : ((channel + 0.055) / 1.055) ** 2.4;
+      }) as [number, number, number];
+    const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    return 1.05 / (luminance + 0.05);
+  }
+
+  /** Tab until the element with `testid` has focus; every stop on the way shows a ring of 3:1. */
+  async function tabTo(page: Page, testid: string) {
+    for (let stop = 0; stop < 12; stop += 1) {
+      await page.keyboard.press('Tab');
+      const now = await focused(page);
+      expect(now.focusVisible, `${now.tag} ${now.testid}`).toBe(true);
+      expect(now.outlineStyle).not.toBe('none');
+      expect(now.outlineWidth).toBeGreaterThanOrEqual(2);
+      expect(contrastOnWhite(now.outlineColor)).toBeGreaterThanOrEqual(3);
+      if (now.testid === testid) return now;
+    }
+    throw new Error(`Tab never reached ${testid}`);
+  }
+
+  const said = (page: Page, politeness: 'polite' | 'assertive') =>
+    page.getByTestId(`announce-${politeness}`).textContent();
+
+  it('keyboard only (zh): Tab and Enter choose, focus lands on each new heading, the page says what it shows, a failure at once', async () => {
+    const checkout = await harness.checkout({ total_fee: 1, return_url: 'https://shop.example/k' });
+    const page = await open('desktop', 'zh');
+    await page.goto(checkout.url);
+    await page.getByTestId('provider-wxpay').waitFor();
+
+    const provider = await tabTo(page, 'provider-wxpay');
+    expect(provider.tag).toBe('button');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('qr').waitFor();
+    expect(await page.getByTestId('qr').getAttribute('alt')).toBe('微信支付二维码，金额 ¥0.01');
+    await expect.poll(async () => (await focused(page)).testid).toBe('chosen');
+    expect((await focused(page)).tag).toBe('h2');
+    await expect.poll(() => said(page, 'polite')).toBe('已选择 微信支付。请使用微信扫一扫完成支付');
+
+    // Space presses "I have paid"; the answer is said, the QR code stays.
+    const checkNow = await tabTo(page, 'check-now');
+    expect(checkNow.tag).toBe('button');
+    await page.keyboard.press(' ');
+    await expect.poll(() => said(page, 'polite')).toContain('如果您已经付款');
+    expect(await page.locator('#cashier').getAttribute('data-view')).toBe('qr');
+    const back = await tabTo(page, 'back');
+    expect(back.tag).toBe('a');
+
+    await harness.wxpay.control(
+      'POST',
+      `/trades/${harness.wxpay.mchId}/${outTradeNoOf(checkout.token)}/fail`,
+      {
+        code: 'NOT_ENOUGH',
+        final: true,
+      },
+    );
+    await page.getByTestId('result-failed').waitFor({ timeout: 15_000 });
+    await expect.poll(async () => (await focused(page)).testid).toBe('message-title');
+    await expect.poll(() => said(page, 'assertive')).toContain('余额不足');
+    expect(await said(page, 'polite')).toBe('');
+    await page.screenshot({ path: join(ARTIFACTS, 'a11y-keyboard-failed-zh.png'), fullPage: true });
+  });
+
+  it('keyboard only (en, phone): the way through Alipay and back, then success is said and focused', async () => {
+    const checkout = await harness.checkout({ total_fee: 1, return_url: 'https://shop.example/k' });
+    const page = await open('phone', 'en');
+    await page.goto(checkout.url);
+    await page.getByTestId('provider-alipay').waitFor();
+    await tabTo(page, 'provider-alipay');
+    await page.keyboard.press(' ');
+    await page.waitForURL(`${harness.alipay.emulator.url}/**`);
+    await page.goBack();
+    await page.getByTestId('pay-again').waitFor();
+    const again = await tabTo(page, 'pay-again');
+    expect(again.text).toBe('Pay again · Alipay');
+
+    const outTradeNo = outTradeNoOf(checkout.token);
+    await harness.alipay.control('POST', `/trades/${harness.alipay.appId}/${outTradeNo}/scan`);
+    await harness.alipay.control('POST', `/trades/${harness.alipay.appId}/${outTradeNo}/pay`);
+    await page.getByTestId('result-success').waitFor({ timeout: 15_000 });
+    await expect.poll(async () => (await focused(page)).text).toBe('Payment successful');
+    await expect.poll(() => said(page, 'polite')).toBe('Payment successful. Your order is paid. Thank you.');
+    await tabTo(page, 'back');
+  });
+
+  it('the QR code of WeChat Pay is described in English too, never by the link inside it', async () => {
+    const checkout = await harness.checkout({ total_fee: 1990 });
+    const page = await open('desktop', 'en');
+    await page.goto(checkout.url);
+    await page.getByTestId('provider-wxpay').click();
+    await page.getByTestId('qr').waitFor();
+    expect(await page.getByTestId('qr').getAttribute('alt')).toBe('WeChat Pay QR code for ¥19.90');
+  });
 });
