@@ -314,8 +314,9 @@ function amount(): string {
 
 /** A view that says what is happening while the page waits: a heading, so focus has a place. */
 function working(text: string, testid: 'working' | 'waiting'): void {
+  const said = view === 'working' && app.textContent === text;
   show('working', el('h2', { class: 'waiting', 'data-testid': testid }, text));
-  announce(text);
+  if (!said) announce(text);
 }
 
 /** The buyer chose `provider` earlier and is here again: pay again, check, or go back. */
