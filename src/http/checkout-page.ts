@@ -51,14 +51,16 @@ export function cashierPage(state: CashierState, assets: { script: string; style
 <title>${title}</title>
 <link rel="stylesheet" href="/checkout/assets/cashier.css?v=${assets.style}">
 </head><body>
-<main class="cashier" id="cashier" data-lang="${state.lang}">
+<div class="cashier" id="cashier" data-lang="${state.lang}">
 <header class="summary">
-${payeeLine(state)}<p class="subject" data-testid="subject">${escapeHtml(state.subject)}</p>
+${payeeLine(state)}<h1 class="subject" data-testid="subject">${escapeHtml(state.subject)}</h1>
 <p class="amount" data-testid="amount">¥${yuan(state.totalFen)}</p>
 ${orderNumberLine(state)}
 </header>
+<main id="main">
 <div id="app"><noscript>${state.lang === 'en' ? 'Please enable JavaScript to pay.' : '请启用 JavaScript 以完成支付。'}</noscript></div>
 </main>
+</div>
 <script type="application/json" id="vkpay-checkout">${inertJson(state)}</script>
 <script src="/checkout/assets/cashier.js?v=${assets.script}" defer></script>
 </body></html>`;
@@ -90,7 +92,11 @@ function htmlLang(lang: Lang): string {
 /**
  * A page for a buyer who cannot go on here: an invalid or expired link, a route that is not there,
  * an address over its request budget. The buyer's language first, the other below it, the code in
- * small print for support, and a way forward: a retry or a link back.
+ * small print for support, and a way forward: a retry or a link back, or in words where no link
+ * can know the way (a link that is not valid does not say which shop it came from).
+ *
+ * The page does not reload itself: a timed refresh takes the page from under a buyer who is still
+ * reading it (WCAG 2.2.1). It says when to try again, beside a link that does.
  */
 export function cashierErrorPage(options: {
   lang: Lang;
@@ -99,7 +105,7 @@ export function cashierErrorPage(options: {
   style: string;
   /** A link forward (back to the checkout, or the same page to retry), if there is one. */
   link?: { href: string; label: 'again' | 'cashier' };
-  /** Reload the page by itself after so many seconds. */
+  /** When trying again may work, in seconds; the words and the link say so, nothing reloads. */
   refreshSeconds?: number;
   /** Replaces the message's text in both languages (the rate-limited seconds). */
   text?: Record<Lang, string>;
@@ -111,14 +117,10 @@ export function cashierErrorPage(options: {
   const secondText = options.text?.[other] ?? second.text;
   const labels = LABELS[options.lang];
   const link = options.link ? escapeHtml(options.link.href) : null;
-  const refresh =
-    options.refreshSeconds !== undefined && link
-      ? `\n<meta http-equiv="refresh" content="${options.refreshSeconds};url=${link}">`
-      : '';
   return `<!doctype html>
 <html lang="${htmlLang(options.lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">${refresh}
+<meta name="referrer" content="no-referrer">
 <title>${escapeHtml(first.title)} · ${escapeHtml(second.title)}</title>
 <link rel="stylesheet" href="/checkout/assets/cashier.css?v=${options.style}">
 </head><body>
@@ -133,7 +135,7 @@ ${link ? `<a class="back" data-testid="error-link" href="${link}">${labels[optio
 
 /**
  * The page a buyer sees when their address has spent its request budget (429): in Chinese and
- * English, the buyer's language first, reloading itself when the window ends.
+ * English, the buyer's language first, saying when to try again beside the link that does.
  */
 export function cashierBusyPage(options: {
   lang: Lang;
@@ -149,7 +151,6 @@ export function cashierBusyPage(options: {
     code: 40008,
     style: options.style,
     link: { href: options.url, label: 'again' },
-    refreshSeconds: seconds,
     text: { zh: rateLimitedText('zh', seconds), en: rateLimitedText('en', seconds) },
   });
 }

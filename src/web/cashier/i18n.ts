@@ -19,6 +19,7 @@ const zh = {
   closed: '订单已关闭',
   expired: '订单已超时关闭',
   closedHint: '该订单已无法支付，如需购买请重新下单。',
+  noOffersTitle: '暂无可用的支付方式',
   noOffers: '当前环境没有可用的支付方式，请在其他设备或浏览器中打开。',
   retry: '重新选择支付方式',
   back: '返回商户',
@@ -58,6 +59,7 @@ const en: Words = {
   closed: 'Order closed',
   expired: 'The order expired and is closed',
   closedHint: 'This order can no longer be paid; please place a new order.',
+  noOffersTitle: 'No payment method here',
   noOffers: 'No payment method works here; please open this page on another device or browser.',
   retry: 'Choose another way to pay',
   back: 'Back to the shop',
@@ -83,4 +85,9 @@ const en: Words = {
 
 export function wordsFor(lang: Lang): Words {
   return lang === 'en' ? en : zh;
+}
+
+/** The QR code's text alternative: whose code and for how much, never the link inside it. */
+export function qrCodeAlt(lang: Lang, providerName: string, amount: string): string {
+  return lang === 'en' ? `${providerName} QR code for ${amount}` : `${providerName}二维码，金额 ${amount}`;
 }

@@ -13,13 +13,23 @@
  * The server knows the chosen provider and scene, so a reload or a language switch renders the same
  * view (the QR code is asked for again). Problems are told in the buyer's words (messages.ts) with
  * the unified code in small print; a banner says when the buyer is offline or the service is busy.
+ *
+ * For screen readers and the keyboard: each new view moves focus to its heading, and its words are
+ * said through a live region (an assertive one when a payment fails or the link is dead).
  */
 import { createClient } from '../client.ts';
 import { isSuccess } from '../errors.ts';
 import { proceed } from '../next-step.ts';
 import type { PaymentStatus, ProviderName } from '../types.ts';
-import { type Words, wordsFor } from './i18n.ts';
-import { buyerMessage, LABELS, type Lang, type Situation, situationOf } from './messages.ts';
+import { qrCodeAlt, type Words, wordsFor } from './i18n.ts';
+import {
+  type BuyerMessage,
+  buyerMessage,
+  LABELS,
+  type Lang,
+  type Situation,
+  situationOf,
+} from './messages.ts';
 
 interface Offer {
   provider: ProviderName;
@@ -114,7 +124,6 @@ function messageBox(
     'section',
     {
       class: 'message',
-      role: 'alert',
       'data-testid': 'message',
       'data-situation': situation,
       ...(detail ? { 'data-detail': detail } : {}),
@@ -136,16 +145,40 @@ function backLink(): HTMLElement[] {
     : [];
 }
 
+// --- what is said to screen readers ------------------------------------------------------------
+
+const liveRegion = (politeness: 'polite' | 'assertive') =>
+  el('div', {
+    class: 'visually-hidden',
+    'aria-live': politeness,
+    'aria-atomic': 'true',
+    'data-testid': `announce-${politeness}`,
+  });
+const politeRegion = liveRegion('polite');
+const urgentRegion = liveRegion('assertive');
+app.after(politeRegion, urgentRegion);
+let announcement = 0;
+
+/** Says `text` once, politely or (a failure, a dead link) at once. */
+function announce(text: string, urgent = false): void {
+  const [region, other] = urgent ? [urgentRegion, politeRegion] : [politeRegion, urgentRegion];
+  other.textContent = '';
+  region.textContent = '';
+  const current = ++announcement;
+  // Emptied first and filled a moment later, so the same words twice are said twice.
+  setTimeout(() => {
+    if (current === announcement) region.textContent = text;
+  }, 100);
+}
+
+function sentences(message: BuyerMessage): string {
+  return state.lang === 'en' ? `${message.title}. ${message.text}` : `${message.title}。${message.text}`;
+}
+
 // --- the banner: offline, busy, rate limited --------------------------------------------------
 
-const banner = el('div', {
-  class: 'banner',
-  role: 'status',
-  'aria-live': 'polite',
-  'data-testid': 'banner',
-  hidden: '',
-});
-root.insertBefore(banner, app);
+const banner = el('div', { class: 'banner', 'data-testid': 'banner', hidden: '' });
+app.before(banner);
 
 function setBanner(situation: Situation | null, code?: number): void {
   if (!situation) {
@@ -155,6 +188,7 @@ function setBanner(situation: Situation | null, code?: number): void {
     return;
   }
   const message = buyerMessage(situation, state.lang);
+  if (banner.dataset.situation !== situation) announce(sentences(message));
   banner.dataset.situation = situation;
   banner.replaceChildren(
     el('strong', {}, message.title),
@@ -211,7 +245,12 @@ function countdown(): HTMLElement {
 
 function chooser(message?: HTMLElement): void {
   if (state.offers.length === 0) {
-    show('choose', el('p', { class: 'notice', 'data-testid': 'no-offers' }, words.noOffers), ...backLink());
+    show(
+      'choose',
+      el('h2', {}, words.noOffersTitle),
+      el('p', { class: 'notice', 'data-testid': 'no-offers' }, words.noOffers),
+      ...backLink(),
+    );
     return;
   }
   const buttons = state.offers.map((offer) => {
@@ -273,7 +312,7 @@ function qrView(provider: ProviderName, content: string, image: string): void {
       { class: 'qr-box' },
       el('img', {
         class: 'qr',
-        alt: provider === 'wxpay' ? words.scanWxpay : words.scanAlipay,
+        alt: qrCodeAlt(state.lang, providerName(provider), amount()),
         'data-testid': 'qr',
         'data-content': content,
         src: image,
@@ -292,6 +331,19 @@ function qrView(provider: ProviderName, content: string, image: string): void {
     ...otherMethods(provider),
     ...backLink(),
   );
+  announce(`${words.chosenWith} ${providerName(provider)}${state.lang === 'en' ? '. ' : '。'}${hint}`);
+}
+
+/** The amount as the page shows it: ¥ and yuan with two decimals. */
+function amount(): string {
+  return `¥${Math.floor(state.totalFen / 100)}.${String(state.totalFen % 100).padStart(2, '0')}`;
+}
+
+/** A view that says what is happening while the page waits: a heading, so focus has a place. */
+function working(text: string, testid: 'working' | 'waiting'): void {
+  const said = view === 'working' && app.textContent === text;
+  show('working', el('h2', { class: 'waiting', 'data-testid': testid }, text));
+  if (!said) announce(text);
 }
 
 /** The buyer chose `provider` earlier and is here again: pay again, check, or go back. */
@@ -321,11 +373,13 @@ function awayView(
     ...otherMethods(provider),
     ...backLink(),
   );
+  announce(sentences(buyerMessage(situation, state.lang)));
 }
 
 function invalidView(code: number): void {
   stop();
   show('invalid', messageBox('invalidLink', code), ...backLink());
+  announce(sentences(buyerMessage('invalidLink', state.lang)), true);
 }
 
 function stop(): void {
@@ -344,17 +398,19 @@ function render(status: Status): void {
     // The gateway ended this order (WeChat's PAYERROR is final): a new order at the shop is the way on.
     stop();
     const code = status.failure?.code ?? 50000;
+    const situation = code === 40007 ? 'balance' : 'failed';
     show(
       'result',
       el(
         'section',
         { class: 'result failure', 'data-testid': 'result-failed' },
         el('div', { class: 'icon', 'aria-hidden': 'true' }, '!'),
-        messageBox(code === 40007 ? 'balance' : 'failed', code),
+        messageBox(situation, code),
         order,
         ...backLink(),
       ),
     );
+    announce(sentences(buyerMessage(situation, state.lang)), true);
     return;
   }
   stop();
@@ -371,6 +427,7 @@ function render(status: Status): void {
         ...backLink(),
       ),
     );
+    announce(`${words.paid}${state.lang === 'en' ? '. ' : '。'}${words.paidHint}`);
     return;
   }
   const message = buyerMessage(
@@ -389,6 +446,7 @@ function render(status: Status): void {
       ...backLink(),
     ),
   );
+  announce(sentences(message));
 }
 
 /** The view for a status read from the server: the one the buyer left, or the result. */
@@ -410,7 +468,7 @@ function restore(status: Status, situation: Situation = 'notCompleted'): void {
 // --- paying and polling -----------------------------------------------------------------------
 
 async function pay(provider: ProviderName): Promise<void> {
-  show('working', el('p', { class: 'waiting', 'data-testid': 'working' }, words.redirecting));
+  working(words.redirecting, 'working');
   const started = await client.createPayment({ checkoutToken: state.token, provider });
   if (!isSuccess(started)) {
     await payRefused(provider, started.code);
@@ -423,11 +481,11 @@ async function pay(provider: ProviderName): Promise<void> {
   if (step.kind === 'qr') {
     qrView(provider, step.content, step.image ?? '');
   } else if (step.kind === 'jsapi') {
-    if (step.ok) show('working', el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.checking));
+    if (step.ok) working(words.checking, 'waiting');
     // WeChat's own codes (get_brand_wcpay_request:cancel) are for support, not for the buyer.
     else awayView(provider, /:cancel$/.test(step.message) ? 'cancelled' : 'notCompleted', null, step.message);
   } else {
-    show('working', el('p', { class: 'waiting', 'data-testid': 'waiting' }, words.redirecting));
+    working(words.redirecting, 'waiting');
   }
   startPolling();
 }
@@ -471,15 +529,14 @@ async function payRefused(provider: ProviderName, code: number): Promise<void> {
   // Nothing chosen yet: the banner says what is wrong and the methods stay there to try again.
   if (passing && !state.status.provider) {
     chooser();
+    announce(sentences(buyerMessage(situation, state.lang)), true);
     return;
   }
   const retry = button(words.dismiss, 'retry', () => void pay(provider), true);
   const message = messageBox(situation, code, [retry]);
-  if (state.status.provider) {
-    show('away', message, ...backLink());
-  } else {
-    chooser(message);
-  }
+  if (state.status.provider) show('away', message, ...backLink());
+  else chooser(message);
+  announce(sentences(buyerMessage(situation, state.lang)), true);
 }
 
 function startPolling(): void {
@@ -517,7 +574,9 @@ async function refresh(asked = false): Promise<void> {
     } else if (asked && view === 'qr') {
       // Not paid yet: say so beside the QR code, which stays.
       const waiting = app.querySelector('[data-testid="waiting"]');
-      if (waiting) waiting.textContent = buyerMessage('notCompleted', state.lang).text;
+      const text = buyerMessage('notCompleted', state.lang).text;
+      if (waiting) waiting.textContent = text;
+      announce(text);
     } else if (asked && status.provider) {
       awayView(status.provider, 'notCompleted');
     }

@@ -172,11 +172,11 @@ export function situationOf(code: number): Situation {
   }
 }
 
-/** The words for a code, with what the buyer can do (the rate-limited text names the seconds). */
+/** The rate-limited page's words: how long to wait, then the "Try again" link below them. */
 export function rateLimitedText(lang: Lang, seconds: number): string {
   return lang === 'en'
-    ? `Please try again in ${seconds} seconds; this page reloads by itself.`
-    : `请 ${seconds} 秒后再试，页面会自动刷新。`;
+    ? `Please wait ${seconds} seconds, then choose “Try again” below.`
+    : `请等待 ${seconds} 秒，然后点击下方的「重试」。`;
 }
 
 /** Labels for the footer of every buyer page. */
