@@ -1,7 +1,7 @@
 /**
  * The detours a buyer takes in the cashier, each ending in a view with a way forward: a reload or
  * the language link after choosing, Back from the gateway's page, giving up there, cancelling
- * WeChat's sheet, a second tab choosing the other method, a click just after expiry, a link that
+ * WeChat's sheet, a second tab switching to the other method, a click just after expiry, a link that
  * is no longer valid, offline and a busy service. Desktop, phone and the WeChat browser.
  */
 import { join } from 'node:path';
@@ -212,7 +212,7 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     await shot(page, 'wechat-no-openid-qr-zh');
   });
 
-  it('a second tab choosing the other method is told which method to finish with', async () => {
+  it('a second tab sees the method chosen in the first; switching there moves the first tab on too', async () => {
     const checkout = await harness.checkout({ subject: 'Two tabs' });
     const first = await open(DESKTOP, 'zh-CN');
     const second = await first.context().newPage();
@@ -221,17 +221,21 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
     await first.getByTestId('provider-wxpay').click();
     await first.getByTestId('qr').waitFor();
 
-    // The second tab may notice the choice by itself first (it polls); otherwise the click tells it.
-    await second
-      .getByTestId('provider-alipay')
-      .click({ timeout: 3_000 })
-      .catch(() => {});
+    // The second tab notices the choice by itself (it polls): finish with WeChat Pay, or switch.
     await second.locator('[data-situation="otherMethod"]').waitFor();
     expect(await visibleText(second)).not.toContain('参数错误');
     expect(await second.getByTestId('pay-again').textContent()).toBe('重新显示二维码');
+    expect(await second.getByTestId('switch-alipay').textContent()).toBe('改用支付宝支付');
     await shot(second, 'second-tab-other-method-zh');
-    await second.getByTestId('pay-again').click();
-    await second.getByTestId('qr').waitFor();
+
+    // Switching there closes the WeChat QR code: the first tab stops showing it and says so.
+    await second.getByTestId('switch-alipay').click();
+    await second.waitForURL((url) => url.href.startsWith(harness.alipay.emulator.url));
+    await first.locator('[data-situation="otherMethod"]').waitFor();
+    expect(await first.getByTestId('qr').count()).toBe(0);
+    expect(await first.getByTestId('chosen').textContent()).toContain('支付宝');
+    expect(await first.getByTestId('switch-wxpay').count()).toBe(0);
+    await shot(first, 'first-tab-after-switch-zh');
   });
 
   it('a click just after expiry shows the order expired, not "权限不足"', async () => {

@@ -567,8 +567,12 @@ async function refresh(asked = false): Promise<void> {
     state.status = { ...state.status, closedProviders: status.closedProviders ?? [] };
     if (status.outcome !== 'pending') {
       render(status);
-    } else if (status.provider && view === 'choose') {
-      // Another page chose a method meanwhile.
+    } else if (
+      status.provider &&
+      (view === 'choose' || (state.status.provider !== null && status.provider !== state.status.provider))
+    ) {
+      // Another page chose a method meanwhile, or switched to the other one: this page's QR code or
+      // step was for a method the order has left.
       state.status = status;
       awayView(status.provider, 'otherMethod');
     } else if (asked && view === 'qr') {
