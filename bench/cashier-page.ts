@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, CDPSession } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession } from 'playwright-core';
 import { dropSchema } from '../src/store/db.ts';
 import { DESKTOP, hasChromium, launchChromium, skipReason } from '../test/browser/chromium.ts';
 import { startService, writeConfig } from './service.ts';
@@ -26,12 +26,17 @@ export interface PageView {
   requests: number;
   /** First contentful paint, ms after navigation start (Paint Timing). */
   fcpMs: number;
+  /**
+   * DOMContentLoaded's end, ms after navigation start: the deferred script has run, so the buyer
+   * sees the payment methods.
+   */
+  readyMs: number;
   /** Requests to /status before the load event (the page's first state is in its HTML). */
   statusBeforeLoad: number;
 }
 
 export interface NetworkResult {
-  /** Medians over the cold loads. */
+  /** Medians over the runs. */
   cold: PageView;
   warm: PageView;
   /** Requests and ms of the page's first status check, after the load. */
@@ -51,6 +56,7 @@ interface BrowserTiming {
     startTime: number;
     transferSize: number;
     encodedBodySize: number;
+    domContentLoadedEventEnd?: number;
   }[];
 }
 
@@ -113,7 +119,7 @@ async function view(
   await page.goto(url, { waitUntil: 'load' });
   const statusBeforeLoad = network.statusRequests();
   const loadedAt = Date.now();
-  const [fcpMs, bodyBytes] = await page.evaluate(async () => {
+  const [fcpMs, readyMs, bodyBytes] = await page.evaluate(async () => {
     const timing = performance as unknown as BrowserTiming;
     for (let waited = 0; ; waited += 20) {
       const fcp = timing.getEntriesByType('paint').find((entry) => entry.name === 'first-contentful-paint');
@@ -123,7 +129,12 @@ async function view(
           ...timing.getEntriesByType('navigation'),
           ...timing.getEntriesByType('resource'),
         ].filter((entry) => entry.transferSize > 0);
-        return [fcp.startTime, fetched.reduce((sum, entry) => sum + entry.encodedBodySize, 0)] as const;
+        const ready = timing.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd ?? 0;
+        return [
+          fcp.startTime,
+          ready,
+          fetched.reduce((sum, entry) => sum + entry.encodedBodySize, 0),
+        ] as const;
       }
       if (waited > 15_000) throw new Error('the page never painted');
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -147,48 +158,71 @@ async function view(
     bodyBytes,
     requests: network.requests(),
     fcpMs,
+    readyMs,
     statusBeforeLoad,
   };
   await page.close();
   return { view: result, statusCheck };
 }
 
-async function measure(
-  browser: Awaited<ReturnType<typeof launchChromium>>,
+/** A first visit in a fresh context, then a warm one (another checkout) in the same context. */
+async function visits(
+  browser: Browser,
   checkoutUrl: () => Promise<string>,
-  runs: number,
   compressed: boolean,
   throttled: boolean,
-): Promise<NetworkResult> {
-  const cold: PageView[] = [];
-  const checks: { requests: number; ms: number }[] = [];
-  let warm: PageView | null = null;
-  for (let run = 0; run < runs; run++) {
-    const context = await browser.newContext(DESKTOP);
-    try {
-      const first = await view(context, await checkoutUrl(), compressed, throttled);
-      cold.push(first.view);
-      checks.push(first.statusCheck);
-      if (run === runs - 1) warm = (await view(context, await checkoutUrl(), compressed, throttled)).view;
-    } finally {
-      await context.close();
-    }
+) {
+  const context = await browser.newContext(DESKTOP);
+  try {
+    const cold = await view(context, await checkoutUrl(), compressed, throttled);
+    const warm = await view(context, await checkoutUrl(), compressed, throttled);
+    return { cold: cold.view, statusCheck: cold.statusCheck, warm: warm.view };
+  } finally {
+    await context.close();
   }
-  const mid = (pick: (view: PageView) => number) => median(cold.map(pick));
+}
+
+type Visits = Awaited<ReturnType<typeof visits>>;
+
+function medianView(views: PageView[]): PageView {
+  const mid = (pick: (view: PageView) => number) => median(views.map(pick));
   return {
-    cold: {
-      transferredBytes: mid((v) => v.transferredBytes),
-      bodyBytes: mid((v) => v.bodyBytes),
-      requests: mid((v) => v.requests),
-      fcpMs: mid((v) => v.fcpMs),
-      statusBeforeLoad: Math.max(...cold.map((v) => v.statusBeforeLoad)),
-    },
-    warm: warm!,
-    statusCheck: {
-      requests: Math.max(...checks.map((check) => check.requests)),
-      ms: median(checks.map((check) => check.ms)),
-    },
+    transferredBytes: mid((v) => v.transferredBytes),
+    bodyBytes: mid((v) => v.bodyBytes),
+    requests: mid((v) => v.requests),
+    fcpMs: mid((v) => v.fcpMs),
+    readyMs: mid((v) => v.readyMs),
+    statusBeforeLoad: Math.max(...views.map((v) => v.statusBeforeLoad)),
   };
+}
+
+/**
+ * `runs` compressed and uncompressed visits, taken in turn so that whatever else the machine does
+ * weighs on both alike.
+ */
+async function measure(
+  browser: Browser,
+  checkoutUrl: () => Promise<string>,
+  runs: number,
+  throttled: boolean,
+): Promise<{ compressed: NetworkResult; identity: NetworkResult }> {
+  const taken = {
+    compressed: [] as Visits[],
+    identity: [] as Visits[],
+  };
+  for (let run = 0; run < runs; run++) {
+    taken.compressed.push(await visits(browser, checkoutUrl, true, throttled));
+    taken.identity.push(await visits(browser, checkoutUrl, false, throttled));
+  }
+  const summary = (all: Visits[]): NetworkResult => ({
+    cold: medianView(all.map((visit) => visit.cold)),
+    warm: medianView(all.map((visit) => visit.warm)),
+    statusCheck: {
+      requests: Math.max(...all.map((visit) => visit.statusCheck.requests)),
+      ms: median(all.map((visit) => visit.statusCheck.ms)),
+    },
+  });
+  return { compressed: summary(taken.compressed), identity: summary(taken.identity) };
 }
 
 /** Null, with the reason printed, when Chromium is not installed. */
@@ -231,17 +265,13 @@ export async function benchCashierPage(options: {
       return `${service.ready.url}/checkout/${answer.data.checkout.token}`;
     };
     // One unmeasured load, so the service has bundled and compressed the assets.
-    await measure(browser, checkoutUrl, 1, true, false);
+    await visits(browser, checkoutUrl, true, false);
     const networks: CashierPageBenchResult['networks'] = [];
     for (const [name, throttled] of [
       ['loopback', false],
       ['Fast 3G', true],
     ] as const) {
-      networks.push({
-        name,
-        compressed: await measure(browser, checkoutUrl, options.runs, true, throttled),
-        identity: await measure(browser, checkoutUrl, options.runs, false, throttled),
-      });
+      networks.push({ name, ...(await measure(browser, checkoutUrl, options.runs, throttled)) });
     }
     return { runs: options.runs, networks };
   } finally {
@@ -266,9 +296,11 @@ export function printCashierPage(result: CashierPageBenchResult, out: (line: str
     const { cold, warm } = compressed;
     out(
       `${name.padEnd(9)} first visit ${kb(cold.transferredBytes)} KB over the wire (bodies ${kb(cold.bodyBytes)} KB) ` +
-        `in ${cold.requests} requests, FCP ${msText(cold.fcpMs)} ms; uncompressed ${kb(identity.cold.transferredBytes)} KB ` +
-        `(bodies ${kb(identity.cold.bodyBytes)} KB), FCP ${msText(identity.cold.fcpMs)} ms: bytes ratio ` +
-        `${ratio(cold.transferredBytes, identity.cold.transferredBytes)}, FCP ratio ${ratio(cold.fcpMs, identity.cold.fcpMs)}`,
+        `in ${cold.requests} requests, FCP ${msText(cold.fcpMs)} ms, ready ${msText(cold.readyMs)} ms; uncompressed ` +
+        `${kb(identity.cold.transferredBytes)} KB (bodies ${kb(identity.cold.bodyBytes)} KB), FCP ` +
+        `${msText(identity.cold.fcpMs)} ms, ready ${msText(identity.cold.readyMs)} ms: bytes ratio ` +
+        `${ratio(cold.transferredBytes, identity.cold.transferredBytes)}, FCP ratio ${ratio(cold.fcpMs, identity.cold.fcpMs)}, ` +
+        `ready ratio ${ratio(cold.readyMs, identity.cold.readyMs)}`,
     );
     out(
       `${''.padEnd(9)} warm visit ${kb(warm.transferredBytes)} KB in ${warm.requests} request(s), FCP ${msText(warm.fcpMs)} ms; ` +
@@ -291,6 +323,12 @@ export function printCashierPage(result: CashierPageBenchResult, out: (line: str
       value: msText(cold.fcpMs),
       baseline: `${msText(identity.cold.fcpMs)} ms uncompressed`,
       ratio: ratio(cold.fcpMs, identity.cold.fcpMs),
+    });
+    rows.push({
+      figure: `cashier ready (DOMContentLoaded) ms (${name})`,
+      value: msText(cold.readyMs),
+      baseline: `${msText(identity.cold.readyMs)} ms uncompressed`,
+      ratio: ratio(cold.readyMs, identity.cold.readyMs),
     });
   }
   const loopback = result.networks[0]!;
