@@ -215,14 +215,19 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       : payload;
   });
 
-  // cashier.<hash>.js, cashier.<hash>.css, favicon.<hash>.svg; the unversioned names still answer.
-  app.get<{ Params: { file: string } }>('/checkout/assets/:file', async (request, reply) => {
-    const found = await assetFor(request.params.file);
-    if (!found) throw new PayError(40005, { message: `no cashier asset ${request.params.file}` });
-    return sendAsset(request, reply, found.asset, found.cacheControl);
-  });
+  // cashier.<hash>.js, cashier.<hash>.css, favicon.<hash>.svg, and the names without a hash. Files
+  // for the browser, not API operations, so they stay out of the API docs.
+  app.get<{ Params: { file: string } }>(
+    '/checkout/assets/:file',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const found = await assetFor(request.params.file);
+      if (!found) throw new PayError(40005, { message: `no cashier asset ${request.params.file}` });
+      return sendAsset(request, reply, found.asset, found.cacheControl);
+    },
+  );
   // Browsers ask the site's root for an icon: the cashier's, so no page logs a 404 for it.
-  app.get('/favicon.ico', async (request, reply) =>
+  app.get('/favicon.ico', { schema: { hide: true } }, async (request, reply) =>
     sendAsset(request, reply, await cashierIcon(), ROOT_ICON_CACHE),
   );
 
