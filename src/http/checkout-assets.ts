@@ -123,12 +123,6 @@ const ASSETS: Record<string, () => Promise<Asset>> = {
   'favicon.svg': cashierIcon,
 };
 
-/** The path of an asset's versioned URL. */
-export function assetPath(file: keyof typeof ASSETS, hash: string): string {
-  const dot = file.lastIndexOf('.');
-  return `/checkout/assets/${file.slice(0, dot)}.${hash}${file.slice(dot)}`;
-}
-
 /**
  * The asset a file name under /checkout/assets/ asks for, with the cache life its URL earns; null
  * for a name that is no asset.
