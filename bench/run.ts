@@ -10,6 +10,7 @@ import pg from 'pg';
 import { dropSchema } from '../src/store/db.ts';
 import { benchAlipayPrecreate } from './alipay-precreate.ts';
 import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
+import { benchCashierPage, printCashierPage } from './cashier-page.ts';
 import { benchHealing, type HealingBenchResult } from './healing.ts';
 import { benchService } from './service.ts';
 import { startEmulators } from './support/emulators.ts';
@@ -35,6 +36,7 @@ const sizes = {
   webhookRate: size('BENCH_WEBHOOK_RATE', 300, 300),
   webhookSeconds: size('BENCH_WEBHOOK_SECONDS', 5, 1),
   healOrders: size('BENCH_HEAL_ORDERS', 1000, 100),
+  pageLoads: size('BENCH_PAGE_LOADS', 5, 1),
 };
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -309,6 +311,14 @@ try {
       await dropSchema(databaseUrl, schema);
     }
   }
+
+  // 7. The buyer's cashier page in Chromium, compressed and, as the baseline, uncompressed.
+  out(
+    `\n== The cashier page in headless Chromium: cold loads (median of ${sizes.pageLoads}, a fresh context each) ` +
+      'and a warm visit; baseline: the same page uncompressed (the browser offers identity only)',
+  );
+  const cashier = await benchCashierPage({ emulators, databaseUrl, runs: sizes.pageLoads, out });
+  if (cashier) rows.push(...printCashierPage(cashier, out));
 } finally {
   await emulators.child.stop();
 }

@@ -42,14 +42,18 @@ export function yuan(fen: number): string {
   return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
 }
 
-export function cashierPage(state: CashierState, assets: { script: string; style: string }): string {
+export function cashierPage(
+  state: CashierState,
+  assets: { script: string; style: string; icon?: string },
+): string {
   const title = state.lang === 'en' ? 'Checkout' : '收银台';
   return `<!doctype html>
 <html lang="${htmlLang(state.lang)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
-<link rel="stylesheet" href="/checkout/assets/cashier.css?v=${assets.style}">
+<link rel="stylesheet" href="/checkout/assets/cashier.${assets.style}.css">
+<link rel="icon" type="image/svg+xml" href="${assets.icon ? `/checkout/assets/favicon.${assets.icon}.svg` : '/favicon.ico'}">
 </head><body>
 <div class="cashier" id="cashier" data-lang="${state.lang}">
 <header class="summary">
@@ -62,7 +66,7 @@ ${orderNumberLine(state)}
 </main>
 </div>
 <script type="application/json" id="vkpay-checkout">${inertJson(state)}</script>
-<script src="/checkout/assets/cashier.js?v=${assets.script}" defer></script>
+<script src="/checkout/assets/cashier.${assets.script}.js" defer></script>
 </body></html>`;
 }
 
@@ -122,7 +126,8 @@ export function cashierErrorPage(options: {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(first.title)} · ${escapeHtml(second.title)}</title>
-<link rel="stylesheet" href="/checkout/assets/cashier.css?v=${options.style}">
+<link rel="stylesheet" href="/checkout/assets/cashier.${options.style}.css">
+<link rel="icon" type="image/svg+xml" href="/favicon.ico">
 </head><body>
 <main class="cashier"><section class="result failure" data-testid="error-page" data-situation="${options.situation}">
 <div class="icon" aria-hidden="true">!</div>

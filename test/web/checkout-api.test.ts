@@ -132,8 +132,9 @@ describe('checkout tokens over HTTP: what they allow and what they do not', () =
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     const html = await page.text();
     expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual([
-      expect.stringMatching(/^\/checkout\/assets\/cashier\.css\?v=/),
-      expect.stringMatching(/^\/checkout\/assets\/cashier\.js\?v=/),
+      expect.stringMatching(/^\/checkout\/assets\/cashier\.[0-9a-f]{12}\.css$/),
+      expect.stringMatching(/^\/(favicon\.ico|checkout\/assets\/favicon\.[0-9a-f]{12}\.svg)$/),
+      expect.stringMatching(/^\/checkout\/assets\/cashier\.[0-9a-f]{12}\.js$/),
     ]);
   });
 });

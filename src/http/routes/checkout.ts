@@ -11,7 +11,16 @@ import { type Lang, PayError, toPayError } from '../../core/errors.ts';
 import { PROVIDERS, type ProviderName, paymentProblems } from '../../core/validate.ts';
 import { recordCheckout } from '../../service/checkouts.ts';
 import type { VkPay } from '../../vk-pay.ts';
-import { cashierScript, cashierStyle } from '../checkout-assets.ts';
+import {
+  assetFor,
+  cashierIcon,
+  cashierScript,
+  cashierStyle,
+  compressPage,
+  isAssetUrl,
+  ROOT_ICON_CACHE,
+  sendAsset,
+} from '../checkout-assets.ts';
 import { deviceOf, offersFor } from '../checkout-offers.ts';
 import { type CashierState, cashierBusyPage, cashierErrorPage, cashierPage } from '../checkout-page.ts';
 import { type CheckoutStatus, checkoutStatus } from '../checkout-status.ts';
@@ -180,10 +189,10 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
   };
 
   // The seed's per-client limit. The assets are not counted: they are static, cached by the
-  // browser, and a page load would otherwise cost three requests.
+  // browser, and a page load would otherwise cost four requests.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    if (!security.rateLimitsEnabled || request.url.startsWith('/checkout/assets/')) return;
+    if (!security.rateLimitsEnabled || isAssetUrl(request.url)) return;
     const state = await countRequest(vkPay.cache, `checkout:${request.ip}`, security.ipRateLimit, now());
     reply.headers(rateLimitHeaders(state));
     if (!state.exceeded) return;
@@ -206,14 +215,29 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
     throw tooManyRequests(state);
   });
 
-  app.get('/checkout/assets/cashier.js', async (_request, reply) => {
-    const asset = await cashierScript();
-    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  // The buyer's pages (HTML, rendered per request) go out compressed; the JSON answers do not.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const html = String(reply.getHeader('content-type') ?? '').startsWith('text/html');
+    return html && (typeof payload === 'string' || Buffer.isBuffer(payload))
+      ? compressPage(request, reply, payload)
+      : payload;
   });
-  app.get('/checkout/assets/cashier.css', async (_request, reply) => {
-    const asset = await cashierStyle();
-    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
-  });
+
+  // cashier.<hash>.js, cashier.<hash>.css, favicon.<hash>.svg, and the names without a hash. Files
+  // for the browser, not API operations, so they stay out of the API docs.
+  app.get<{ Params: { file: string } }>(
+    '/checkout/assets/:file',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const found = await assetFor(request.params.file);
+      if (!found) throw new PayError(40005, { message: `no cashier asset ${request.params.file}` });
+      return sendAsset(request, reply, found.asset, found.cacheControl);
+    },
+  );
+  // Browsers ask the site's root for an icon: the cashier's, so no page logs a 404 for it.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (request, reply) =>
+    sendAsset(request, reply, await cashierIcon(), ROOT_ICON_CACHE),
+  );
 
   app.get('/checkout/*', async (request, reply) => {
     const { token, action } = split(request);
