@@ -329,7 +329,7 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
   );
 
   async function renderPage(request: FastifyRequest, reply: FastifyReply, token: string, lang: Lang) {
-    const [script, style] = await Promise.all([cashierScript(), cashierStyle()]);
+    const [script, style, icon] = await Promise.all([cashierScript(), cashierStyle(), cashierIcon()]);
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY).type('text/html; charset=utf-8');
     let claims: CheckoutClaims;
     try {
@@ -386,6 +386,6 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
         CONTENT_SECURITY_POLICY.replace("img-src 'self' data:", images),
       );
     }
-    return reply.send(cashierPage(state, { script: script.hash, style: style.hash }));
+    return reply.send(cashierPage(state, { script: script.hash, style: style.hash, icon: icon.hash }));
   }
 };
