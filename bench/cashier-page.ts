@@ -278,7 +278,7 @@ export async function benchCashierPage(options: {
     await browser.close();
     await service.stop();
     if (options.databaseUrl) await dropSchema(options.databaseUrl, schema);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 

@@ -354,6 +354,6 @@ export async function benchService(options: ServiceBenchOptions): Promise<Servic
   } finally {
     for (const child of children) await child.stop();
     if (options.databaseUrl && schema) await dropSchema(options.databaseUrl, schema);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }

@@ -268,6 +268,6 @@ export async function benchWebhooks(options: WebhookBenchOptions): Promise<Webho
     await service?.stop();
     await receiver.close();
     await dropSchema(options.databaseUrl, schema);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }

@@ -243,7 +243,7 @@ async function main(): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
   if (violations.length === 0) {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     process.stdout.write(`[soak] every invariant held (${seconds.toFixed(1)} s)\n`);
     return 0;
   }
