@@ -277,6 +277,26 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 9,
+    name: 'console indexes',
+    statements: [
+      // The console lists orders newest first in keyset pages on (create_date, id), across every
+      // merchant or within one; exact lookups by number or transaction id skip the date order.
+      'create index if not exists payment_orders_listing on payment_orders (create_date, id)',
+      'create index if not exists payment_orders_merchant_listing on payment_orders (merchant_id, create_date, id)',
+      'create index if not exists payment_orders_out_trade_no on payment_orders (out_trade_no)',
+      `create index if not exists payment_orders_transaction_id on payment_orders (transaction_id)
+        where transaction_id is not null`,
+      'create index if not exists payment_orders_user_listing on payment_orders (user_id, create_date, id)',
+      // The overview's refund figures by date, and an order's timeline.
+      'create index if not exists payment_refunds_create_date on payment_refunds (create_date)',
+      'create index if not exists payment_errors_out_trade_no on payment_errors (out_trade_no)',
+      'create index if not exists payment_notify_events_out_trade_no on payment_notify_events (out_trade_no)',
+      'create index if not exists payment_reviews_order on payment_reviews (merchant_id, out_trade_no)',
+      'create index if not exists payment_reviews_listing on payment_reviews (create_date, id)',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */
