@@ -112,6 +112,39 @@ export async function orderPage(
   limit: number,
 ): Promise<{ rows: ConsoleOrderRow[]; last: RowKey | null }> {
   if (search.scope !== undefined && search.scope.length === 0) return { rows: [], last: null };
+  const found = await orderPageQuery(db, search, after, limit).execute();
+  const more = found.length > limit;
+  const page = more ? found.slice(0, limit) : found;
+  const tail = page.at(-1);
+  return {
+    rows: page.map((row) => ({
+      merchantId: row.merchant_id,
+      outTradeNo: row.out_trade_no,
+      transactionId: row.transaction_id,
+      provider: row.provider,
+      scene: row.scene,
+      type: row.type,
+      subject: row.subject,
+      totalFen: row.total_fee,
+      refundedFen: row.refunded_fee,
+      status: row.status,
+      userId: row.user_id,
+      paidAt: iso(row.paid_at),
+      closedAt: iso(row.closed_at),
+      createdAt: iso(row.create_date)!,
+      updatedAt: iso(row.update_date)!,
+    })),
+    last: more && tail ? { createdAt: tail.create_key, id: Number(tail.id) } : null,
+  };
+}
+
+/** The statement of one page (limit + 1 rows, to know whether more follow); the bench explains it. */
+export function orderPageQuery(
+  db: Kysely<Database>,
+  search: CheckedSearch,
+  after: RowKey | null,
+  limit: number,
+) {
   let query = db
     .selectFrom('payment_orders')
     .select([
@@ -155,28 +188,5 @@ export async function orderPage(
     query = query.where(
       sql<boolean>`(create_date, id) < (${after.createdAt}::timestamptz, ${after.id}::bigint)`,
     );
-  const found = await query.execute();
-  const more = found.length > limit;
-  const page = more ? found.slice(0, limit) : found;
-  const tail = page.at(-1);
-  return {
-    rows: page.map((row) => ({
-      merchantId: row.merchant_id,
-      outTradeNo: row.out_trade_no,
-      transactionId: row.transaction_id,
-      provider: row.provider,
-      scene: row.scene,
-      type: row.type,
-      subject: row.subject,
-      totalFen: row.total_fee,
-      refundedFen: row.refunded_fee,
-      status: row.status,
-      userId: row.user_id,
-      paidAt: iso(row.paid_at),
-      closedAt: iso(row.closed_at),
-      createdAt: iso(row.create_date)!,
-      updatedAt: iso(row.update_date)!,
-    })),
-    last: more && tail ? { createdAt: tail.create_key, id: Number(tail.id) } : null,
-  };
+  return query;
 }

@@ -98,8 +98,9 @@ function merchantFilter(scope: MerchantScope, column: string): RawBuilder<boolea
 function journalFilter(scope: MerchantScope): RawBuilder<boolean> {
   if (scope === undefined) return sql<boolean>`true`;
   if (scope.length === 0) return sql<boolean>`false`;
-  return sql<boolean>`exists (select 1 from payment_orders o
-    where o.merchant_id in (${sql.join(scope)}) and o.out_trade_no = l.out_trade_no)`;
+  // A semi-join PostgreSQL hashes once, not a lookup per journal row.
+  return sql<boolean>`l.out_trade_no in (select o.out_trade_no from payment_orders o
+    where o.merchant_id in (${sql.join(scope)}))`;
 }
 
 export async function overview(db: Kysely<Database>, request: OverviewRequest): Promise<Overview> {
