@@ -129,7 +129,7 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   const origin = sql`'2000-01-01 00:00:00+08'::timestamptz`;
   const bin = (column: string) => sql`date_bin(${step}, ${sql.ref(column)}, ${origin})`;
 
-  const [series, latency, latencySeries, reviews] = await Promise.all([
+  const [series, journal, reviews] = await Promise.all([
     sql<{
       at: Date;
       created: number;
@@ -137,8 +137,6 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
       paid_fen: number;
       refunds: number;
       refund_fen: number;
-      events: number;
-      errors: number;
     }>`
       with buckets as (
         select generate_series(date_bin(${step}, ${from}::timestamptz, ${origin}),
@@ -156,25 +154,15 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
         where create_date >= ${from} and create_date < ${to} and status = 'SUCCESS'
           and ${merchantFilter(scope, 'merchant_id')}
         group by 1
-      ), journal as (
-        select ${bin('l.create_date')} as at, count(*)::int as events,
-          (count(*) filter (where l.status = 'ERROR' and not (
-            coalesce(l.error->>'code', '') ~ '^[0-9]+$'
-            and (l.error->>'code')::int in (${sql.join([...CALLER_ERROR_CODES])}))))::int as errors
-        from payment_logs l
-        where l.create_date >= ${from} and l.create_date < ${to} and ${journalFilter(scope)}
-        group by 1
       )
       select b.at, coalesce(o.created, 0) as created, coalesce(o.paid, 0) as paid,
         coalesce(o.paid_fen, 0) as paid_fen, coalesce(r.refunds, 0) as refunds,
-        coalesce(r.refund_fen, 0) as refund_fen, coalesce(j.events, 0) as events, coalesce(j.errors, 0) as errors
+        coalesce(r.refund_fen, 0) as refund_fen
       from buckets b
         left join orders o on o.at = b.at
         left join refunds r on r.at = b.at
-        left join journal j on j.at = b.at
       order by b.at`.execute(db),
-    latencyQuery(db, scope, from, to, null),
-    latencyQuery(db, scope, from, to, bin('l.create_date')),
+    journalQuery(db, scope, from, to, bin('l.create_date')),
     sql<{ open: number; opened: number }>`
       select (count(*) filter (where status = 'OPEN'))::int as open,
         (count(*) filter (where create_date >= ${from} and create_date < ${to}))::int as opened
@@ -182,17 +170,19 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   ]);
 
   const buckets = series.rows.map((row) => {
+    const at = new Date(row.at).toISOString();
+    const logged = journal.buckets.get(at);
     const figures = {
       created: row.created,
       paid: row.paid,
       paidFen: Number(row.paid_fen),
       refunds: row.refunds,
       refundFen: Number(row.refund_fen),
-      events: row.events,
-      errors: row.errors,
+      events: logged?.events ?? 0,
+      errors: logged?.errors ?? 0,
     };
     return {
-      at: new Date(row.at).toISOString(),
+      at,
       ...figures,
       successRate: ratio(figures.paid, figures.created),
       errorRate: ratio(figures.errors, figures.events),
@@ -219,8 +209,8 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
       successRate: ratio(totals.paid, totals.created),
       errorRate: ratio(totals.errors, totals.events),
     },
-    latency: latency.map(({ at: _at, ...figures }) => figures),
-    latencySeries: latencySeries.map((row) => ({ ...row, at: row.at! })),
+    latency: journal.latency,
+    latencySeries: journal.latencySeries,
     reviews: { open: review.open, openedInRange: review.opened },
     alert: {
       threshold: DEFAULT_ALERTS.threshold,
@@ -231,39 +221,70 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   };
 }
 
-async function latencyQuery(
+/**
+ * The journal in one scan: per bucket, events and system errors; per bucket, provider and
+ * operation, and per provider and operation over the range, gateway calls and their response-time
+ * percentiles (grouping sets, so PostgreSQL reads the rows once for all three).
+ */
+async function journalQuery(
   db: Kysely<Database>,
   scope: MerchantScope,
   from: Date,
   to: Date,
-  bin: RawBuilder<unknown> | null,
-): Promise<Array<LatencyFigures & { at: string | null }>> {
-  const at = bin ?? sql`null::timestamptz`;
+  bin: RawBuilder<unknown>,
+): Promise<{
+  buckets: Map<string, { events: number; errors: number }>;
+  latency: LatencyFigures[];
+  latencySeries: Array<LatencyFigures & { at: string }>;
+}> {
   const result = await sql<{
     at: Date | null;
-    provider: string;
-    operation: string;
-    calls: number;
+    provider: string | null;
+    operation: string | null;
+    by_bucket: boolean;
+    events: number;
     errors: number;
+    calls: number;
+    call_errors: number;
     p: number[] | null;
   }>`
-    select ${at} as at, l.provider, l.type as operation, count(*)::int as calls,
-      (count(*) filter (where l.status = 'ERROR'))::int as errors,
-      percentile_cont(array[0.5, 0.95, 0.99]::float8[]) within group (order by l.response_ms) as p
-    from payment_logs l
-    where l.create_date >= ${from} and l.create_date < ${to}
-      and l.type in (${sql.join([...GATEWAY_OPERATIONS])})
-      and l.provider is not null and l.response_ms is not null
-      and ${journalFilter(scope)}
-    group by 1, 2, 3 order by 1, 2, 3`.execute(db);
-  return result.rows.map((row) => ({
-    at: row.at === null ? null : new Date(row.at).toISOString(),
-    provider: row.provider,
-    operation: row.operation,
-    calls: row.calls,
-    errors: row.errors,
-    p50Ms: rounded(row.p?.[0] ?? null),
-    p95Ms: rounded(row.p?.[1] ?? null),
-    p99Ms: rounded(row.p?.[2] ?? null),
-  }));
+    select at, provider, operation, grouping(provider, operation) = 3 as by_bucket,
+      count(*)::int as events, (count(*) filter (where system_error))::int as errors,
+      (count(*) filter (where gateway))::int as calls,
+      (count(*) filter (where gateway and status = 'ERROR'))::int as call_errors,
+      percentile_cont(array[0.5, 0.95, 0.99]::float8[]) within group (order by response_ms)
+        filter (where gateway) as p
+    from (
+      select ${bin} as at, l.provider, l.type as operation, l.status, l.response_ms,
+        l.type in (${sql.join([...GATEWAY_OPERATIONS])}) and l.provider is not null
+          and l.response_ms is not null as gateway,
+        l.status = 'ERROR' and not (coalesce(l.error->>'code', '') ~ '^[0-9]+$'
+          and (l.error->>'code')::int in (${sql.join([...CALLER_ERROR_CODES])})) as system_error
+      from payment_logs l
+      where l.create_date >= ${from} and l.create_date < ${to} and ${journalFilter(scope)}
+    ) as journal
+    group by grouping sets ((at), (at, provider, operation), (provider, operation))
+    order by at nulls first, provider, operation`.execute(db);
+  const buckets = new Map<string, { events: number; errors: number }>();
+  const latency: LatencyFigures[] = [];
+  const latencySeries: Array<LatencyFigures & { at: string }> = [];
+  for (const row of result.rows) {
+    if (row.by_bucket) {
+      buckets.set(new Date(row.at!).toISOString(), { events: row.events, errors: row.errors });
+      continue;
+    }
+    if (row.calls === 0) continue;
+    const figures: LatencyFigures = {
+      provider: row.provider!,
+      operation: row.operation!,
+      calls: row.calls,
+      errors: row.call_errors,
+      p50Ms: rounded(row.p?.[0] ?? null),
+      p95Ms: rounded(row.p?.[1] ?? null),
+      p99Ms: rounded(row.p?.[2] ?? null),
+    };
+    if (row.at === null) latency.push(figures);
+    else latencySeries.push({ at: new Date(row.at).toISOString(), ...figures });
+  }
+  return { buckets, latency, latencySeries };
 }
