@@ -281,9 +281,9 @@ export const MIGRATIONS: readonly Migration[] = [
     id: 9,
     name: 'console indexes',
     statements: [
-      // The console lists orders newest first in keyset pages on (create_date, id), across every
-      // merchant or within one; exact lookups by number or transaction id skip the date order.
-      'create index if not exists payment_orders_listing on payment_orders (create_date, id)',
+      // The console lists orders newest first in keyset pages on (create_date, id): across every
+      // merchant the create_date index serves (ties sorted on the fly); within one merchant, or one
+      // user, these; exact lookups by number or transaction id skip the date order.
       'create index if not exists payment_orders_merchant_listing on payment_orders (merchant_id, create_date, id)',
       'create index if not exists payment_orders_out_trade_no on payment_orders (out_trade_no)',
       `create index if not exists payment_orders_transaction_id on payment_orders (transaction_id)
