@@ -11,6 +11,7 @@ import { dropSchema } from '../src/store/db.ts';
 import { benchAlipayPrecreate } from './alipay-precreate.ts';
 import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
 import { benchCashierPage, printCashierPage } from './cashier-page.ts';
+import { benchConsoleQueries } from './console-queries.ts';
 import { benchHealing, type HealingBenchResult } from './healing.ts';
 import { benchService } from './service.ts';
 import { startEmulators } from './support/emulators.ts';
@@ -37,6 +38,7 @@ const sizes = {
   webhookSeconds: size('BENCH_WEBHOOK_SECONDS', 5, 1),
   healOrders: size('BENCH_HEAL_ORDERS', 1000, 100),
   pageLoads: size('BENCH_PAGE_LOADS', 5, 1),
+  consoleOrders: size('BENCH_CONSOLE_ORDERS', 1_000_000, 20_000),
 };
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -321,6 +323,56 @@ try {
   if (cashier) rows.push(...printCashierPage(cashier, out));
 } finally {
   await emulators.child.stop();
+}
+
+// 7. The console's reads over a large store.
+out(
+  `\n== Console data on PostgreSQL: ${sizes.consoleOrders} orders over a year, ~2 journal rows each, ` +
+    'bulk-loaded into a fresh schema',
+);
+if (databaseUrl) {
+  const figures = await benchConsoleQueries(databaseUrl, sizes.consoleOrders, {
+    explain: process.env.BENCH_EXPLAIN === '1',
+    rounds: quick ? 10 : 40,
+  });
+  out(
+    `loaded ${figures.orders} orders and ${figures.journalRows} journal rows in ${f(figures.loadSeconds, 1)} s`,
+  );
+  for (const kind of figures.searchKinds)
+    out(`  ${kind.kind.padEnd(34)} p95 ${ms(kind.p95Ms).padStart(4)} ms`);
+  const searchRatio = figures.searchP95Ms / figures.lookupP95Ms;
+  const overviewRatio = figures.overviewP95Ms / figures.lookupP95Ms;
+  out(
+    `order search (${figures.searches} searches) p50 ${ms(figures.searchP50Ms)} p95 ${ms(figures.searchP95Ms)} ms; ` +
+      `primary-key lookup p50 ${ms(figures.lookupP50Ms)} p95 ${ms(figures.lookupP95Ms)} ms; ` +
+      `ratio of p95s ${searchRatio.toFixed(1)} (target p95 < 50 ms)`,
+  );
+  out(
+    `30-day overview (${figures.overviews} runs) p50 ${ms(figures.overviewP50Ms)} p95 ${ms(figures.overviewP95Ms)} ms, ` +
+      `largest merchant alone p95 ${ms(figures.merchantOverviewP95Ms)} ms; ratio to the lookup's p95 ` +
+      `${overviewRatio.toFixed(1)} (target p95 < 200 ms)`,
+  );
+  for (const plan of figures.plans) out(plan);
+  rows.push({
+    figure: `console order search p95 (postgres, ${figures.orders} orders)`,
+    value: `${ms(figures.searchP95Ms)} ms`,
+    baseline: `${ms(figures.lookupP95Ms)} ms primary-key lookup`,
+    ratio: searchRatio.toFixed(1),
+    target: 'p95 < 50 ms',
+    check: figures.searchP95Ms < 50,
+  });
+  rows.push({
+    figure: `console 30-day overview p95 (postgres, ${figures.orders} orders)`,
+    value: `${ms(figures.overviewP95Ms)} ms`,
+    baseline: `${ms(figures.lookupP95Ms)} ms primary-key lookup`,
+    ratio: overviewRatio.toFixed(1),
+    target: 'p95 < 200 ms',
+    check: figures.overviewP95Ms < 200,
+  });
+} else {
+  out(
+    'console data skipped: no PostgreSQL (set BENCH_DATABASE_URL, DATABASE_URL or VKPAY_TEST_DATABASE_URL)',
+  );
 }
 
 out('\n== Summary (targets; RSS target: under 200 MB in every phase of the service on PostgreSQL)');

@@ -289,7 +289,15 @@ export interface ReconciledDay {
 /** Each reconciled (or failed) day, newest first. */
 export async function listReconciledDays(
   context: ServiceContext,
-  filter: { provider?: string; merchantId?: string; from?: string; to?: string; limit?: number } = {},
+  filter: {
+    provider?: string;
+    merchantId?: string;
+    /** Only these merchants' days (an operator's scope); empty: none. */
+    merchantIds?: readonly string[];
+    from?: string;
+    to?: string;
+    limit?: number;
+  } = {},
 ): Promise<ReconciledDay[]> {
   let query = context.store.db
     .selectFrom('reconciled_days')
@@ -300,6 +308,8 @@ export async function listReconciledDays(
     .limit(Math.min(Math.max(filter.limit ?? 100, 1), 1000));
   if (filter.provider) query = query.where('provider', '=', filter.provider);
   if (filter.merchantId) query = query.where('merchant_id', '=', filter.merchantId);
+  if (filter.merchantIds?.length === 0) return [];
+  if (filter.merchantIds) query = query.where('merchant_id', 'in', [...filter.merchantIds]);
   if (filter.from) query = query.where('bill_date', '>=', filter.from);
   if (filter.to) query = query.where('bill_date', '<=', filter.to);
   return (await query.execute()).map((row) => ({

@@ -75,7 +75,7 @@ export interface Review {
   resolveDate: Date | null;
 }
 
-function toReview(row: ReviewRow): Review {
+export function toReview(row: ReviewRow): Review {
   const kind = row.kind as ReviewKind;
   return {
     id: Number(row.id),

@@ -286,6 +286,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `alter table payment_orders add column attempts jsonb not null default '[]'::jsonb`,
     ],
   },
+  {
+    id: 9,
+    name: 'console indexes',
+    statements: [
+      // The console lists orders newest first in keyset pages on (create_date, id): across every
+      // merchant the create_date index serves (ties sorted on the fly); within one merchant, or one
+      // user, these; exact lookups by number or transaction id skip the date order.
+      'create index if not exists payment_orders_merchant_listing on payment_orders (merchant_id, create_date, id)',
+      'create index if not exists payment_orders_out_trade_no on payment_orders (out_trade_no)',
+      `create index if not exists payment_orders_transaction_id on payment_orders (transaction_id)
+        where transaction_id is not null`,
+      'create index if not exists payment_orders_user_listing on payment_orders (user_id, create_date, id)',
+      // The overview aggregates a range of days: these cover every column it reads, so PostgreSQL
+      // answers from the index alone (an index-only scan) without visiting the table's rows.
+      `create index if not exists payment_orders_overview on payment_orders (create_date)
+        include (merchant_id, status, total_fee)`,
+      `create index if not exists payment_refunds_overview on payment_refunds (create_date)
+        include (merchant_id, status, refund_fee)`,
+      `create index if not exists payment_logs_overview on payment_logs (create_date)
+        include (type, provider, status, response_ms, out_trade_no, error)`,
+      // An order's timeline.
+      'create index if not exists payment_errors_out_trade_no on payment_errors (out_trade_no)',
+      'create index if not exists payment_notify_events_out_trade_no on payment_notify_events (out_trade_no)',
+      'create index if not exists payment_reviews_order on payment_reviews (merchant_id, out_trade_no)',
+      'create index if not exists payment_reviews_listing on payment_reviews (create_date, id)',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */
