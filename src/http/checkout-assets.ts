@@ -29,7 +29,7 @@ function cashierSources(): string {
 
 const WEB_DIR = cashierSources();
 
-const asset = (body: string, type: string): Asset => ({
+export const asset = (body: string, type: string): Asset => ({
   body,
   type,
   hash: createHash('sha256').update(body).digest('hex').slice(0, 12),
