@@ -7,7 +7,10 @@ import type { ServiceConfig } from '../config/service-config.ts';
 import { PayError } from '../core/errors.ts';
 import {
   changeUser,
+  checkMerchantIds,
+  checkName,
   checkPassword,
+  checkRole,
   createUser,
   disableUser,
   listUsers,
@@ -26,6 +29,7 @@ export const CONSOLE_HELP = `vk-pay console <command>
   reset-totp <name>  remove an operator's second factor; they enrol again at next sign-in
   disable-user <name>
                      stop an operator signing in; their sessions end
+  Exit codes: 0 done, 1 refused (no such user, name taken), 2 bad usage or value.
   The store is the service's: DATABASE_URL, or VKPAY_DATA_DIR (./data) while the service is stopped.
 `;
 
@@ -96,13 +100,23 @@ export async function runConsoleCommand(
     return 2;
   }
   const password = parsed.passwordStdin ? await readStdin() : undefined;
+  try {
+    // Values are checked before the store is opened: a typo costs nothing.
+    if (parsed.name !== undefined) checkName(parsed.name);
+    if (parsed.role !== undefined) checkRole(parsed.role);
+    if (parsed.merchants.length > 0) checkMerchantIds(parsed.merchants);
+    if (password !== undefined) checkPassword(password);
+  } catch (error) {
+    if (!(error instanceof PayError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 2;
+  }
   const vkPay = await createVkPay({ ...config, logger });
   try {
     const db = vkPay.store.db;
     const name = parsed.name ?? '';
     switch (parsed.command) {
       case 'add-user': {
-        if (password !== undefined) checkPassword(password);
         const created = await createUser(db, SYSTEM, {
           name,
           role: parsed.role as never,

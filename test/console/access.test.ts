@@ -49,13 +49,13 @@ describe.each(backends)('console access on $name', (backend) => {
     for (const merchant of ['shopA', 'shopB']) {
       const request = orderRequest({ merchantId: merchant });
       await vkPay.createOrder(request);
-      orders[merchant] = request.out_trade_no;
+      orders[merchant] = String(request.out_trade_no);
     }
     await addUser(vkPay, 'root', 'admin');
     await addUser(vkPay, 'olga', 'operator');
     await addUser(vkPay, 'vera', 'viewer');
     await addUser(vkPay, 'sam', 'operator', ['shopA']);
-  });
+  }, 300_000);
   afterAll(async () => {
     await app.close();
     await vkPay.close();

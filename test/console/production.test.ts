@@ -19,7 +19,7 @@ describe.each(backends)('the console in production on $name', (backend) => {
     });
     await addUser(vkPay, 'boss', 'admin');
     await addUser(vkPay, 'olga', 'operator');
-  });
+  }, 300_000);
   afterAll(async () => {
     await app.close();
     await vkPay.close();

@@ -14,7 +14,7 @@ describe.each(backends)('console sign-in on $name', (backend) => {
     await addUser(vkPay, 'alice', 'operator');
     await addUser(vkPay, 'throttled', 'viewer');
     await addUser(vkPay, 'fixed', 'viewer');
-  });
+  }, 300_000);
   afterAll(async () => {
     await app.close();
     await vkPay.close();
