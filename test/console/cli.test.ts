@@ -17,9 +17,13 @@ function withStdin(args: string[], env: Record<string, string>, input: string, u
     });
     let stdout = '';
     let stderr = '';
+    let stopping = false;
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
-      if (untilReady && stdout.includes('VK-Pay ready')) child.kill('SIGTERM');
+      if (untilReady && !stopping && stdout.includes('VK-Pay ready')) {
+        stopping = true;
+        child.kill('SIGTERM');
+      }
     });
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
@@ -117,7 +121,12 @@ describe('the first start in development', () => {
   it('creates an admin and prints its password once, never again', { timeout: 600_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vkpay-console-first-'));
     try {
-      const serve = { VKPAY_DATA_DIR: dir, VKPAY_PORT: '0', VKPAY_SYNC_INTERVAL_MS: '0' };
+      const serve = {
+        VKPAY_DATA_DIR: dir,
+        VKPAY_PORT: '0',
+        VKPAY_SYNC_INTERVAL_MS: '0',
+        VKPAY_ENV: 'development',
+      };
       const first = await withStdin(['serve'], serve, '', true);
       expect(first.code).toBe(0);
       const line = first.stdout.split('\n').find((text) => text.startsWith('Operator console:'));
