@@ -267,3 +267,61 @@ describe.each(backends)('console access on $name', (backend) => {
     await expect(vkPay.store.db.deleteFrom('console_audit').execute()).rejects.toThrow(/append-only/);
   });
 });
+
+describe('malformed requests to the console', () => {
+  let vkPay: VkPay;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    vkPay = await backends[0]!.open();
+    app = await buildApp({ vkPay, docs: false });
+  }, 300_000);
+  afterAll(async () => {
+    await app.close();
+    await vkPay.close();
+  });
+
+  it('answers every one with a 4xx, as a page to a browser and in the envelope otherwise', async () => {
+    const client = new ConsoleClient(app, '10.40.0.1');
+    await client.get('/console/login');
+    const cases: Array<{ url: string; type?: string; payload?: string; cookie?: string }> = [
+      { url: '/console/login', type: 'text/plain', payload: 'name=x' },
+      { url: '/console/login', type: 'application/json', payload: '{"name":' },
+      { url: '/console/login', type: 'application/x-www-form-urlencoded', payload: 'name=x' },
+      { url: '/console/login', type: 'application/x-www-form-urlencoded', payload: 'x'.repeat(20_000) },
+      { url: '/console/login', type: 'application/json', payload: '[1,2]' },
+      { url: '/console/login', type: 'application/x-www-form-urlencoded', payload: 'name=%00&password=x' },
+      { url: '/console/totp', type: 'application/json', payload: '{"code":"1"}' },
+      { url: '/console/users/%E0%A4%A', type: 'application/json', payload: '{}' },
+      {
+        url: '/console/login',
+        type: 'application/json',
+        payload: '{}',
+        cookie: 'vkpay_console=%%%; vkpay_console_csrf=',
+      },
+    ];
+    for (const html of [true, false]) {
+      for (const sent of cases) {
+        const answer = await app.inject({
+          method: 'POST',
+          url: sent.url,
+          headers: {
+            accept: html ? 'text/html' : 'application/json',
+            origin: 'http://localhost:80',
+            'x-csrf-token': client.csrf,
+            cookie: sent.cookie ?? client.cookieHeader(),
+            ...(sent.type ? { 'content-type': sent.type } : {}),
+          },
+          ...(sent.payload === undefined ? {} : { payload: sent.payload }),
+        });
+        const what = `${html ? 'html' : 'json'} ${sent.url} ${sent.type} ${sent.payload?.slice(0, 20)}`;
+        // A browser without a session is sent to sign in; everything else is the client's 4xx.
+        if (!(html && answer.statusCode === 303)) {
+          expect(answer.statusCode, what).toBeGreaterThanOrEqual(400);
+          expect(answer.statusCode, what).toBeLessThan(500);
+        }
+        if (answer.statusCode !== 303 && !String(answer.headers['content-type']).includes('html'))
+          expect(answer.json().code, what).toBeGreaterThan(40000);
+      }
+    }
+  });
+});

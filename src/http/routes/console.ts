@@ -309,12 +309,22 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
       return redirect(request, reply, target);
     }
     if (!request.console) return answerError(problem as FastifyError, request, reply);
+    // The framework's own client errors (a form field missing, a body too large, an unknown
+    // content type) are the browser's mistake, shown on the page with their 4xx status.
+    const clientStatus =
+      !(problem instanceof PayError) &&
+      (error.validation ||
+        (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500))
+        ? (error.statusCode ?? 400)
+        : null;
+    if (clientStatus !== null)
+      problem = new PayError(clientStatus === 429 ? 40008 : 40001, { message: error.message });
     const result = failure(problem, request);
     if (result.status >= 500) request.log.error({ err: error }, 'console request failed');
     const retryAfter = (result.payError.details as { retryAfterSeconds?: unknown } | undefined)
       ?.retryAfterSeconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-    const status = error.validation ? 400 : result.status;
+    const status = clientStatus ?? result.status;
     const message = result.body.reason ? `${result.body.msg}: ${result.body.reason}` : result.body.msg;
     return reply
       .status(status)
