@@ -181,16 +181,18 @@ export function usersPage(
   const rows = users
     .map((user, i) => {
       const path = `/console/users/${encodeURIComponent(user.name)}`;
-      const actions = user.disabled
-        ? ''
-        : `${form(
-            ctx,
-            path,
-            `${field(`role-${i}`, text(ctx.lang, 'role'), roleSelect(ctx, `role-${i}`, user.role))}
+      // An admin's own account is changed from the command line, so none of these apply to it.
+      const actions =
+        user.disabled || user.name === ctx.user?.name
+          ? ''
+          : `${form(
+              ctx,
+              path,
+              `${field(`role-${i}`, text(ctx.lang, 'role'), roleSelect(ctx, `role-${i}`, user.role))}
 ${field(`merchants-${i}`, text(ctx.lang, 'merchants'), `<input id="merchants-${i}" name="merchants" value="${escapeHtml((user.merchantIds ?? []).join(' '))}" maxlength="2000">`)}
 <button type="submit">${t(ctx, 'save')}</button>`,
-            'inline',
-          )}
+              'inline',
+            )}
 ${user.totp ? form(ctx, `${path}/reset-totp`, `<button type="submit" class="secondary">${t(ctx, 'resetTotp')}</button>`, 'inline') : ''}
 ${form(ctx, `${path}/disable`, `<button type="submit" class="danger" data-confirm="${t(ctx, 'confirmDisable', { name: user.name })}">${t(ctx, 'disable')}</button>`, 'inline')}`;
       return `<tr data-testid="user-row"><th scope="row">${escapeHtml(user.name)}</th><td>${t(ctx, user.role)}</td><td>${scopeText(ctx, user.merchantIds)}</td><td>${user.totp ? t(ctx, 'on') : t(ctx, 'off')}</td><td>${user.disabled ? t(ctx, 'disabled') : t(ctx, 'active')}</td><td>${actions}</td></tr>`;

@@ -59,6 +59,7 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     const address = app.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     await addUser(vkPay, 'operator1', 'operator', ['shopA']);
+    await addUser(vkPay, 'admin1', 'admin');
     browser = await launchChromium();
   }, 300_000);
   afterAll(async () => {
@@ -125,6 +126,35 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     await Promise.all([page.waitForURL(/\/console\/login/), page.click('form.logout button')]);
     expect(await page.textContent('h1')).toBe('登录');
     expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('lets an admin create a user by the form and read the audit log', { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ ...DESKTOP, locale: 'en-US' });
+    const page = await context.newPage();
+    await page.goto(`${url}/console/login`);
+    await page.fill('#name', 'admin1');
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(`${url}/console`), page.press('#password', 'Enter')]);
+    await page.click('nav a[href="/console/users"]');
+    await page.fill('#new-name', 'viewer2');
+    await page.selectOption('#new-role', 'viewer');
+    await page.fill('#new-merchants', 'shopA shopB');
+    await Promise.all([page.waitForLoadState('load'), page.click('form.card button[type="submit"]')]);
+    expect(await page.textContent('[data-testid="created"]')).toContain('viewer2');
+    expect(await page.textContent('[data-testid="created-password"]')).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(await page.locator('[data-testid="user-row"]').count()).toBe(3);
+    // Two rows with actions: an admin's own account is not changed here.
+    expect(await page.locator('button.danger').count()).toBe(2);
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'console-users.png'), fullPage: true });
+
+    await page.click('nav a[href="/console/audit"]');
+    expect(await page.textContent('h1')).toBe('Audit log');
+    expect(await page.locator('[data-testid="audit-row"]').count()).toBeGreaterThanOrEqual(3);
+    expect(await page.textContent('main')).toContain('user.created');
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'console-audit.png'), fullPage: true });
     await context.close();
   });
 });
