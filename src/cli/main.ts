@@ -5,6 +5,7 @@ import { loadServiceConfig } from '../config/service-config.ts';
 import { SharedCacheRequiredError } from '../service/instances.ts';
 import { DataDirInUseError } from '../store/data-lock.ts';
 import { createVkPay } from '../vk-pay.ts';
+import { CONSOLE_HELP, runConsoleCommand } from './console.ts';
 import { runDoctor } from './doctor.ts';
 import { firstRunGuide } from './guide.ts';
 import { generateKeys } from './keys.ts';
@@ -22,6 +23,7 @@ const COMMAND_HELP: Record<string, string> = {
   doctor:
     'vk-pay doctor\n  Checks the configuration: keys parse, key pairs match, certificates in date, URLs fit the\n  environment, database and cache reachable. Exit code 1 when a check fails.\n',
   listen: LISTEN_HELP,
+  console: CONSOLE_HELP,
 };
 
 const USAGE = `vk-pay: a self-hosted universal payment service
@@ -37,15 +39,17 @@ Usage:
   vk-pay doctor     check a configuration before going live
   vk-pay listen     forward the service's webhooks to a backend on this machine
                     (--forward-to URL [--url SERVICE_URL] [--merchant ID] [--types ...] [--events ...])
+  vk-pay console    operator accounts of the console at /console: add-user NAME --role ROLE
+                    [--merchant ID]..., set-role, list-users, reset-totp NAME, disable-user NAME
   vk-pay help       this text; vk-pay <command> --help for one command
 
 Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:
 VKPAY_ENV (development, testing, production; else NODE_ENV: development, test, production),
 VKPAY_HOST, VKPAY_PORT, VKPAY_PUBLIC_URL,
 DATABASE_URL, REDIS_URL, VKPAY_DATA_DIR, VKPAY_MAX_FEN, VKPAY_DB_POOL_SIZE, VKPAY_LOG_LEVEL,
-VKPAY_SANDBOX, VKPAY_ALLOW_LOCAL_CACHE, VKPAY_ADMIN_PORT and VKPAY_ADMIN_HOST (the admin listener:
-/healthz, /readyz, /metrics, /admin), ENCRYPTION_KEY, VKPAY_WEBHOOK_KEY, VKPAY_CHECKOUT_SECRET,
-VKPAY_ALERT_WEBHOOK, VKPAY_DOCS; the README's Configuration section lists them all.
+VKPAY_SANDBOX, VKPAY_ALLOW_LOCAL_CACHE, VKPAY_CONSOLE, VKPAY_ADMIN_PORT and VKPAY_ADMIN_HOST (the
+admin listener: /healthz, /readyz, /metrics, /admin, /console), ENCRYPTION_KEY, VKPAY_WEBHOOK_KEY,
+VKPAY_CHECKOUT_SECRET, VKPAY_ALERT_WEBHOOK, VKPAY_DOCS; the README's Configuration section lists them.
 Exit codes: 0 ok, 1 failure, 2 bad usage or configuration.
 `;
 
@@ -63,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'keys') return runKeys(argv.slice(1));
   if (command === 'doctor') return runDoctorCommand();
   if (command === 'listen') return runListen(argv.slice(1), untilStopped());
-  if (command !== 'serve' && command !== 'start' && command !== 'migrate') {
+  if (command !== 'serve' && command !== 'start' && command !== 'migrate' && command !== 'console') {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
@@ -75,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
       paths: [
         'req.headers.authorization',
         'req.headers["x-vkpay-signature"]',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
         '*.secret',
         '*.privateKey',
         '*.apiV3Key',
@@ -82,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
       censor: '[redacted]',
     },
   });
+  if (command === 'console') return runConsoleCommand(argv.slice(1), config, logger);
   if (command === 'migrate') {
     const vkPay = await createVkPay({ ...config, logger });
     await vkPay.close();
@@ -106,6 +113,12 @@ async function main(argv: string[]): Promise<number> {
     },
     'VK-Pay ready',
   );
+  if (service.firstAdmin) {
+    // Printed once, on the start that made the account; it is stored only as a hash.
+    process.stdout.write(
+      `Operator console: ${service.url}/console user ${service.firstAdmin.name} password ${service.firstAdmin.password} (shown once; vk-pay console --help)\n`,
+    );
+  }
   if (service.demo) process.stderr.write(firstRunGuide(service.url));
   await stopped;
   await service.close();

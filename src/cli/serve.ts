@@ -18,6 +18,7 @@ import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
+import { createFirstAdmin } from '../service/console/accounts.ts';
 import { type InstanceRegistration, registerInstance } from '../service/instances.ts';
 import { startSyncJob } from '../service/jobs.ts';
 import { startAlertMonitor } from '../service/monitoring.ts';
@@ -32,6 +33,8 @@ export interface RunningService {
   adminUrl: string | null;
   /** Set on a first run: the demo merchant and app to try a payment with. */
   demo: { merchantId: string; app: ApiApp; webhookSecret: string } | null;
+  /** Set on a first start in development: the console's first admin and its password, shown once. */
+  firstAdmin: { name: string; password: string } | null;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ async function startAdminListener(
   vkPay: VkPay,
   app: FastifyInstance,
   logger: Logger,
+  consoleEnabled: boolean,
 ): Promise<{ admin: FastifyInstance; url: string }> {
   let admin: FastifyInstance | null = null;
   try {
@@ -61,6 +65,7 @@ async function startAdminListener(
       metrics: (app as VkPayApp).metrics,
       allowlist: settings.allowlist,
       logger: logger.child({ component: 'admin' }),
+      console: consoleEnabled,
     });
     await admin.listen({ host: settings.host, port: settings.port });
   } catch (error) {
@@ -148,6 +153,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       apps,
       security: config.security,
       docs: config.docs,
+      console: config.console.enabled,
       https: config.tls,
       ...(config.checkoutSecret ? { checkout: { secret: config.checkoutSecret } } : {}),
       logger: logger.child({ component: 'http' }),
@@ -163,11 +169,19 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       },
     });
     await app.listen({ host: config.host, port: config.port });
-    if (config.admin) admin = await startAdminListener(config.admin, vkPay, app, logger);
+    if (config.admin)
+      admin = await startAdminListener(config.admin, vkPay, app, logger, config.console.enabled);
   } catch (error) {
     await registration?.stop();
     await vkPay.close();
     throw error;
+  }
+  // Development only: a console nobody can sign in to is of no use on a first run. Production
+  // starts with none, and its first admin is made with `vk-pay console add-user`.
+  let firstAdmin: RunningService['firstAdmin'] = null;
+  if (config.console.enabled && config.env === 'development') {
+    const created = await createFirstAdmin(vkPay.store.db);
+    if (created) firstAdmin = { name: created.user.name, password: created.password };
   }
   const stopSync = config.syncIntervalMs > 0 ? startSyncJob(vkPay.context, config.syncIntervalMs) : () => {};
   const stopAlerts = startAlertMonitor(vkPay.context, config.alerts);
@@ -180,6 +194,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     url,
     adminUrl: admin?.url ?? null,
     demo,
+    firstAdmin,
     async close() {
       stopSync();
       stopAlerts();

@@ -58,6 +58,8 @@ export interface ServiceConfig extends VkPayConfig {
   docs: boolean;
   /** Health, readiness and metrics on a port of their own (plain HTTP, own allowlist); null: off. */
   admin: AdminListenerConfig | null;
+  /** The operator console at /console (and on the admin listener): VKPAY_CONSOLE or `console.enabled`. */
+  console: { enabled: boolean };
   /** Run beside other instances on one database with this process's own cache (no REDIS_URL). */
   allowLocalCache: boolean;
   configFile: string | null;
@@ -157,6 +159,18 @@ function alertSettings(value: unknown, env: NodeJS.ProcessEnv, secrets: SecretCo
         : positive(file.intervalSeconds, 'alerts.intervalSeconds') * 1000,
     repeatMs: minutes('repeatMinutes', DEFAULT_ALERTS.repeatMs),
   };
+}
+
+/** `console` in the file: `{ "enabled": true|false }`; VKPAY_CONSOLE (1 or 0) over it. On by default. */
+function consoleSettings(value: unknown, env: NodeJS.ProcessEnv): { enabled: boolean } {
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    throw new ConfigError('console must be an object { "enabled": true|false }');
+  const file = (value ?? {}) as Record<string, unknown>;
+  const unknown = Object.keys(file).filter((key) => key !== 'enabled');
+  if (unknown.length > 0) throw new ConfigError(`console has no setting ${unknown.join(', ')}; only enabled`);
+  if (file.enabled !== undefined && typeof file.enabled !== 'boolean')
+    throw new ConfigError('console.enabled must be true or false');
+  return { enabled: booleanFlag(env, 'VKPAY_CONSOLE') ?? (file.enabled as boolean | undefined) ?? true };
 }
 
 /** `webhooks` in the file; VKPAY_WEBHOOK_KEY (a value, or env:/file:) overrides its secretKey. */
@@ -422,6 +436,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       base.env === 'production' ? sealingProblems : null,
     ),
     admin: adminListenerOf(file.admin, env, listenPort),
+    console: consoleSettings(file.console, env),
     allowLocalCache: booleanFlag(env, 'VKPAY_ALLOW_LOCAL_CACHE') ?? file.allowLocalCache === true,
     docs:
       booleanFlag(env, 'VKPAY_DOCS') ??

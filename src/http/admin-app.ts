@@ -3,14 +3,17 @@
  * a port of their own, for probes and scrapers inside the cluster. Plain HTTP even in production
  * (nothing here takes a payment or a secret), guarded by its own IP allowlist, and answering in the
  * same envelope as the service. Proxies are not trusted: the allowlist sees the connecting address.
+ * The operator console is served here as well, for operators inside the cluster.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { PayError } from '../core/errors.ts';
 import type { VkPay } from '../vk-pay.ts';
+import { consoleOptions } from './app.ts';
 import { installErrorHandler } from './error-handler.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { createAllowlist } from './plugins/allowlist.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
 
 export interface AdminAppOptions {
@@ -20,6 +23,8 @@ export interface AdminAppOptions {
   /** IPs or CIDR ranges that may use this listener. */
   allowlist: string[];
   logger?: FastifyBaseLogger;
+  /** Serve the operator console at /console here too (default true). */
+  console?: boolean;
 }
 
 export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyInstance> {
@@ -53,5 +58,6 @@ export async function buildAdminApp(options: AdminAppOptions): Promise<FastifyIn
     metrics: options.metrics,
     adminAllowlist: options.allowlist,
   });
+  if (options.console !== false) await app.register(consoleRoutes, consoleOptions(options.vkPay));
   return app;
 }

@@ -15,6 +15,7 @@ import { installCheckoutCors } from './plugins/checkout-cors.ts';
 import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -40,6 +41,8 @@ export interface AppOptions {
   checkout?: CheckoutSettings;
   /** Serve the API reference at /docs (default true; the service turns it off in production). */
   docs?: boolean;
+  /** Serve the operator console at /console (default true). */
+  console?: boolean;
   /** Extra plugins mounted beside the API (the gateway emulators in development). */
   mount?: (app: FastifyInstance) => Promise<void>;
   now?: () => number;
@@ -139,6 +142,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (options.docs !== false) await pages.register(swaggerUi, { routePrefix: '/docs' });
     await pages.register(checkoutRoutes, { vkPay, security, ...(options.now ? { now: options.now } : {}) });
   });
+  if (options.console !== false) await app.register(consoleRoutes, consoleOptions(vkPay));
   if (options.mount) await options.mount(app);
   return app;
+}
+
+/** The console's settings on a listener: production from the configuration, the public URL's origin. */
+export function consoleOptions(vkPay: VkPay) {
+  let origins: string[] = [];
+  try {
+    origins = [new URL(vkPay.context.publicUrl).origin];
+  } catch {
+    // No usable public URL: the console accepts its own origin only.
+  }
+  return { prefix: '/console', vkPay, production: vkPay.config.env === 'production', origins };
 }

@@ -57,7 +57,7 @@ const WEB_DIR = cashierSources();
 const brotli = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
 
-async function asset(body: string, type: string): Promise<Asset> {
+export async function asset(body: string, type: string): Promise<Asset> {
   const raw = Buffer.from(body);
   // Once per asset, so the smallest output is worth the slowest setting.
   const [br, gz] = await Promise.all([

@@ -287,6 +287,63 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    id: 8,
+    name: 'console accounts',
+    statements: [
+      // Operators of the console. merchant_ids null: every merchant; else only those listed.
+      // password_hash carries its own scrypt parameters; totp_secret is sealed like webhook secrets.
+      `create table console_users (
+        id bigint generated always as identity primary key,
+        name text not null unique,
+        role text not null check (role in ('viewer', 'operator', 'admin')),
+        merchant_ids jsonb,
+        password_hash text not null,
+        totp_secret jsonb,
+        totp_last_step bigint,
+        disabled_at timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now()
+      )`,
+      // Only the SHA-256 of a session id is kept: a copy of the table opens no session.
+      `create table console_sessions (
+        id_hash text primary key,
+        user_id bigint not null references console_users (id) on delete cascade,
+        stage text not null check (stage in ('totp', 'full')),
+        pending_totp jsonb,
+        ip text,
+        user_agent text,
+        created_at timestamptz not null default now(),
+        last_seen_at timestamptz not null default now(),
+        expires_at timestamptz not null
+      )`,
+      'create index console_sessions_user on console_sessions (user_id)',
+      `create table console_audit (
+        id bigint generated always as identity primary key,
+        at timestamptz not null default now(),
+        actor_id bigint,
+        actor_name text,
+        action text not null,
+        target text,
+        before jsonb,
+        after jsonb,
+        ip text,
+        user_agent text
+      )`,
+      'create index console_audit_action on console_audit (action, id)',
+      'create index console_audit_actor on console_audit (actor_name, id)',
+      // The audit log is append-only: the database itself refuses to change or remove a row.
+      `create function console_audit_append_only() returns trigger language plpgsql as $$
+        begin
+          raise exception 'console_audit is append-only';
+        end
+      $$`,
+      `create trigger console_audit_no_change before update or delete on console_audit
+        for each row execute function console_audit_append_only()`,
+      `create trigger console_audit_no_truncate before truncate on console_audit
+        for each statement execute function console_audit_append_only()`,
+    ],
+  },
+  {
     id: 9,
     name: 'console indexes',
     statements: [

@@ -234,6 +234,53 @@ export interface CheckoutsTable {
   update_date: Timestamp;
 }
 
+export interface ConsoleUsersTable {
+  id: Generated<number>;
+  name: string;
+  role: ConsoleRole;
+  /** null: every merchant; else the only merchants this operator sees and acts on. */
+  merchant_ids: ColumnType<string[] | null, string | null, string | null>;
+  /** `scrypt$ln=15,r=8,p=1$salt$hash`: the parameters travel with the hash. */
+  password_hash: string;
+  /** The TOTP secret, sealed (AES-256-GCM); null without a second factor. */
+  totp_secret: ColumnType<unknown | null, string | null, string | null>;
+  /** The last 30-second step a code was accepted for: a code is good once. */
+  totp_last_step: number | null;
+  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  create_date: Timestamp;
+  update_date: Timestamp;
+}
+
+export type ConsoleRole = 'viewer' | 'operator' | 'admin';
+
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the session id the cookie carries. */
+  id_hash: string;
+  user_id: number;
+  /** totp: the password was right, the second factor is still due; full: signed in. */
+  stage: 'totp' | 'full';
+  /** A sealed TOTP secret offered for enrolment, until a code confirms it. */
+  pending_totp: ColumnType<unknown | null, string | null | undefined, string | null>;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface ConsoleAuditTable {
+  id: Generated<number>;
+  at: Timestamp;
+  actor_id: number | null;
+  actor_name: string | null;
+  action: string;
+  target: string | null;
+  before: ColumnType<unknown, string | null, never>;
+  after: ColumnType<unknown, string | null, never>;
+  ip: string | null;
+  user_agent: string | null;
+}
+
 export interface Database {
   payment_orders: PaymentOrdersTable;
   payment_refunds: PaymentRefundsTable;
@@ -249,6 +296,9 @@ export interface Database {
   reconciled_days: ReconciledDaysTable;
   service_instances: ServiceInstancesTable;
   checkouts: CheckoutsTable;
+  console_users: ConsoleUsersTable;
+  console_sessions: ConsoleSessionsTable;
+  console_audit: ConsoleAuditTable;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;
@@ -261,3 +311,6 @@ export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
 export type WebhookEventRow = Selectable<WebhookEventsTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
+export type ConsoleUserRow = Selectable<ConsoleUsersTable>;
+export type ConsoleSessionRow = Selectable<ConsoleSessionsTable>;
+export type ConsoleAuditRow = Selectable<ConsoleAuditTable>;
