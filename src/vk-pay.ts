@@ -32,6 +32,7 @@ import {
   startRefund,
 } from './service/refunds.ts';
 import { listReviews, resolveReview } from './service/reviews.ts';
+import type { Route } from './service/routing.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
 import {
@@ -71,6 +72,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   providers?: Provider[];
   /** The base URL gateways reach this service on, for notify URLs. */
   publicUrl?: string;
+  /** Each merchant's routes (by merchant id): which gateway account takes a new payment. */
+  routes?: Record<string, Route[]>;
   /** Encrypt these fields of `custom` at rest (AES-256-GCM, rotating keys). */
   sealing?: SealingConfig | null;
   /** Merchant webhooks: configured endpoints, the key sealing API-made secrets, retry time factor. */
@@ -168,6 +171,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     now,
     providers = [],
     publicUrl,
+    routes,
     sealing,
     webhooks,
     ...overrides
@@ -217,6 +221,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     gatewayObservers: [],
     sealer: sealing ? createFieldSealer(sealing) : null,
     providers: new Map(providers.map((provider) => [provider.name, provider])),
+    routes: new Map(Object.entries(routes ?? {})),
     publicUrl: publicUrl ?? 'http://127.0.0.1:3000',
     webhooks: {
       settings: webhookSettings,

@@ -286,6 +286,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `alter table payment_orders add column attempts jsonb not null default '[]'::jsonb`,
     ],
   },
+  {
+    id: 10,
+    name: 'gateway accounts and routes',
+    statements: [
+      // The merchant's gateway account that took the order: queries, closes, refunds and callbacks
+      // go through it whatever the routes say later. The route and its side, when a route chose it.
+      `alter table payment_orders add column account text not null default 'default'`,
+      `alter table payment_orders add column route text`,
+      `alter table payment_orders add column variant text`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

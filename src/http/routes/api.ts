@@ -349,6 +349,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         user_id: body.user_id,
         custom: body.custom,
         clientIp: body.context?.clientIp ?? request.ip,
+        platform: body.context?.platform ?? null,
         userAgent: userAgent ?? null,
         returnUrl: body.return_url ?? null,
         expireAt: body.time_expire ? new Date(now() + body.time_expire * 1000) : null,
