@@ -20,6 +20,7 @@ import {
   createOrder,
   getOrder,
 } from './payments.ts';
+import { shareOverrides } from './route-overrides.ts';
 import { chooseAccount, type RouteChoice } from './routing.ts';
 import { storeFailure } from './store-failure.ts';
 
@@ -62,14 +63,18 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
     orderTypes: context.handlers.orderTypes(),
   });
   const provider = providerFor(context, String(request.provider));
-  const choice = chooseAccount(context.routes.get(request.merchantId) ?? [], {
-    provider: params.provider,
-    scene: params.scene,
-    type: params.type,
-    platform: request.platform ?? null,
-    userId: params.userId,
-    outTradeNo: params.outTradeNo,
-  });
+  const choice = chooseAccount(
+    context.routes.get(request.merchantId) ?? [],
+    {
+      provider: params.provider,
+      scene: params.scene,
+      type: params.type,
+      platform: request.platform ?? null,
+      userId: params.userId,
+      outTradeNo: params.outTradeNo,
+    },
+    await shareOverrides(context, request.merchantId),
+  );
   const identity = {
     ...provider.identity(request.merchantId, request.scene as Scene, choice.account),
     ...choice,

@@ -252,10 +252,30 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  route_overrides: RouteOverridesTable;
+  route_override_changes: RouteOverrideChangesTable;
   vk_pay_settings: SettingsTable;
   reconciled_days: ReconciledDaysTable;
   service_instances: ServiceInstancesTable;
   checkouts: CheckoutsTable;
+}
+
+export interface RouteOverridesTable {
+  merchant_id: string;
+  route_id: string;
+  share: number;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+export interface RouteOverrideChangesTable {
+  id: Generated<number>;
+  merchant_id: string;
+  route_id: string;
+  share_before: number | null;
+  share_after: number;
+  changed_by: string;
+  changed_at: Timestamp;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;

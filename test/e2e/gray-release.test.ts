@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf, type Route } from '../../src/service/routing.ts';
 import { backends } from '../support/backends.ts';
-import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
+import { signed } from '../support/signed-client.ts';
+import {
+  API_APP,
+  eventually,
+  MERCHANT,
+  startWxpayHarness,
+  tradeNumbers,
+  type WxpayHarness,
+} from './harness.ts';
 
 const tradeNo = tradeNumbers('GR');
 const ROUTE: Route = {
@@ -130,5 +138,75 @@ describe.each(backends)('gray release of a WeChat Pay account on $name', (backen
       rawBody: Buffer.from('{}'),
     });
     expect(outcome).toMatchObject({ outcome: 'unknown_merchant', ack: { status: 404 } });
+  });
+
+  // Last: it leaves the route rolled back.
+  it('a rollback sends new payments to stable and closes the canary side at the gateway; a failed close opens a review', async () => {
+    const canaryUser = userOn('canary');
+    const canaryMch = h.accounts.canary!.mchId;
+    const unpaid = [tradeNo(), tradeNo()];
+    const stuck = tradeNo();
+    const paidNo = tradeNo();
+    for (const no of [...unpaid, stuck, paidNo]) await pay(no, canaryUser);
+    await h.control('POST', `/trades/${canaryMch}/${paidNo}/pay`);
+    await eventually(
+      () => status(paidNo),
+      (order) => order.status === 'SUCCESS',
+    );
+    const stableNo = tradeNo();
+    await pay(stableNo, userOn('stable'));
+    await h.control('POST', '/faults', {
+      kind: 'signTest',
+      operation: 'close',
+      outTradeNo: stuck,
+      times: 'always',
+    });
+
+    const unknown = await h.app.inject(signed(API_APP, 'POST', '/api/routes/nope/rollback', {}));
+    expect(unknown.json()).toMatchObject({ code: 40005 });
+    const response = await h.app.inject(signed(API_APP, 'POST', `/api/routes/${ROUTE.id}/rollback`, {}));
+    await h.control('DELETE', '/faults');
+    const { code, data: report } = response.json();
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ route: { id: ROUTE.id, share: 0, stable: 'default' }, reviewed: 1 });
+    expect(report.closed).toBeGreaterThanOrEqual(unpaid.length);
+
+    // The canary side's unpaid orders are closed here and at the canary merchant of the emulator.
+    for (const no of unpaid) {
+      expect((await status(no)).status).toBe('CLOSED');
+      expect((await h.control('POST', `/trades/${canaryMch}/${no}/pay`)).status).not.toBe(200);
+    }
+    const reviews = (await h.vkPay.listReviews(MERCHANT)).filter((review) => review.outTradeNo === stuck);
+    expect(reviews).toMatchObject([{ kind: 'rollback_close_failed', details: { route: ROUTE.id } }]);
+    expect((await status(stuck)).status).toBe('NOTPAY');
+    // The stable side is untouched; the paid canary order stays paid and refunds through its own account.
+    expect((await status(stableNo)).status).toBe('NOTPAY');
+    expect((await status(paidNo)).status).toBe('SUCCESS');
+    await h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: paidNo,
+      out_refund_no: `${paidNo}R`,
+      refund_fee: 1000,
+    });
+    expect((await h.control('POST', `/refunds/${canaryMch}/${paidNo}R/succeed`)).status).toBe(200);
+    await eventually(
+      () => status(paidNo),
+      (order) => order.status === 'REFUNDED',
+    );
+
+    // A canary user's next payment goes to the stable account.
+    const next = await pay(tradeNo(), canaryUser);
+    expect(next.order).toMatchObject({ account: 'default', route: ROUTE.id, variant: 'stable' });
+
+    const changes = await h.vkPay.store.db.selectFrom('route_override_changes').selectAll().execute();
+    expect(changes).toMatchObject([
+      {
+        merchant_id: MERCHANT,
+        route_id: ROUTE.id,
+        share_before: null,
+        share_after: 0,
+        changed_by: 'app:app1',
+      },
+    ]);
   });
 });
