@@ -32,6 +32,8 @@ import {
   startRefund,
 } from './service/refunds.ts';
 import { listReviews, resolveReview } from './service/reviews.ts';
+import { rollbackRoute, watchRouteChanges } from './service/route-overrides.ts';
+import type { Route } from './service/routing.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
 import {
@@ -71,6 +73,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   providers?: Provider[];
   /** The base URL gateways reach this service on, for notify URLs. */
   publicUrl?: string;
+  /** Each merchant's routes (by merchant id): which gateway account takes a new payment. */
+  routes?: Record<string, Route[]>;
   /** Encrypt these fields of `custom` at rest (AES-256-GCM, rotating keys). */
   sealing?: SealingConfig | null;
   /** Merchant webhooks: configured endpoints, the key sealing API-made secrets, retry time factor. */
@@ -117,6 +121,11 @@ export interface VkPay {
     filter?: Parameters<typeof listReconciledDays>[1],
   ): ReturnType<typeof listReconciledDays>;
   /** Cases a person must settle (money the order could not take, refunds the gateway could not finish). */
+  /**
+   * Sends every new payment of a route to its stable account on every instance, then closes the
+   * canary side's unpaid orders at their gateway; a close that fails opens a review.
+   */
+  rollbackRoute(merchantId: string, routeId: string, changedBy: string): ReturnType<typeof rollbackRoute>;
   listReviews(
     merchantId: string,
     options?: Parameters<typeof listReviews>[2],
@@ -168,6 +177,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     now,
     providers = [],
     publicUrl,
+    routes,
     sealing,
     webhooks,
     ...overrides
@@ -217,6 +227,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     gatewayObservers: [],
     sealer: sealing ? createFieldSealer(sealing) : null,
     providers: new Map(providers.map((provider) => [provider.name, provider])),
+    routes: new Map(Object.entries(routes ?? {})),
     publicUrl: publicUrl ?? 'http://127.0.0.1:3000',
     webhooks: {
       settings: webhookSettings,
@@ -226,8 +237,10 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       wake: () => worker?.wake(),
     },
   };
+  let unwatchRoutes: () => void = () => {};
   try {
     await syncConfiguredEndpoints(context);
+    unwatchRoutes = await watchRouteChanges(context);
   } catch (error) {
     await cache.close();
     await store.close();
@@ -258,6 +271,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     handleNotify: (request) => handleNotify(context, request),
     reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
     listReconciledDays: (filter) => listReconciledDays(context, filter),
+    rollbackRoute: (merchantId, routeId, changedBy) => rollbackRoute(context, merchantId, routeId, changedBy),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>
@@ -283,6 +297,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       const running = worker;
       worker = null;
       await running?.stop();
+      unwatchRoutes();
       await cache.close();
       await store.close();
     },

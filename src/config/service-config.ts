@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
+import type { Route } from '../service/routing.ts';
 import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
 import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
@@ -19,6 +20,7 @@ import {
   loadConfig,
   type VkPayConfig,
 } from './config.ts';
+import { configuredAccounts, routesOf } from './routes.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import {
   type ApiApp,
@@ -40,6 +42,8 @@ export interface ServiceConfig extends VkPayConfig {
   wxpay: WxpayMerchantConfig[];
   /** Alipay apps, checked by the Alipay provider when it is created. */
   alipay: Record<string, unknown>[];
+  /** Each merchant's routes: which of its gateway accounts takes a new payment. */
+  routes: Record<string, Route[]>;
   /** Mount the gateway emulators on this service (development and testing only). */
   sandbox: { enabled: boolean; timeFactor: number };
   /** Serve HTTPS directly with this certificate and key (PEM), instead of behind a TLS proxy. */
@@ -422,6 +426,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     security,
     wxpay,
     alipay,
+    routes: routesOf(file.routes, configuredAccounts({ wxpay, alipay })),
     sandbox,
     tls,
     checkoutSecret,

@@ -24,6 +24,8 @@ export interface PaymentResult {
   /** The gateway merchant and app the payment went to; checked against the order's. */
   mchId?: string | null;
   appId?: string | null;
+  /** The merchant's account whose keys verified a callback; checked against the order's. */
+  account?: string;
   paidAt?: Date | null;
   /** The gateway's event id (WeChat notification id, Alipay notify_id), recorded once. */
   eventId?: string | null;
@@ -56,6 +58,8 @@ export interface RefundResult {
 /** What a provider needs to create a payment at the gateway. */
 export interface PaymentOrder {
   merchantId: string;
+  /** Which of the merchant's gateway accounts takes it; `default` when unset. */
+  account?: string;
   outTradeNo: string;
   totalFen: Fen;
   subject: string;
@@ -82,6 +86,8 @@ export interface CreatedPayment {
 
 export interface RefundRequest {
   merchantId: string;
+  /** The account that took the payment; `default` when unset. */
+  account?: string;
   outTradeNo: string;
   outRefundNo: string;
   refundFen: Fen;
@@ -124,12 +130,16 @@ export interface GatewayIdentity {
 
 export interface Provider {
   readonly name: string;
-  /** Which gateway merchant and app take this merchant's payments in this scene; throws 40001 if unknown. */
-  identity(merchantId: string, scene: Scene): GatewayIdentity;
+  /**
+   * Which gateway merchant and app take this merchant's payments in this scene through one of its
+   * accounts (`default` when unset); throws 40001 if unknown.
+   */
+  identity(merchantId: string, scene: Scene, account?: string): GatewayIdentity;
   createPayment(order: PaymentOrder): Promise<CreatedPayment>;
   /** By our number, or by the gateway's when `transactionId` is given. */
   queryPayment(query: {
     merchantId: string;
+    account?: string;
     outTradeNo: string;
     transactionId?: string;
   }): Promise<PaymentResult>;
@@ -137,15 +147,28 @@ export interface Provider {
    * Closes an unpaid payment so the gateway takes no payment for it. `absent`: the gateway has no
    * trade for it yet (an unscanned Alipay QR) and may still create one when the buyer scans.
    */
-  closePayment(query: { merchantId: string; outTradeNo: string }): Promise<'closed' | 'absent' | void>;
+  closePayment(query: {
+    merchantId: string;
+    account?: string;
+    outTradeNo: string;
+  }): Promise<'closed' | 'absent' | void>;
   refund(request: RefundRequest): Promise<RefundResult>;
   /** Alipay needs the order's number beside the refund's; WeChat ignores it. */
-  queryRefund(query: { merchantId: string; outRefundNo: string; outTradeNo: string }): Promise<RefundResult>;
-  /** Verifies (and decrypts) a callback from its raw bytes; throws PayError 40002 when it does not verify. */
+  queryRefund(query: {
+    merchantId: string;
+    account?: string;
+    outRefundNo: string;
+    outTradeNo: string;
+  }): Promise<RefundResult>;
+  /**
+   * Verifies (and decrypts) a callback from its raw bytes with the keys of the merchant's account
+   * (`default` when unset); throws PayError 40002 when it does not verify.
+   */
   parseNotify(
     merchantId: string,
     headers: Record<string, string | string[] | undefined>,
     rawBody: Buffer,
+    account?: string,
   ): Promise<NotifyEvent>;
   /** The answer in the gateway's format: `accepted` stops its resends, anything else asks for another. */
   ackNotify(answer: NotifyAnswer, error?: PayError): NotifyAck;
@@ -155,11 +178,13 @@ export interface Provider {
    */
   applyAbnormalRefund?(request: AbnormalRefundRequest): Promise<RefundResult>;
   /** The gateway's trade bill of one China date (YYYY-MM-DD), for reconciliation; where there is one. */
-  downloadTradeBill?(merchantId: string, date: string): Promise<TradeBill>;
+  downloadTradeBill?(merchantId: string, date: string, account?: string): Promise<TradeBill>;
   /** How many days back the gateway keeps trade bills: reconciliation catches up within them. */
   readonly billWindowDays?: number;
   /** The merchants this provider is configured for. */
   merchantIds?(): string[];
+  /** A merchant's configured accounts (`default` first when it has one); empty when unknown. */
+  accounts?(merchantId: string): string[];
 }
 
 /** One line of a trade bill: a payment on the day it succeeded, or a refund on the day it was accepted. */
@@ -191,6 +216,7 @@ export interface TradeBill {
 
 export interface AbnormalRefundRequest {
   merchantId: string;
+  account?: string;
   outRefundNo: string;
   /** The gateway's refund id (WeChat refund_id). */
   refundId: string;

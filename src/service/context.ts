@@ -8,6 +8,7 @@ import type { Provider } from '../providers/provider.ts';
 import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
 import type { HandlerRegistry } from './handlers.ts';
+import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
 import type { WebhookRuntime } from './webhook-settings.ts';
 
@@ -25,6 +26,8 @@ export interface ServiceContext {
   orderExpireMs: number;
   /** The configured gateways by name (wxpay, alipay, ...). */
   providers: Map<string, Provider>;
+  /** Each merchant's routes, which choose the gateway account of a new payment (first match wins). */
+  routes: Map<string, Route[]>;
   /** Seals configured fields of `custom` before they are stored; handlers get them open. */
   sealer: FieldSealer | null;
   /** Told of every gateway call (metrics). A throwing observer is ignored. */

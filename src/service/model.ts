@@ -29,6 +29,11 @@ export interface Order {
   version: number;
   /** Gateways the buyer was offered this order at before its current one, each closed there. */
   attempts: OrderAttempt[];
+  /** The merchant's gateway account that takes the payment, its callbacks and refunds. */
+  account: string;
+  /** The route that chose the account and its side (`stable`, `canary`); null without a route. */
+  route: string | null;
+  variant: string | null;
 }
 
 export interface Refund {
@@ -74,6 +79,9 @@ export function toOrder(row: OrderRow): Order {
     updatedAt: iso(row.update_date)!,
     version: row.version,
     attempts: row.attempts ?? [],
+    account: row.account ?? 'default',
+    route: row.route ?? null,
+    variant: row.variant ?? null,
   };
 }
 

@@ -6,6 +6,7 @@
  * sending it again would change nothing. Only our own failures ask the gateway to send it again.
  */
 import { isPayError, PayError } from '../core/errors.ts';
+import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { NotifyAck, NotifyEvent, Provider } from '../providers/provider.ts';
 import { hasNotifyEvent, insertNotifyEvent } from '../store/journal.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
@@ -18,6 +19,8 @@ import { storeFailure } from './store-failure.ts';
 export interface NotifyRequest {
   provider: string;
   merchantId: string;
+  /** The merchant's gateway account the callback is for (from its URL); `default` when unset. */
+  account?: string;
   headers: Record<string, string | string[] | undefined>;
   rawBody: Buffer;
   ip?: string | null;
@@ -73,6 +76,7 @@ const UNAPPLICABLE_CAUSES: Readonly<Record<string, string>> = {
   '40001 refund_fee': 'refund_amount_mismatch',
   '40002 mch_id': 'other_merchant',
   '40002 app_id': 'other_merchant',
+  '40002 account': 'other_merchant',
   '40002 provider': 'other_gateway',
 };
 
@@ -105,10 +109,14 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
       error: error as PayError,
     };
   }
-  if (provider.merchantIds && !provider.merchantIds().includes(request.merchantId)) {
+  const account = request.account ?? DEFAULT_ACCOUNT;
+  const unknownMerchant = provider.merchantIds && !provider.merchantIds().includes(request.merchantId);
+  if (unknownMerchant || (provider.accounts && !provider.accounts(request.merchantId).includes(account))) {
     const error = new PayError(40001, {
-      field: 'merchantId',
-      message: `no ${provider.name} merchant ${JSON.stringify(request.merchantId.slice(0, 64))} is configured`,
+      field: unknownMerchant ? 'merchantId' : 'account',
+      message: unknownMerchant
+        ? `no ${provider.name} merchant ${JSON.stringify(request.merchantId.slice(0, 64))} is configured`
+        : `${provider.name} merchant ${request.merchantId.slice(0, 64)} has no account ${JSON.stringify(account.slice(0, 64))}`,
     });
     await rejectCallback(context, provider.name, request, error, 'unknown_merchant');
     return {
@@ -121,7 +129,7 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
   const started = performance.now();
   let event: NotifyEvent;
   try {
-    event = await provider.parseNotify(request.merchantId, request.headers, request.rawBody);
+    event = await provider.parseNotify(request.merchantId, request.headers, request.rawBody, account);
   } catch (error) {
     const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
     const reason = REFUSED_CODES.get(payError.code);
@@ -139,7 +147,7 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     return { ack: provider.ackNotify('retry', payError), outcome: String(payError.code), error: payError };
   }
   try {
-    return await applyEvent(context, provider, request.merchantId, event);
+    return await applyEvent(context, provider, request.merchantId, account, event);
   } catch (error) {
     // Our own failure (the store, a bug): the gateway must send it again.
     const payError = storeFailure(error);
@@ -152,6 +160,7 @@ async function applyEvent(
   context: ServiceContext,
   provider: Provider,
   merchantId: string,
+  account: string,
   event: NotifyEvent,
 ): Promise<NotifyOutcome> {
   const accepted = (outcome: string, error?: PayError): NotifyOutcome => ({
@@ -166,7 +175,13 @@ async function applyEvent(
   }
   try {
     if (event.kind === 'payment') {
-      const applied = await applyPaymentResult(context, { ...event.result, merchantId, source: 'notify' });
+      // Verified with this account's keys: it may only settle an order of the same account.
+      const applied = await applyPaymentResult(context, {
+        ...event.result,
+        merchantId,
+        account,
+        source: 'notify',
+      });
       if (applied.outcome === 'handler_failed') {
         return {
           ack: provider.ackNotify('retry', applied.error),

@@ -5,6 +5,7 @@
 import { PayError } from '../core/errors.ts';
 import { isFinal, isPaid } from '../core/states.ts';
 import { type Scene, validatePaymentInput } from '../core/validate.ts';
+import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { ClientPayParams } from '../providers/provider.ts';
 import { findOrder, lockOrder, updateOrder } from '../store/orders.ts';
 import type { OrderAttempt } from '../store/schema.ts';
@@ -19,6 +20,8 @@ import {
   createOrder,
   getOrder,
 } from './payments.ts';
+import { shareOverrides } from './route-overrides.ts';
+import { chooseAccount, type RouteChoice } from './routing.ts';
 import { storeFailure } from './store-failure.ts';
 
 export interface PayRequest extends Omit<CreateOrderRequest, 'mchId' | 'appId'> {
@@ -26,6 +29,8 @@ export interface PayRequest extends Omit<CreateOrderRequest, 'mchId' | 'appId'> 
   returnUrl?: string | null;
   /** Extra gateway fields passed through unchanged. */
   other?: Record<string, unknown>;
+  /** The client platform (mp-weixin, app, h5, ...), matched by routes. */
+  platform?: string | null;
   /**
    * The buyer chose another method for an unpaid order: its attempt at the first gateway is closed
    * there and the order moves to this provider (the cashier's "pay another way").
@@ -39,18 +44,51 @@ export interface PayResponse {
   client: ClientPayParams;
 }
 
-export function notifyUrl(context: ServiceContext, provider: string, merchantId: string): string {
-  return `${context.publicUrl.replace(/\/+$/, '')}/notify/${provider}/${encodeURIComponent(merchantId)}`;
+/** Where a gateway calls back for one of a merchant's accounts; the `default` account keeps the short URL. */
+export function notifyUrl(
+  context: ServiceContext,
+  provider: string,
+  merchantId: string,
+  account = DEFAULT_ACCOUNT,
+): string {
+  const base = `${context.publicUrl.replace(/\/+$/, '')}/notify/${provider}/${encodeURIComponent(merchantId)}`;
+  return account === DEFAULT_ACCOUNT ? base : `${base}/${encodeURIComponent(account)}`;
 }
 
 /** Creates the order (idempotent on out_trade_no) and the gateway payment for its scene. */
 export async function pay(context: ServiceContext, request: PayRequest): Promise<PayResponse> {
   // Every parameter problem is reported before anything else is looked up.
-  validatePaymentInput(request, { ...context.rules, orderTypes: context.handlers.orderTypes() });
+  const params = validatePaymentInput(request, {
+    ...context.rules,
+    orderTypes: context.handlers.orderTypes(),
+  });
   const provider = providerFor(context, String(request.provider));
-  const identity = provider.identity(request.merchantId, request.scene as Scene);
+  const choice = chooseAccount(
+    context.routes.get(request.merchantId) ?? [],
+    {
+      provider: params.provider,
+      scene: params.scene,
+      type: params.type,
+      platform: request.platform ?? null,
+      userId: params.userId,
+      outTradeNo: params.outTradeNo,
+    },
+    await shareOverrides(context, request.merchantId),
+  );
+  const identity = {
+    ...provider.identity(request.merchantId, request.scene as Scene, choice.account),
+    ...choice,
+  };
   if (request.switchProvider) await switchProvider(context, request, identity);
-  const { order } = await createOrder(context, { ...request, mchId: identity.mchId, appId: identity.appId });
+  // An order made earlier by the same request keeps the account it was created with.
+  const { order } = await createOrder(context, {
+    ...request,
+    mchId: identity.mchId,
+    appId: identity.appId,
+    account: choice.account,
+    route: choice.route,
+    variant: choice.variant,
+  });
   const created = await gatewayCall(
     context,
     {
@@ -65,13 +103,14 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
     () =>
       provider.createPayment({
         merchantId: order.merchantId,
+        account: order.account,
         outTradeNo: order.outTradeNo,
         totalFen: order.totalFen,
         subject: order.subject,
         scene: order.scene as Scene,
         openid: order.openid,
         clientIp: request.clientIp ?? null,
-        notifyUrl: notifyUrl(context, provider.name, order.merchantId),
+        notifyUrl: notifyUrl(context, provider.name, order.merchantId, order.account),
         returnUrl: request.returnUrl ?? null,
         expireAt: order.expireAt ? new Date(order.expireAt) : null,
         ...(request.other ? { other: request.other } : {}),
@@ -188,7 +227,12 @@ async function syncWithGateway(context: ServiceContext, order: Order): Promise<O
       amount: order.totalFen,
       userId: order.userId,
     },
-    () => provider.queryPayment({ merchantId: order.merchantId, outTradeNo: order.outTradeNo }),
+    () =>
+      provider.queryPayment({
+        merchantId: order.merchantId,
+        account: order.account,
+        outTradeNo: order.outTradeNo,
+      }),
   );
   const applied = await applyPaymentResult(context, {
     ...result,
@@ -212,7 +256,12 @@ async function syncEarlierAttempts(context: ServiceContext, order: Order): Promi
     const result = await gatewayCall(
       context,
       { type: 'query', provider: provider.name, outTradeNo: order.outTradeNo, amount: order.totalFen },
-      () => provider.queryPayment({ merchantId: order.merchantId, outTradeNo: order.outTradeNo }),
+      () =>
+        provider.queryPayment({
+          merchantId: order.merchantId,
+          account: attempt.account ?? DEFAULT_ACCOUNT,
+          outTradeNo: order.outTradeNo,
+        }),
     );
     if (result.status !== 'SUCCESS') continue;
     current = (
@@ -228,7 +277,11 @@ async function closeEarlierAttempts(context: ServiceContext, order: Order): Prom
     const provider = attempt.closed === 'absent' ? context.providers.get(attempt.provider) : undefined;
     if (!provider) continue;
     try {
-      await provider.closePayment({ merchantId: order.merchantId, outTradeNo: order.outTradeNo });
+      await provider.closePayment({
+        merchantId: order.merchantId,
+        account: attempt.account ?? DEFAULT_ACCOUNT,
+        outTradeNo: order.outTradeNo,
+      });
     } catch (error) {
       context.logger.warn(
         { err: error, outTradeNo: order.outTradeNo, provider: attempt.provider },
@@ -249,7 +302,7 @@ async function closeEarlierAttempts(context: ServiceContext, order: Order): Prom
 async function switchProvider(
   context: ServiceContext,
   request: PayRequest,
-  identity: { mchId: string | null; appId: string | null },
+  identity: { mchId: string | null; appId: string | null } & RouteChoice,
 ): Promise<void> {
   const { db } = context.store;
   const row = await findOrder(db, request.merchantId, String(request.out_trade_no));
@@ -268,7 +321,12 @@ async function switchProvider(
     const answer = await gatewayCall(
       context,
       { type: 'close', provider: current.name, outTradeNo: row.out_trade_no, amount: row.total_fee },
-      () => current.closePayment({ merchantId: row.merchant_id, outTradeNo: row.out_trade_no }),
+      () =>
+        current.closePayment({
+          merchantId: row.merchant_id,
+          account: row.account,
+          outTradeNo: row.out_trade_no,
+        }),
     );
     if (answer === 'absent') closed = 'absent';
   } catch (error) {
@@ -293,6 +351,7 @@ async function switchProvider(
           scene: locked.scene,
           mch_id: locked.mch_id,
           app_id: locked.app_id,
+          account: locked.account,
           closed,
           at: context.now().toISOString(),
         },
@@ -306,6 +365,9 @@ async function switchProvider(
           scene: String(request.scene),
           mch_id: identity.mchId,
           app_id: identity.appId,
+          account: identity.account,
+          route: identity.route,
+          variant: identity.variant,
           attempts: JSON.stringify(attempts),
         },
         context.now(),
@@ -349,7 +411,7 @@ export async function closePayment(
     await gatewayCall(
       context,
       { type: 'close', provider: provider.name, outTradeNo, amount: order.totalFen },
-      () => provider.closePayment({ merchantId, outTradeNo }),
+      () => provider.closePayment({ merchantId, account: order.account, outTradeNo }),
     );
   } catch (error) {
     if (!(error instanceof PayError)) throw error;

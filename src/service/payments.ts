@@ -24,6 +24,10 @@ export interface CreateOrderRequest extends PaymentInput {
   /** The gateway merchant and app that will take the payment; results must come from them. */
   mchId?: string | null;
   appId?: string | null;
+  /** The merchant's gateway account that takes it (`default` when unset), and the route that chose it. */
+  account?: string;
+  route?: string | null;
+  variant?: string | null;
   clientIp?: string | null;
   expireAt?: Date | null;
   /** Made by a buyer's choice in the cashier: claims the checkout, refused once it is cancelled. */
@@ -68,6 +72,9 @@ export async function createOrder(
     custom: JSON.stringify(storableCustom(context, params.custom)),
     mch_id: request.mchId ?? null,
     app_id: request.appId ?? null,
+    account: request.account ?? 'default',
+    route: request.route ?? null,
+    variant: request.variant ?? null,
     client_ip: request.clientIp ?? null,
     expire_at: request.expireAt ?? new Date(context.now().getTime() + context.orderExpireMs),
     next_check_at: new Date(context.now().getTime() + FIRST_CHECK_MS),
@@ -361,6 +368,7 @@ async function applyInTransaction(
       scene: row.scene,
       mch_id: row.mch_id,
       app_id: row.app_id,
+      account: row.account,
       closed: 'open',
       at: context.now().toISOString(),
     };
@@ -372,6 +380,7 @@ async function applyInTransaction(
           scene: earlier.scene,
           mch_id: earlier.mch_id,
           app_id: earlier.app_id,
+          account: earlier.account ?? 'default',
           attempts: JSON.stringify([
             ...(row.attempts ?? []).filter((attempt) => attempt !== earlier),
             moved.displaced,
@@ -414,6 +423,7 @@ function markPaidIfPayable(
       amountFen: result.amountFen,
       mchId: result.mchId ?? null,
       appId: result.appId ?? null,
+      account: result.account ?? null,
     },
     {
       status: 'SUCCESS',
@@ -468,6 +478,7 @@ function checkResultMatchesOrder(row: OrderRow, result: PaymentResult, earlier?:
   }
   const binding = earlier ?? row;
   for (const [field, expected, actual] of [
+    ['account', binding.account ?? 'default', result.account],
     ['mch_id', binding.mch_id, result.mchId],
     ['app_id', binding.app_id, result.appId],
   ] as const) {

@@ -57,12 +57,13 @@ export async function refund(context: ServiceContext, request: StartRefundReques
       () =>
         provider.refund({
           merchantId: order.merchantId,
+          account: order.account,
           outTradeNo: order.outTradeNo,
           outRefundNo: pending.outRefundNo,
           refundFen: pending.refundFen,
           totalFen: order.totalFen,
           reason: pending.reason,
-          notifyUrl: notifyUrl(context, provider.name, order.merchantId),
+          notifyUrl: notifyUrl(context, provider.name, order.merchantId, order.account),
         }),
     );
   } catch (error) {
@@ -178,7 +179,7 @@ async function askAboutRefund(
   const found = await context.store.db
     .selectFrom('payment_refunds')
     .innerJoin('payment_orders', 'payment_orders.id', 'payment_refunds.order_id')
-    .select(['payment_orders.provider', 'payment_refunds.out_trade_no'])
+    .select(['payment_orders.provider', 'payment_orders.account', 'payment_refunds.out_trade_no'])
     .where('payment_refunds.merchant_id', '=', merchantId)
     .where('payment_refunds.out_refund_no', '=', outRefundNo)
     .executeTakeFirst();
@@ -188,7 +189,13 @@ async function askAboutRefund(
   const answer = await gatewayCall(
     context,
     { type: 'refund_query', provider: provider.name, outTradeNo: found.out_trade_no },
-    () => provider.queryRefund({ merchantId, outRefundNo, outTradeNo: found.out_trade_no }),
+    () =>
+      provider.queryRefund({
+        merchantId,
+        account: found.account,
+        outRefundNo,
+        outTradeNo: found.out_trade_no,
+      }),
   );
   const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' });
   return { refund: applied.refund, order: applied.order, resendable: answer.resendable === true };
@@ -245,7 +252,7 @@ export async function applyAbnormalRefund(
       outTradeNo: order.outTradeNo,
       amount: current.refundFen,
     },
-    () => send({ merchantId, outRefundNo, refundId, ...recipient }),
+    () => send({ merchantId, account: order.account, outRefundNo, refundId, ...recipient }),
   );
   const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'request' });
   await closeReview(

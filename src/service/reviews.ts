@@ -22,6 +22,7 @@ export const REVIEW_KINDS = [
   'unapplicable_callback',
   'close_failed',
   'refund_conflict',
+  'rollback_close_failed',
 ] as const;
 export type ReviewKind = (typeof REVIEW_KINDS)[number];
 
@@ -37,6 +38,8 @@ export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
     "the gateway's trade bill and this service disagree (details.reason): compare the two and correct the side that is wrong",
   refund_conflict:
     'the gateway refunded a refund recorded here as refused, and the order has no refundable amount left for it: compare the refunds with the gateway and reverse the extra one',
+  rollback_close_failed:
+    "a route was rolled back but the gateway would not close this unpaid order of its canary account (details.gatewayCode): close it in that account's merchant platform, or check whether the buyer paid",
   close_failed:
     'the order expired but the gateway would not close it (details.gatewayCode): close it in the merchant platform, or check whether the buyer paid',
   webhook_exhausted:

@@ -370,6 +370,36 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index if not exists payment_reviews_listing on payment_reviews (create_date, id)',
     ],
   },
+  {
+    id: 10,
+    name: 'gateway accounts and routes',
+    statements: [
+      // The merchant's gateway account that took the order: queries, closes, refunds and callbacks
+      // go through it whatever the routes say later. The route and its side, when a route chose it.
+      `alter table payment_orders add column account text not null default 'default'`,
+      `alter table payment_orders add column route text`,
+      `alter table payment_orders add column variant text`,
+      // A route's share as changed at run time (a rollback sets 0), over the config file's.
+      `create table route_overrides (
+        merchant_id text not null,
+        route_id text not null,
+        share double precision not null,
+        updated_by text not null,
+        updated_at timestamptz not null default now(),
+        primary key (merchant_id, route_id)
+      )`,
+      // Every change of an override: who, when, the share before (null: the file's) and after.
+      `create table route_override_changes (
+        id serial primary key,
+        merchant_id text not null,
+        route_id text not null,
+        share_before double precision,
+        share_after double precision not null,
+        changed_by text not null,
+        changed_at timestamptz not null default now()
+      )`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

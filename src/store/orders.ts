@@ -64,6 +64,9 @@ export interface OrderChange {
   scene?: string;
   mch_id?: string | null;
   app_id?: string | null;
+  account?: string;
+  route?: string | null;
+  variant?: string | null;
   attempts?: string;
 }
 
@@ -97,6 +100,8 @@ export interface PayableMatch {
   /** The gateway merchant and app of the result; an order that recorded others does not match. */
   mchId: string | null;
   appId: string | null;
+  /** The account whose keys verified a callback; null for a query (asked through the order's own). */
+  account?: string | null;
 }
 
 /**
@@ -118,6 +123,7 @@ export async function payOrderIfPayable(
     .where('provider', '=', match.provider)
     .where('status', 'in', [...match.payableStatuses])
     .where('total_fee', '=', match.amountFen);
+  if (match.account) update = update.where('account', '=', match.account);
   for (const [column, actual] of [
     ['mch_id', match.mchId],
     ['app_id', match.appId],

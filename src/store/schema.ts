@@ -32,6 +32,11 @@ export interface PaymentOrdersTable {
   gateway_payload: ColumnType<unknown, string | null | undefined, string | null>;
   /** The gateways the order was offered at before its current one (JSON array of OrderAttempt). */
   attempts: ColumnType<OrderAttempt[], string | undefined, string>;
+  /** The merchant's gateway account that takes this order's payment (`default` for the first). */
+  account: ColumnType<string, string | undefined, string>;
+  /** The route that chose the account, and its side (`stable` or `canary`); null without a route. */
+  route: ColumnType<string | null, string | null | undefined, string | null>;
+  variant: ColumnType<string | null, string | null | undefined, string | null>;
   create_date: Timestamp;
   update_date: Timestamp;
   version: Generated<number>;
@@ -43,6 +48,8 @@ export interface OrderAttempt {
   scene: string;
   mch_id: string | null;
   app_id: string | null;
+  /** The account of that attempt; absent in attempts recorded before accounts existed (`default`). */
+  account?: string;
   /**
    * closed: the gateway closed it; absent: the gateway had no trade yet (an unscanned Alipay QR);
    * open: displaced by a payment through an earlier attempt, and asked to close after it.
@@ -292,6 +299,8 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  route_overrides: RouteOverridesTable;
+  route_override_changes: RouteOverrideChangesTable;
   vk_pay_settings: SettingsTable;
   reconciled_days: ReconciledDaysTable;
   service_instances: ServiceInstancesTable;
@@ -299,6 +308,24 @@ export interface Database {
   console_users: ConsoleUsersTable;
   console_sessions: ConsoleSessionsTable;
   console_audit: ConsoleAuditTable;
+}
+
+export interface RouteOverridesTable {
+  merchant_id: string;
+  route_id: string;
+  share: number;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+export interface RouteOverrideChangesTable {
+  id: Generated<number>;
+  merchant_id: string;
+  route_id: string;
+  share_before: number | null;
+  share_after: number;
+  changed_by: string;
+  changed_at: Timestamp;
 }
 
 export type OrderRow = Selectable<PaymentOrdersTable>;

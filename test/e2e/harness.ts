@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { PayError } from '../../src/core/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createAlipayProvider } from '../../src/providers/alipay/index.ts';
-import { createWxpayProvider } from '../../src/providers/wxpay/index.ts';
+import { createWxpayProvider, type WxpayMerchantConfig } from '../../src/providers/wxpay/index.ts';
 import { type RunningAlipaySandbox, startAlipaySandbox } from '../../src/sandbox/alipay/index.ts';
 import { type RunningWxpaySandbox, startWxpaySandbox } from '../../src/sandbox/wxpay/index.ts';
 import type { VkPay, VkPayOptions } from '../../src/vk-pay.ts';
@@ -33,6 +33,8 @@ export interface WxpayHarness {
   appId: string;
   /** The WeChat Pay emulator's control API (/sandbox/...). */
   control: Control;
+  /** Further WeChat Pay merchants on the same emulator, configured as accounts of MERCHANT. */
+  accounts: Record<string, { mchId: string; appId: string }>;
   alipay: { emulator: RunningAlipaySandbox; appId: string; sellerId: string; control: Control };
   close(): Promise<void>;
 }
@@ -63,15 +65,12 @@ export async function startWxpayHarness(
     alipayKeyMode?: 'publicKey' | 'certificate';
     vkPay?: VkPayOptions;
     timeoutMs?: number;
+    /** Ids of further WeChat Pay accounts of MERCHANT, each a merchant of its own on the emulator. */
+    wxpayAccounts?: string[];
   } = {},
 ): Promise<WxpayHarness> {
   const emulator = await startWxpaySandbox({ timeFactor: 0.001 });
-  const mchId = `19${randomBytes(4).readUInt32BE(0).toString().padStart(8, '0')}`;
-  const appId = 'wx8888888888888888';
-  const apiV3Key = randomBytes(16).toString('hex');
-  const serialNo = randomBytes(20).toString('hex').toUpperCase();
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-
+  const keyMode = options.keyMode ?? 'publicKey';
   const control: WxpayHarness['control'] = async (method, path, body) => {
     const response = await fetch(`${emulator.url}/sandbox${path}`, {
       method,
@@ -82,38 +81,48 @@ export async function startWxpayHarness(
     const text = await response.text();
     return { status: response.status, json: text ? JSON.parse(text) : null };
   };
-  const keyMode = options.keyMode ?? 'publicKey';
-  const registered = await control('POST', '/merchants', {
-    mchid: mchId,
-    appid: appId,
-    apiV3Key,
-    merchantSerialNo: serialNo,
-    merchantPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
-    keyMode,
-  });
-  if (registered.status !== 200)
-    throw new Error(`emulator refused the merchant: ${JSON.stringify(registered.json)}`);
-  const credentials = registered.json;
-
-  const provider = createWxpayProvider({
-    merchants: [
-      {
-        merchantId: MERCHANT,
-        mchId,
-        appId,
-        serialNo,
-        privateKey,
-        apiV3Key,
-        baseUrl: emulator.url,
-        timeoutMs: options.timeoutMs ?? 2_000,
-        retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
-        ...(credentials.publicKeyId
-          ? { wechatpayPublicKey: { id: credentials.publicKeyId, pem: credentials.publicKeyPem } }
-          : {}),
-        ...(keyMode !== 'publicKey' ? { platformCertificates: { download: true } } : {}),
-      },
-    ],
-  });
+  const accounts: WxpayHarness['accounts'] = {};
+  /** Registers one WeChat Pay merchant on the emulator and returns its configuration as MERCHANT's account. */
+  const wxpayAccount = async (account: string, appId: string): Promise<WxpayMerchantConfig> => {
+    const mchId = `19${randomBytes(4).readUInt32BE(0).toString().padStart(8, '0')}`;
+    const apiV3Key = randomBytes(16).toString('hex');
+    const serialNo = randomBytes(20).toString('hex').toUpperCase();
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const registered = await control('POST', '/merchants', {
+      mchid: mchId,
+      appid: appId,
+      apiV3Key,
+      merchantSerialNo: serialNo,
+      merchantPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }),
+      keyMode,
+    });
+    if (registered.status !== 200)
+      throw new Error(`emulator refused the merchant: ${JSON.stringify(registered.json)}`);
+    const credentials = registered.json;
+    accounts[account] = { mchId, appId };
+    return {
+      merchantId: MERCHANT,
+      ...(account === 'default' ? {} : { account }),
+      mchId,
+      appId,
+      serialNo,
+      privateKey,
+      apiV3Key,
+      baseUrl: emulator.url,
+      timeoutMs: options.timeoutMs ?? 2_000,
+      retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+      ...(credentials.publicKeyId
+        ? { wechatpayPublicKey: { id: credentials.publicKeyId, pem: credentials.publicKeyPem } }
+        : {}),
+      ...(keyMode !== 'publicKey' ? { platformCertificates: { download: true } } : {}),
+    };
+  };
+  const appId = 'wx8888888888888888';
+  const merchants = [await wxpayAccount('default', appId)];
+  for (const [i, account] of (options.wxpayAccounts ?? []).entries())
+    merchants.push(await wxpayAccount(account, `wx77777777777777${String(i).padStart(2, '0')}`));
+  const mchId = accounts.default!.mchId;
+  const provider = createWxpayProvider({ merchants });
   const alipayEmulator = await startAlipaySandbox({ timeFactor: 0.001 });
   const alipayControl = controlOf(alipayEmulator.controlUrl);
   const alipayKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -161,6 +170,7 @@ export async function startWxpayHarness(
     mchId,
     appId,
     control,
+    accounts,
     alipay: {
       emulator: alipayEmulator,
       appId: alipayApp.json.appId,

@@ -349,6 +349,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         user_id: body.user_id,
         custom: body.custom,
         clientIp: body.context?.clientIp ?? request.ip,
+        platform: body.context?.platform ?? null,
         userAgent: userAgent ?? null,
         returnUrl: body.return_url ?? null,
         expireAt: body.time_expire ? new Date(now() + body.time_expire * 1000) : null,
@@ -490,6 +491,36 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         request.body.note,
       );
       return ok({ review: reviewView(review) });
+    },
+  );
+
+  // Every new payment of the route goes to its stable account on every instance at once; then the
+  // canary side's unpaid orders are closed at their gateway (a failed close opens a review).
+  app.post<{ Params: { id: string } }>(
+    '/api/routes/:id/rollback',
+    {
+      schema: {
+        tags: ['routes'],
+        summary: 'roll a route back to its stable account',
+        params: {
+          type: 'object',
+          properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } },
+        },
+        querystring: merchantQuery,
+      },
+    },
+    async (request) => {
+      const report = await vkPay.rollbackRoute(
+        merchantOf(request),
+        request.params.id,
+        `app:${request.apiApp?.appId ?? 'unknown'}`,
+      );
+      return ok({
+        route: { id: report.route.id, share: report.route.effectiveShare, stable: report.route.stable },
+        closed: report.closed,
+        paid: report.paid,
+        reviewed: report.reviewed,
+      });
     },
   );
 

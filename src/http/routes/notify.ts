@@ -1,5 +1,5 @@
 /**
- * Gateway callbacks: POST /notify/:provider/:merchant. The body is kept as the exact bytes received,
+ * Gateway callbacks: POST /notify/:provider/:merchant[/:account]. The body is kept as the exact bytes received,
  * because the signature covers those bytes and not any re-serialisation of them.
  */
 import type { FastifyPluginAsync } from 'fastify';
@@ -18,14 +18,16 @@ export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app,
     done(null, body);
   });
 
-  app.post<{ Params: { provider: string; merchant: string } }>(
-    '/notify/:provider/:merchant',
+  // The short URL is the merchant's `default` account; another account's callbacks carry its id.
+  app.post<{ Params: { provider: string; merchant: string; account?: string } }>(
+    '/notify/:provider/:merchant/:account?',
     { schema: { hide: true } },
     async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const { ack, outcome, error, rejected } = await vkPay.handleNotify({
         provider: request.params.provider,
         merchantId: request.params.merchant,
+        ...(request.params.account ? { account: request.params.account } : {}),
         headers: request.headers,
         rawBody,
         ip: request.ip,

@@ -32,6 +32,8 @@ export interface AlipayCertificates {
 export interface AlipayMerchantConfig {
   /** Our merchant id (the tenant inside VK-Pay), not Alipay's. */
   merchantId: string;
+  /** Which of the merchant's Alipay apps this is, for routes and its orders; `default` when unset. */
+  account?: string;
   /** The Alipay app id (app_id). */
   appId: string;
   /** The app private key, PEM, PKCS#8 ("PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"). */

@@ -5,9 +5,8 @@
 
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
-import { PayError } from '../../core/errors.ts';
 import type { Scene } from '../../core/validate.ts';
-import { merchantLookup } from '../merchant-lookup.ts';
+import { AccountContexts, accountOf } from '../merchant-lookup.ts';
 import { guardedObserver } from '../network.ts';
 import type { GatewayIdentity, Provider } from '../provider.ts';
 import { type AlipayMerchantConfig, resolveMerchant } from './config.ts';
@@ -47,22 +46,17 @@ export interface AlipayProvider extends Provider {
   /** Refund queries need out_trade_no at Alipay; the interface's query does not carry it yet. */
   queryRefund(query: RefundQuery): ReturnType<Provider['queryRefund']>;
   /** alipay.trade.cancel: reverse a trade whose outcome is unknown. */
-  cancelPayment(query: { merchantId: string; outTradeNo: string }): Promise<CancelResult>;
-  /** Verifies return_url parameters; never proof of payment. */
-  verifyReturn(merchantId: string, query: ReturnQuery): AlipayReturn;
+  cancelPayment(query: { merchantId: string; account?: string; outTradeNo: string }): Promise<CancelResult>;
+  /** Verifies return_url parameters with the account's keys; never proof of payment. */
+  verifyReturn(merchantId: string, query: ReturnQuery, account?: string): AlipayReturn;
 }
 
 export function createAlipayProvider(options: AlipayProviderOptions): AlipayProvider {
   const now = options.now ?? Date.now;
-  const contexts = new Map<string, AlipayContext>();
+  const contexts = new AccountContexts<AlipayContext>('alipay');
   for (const config of options.merchants) {
     const merchant = resolveMerchant(config);
-    if (contexts.has(merchant.merchantId)) {
-      throw new PayError(40003, {
-        field: 'merchantId',
-        message: `alipay merchant ${merchant.merchantId} is configured twice`,
-      });
-    }
+    const account = accountOf('alipay', merchant.merchantId, config.account);
     const fetchImpl = options.fetch ?? (undiciFetch as unknown as FetchLike);
     const transport = new AlipayTransport({
       merchant,
@@ -72,33 +66,35 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
       random: options.random ?? Math.random,
       onRequest: guardedObserver(options.onRequest),
     });
-    contexts.set(merchant.merchantId, { merchant, transport, now, fetch: fetchImpl });
+    contexts.add(merchant.merchantId, account, { merchant, transport, now, fetch: fetchImpl });
   }
 
-  const contextFor = merchantLookup('alipay', contexts);
+  const contextFor = (merchantId: string, account?: string) => contexts.get(merchantId, account);
 
   return {
     name: 'alipay',
-    identity: (merchantId: string, scene: Scene): GatewayIdentity => {
-      const { merchant } = contextFor(merchantId);
+    identity: (merchantId: string, scene: Scene, account?: string): GatewayIdentity => {
+      const { merchant } = contextFor(merchantId, account);
       sceneMethod(scene);
       return { mchId: merchant.sellerId ?? merchant.appId, appId: merchant.appId };
     },
-    createPayment: async (order) => createPayment(contextFor(order.merchantId), order),
-    queryPayment: async (query) => queryPayment(contextFor(query.merchantId), query),
-    closePayment: async (query) => closePayment(contextFor(query.merchantId), query),
-    cancelPayment: async (query) => cancelPayment(contextFor(query.merchantId), query),
-    refund: async (request) => refund(contextFor(request.merchantId), request),
-    queryRefund: async (query) => queryRefund(contextFor(query.merchantId), query),
-    parseNotify: async (merchantId, headers, rawBody) =>
-      parseNotify(contextFor(merchantId), headers, rawBody),
+    createPayment: async (order) => createPayment(contextFor(order.merchantId, order.account), order),
+    queryPayment: async (query) => queryPayment(contextFor(query.merchantId, query.account), query),
+    closePayment: async (query) => closePayment(contextFor(query.merchantId, query.account), query),
+    cancelPayment: async (query) => cancelPayment(contextFor(query.merchantId, query.account), query),
+    refund: async (request) => refund(contextFor(request.merchantId, request.account), request),
+    queryRefund: async (query) => queryRefund(contextFor(query.merchantId, query.account), query),
+    parseNotify: async (merchantId, headers, rawBody, account) =>
+      parseNotify(contextFor(merchantId, account), headers, rawBody),
     ackNotify: (answer) => ackNotify(answer),
-    verifyReturn: (merchantId, query) => verifyReturn(contextFor(merchantId).merchant, query),
-    merchantIds: () => [...contexts.keys()],
+    verifyReturn: (merchantId, query, account) =>
+      verifyReturn(contextFor(merchantId, account).merchant, query),
+    merchantIds: () => contexts.merchantIds(),
+    accounts: (merchantId) => contexts.accounts(merchantId),
     // Alipay's bill download covers the past year; reconciliation catches up within three months.
     billWindowDays: 90,
-    downloadTradeBill: async (merchantId, date) => {
-      const context = contextFor(merchantId);
+    downloadTradeBill: async (merchantId, date, account) => {
+      const context = contextFor(merchantId, account);
       return downloadAlipayTradeBill(context, context.fetch, date);
     },
   };

@@ -21,6 +21,8 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, ma
 export interface WxpayMerchantConfig {
   /** Our merchant id (the tenant inside VK-Pay), not WeChat's. */
   merchantId: string;
+  /** Which of the merchant's WeChat Pay accounts this is, for routes and its orders; `default` when unset. */
+  account?: string;
   /** WeChat Pay merchant number (mchid). */
   mchId: string;
   /** Default appid bound to the mchid. */

@@ -4,8 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
-import { PayError } from '../../core/errors.ts';
-import { merchantLookup } from '../merchant-lookup.ts';
+import { AccountContexts, accountOf } from '../merchant-lookup.ts';
 import { guardedObserver } from '../network.ts';
 import type { Provider } from '../provider.ts';
 import { downloadPlatformCertificates } from './certificates.ts';
@@ -45,21 +44,16 @@ export interface WxpayProviderOptions {
 
 export interface WxpayProvider extends Provider {
   readonly name: 'wxpay';
-  /** Downloads a merchant's platform certificates now (startup warm-up, admin action). */
-  refreshCertificates(merchantId: string): Promise<void>;
+  /** Downloads a merchant account's platform certificates now (startup warm-up, admin action). */
+  refreshCertificates(merchantId: string, account?: string): Promise<void>;
 }
 
 export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvider {
   const now = options.now ?? Date.now;
-  const contexts = new Map<string, WxpayContext>();
+  const contexts = new AccountContexts<WxpayContext>('wxpay');
   for (const config of options.merchants) {
     const merchant = resolveMerchant(config);
-    if (contexts.has(merchant.merchantId)) {
-      throw new PayError(40003, {
-        field: 'merchantId',
-        message: `wxpay merchant ${merchant.merchantId} is configured twice`,
-      });
-    }
+    const account = accountOf('wxpay', merchant.merchantId, config.account);
     const transport = new WxpayTransport({
       merchant,
       // Assigned below: the key store and the transport need each other (downloads are signed requests).
@@ -85,30 +79,33 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         ? { unknownSerialCooldownMs: options.unknownSerialCooldownMs }
         : {}),
     });
-    contexts.set(merchant.merchantId, { merchant, transport, keys, now });
+    contexts.add(merchant.merchantId, account, { merchant, transport, keys, now });
   }
 
-  const contextFor = merchantLookup('wxpay', contexts);
+  const contextFor = (merchantId: string, account?: string) => contexts.get(merchantId, account);
 
   return {
     name: 'wxpay',
-    identity: (merchantId, scene) => {
-      const { merchant } = contextFor(merchantId);
+    identity: (merchantId, scene, account) => {
+      const { merchant } = contextFor(merchantId, account);
       return { mchId: merchant.mchId, appId: appIdFor(merchant, wxpayScene(scene)) };
     },
-    createPayment: async (order) => createPayment(contextFor(order.merchantId), order),
-    queryPayment: async (query) => queryPayment(contextFor(query.merchantId), query),
-    closePayment: async (query) => closePayment(contextFor(query.merchantId), query),
-    refund: async (request) => refund(contextFor(request.merchantId), request),
-    queryRefund: async (query) => queryRefund(contextFor(query.merchantId), query),
-    parseNotify: async (merchantId, headers, rawBody) =>
-      parseNotify(contextFor(merchantId), headers, rawBody),
+    createPayment: async (order) => createPayment(contextFor(order.merchantId, order.account), order),
+    queryPayment: async (query) => queryPayment(contextFor(query.merchantId, query.account), query),
+    closePayment: async (query) => closePayment(contextFor(query.merchantId, query.account), query),
+    refund: async (request) => refund(contextFor(request.merchantId, request.account), request),
+    queryRefund: async (query) => queryRefund(contextFor(query.merchantId, query.account), query),
+    parseNotify: async (merchantId, headers, rawBody, account) =>
+      parseNotify(contextFor(merchantId, account), headers, rawBody),
     ackNotify,
-    applyAbnormalRefund: async (request) => applyAbnormalRefund(contextFor(request.merchantId), request),
-    downloadTradeBill: async (merchantId, date) => downloadTradeBill(contextFor(merchantId), date),
+    applyAbnormalRefund: async (request) =>
+      applyAbnormalRefund(contextFor(request.merchantId, request.account), request),
+    downloadTradeBill: async (merchantId, date, account) =>
+      downloadTradeBill(contextFor(merchantId, account), date),
     // WeChat Pay keeps trade bills for three months.
     billWindowDays: 90,
-    merchantIds: () => [...contexts.keys()],
-    refreshCertificates: async (merchantId) => contextFor(merchantId).keys.refresh(),
+    merchantIds: () => contexts.merchantIds(),
+    accounts: (merchantId) => contexts.accounts(merchantId),
+    refreshCertificates: async (merchantId, account) => contextFor(merchantId, account).keys.refresh(),
   };
 }

@@ -12,6 +12,7 @@ import { fenOf } from './results.ts';
 
 export interface RefundQuery {
   merchantId: string;
+  account?: string;
   outRefundNo: string;
   /** Required by Alipay beside out_request_no. */
   outTradeNo: string;
