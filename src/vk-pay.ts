@@ -32,7 +32,7 @@ import {
   startRefund,
 } from './service/refunds.ts';
 import { listReviews, resolveReview } from './service/reviews.ts';
-import { rollbackRoute, watchRouteChanges } from './service/route-overrides.ts';
+import { listRoutes, rollbackRoute, setRouteShare, watchRouteChanges } from './service/route-overrides.ts';
 import type { Route } from './service/routing.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
@@ -126,6 +126,18 @@ export interface VkPay {
    * canary side's unpaid orders at their gateway; a close that fails opens a review.
    */
   rollbackRoute(merchantId: string, routeId: string, changedBy: string): ReturnType<typeof rollbackRoute>;
+  /** The merchant's routes as configured, each with the share in force (stored, else the file's). */
+  listRoutes(merchantId: string): ReturnType<typeof listRoutes>;
+  /**
+   * Stores a route's share (percent of payers on its canary account) over the file's on every
+   * instance and records who changed it; orders already made keep their account.
+   */
+  setRouteShare(
+    merchantId: string,
+    routeId: string,
+    share: number,
+    changedBy: string,
+  ): ReturnType<typeof setRouteShare>;
   listReviews(
     merchantId: string,
     options?: Parameters<typeof listReviews>[2],
@@ -272,6 +284,9 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
     listReconciledDays: (filter) => listReconciledDays(context, filter),
     rollbackRoute: (merchantId, routeId, changedBy) => rollbackRoute(context, merchantId, routeId, changedBy),
+    listRoutes: (merchantId) => listRoutes(context, merchantId),
+    setRouteShare: (merchantId, routeId, share, changedBy) =>
+      setRouteShare(context, merchantId, routeId, share, changedBy),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>

@@ -78,6 +78,25 @@ function routeOf(context: ServiceContext, merchantId: string, routeId: string): 
   return route;
 }
 
+/** The merchant's routes in the config file's order, each with the share in force. */
+export async function listRoutes(context: ServiceContext, merchantId: string): Promise<RouteState[]> {
+  const shares = await shareOverrides(context, merchantId);
+  return (context.routes.get(merchantId) ?? []).map((route) => {
+    const stored = shares.get(route.id);
+    return { ...route, effectiveShare: stored ?? route.share, overridden: stored !== undefined };
+  });
+}
+
+/** A share the hash can honour: a percent from 0 to 100 in steps of 0.01 (one bucket). */
+function isShare(share: number): boolean {
+  return (
+    Number.isFinite(share) &&
+    share >= 0 &&
+    share <= 100 &&
+    Math.abs(share * 100 - Math.round(share * 100)) <= 1e-6
+  );
+}
+
 /** Stores a route's share, records the change, and announces it to every instance. */
 export async function setRouteShare(
   context: ServiceContext,
@@ -87,8 +106,11 @@ export async function setRouteShare(
   changedBy: string,
 ): Promise<RouteState> {
   const route = routeOf(context, merchantId, routeId);
-  if (!(share >= 0 && share <= 100))
-    throw new PayError(40001, { field: 'share', message: 'share must be a percent from 0 to 100' });
+  if (!isShare(share))
+    throw new PayError(40001, {
+      field: 'share',
+      message: 'share must be a percent from 0 to 100, in steps of 0.01',
+    });
   const now = context.now();
   await context.store.db
     .transaction()

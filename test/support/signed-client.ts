@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { signRequest } from '../../src/http/plugins/signature.ts';
 
 export interface SignedInject {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers: Record<string, string>;
   payload?: string;
@@ -11,7 +11,7 @@ export interface SignedInject {
 
 export function signed(
   app: { appId: string; secret: string },
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   url: string,
   body?: unknown,
   overrides: { timestamp?: string; nonce?: string; secret?: string } = {},
@@ -39,7 +39,7 @@ export function signedApi(
   baseUrl: string,
   app: { appId: string; secret: string },
 ): (
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
   // biome-ignore lint/suspicious/noExplicitAny: tests read the envelope's fields freely

@@ -27,6 +27,7 @@ import { verifySignedRequest } from '../plugins/signature.ts';
 import { NOT_AN_OBJECT, refuseProblems } from '../request-problems.ts';
 import { checkoutApiRoutes } from './checkout.ts';
 import { FIELD } from './fields.ts';
+import { routeApiRoutes } from './gray-release.ts';
 import { webhookApiRoutes } from './webhooks.ts';
 
 export interface ApiRoutesOptions {
@@ -308,6 +309,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
   };
   await app.register(checkoutApiRoutes, { vkPay, ...(options.now ? { now: options.now } : {}) });
   await app.register(webhookApiRoutes, { vkPay });
+  await app.register(routeApiRoutes, { vkPay });
 
   app.post<{ Body: CreatePaymentBody }>(
     '/api/payments',
@@ -491,36 +493,6 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         request.body.note,
       );
       return ok({ review: reviewView(review) });
-    },
-  );
-
-  // Every new payment of the route goes to its stable account on every instance at once; then the
-  // canary side's unpaid orders are closed at their gateway (a failed close opens a review).
-  app.post<{ Params: { id: string } }>(
-    '/api/routes/:id/rollback',
-    {
-      schema: {
-        tags: ['routes'],
-        summary: 'roll a route back to its stable account',
-        params: {
-          type: 'object',
-          properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } },
-        },
-        querystring: merchantQuery,
-      },
-    },
-    async (request) => {
-      const report = await vkPay.rollbackRoute(
-        merchantOf(request),
-        request.params.id,
-        `app:${request.apiApp?.appId ?? 'unknown'}`,
-      );
-      return ok({
-        route: { id: report.route.id, share: report.route.effectiveShare, stable: report.route.stable },
-        closed: report.closed,
-        paid: report.paid,
-        reviewed: report.reviewed,
-      });
     },
   );
 
