@@ -10,6 +10,7 @@ import { runDoctor } from './doctor.ts';
 import { firstRunGuide } from './guide.ts';
 import { generateKeys } from './keys.ts';
 import { LISTEN_HELP, runListen } from './listen.ts';
+import { ROUTES_HELP, runRoutesCommand } from './routes.ts';
 import { startSandboxes } from './sandbox.ts';
 import { serve } from './serve.ts';
 
@@ -24,6 +25,7 @@ const COMMAND_HELP: Record<string, string> = {
     'vk-pay doctor\n  Checks the configuration: keys parse, key pairs match, certificates in date, URLs fit the\n  environment, database and cache reachable. Exit code 1 when a check fails.\n',
   listen: LISTEN_HELP,
   console: CONSOLE_HELP,
+  routes: ROUTES_HELP,
 };
 
 const USAGE = `vk-pay: a self-hosted universal payment service
@@ -41,6 +43,8 @@ Usage:
                     (--forward-to URL [--url SERVICE_URL] [--merchant ID] [--types ...] [--events ...])
   vk-pay console    operator accounts of the console at /console: add-user NAME --role ROLE
                     [--merchant ID]..., set-role, list-users, reset-totp NAME, disable-user NAME
+  vk-pay routes     gray release routes of a merchant: list MERCHANT, set-share MERCHANT ROUTE
+                    SHARE, rollback MERCHANT ROUTE
   vk-pay help       this text; vk-pay <command> --help for one command
 
 Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:
@@ -67,7 +71,13 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'keys') return runKeys(argv.slice(1));
   if (command === 'doctor') return runDoctorCommand();
   if (command === 'listen') return runListen(argv.slice(1), untilStopped());
-  if (command !== 'serve' && command !== 'start' && command !== 'migrate' && command !== 'console') {
+  if (
+    command !== 'serve' &&
+    command !== 'start' &&
+    command !== 'migrate' &&
+    command !== 'console' &&
+    command !== 'routes'
+  ) {
     process.stderr.write(`unknown command: ${command}\n\n${USAGE}`);
     return 2;
   }
@@ -89,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   if (command === 'console') return runConsoleCommand(argv.slice(1), config, logger);
+  if (command === 'routes') return runRoutesCommand(argv.slice(1), config, logger);
   if (command === 'migrate') {
     const vkPay = await createVkPay({ ...config, logger });
     await vkPay.close();
