@@ -242,6 +242,12 @@ function cases(ids: {
     bad('POST', '/api/reviews/abc/resolve', 'id', { note: 'done by hand' }),
     bad('GET', '/api/reviews?limit=abc', 'limit'),
     bad('GET', '/api/reviews?status=%00', 'status'),
+    // routes: the share is checked before the route is looked up
+    bad('PUT', '/api/routes/wx-route/share', 'share', { share: -1 }),
+    bad('PUT', '/api/routes/wx-route/share', 'share', { share: 101 }),
+    bad('PUT', '/api/routes/wx-route/share', 'share', { share: '\u0000' }),
+    bad('PUT', '/api/routes/wx-route/share', undefined, { share: 5, extra: 1 }),
+    bad('PUT', '/api/routes/%00/share', 'id', { share: 5 }),
     // checkouts
     checkoutWith({ time_expire: 0 }, 'time_expire'),
     checkoutWith({ time_expire: 7201 }, 'time_expire'),
@@ -396,6 +402,7 @@ describe.each(backends)('malformed requests on $name', (backend) => {
       '/api/payments',
       '/api/refunds',
       '/api/reviews',
+      '/api/routes',
       '/api/checkouts',
       '/api/webhooks',
       '/notify/wxpay',
