@@ -10,23 +10,14 @@ import { PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { OrderStatus, RefundStatus } from '../core/states.ts';
 import type { Database } from '../store/schema.ts';
+import type { ConsoleOrderRow } from './orders.ts';
 import { iso, type MerchantScope } from './scope.ts';
 
 /** Operations that are calls to the gateway; the others are the service's own steps. */
 export const GATEWAY_OPERATIONS: readonly string[] = ['create', 'query', 'close', 'refund', 'refund_query'];
 
-export interface ConsoleOrderDetail {
-  merchantId: string;
-  outTradeNo: string;
-  transactionId: string | null;
-  provider: string;
-  scene: string;
-  type: string;
-  subject: string;
-  totalFen: number;
-  refundedFen: number;
-  status: OrderStatus;
-  userId: string | null;
+/** The order as its page shows it: the listing's fields and the rest but the gateway payload. */
+export interface ConsoleOrderDetail extends ConsoleOrderRow {
   openid: string | null;
   /** Sealed fields show as "[sealed]"; sensitive keys as "[redacted]". */
   custom: Record<string, unknown>;
@@ -34,11 +25,7 @@ export interface ConsoleOrderDetail {
   appId: string | null;
   clientIp: string | null;
   userOrderSuccess: boolean;
-  paidAt: string | null;
-  closedAt: string | null;
   expireAt: string | null;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export type TimelineEntry =

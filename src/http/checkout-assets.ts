@@ -41,19 +41,22 @@ export function isAssetUrl(url: string): boolean {
   return url.startsWith('/checkout/assets/') || url === '/favicon.ico' || url.startsWith('/favicon.ico?');
 }
 
-/** The cashier's sources, found from this module whether it runs from src/ or compiled into dist/. */
-function cashierSources(): string {
+/**
+ * The sources of one of the pages' scripts (src/web/<name>/), found from this module whether it
+ * runs from src/ or compiled into dist/.
+ */
+export function webSources(name: string): string {
   let folder = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(folder, 'src', 'web', 'cashier');
+    const candidate = join(folder, 'src', 'web', name);
     if (existsSync(join(candidate, 'main.ts'))) return `${candidate}/`;
     const parent = dirname(folder);
-    if (parent === folder) return fileURLToPath(new URL('../web/cashier/', import.meta.url));
+    if (parent === folder) return fileURLToPath(new URL(`../web/${name}/`, import.meta.url));
     folder = parent;
   }
 }
 
-const WEB_DIR = cashierSources();
+const WEB_DIR = webSources('cashier');
 const brotli = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
 
@@ -78,10 +81,15 @@ export async function asset(body: string, type: string): Promise<Asset> {
   };
 }
 
-export async function bundleCashierScript(): Promise<string> {
+export function bundleCashierScript(): Promise<string> {
+  return bundlePageScript(WEB_DIR);
+}
+
+/** A page's script (`<folder>main.ts`) bundled for the browser, minified, in memory. */
+export async function bundlePageScript(folder: string): Promise<string> {
   const { build } = await import('esbuild');
   const result = await build({
-    entryPoints: [`${WEB_DIR}main.ts`],
+    entryPoints: [`${folder}main.ts`],
     bundle: true,
     format: 'iife',
     platform: 'browser',
