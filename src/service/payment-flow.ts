@@ -343,7 +343,7 @@ async function switchProvider(
     .transaction()
     .execute(async (tx) => {
       const locked = await lockOrder(tx, row.merchant_id, row.out_trade_no);
-      if (!locked || locked.status !== 'NOTPAY' || locked.provider !== row.provider) return undefined;
+      if (locked?.status !== 'NOTPAY' || locked.provider !== row.provider) return undefined;
       const attempts: OrderAttempt[] = [
         ...(locked.attempts ?? []).filter((attempt) => attempt.provider !== locked.provider),
         {

@@ -374,6 +374,7 @@ export async function reconcileDueDays(context: ServiceContext): Promise<Reconci
         .executeTakeFirst();
       if (!first?.first) continue;
       const firstDay = chinaDate(new Date(first.first as Date));
+      // biome-ignore lint/complexity/useMathMinMax: ISO date strings, compared as strings
       const from = firstDay > oldestAllowed ? firstDay : oldestAllowed;
       if (from > newest) continue;
       const done = new Set(
