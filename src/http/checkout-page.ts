@@ -108,7 +108,7 @@ export function cashierErrorPage(options: {
   code: number;
   style: string;
   /** A link forward (back to the checkout, or the same page to retry), if there is one. */
-  link?: { href: string; label: 'again' | 'cashier' };
+  link?: { href: string; label: 'again' | 'cashier' | 'back' };
   /** When trying again may work, in seconds; the words and the link say so, nothing reloads. */
   refreshSeconds?: number;
   /** Replaces the message's text in both languages (the rate-limited seconds). */

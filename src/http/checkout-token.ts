@@ -51,6 +51,8 @@ export interface CheckoutTokenSigner {
   sign(claims: CheckoutClaims): string;
   /** The claims of a token this service signed; 40002 if it was not, 40009 if expired for `use`. */
   verify(token: string, nowMs: number, use: 'read' | 'pay'): CheckoutClaims;
+  /** The claims of a token this service signed, whatever its age (an expired link's way back). */
+  signedClaims(token: string): CheckoutClaims | undefined;
 }
 
 function hmac(secret: Buffer, text: string): Buffer {
@@ -71,19 +73,7 @@ export function createCheckoutTokenSigner(secret: string | Buffer): CheckoutToke
       return token;
     },
     verify(token, nowMs, use) {
-      const invalid = () => new PayError(40002, { field: 'token', message: 'checkout token is not valid' });
-      if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw invalid();
-      const parts = token.split('.');
-      if (parts.length !== 3 || parts[0] !== TOKEN_VERSION) throw invalid();
-      const given = Buffer.from(parts[2]!, 'base64url');
-      const expected = hmac(key, `${parts[0]}.${parts[1]}`);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
-      let claims: CheckoutClaims;
-      try {
-        claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as CheckoutClaims;
-      } catch {
-        throw invalid();
-      }
+      const claims = decode(token);
       const nowSeconds = Math.floor(nowMs / 1000);
       const limit = use === 'pay' ? claims.e : claims.e + READ_GRACE_SECONDS;
       if (nowSeconds >= limit) {
@@ -91,7 +81,29 @@ export function createCheckoutTokenSigner(secret: string | Buffer): CheckoutToke
       }
       return claims;
     },
+    signedClaims(token) {
+      try {
+        return decode(token);
+      } catch {
+        return undefined;
+      }
+    },
   };
+
+  function decode(token: string): CheckoutClaims {
+    const invalid = () => new PayError(40002, { field: 'token', message: 'checkout token is not valid' });
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) throw invalid();
+    const parts = token.split('.');
+    if (parts.length !== 3 || parts[0] !== TOKEN_VERSION) throw invalid();
+    const given = Buffer.from(parts[2]!, 'base64url');
+    const expected = hmac(key, `${parts[0]}.${parts[1]}`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+    try {
+      return JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as CheckoutClaims;
+    } catch {
+      throw invalid();
+    }
+  }
 }
 
 export interface CheckoutSettings {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkoutRuntime, READ_GRACE_SECONDS } from '../../src/http/checkout-token.ts';
 import { type CashierHarness, outTradeNo, startCashierHarness } from '../browser/harness.ts';
 
 describe('checkout tokens over HTTP: what they allow and what they do not', () => {
@@ -62,6 +63,34 @@ describe('checkout tokens over HTTP: what they allow and what they do not', () =
       headers: { authorization: `Bearer ${checkout.token}` },
     });
     expect(merchantApi.status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('an expired link leads back to the shop it came from, a forged one cannot know the way', async () => {
+    const { signer } = checkoutRuntime(harness.vkPay);
+    const longAgo = Math.floor(Date.now() / 1000) - READ_GRACE_SECONDS - 3600;
+    const claims = {
+      m: 'demo',
+      o: outTradeNo(),
+      f: 1,
+      s: 'socks',
+      t: 'goods',
+      p: ['wxpay' as const],
+      e: longAgo + 900,
+      i: longAgo,
+    };
+    const withShop = signer.sign({ ...claims, r: 'https://shop.example/back?from=pay&x=1' });
+    const page = await fetch(`${harness.url}/checkout/${withShop}?lang=en`);
+    expect(page.status).toBe(403);
+    const html = await page.text();
+    expect(html).toContain('data-situation="expiredLink"');
+    expect(html).toContain('data-testid="error-link" href="https://shop.example/back?from=pay&#38;x=1"');
+    expect(html).toContain('Back to the shop');
+    const withoutShop = await (await fetch(`${harness.url}/checkout/${signer.sign(claims)}`)).text();
+    expect(withoutShop).toContain('data-situation="expiredLink"');
+    expect(withoutShop).not.toContain('data-testid="error-link"');
+    // A forged token with a return URL in it is not followed: only what this service signed is.
+    const forged = `${withShop.slice(0, -2)}xx`;
+    expect(await (await fetch(`${harness.url}/checkout/${forged}`)).text()).not.toContain('shop.example');
   });
 
   it('pays only with a provider offered on this device, and keeps the order on the first choice', async () => {

@@ -338,9 +338,17 @@ export const checkoutRoutes: FastifyPluginAsync<CheckoutRoutesOptions> = async (
       const payError = toPayError(error);
       const situation =
         payError.code === 40002 ? 'invalidLink' : payError.code === 40009 ? 'expiredLink' : 'unavailable';
-      return reply
-        .status(payError.httpStatus)
-        .send(cashierErrorPage({ lang, situation, code: payError.code, style: style.hash }));
+      // An expired link was still signed here: it knows the shop to go back to, if the merchant said.
+      const shop = payError.code === 40009 ? signer().signedClaims(token)?.r : undefined;
+      return reply.status(payError.httpStatus).send(
+        cashierErrorPage({
+          lang,
+          situation,
+          code: payError.code,
+          style: style.hash,
+          ...(shop ? { link: { href: shop, label: 'back' as const } } : {}),
+        }),
+      );
     }
     let status: CheckoutStatus;
     try {
