@@ -1,6 +1,7 @@
 /**
  * What a buyer can do with a waiting trade, shared by the payer pages and the control API:
- * pay, fail for lack of balance (the trade keeps waiting), or give up (the trade closes).
+ * pay, fail for lack of balance (the trade keeps waiting), or give up (the control API's shortcut:
+ * the trade times out at once and closes; on the page, leaving closes nothing).
  */
 import type { AlipayGateway } from './gateway.ts';
 import { BUYER_FAILURES, type Buyer, type Trade } from './trades.ts';

@@ -62,7 +62,8 @@ export async function pageRoutes(scope: FastifyInstance, options: PageRoutesOpti
     if (!BUYER_ACTIONS.includes(action as BuyerAction))
       return html(reply, errorPage({ sub_msg: 'unknown action' }), 400);
     try {
-      applyBuyerAction(gateway, trade, action as BuyerAction);
+      if (action === 'abandon') gateway.trades.leave(trade);
+      else applyBuyerAction(gateway, trade, action as BuyerAction);
     } catch (error) {
       if (error instanceof AlipayGatewayError) return html(reply, errorPage(error.toResponse()), 409);
       throw error;
@@ -78,7 +79,7 @@ export async function pageRoutes(scope: FastifyInstance, options: PageRoutesOpti
     if (action === 'abandon' && trade.product === 'wap' && trade.quitUrl)
       return reply.redirect(trade.quitUrl, 302);
     if (action === 'insufficient') return showTrade(reply, trade);
-    return html(reply, resultPage(action === 'pay' ? '支付成功' : '已放弃支付，交易关闭', trade));
+    return html(reply, resultPage(action === 'pay' ? '支付成功' : '已离开付款页，交易仍待付款', trade));
   });
 
   scope.get('/app', async (_request, reply) => html(reply, appOrderForm(`${basePath}/app`)));

@@ -255,7 +255,17 @@ export class TradeBook {
     return trade;
   }
 
-  /** The buyer gave up and the trade timed out: closed, and the merchant hears TRADE_CLOSED. */
+  /**
+   * The buyer left Alipay's page ("放弃" on the wap cashier): at Alipay this closes nothing, the
+   * trade keeps waiting for payment until its timeout, and may still be paid.
+   */
+  leave(trade: Trade): Trade {
+    this.refreshed(trade);
+    this.assertPayable(trade);
+    return this.reveal(trade);
+  }
+
+  /** The buyer gave up and the trade timed out (a control-API shortcut): closed, TRADE_CLOSED heard. */
   abandon(trade: Trade): Trade {
     this.refreshed(trade);
     this.assertPayable(trade);

@@ -63,7 +63,7 @@ describe('cashier and payer pages', () => {
     expect(paid.headers.get('location')).toMatch(/^https:\/\/merchant\.example\/done\?/);
   });
 
-  it('giving up on wap goes to quit_url and closes the trade', async () => {
+  it('giving up on wap goes to quit_url and leaves the trade waiting, still payable, as Alipay does', async () => {
     const cashier = await openCashier('alipay.trade.wap.pay', 'PG-2', {
       quit_url: 'https://merchant.example/quit',
     });
@@ -73,7 +73,14 @@ describe('cashier and payer pages', () => {
     });
     expect(quit.headers.get('location')).toBe('https://merchant.example/quit');
     expect((await app.call('alipay.trade.query', { out_trade_no: 'PG-2' })).inner.trade_status).toBe(
-      'TRADE_CLOSED',
+      'WAIT_BUYER_PAY',
+    );
+    await fetch(new URL(buttonAction(cashier.text, 'pay'), sandbox.url), {
+      method: 'POST',
+      redirect: 'manual',
+    });
+    expect((await app.call('alipay.trade.query', { out_trade_no: 'PG-2' })).inner.trade_status).toBe(
+      'TRADE_SUCCESS',
     );
   });
 
