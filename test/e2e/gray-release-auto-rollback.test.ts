@@ -145,8 +145,8 @@ describe.skipIf(!servers)('automatic rollback of a route by two instances on Pos
       if (outcome === 'failed') failed.push(no);
       else expect(outcome).toBe('stable');
     }
-    // Four good canary payments came first: four failures already put the canary past the margin.
-    expect(failed.length).toBeGreaterThanOrEqual(4);
+    // Four good canary payments came first: two failures (2 of 6, over the margin of 0.2) suffice.
+    expect(failed.length).toBeGreaterThanOrEqual(2);
 
     // The alert goes out once the rollback has closed what it could.
     await eventually(
@@ -191,7 +191,7 @@ describe.skipIf(!servers)('automatic rollback of a route by two instances on Pos
       .where('out_trade_no', 'in', failed)
       .where('create_date', '<', change!.changed_at)
       .execute();
-    expect(before.length).toBeGreaterThanOrEqual(3);
+    expect(before.length).toBeGreaterThanOrEqual(2);
     expect(before.every((order) => order.status === 'CLOSED')).toBe(true);
     expect((await status(stuckCanary)).status).toBe('NOTPAY');
     const reviews = (await h.vkPay.listReviews(MERCHANT)).filter(
