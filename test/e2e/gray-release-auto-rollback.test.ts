@@ -4,12 +4,13 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertMessage } from '../../src/service/monitoring.ts';
-import { startAutoRollbackMonitor } from '../../src/service/route-monitoring.ts';
+import { type AlertMessage, alertBody } from '../../src/service/monitoring.ts';
+import { checkAutoRollbacks, startAutoRollbackMonitor } from '../../src/service/route-monitoring.ts';
+import { setRouteShare } from '../../src/service/route-overrides.ts';
 import { bucketOf, type Route } from '../../src/service/routing.ts';
 import { dropSchema } from '../../src/store/db.ts';
 import { createVkPay, type VkPay, type VkPayOptions } from '../../src/vk-pay.ts';
-import { serverUrls, type TestBackend, uniqueName } from '../support/backends.ts';
+import { backends, serverUrls, type TestBackend, uniqueName } from '../support/backends.ts';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
 
 const servers = Boolean(serverUrls.databaseUrl && serverUrls.redisUrl);
@@ -23,12 +24,12 @@ const ROUTE: Route = {
   autoRollback: { margin: 0.2, minPayments: 5, windowMs: 5 * 60_000 },
 };
 
-/** User ids on one side of ROUTE at its share, different ones each call. */
-function usersOn(side: 'stable' | 'canary', count: number, prefix: string): string[] {
+/** User ids on one side of a route at its share, different ones for each prefix. */
+function usersOn(side: 'stable' | 'canary', count: number, prefix: string, route: Route = ROUTE): string[] {
   const users: string[] = [];
   for (let i = 0; users.length < count; i++) {
     const userId = `${prefix}-${side}-${i}`;
-    if (bucketOf(ROUTE.id, `user:${userId}`) < ROUTE.share * 100 === (side === 'canary')) users.push(userId);
+    if (bucketOf(route.id, `user:${userId}`) < route.share * 100 === (side === 'canary')) users.push(userId);
   }
   return users;
 }
@@ -243,5 +244,101 @@ describe.skipIf(!servers)('automatic rollback of a route by two instances on Pos
     expect(metrics).toMatch(
       /vkpay_gateway_call_seconds_count\{provider="wxpay",operation="create",result="ok",route="wx-auto",variant="stable"\} [1-9]/,
     );
+  });
+});
+
+describe.each(backends)('the automatic rollback rule on $name', (backend) => {
+  const RULED: Route = {
+    ...ROUTE,
+    id: 'wx-ruled',
+    share: 50,
+    autoRollback: { margin: 0.3, minPayments: 4, windowMs: 5 * 60_000 },
+  };
+  let h: WxpayHarness;
+  beforeAll(async () => {
+    h = await startWxpayHarness(backend, {
+      wxpayAccounts: ['canary'],
+      vkPay: { routes: { [MERCHANT]: [RULED] } },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** One payment for each of `count` users on one side of RULED; returns how many failed. */
+  const payAll = async (side: 'stable' | 'canary', count: number, prefix: string) => {
+    let failed = 0;
+    for (const userId of usersOn(side, count, prefix, RULED))
+      await h.vkPay
+        .pay({
+          merchantId: MERCHANT,
+          provider: 'wxpay',
+          scene: 'native',
+          out_trade_no: tradeNo(),
+          total_fee: 100,
+          subject: 'rule',
+          type: 'goods',
+          user_id: userId,
+        })
+        .catch(() => {
+          failed += 1;
+        });
+    return failed;
+  };
+
+  it('judges the canary against the stable side, from the minimum of payments since the last share change', async () => {
+    const alerts: AlertMessage[] = [];
+    const send = async (message: AlertMessage) => {
+      alerts.push(message);
+    };
+    const check = async () => (await checkAutoRollbacks(h.vkPay.context, send))[0]!;
+
+    // Both sides failing alike is the gateway's trouble, not the new account's: no rollback.
+    await h.control('POST', '/faults', { kind: 'systemError', operation: 'prepay', times: 'always' });
+    await payAll('canary', 4, 'both');
+    await payAll('stable', 4, 'both');
+    expect(await check()).toMatchObject({
+      exceeded: false,
+      canary: { payments: 4, errors: 4, rate: 1 },
+      stable: { payments: 4, errors: 4, rate: 1 },
+      rolledBack: null,
+    });
+    await h.control('DELETE', '/faults');
+
+    // A share change starts the count again.
+    await setRouteShare(h.vkPay.context, MERCHANT, RULED.id, 50, 'ops');
+    expect(await check()).toMatchObject({ canary: { payments: 0 }, stable: { payments: 0 } });
+
+    // The canary alone failing: not judged below the minimum, rolled back at it.
+    await h.control('POST', '/faults', {
+      kind: 'systemError',
+      mchid: h.accounts.canary!.mchId,
+      operation: 'prepay',
+      times: 'always',
+    });
+    expect(await payAll('canary', 3, 'only')).toBe(3);
+    expect(await check()).toMatchObject({ exceeded: false, canary: { payments: 3, errors: 3 } });
+    expect(await payAll('canary', 1, 'more')).toBe(1);
+    const fired = await check();
+    await h.control('DELETE', '/faults');
+    expect(fired).toMatchObject({ exceeded: true, canary: { payments: 4, errors: 4, rate: 1 } });
+    expect(fired.rolledBack).toMatchObject({ route: { id: RULED.id, effectiveShare: 0 }, reviewed: 0 });
+    expect(alerts).toHaveLength(1);
+    const text = alertBody(alerts[0]!, 'wecom') as { text: { content: string } };
+    expect(text.text.content).toContain(`路由 ${RULED.id}`);
+    expect(text.text.content).toContain('已自动回滚到 default');
+
+    // Rolled back: not judged again.
+    expect(await checkAutoRollbacks(h.vkPay.context, send)).toEqual([]);
+    expect(alerts).toHaveLength(1);
+    const changes = await h.vkPay.store.db
+      .selectFrom('route_override_changes')
+      .select(['share_after', 'changed_by'])
+      .orderBy('id')
+      .execute();
+    expect(changes).toEqual([
+      { share_after: 50, changed_by: 'ops' },
+      { share_after: 0, changed_by: 'auto' },
+    ]);
   });
 });
