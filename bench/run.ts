@@ -13,6 +13,7 @@ import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
 import { benchCashierPage, printCashierPage } from './cashier-page.ts';
 import { benchConsoleQueries } from './console-queries.ts';
 import { benchHealing, type HealingBenchResult } from './healing.ts';
+import { benchRouting } from './routing.ts';
 import { benchService } from './service.ts';
 import { startEmulators } from './support/emulators.ts';
 import { type SummaryRow, summaryTable } from './support/summary.ts';
@@ -39,6 +40,8 @@ const sizes = {
   healOrders: size('BENCH_HEAL_ORDERS', 1000, 100),
   pageLoads: size('BENCH_PAGE_LOADS', 5, 1),
   consoleOrders: size('BENCH_CONSOLE_ORDERS', 1_000_000, 20_000),
+  routingDecisions: size('BENCH_ROUTING_DECISIONS', 100_000, 10_000),
+  routedPayments: size('BENCH_ROUTED_PAYMENTS', 300, 30),
 };
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -140,6 +143,25 @@ try {
     baseline: `${f(alipay.sdk.perSecond)} alipay-sdk/s`,
     ratio: alipay.ratio.toFixed(3),
     latency: `${ms(alipay.ours.p50Ms)}/${ms(alipay.ours.p99Ms)}`,
+  });
+
+  // 3b. The gray release routing decision beside the createPayment it is part of.
+  out(
+    `\n== Routing decision (3 routes, the last matching; stored shares from the instance's copy) beside an ` +
+      'in-process createPayment (PGlite, emulator process)',
+  );
+  const routing = await benchRouting(emulators.wxpayUrl, sizes.routingDecisions, sizes.routedPayments);
+  out(
+    `decisions=${routing.decisions} ${f(routing.decisionUs, 2)} µs each; createPayment x${routing.payments} ` +
+      `${f(routing.createPaymentMs, 2)} ms each; ratio ${(routing.ratio * 100).toFixed(3)} % (target < 2 %)`,
+  );
+  rows.push({
+    figure: 'routing decision per createPayment',
+    value: `${f(routing.decisionUs, 2)} µs`,
+    baseline: `${f(routing.createPaymentMs, 2)} ms createPayment`,
+    ratio: routing.ratio.toFixed(5),
+    target: 'ratio < 0.02',
+    check: routing.ratio < 0.02,
   });
 
   // 4. The service over HTTP, in its own process.

@@ -32,7 +32,13 @@ import {
   startRefund,
 } from './service/refunds.ts';
 import { listReviews, resolveReview } from './service/reviews.ts';
-import { listRoutes, rollbackRoute, setRouteShare, watchRouteChanges } from './service/route-overrides.ts';
+import {
+  clearRouteShare,
+  listRoutes,
+  rollbackRoute,
+  setRouteShare,
+  watchRouteChanges,
+} from './service/route-overrides.ts';
 import type { Route } from './service/routing.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
@@ -138,6 +144,8 @@ export interface VkPay {
     share: number,
     changedBy: string,
   ): ReturnType<typeof setRouteShare>;
+  /** Removes a route's stored share: the config file's is in force again on every instance; recorded like a set. */
+  clearRouteShare(merchantId: string, routeId: string, changedBy: string): ReturnType<typeof clearRouteShare>;
   listReviews(
     merchantId: string,
     options?: Parameters<typeof listReviews>[2],
@@ -287,6 +295,8 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     listRoutes: (merchantId) => listRoutes(context, merchantId),
     setRouteShare: (merchantId, routeId, share, changedBy) =>
       setRouteShare(context, merchantId, routeId, share, changedBy),
+    clearRouteShare: (merchantId, routeId, changedBy) =>
+      clearRouteShare(context, merchantId, routeId, changedBy),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>

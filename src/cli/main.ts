@@ -44,7 +44,7 @@ Usage:
   vk-pay console    operator accounts of the console at /console: add-user NAME --role ROLE
                     [--merchant ID]..., set-role, list-users, reset-totp NAME, disable-user NAME
   vk-pay routes     gray release routes of a merchant: list MERCHANT, set-share MERCHANT ROUTE
-                    SHARE, rollback MERCHANT ROUTE
+                    SHARE, clear-share MERCHANT ROUTE, rollback MERCHANT ROUTE
   vk-pay help       this text; vk-pay <command> --help for one command
 
 Configuration: vk-pay.config.json in the working folder, or VKPAY_CONFIG=path; environment:

@@ -1,6 +1,7 @@
 /**
  * `vk-pay routes ...`: a merchant's gray release routes from the command line, on the service's own
- * store and cache, through the same service calls as the API: list them, set a share, roll back.
+ * store and cache, through the same service calls as the API: list them, set or clear a share, roll
+ * back.
  * Every change is recorded with the operator's login as who made it.
  */
 import { userInfo } from 'node:os';
@@ -16,6 +17,8 @@ export const ROUTES_HELP = `vk-pay routes <command>
   set-share <merchant> <route> <share>
                      store a share (percent of payers on the canary account, 0 to 100 in steps
                      of 0.01) over the file's; only the share changes, nothing is closed
+  clear-share <merchant> <route>
+                     remove the stored share: the config file's is in force again
   rollback <merchant> <route>
                      share 0, then the canary side's unpaid orders closed at their gateway (a
                      failed close opens a review); paid orders stay valid
@@ -27,6 +30,7 @@ export const ROUTES_HELP = `vk-pay routes <command>
 const USAGE_OF: Record<string, string[]> = {
   list: ['merchant'],
   'set-share': ['merchant', 'route', 'share'],
+  'clear-share': ['merchant', 'route'],
   rollback: ['merchant', 'route'],
 };
 
@@ -108,6 +112,13 @@ export async function runRoutesCommand(
       const route = await vkPay.setRouteShare(merchantId, routeId, share, operator());
       process.stdout.write(
         `${merchantId} route ${route.id}: share ${before} -> ${route.effectiveShare} (canary ${route.canary}, stable ${route.stable}); orders already made keep their account\n`,
+      );
+      return 0;
+    }
+    if (command === 'clear-share') {
+      const route = await vkPay.clearRouteShare(merchantId, routeId, operator());
+      process.stdout.write(
+        `${merchantId} route ${route.id}: share ${before} -> ${route.effectiveShare} (the config file's); orders already made keep their account\n`,
       );
       return 0;
     }

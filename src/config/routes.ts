@@ -4,10 +4,11 @@
  * typo in an account or a share fails loudly instead of sending payments the wrong way.
  */
 import { PROVIDERS, SCENES } from '../core/validate.ts';
-import type { Route, RouteMatch } from '../service/routing.ts';
+import type { AutoRollbackRule, Route, RouteMatch } from '../service/routing.ts';
 import { ConfigError } from './config.ts';
 
-const ROUTE_KEYS = ['id', 'match', 'stable', 'canary', 'share'];
+const ROUTE_KEYS = ['id', 'match', 'stable', 'canary', 'share', 'autoRollback'];
+const AUTO_ROLLBACK_KEYS = ['margin', 'minPayments', 'windowMinutes'];
 const MATCH_KEYS = ['provider', 'scene', 'type', 'platform'];
 const ROUTE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,32}$/;
@@ -70,7 +71,24 @@ function matchOf(value: unknown, where: string): RouteMatch {
   return match;
 }
 
-/** `routes`: { "<merchantId>": [{ id, match, stable, canary, share }] }; an absent key is no routes. */
+/** `autoRollback`: { margin (0 to 1), minPayments (a whole number of payments), windowMinutes }. */
+function autoRollbackOf(value: unknown, where: string): AutoRollbackRule {
+  if (!isObject(value)) throw new ConfigError(`${where} must be an object`);
+  onlyKeys(value, AUTO_ROLLBACK_KEYS, where);
+  const { margin, minPayments, windowMinutes } = value;
+  if (typeof margin !== 'number' || !(margin >= 0 && margin < 1))
+    throw new ConfigError(`${where}.margin must be a share from 0 to below 1 (0.05 = 5 percentage points)`);
+  if (typeof minPayments !== 'number' || !Number.isSafeInteger(minPayments) || minPayments < 1)
+    throw new ConfigError(`${where}.minPayments must be a whole number of payments, at least 1`);
+  if (typeof windowMinutes !== 'number' || !(windowMinutes > 0 && windowMinutes <= 24 * 60))
+    throw new ConfigError(`${where}.windowMinutes must be a number of minutes above 0, at most 1440`);
+  return { margin, minPayments, windowMs: Math.round(windowMinutes * 60_000) };
+}
+
+/**
+ * `routes`: { "<merchantId>": [{ id, match, stable, canary, share, autoRollback? }] }; an absent key
+ * is no routes.
+ */
 export function routesOf(value: unknown, accounts: ConfiguredAccounts): Record<string, Route[]> {
   if (value === undefined) return {};
   if (!isObject(value)) throw new ConfigError('routes must map merchant ids to lists of routes');
@@ -114,7 +132,11 @@ export function routesOf(value: unknown, accounts: ConfiguredAccounts): Record<s
               `${where}: ${provider} merchant ${merchantId} has no account ${JSON.stringify(account)} (configured: ${[...configured].join(', ') || 'none'})`,
             );
       }
-      return { id: item.id, match, stable, canary, share };
+      const autoRollback =
+        item.autoRollback === undefined
+          ? undefined
+          : autoRollbackOf(item.autoRollback, `${where}.autoRollback`);
+      return { id: item.id, match, stable, canary, share, ...(autoRollback ? { autoRollback } : {}) };
     });
   }
   return routes;

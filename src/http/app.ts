@@ -6,11 +6,12 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ApiApp, DEFAULT_SECURITY, type SecurityConfig } from '../config/security.ts';
 import { PayError } from '../core/errors.ts';
+import type { GatewayCallObserved } from '../service/context.ts';
 import type { VkPay } from '../vk-pay.ts';
 import { configureCheckoutMerchants } from './checkout-merchants.ts';
 import { type CheckoutSettings, configureCheckout } from './checkout-token.ts';
 import { answerError, installErrorHandler } from './error-handler.ts';
-import { createMetrics, type ServiceMetrics } from './metrics.ts';
+import { createMetrics, routeLabels, type ServiceMetrics } from './metrics.ts';
 import { installCheckoutCors } from './plugins/checkout-cors.ts';
 import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
@@ -82,9 +83,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installCheckoutCors(app, vkPay);
   const metrics = createMetrics(vkPay);
   app.decorate('metrics', metrics);
-  const observe = (call: { provider: string; type: string; ms: number; ok: boolean }) =>
+  const configuredRoutes = new Set(
+    [...vkPay.context.routes.values()].flatMap((routes) => routes.map((route) => route.id)),
+  );
+  const observe = (call: GatewayCallObserved) =>
     metrics.gatewayLatency.observe(
-      { provider: call.provider, operation: call.type, result: call.ok ? 'ok' : 'error' },
+      {
+        provider: call.provider,
+        operation: call.type,
+        result: call.ok ? 'ok' : 'error',
+        ...routeLabels(configuredRoutes, call),
+      },
       call.ms / 1000,
     );
   vkPay.context.gatewayObservers.push(observe);

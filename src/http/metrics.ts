@@ -1,11 +1,14 @@
-/** Prometheus metrics of one service instance: requests, gateway latency, callbacks, orders by status. */
+/**
+ * Prometheus metrics of one service instance: requests, gateway latency (by route and side of a
+ * gray release too), callbacks, orders by status.
+ */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { VkPay } from '../vk-pay.ts';
 
 export interface ServiceMetrics {
   registry: Registry;
   requests: Counter<'method' | 'route' | 'status'>;
-  gatewayLatency: Histogram<'provider' | 'operation' | 'result'>;
+  gatewayLatency: Histogram<'provider' | 'operation' | 'result' | 'route' | 'variant'>;
   callbacks: Counter<'provider' | 'outcome'>;
   /** Callbacks rejected before anything was applied (forged, malformed, unknown): not payment errors. */
   callbacksRejected: Counter<'provider' | 'reason'>;
@@ -22,8 +25,8 @@ export function createMetrics(vkPay: VkPay): ServiceMetrics {
   });
   const gatewayLatency = new Histogram({
     name: 'vkpay_gateway_call_seconds',
-    help: 'Gateway call latency by provider and operation',
-    labelNames: ['provider', 'operation', 'result'] as const,
+    help: 'Gateway call latency by provider and operation, and by gray release route and side (none: no configured route chose the order)',
+    labelNames: ['provider', 'operation', 'result', 'route', 'variant'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
     registers: [registry],
   });
@@ -87,4 +90,19 @@ export function createMetrics(vkPay: VkPay): ServiceMetrics {
     },
   });
   return { registry, requests, gatewayLatency, callbacks, callbacksRejected };
+}
+
+/**
+ * The route and variant labels of a gateway call: only route ids the config file has and the two
+ * sides, so an order of a route since removed cannot grow the metrics; 'none' otherwise.
+ */
+export function routeLabels(
+  configured: ReadonlySet<string>,
+  call: { route: string | null; variant: string | null },
+): { route: string; variant: string } {
+  if (call.route === null || !configured.has(call.route)) return { route: 'none', variant: 'none' };
+  return {
+    route: call.route,
+    variant: call.variant === 'stable' || call.variant === 'canary' ? call.variant : 'none',
+  };
 }

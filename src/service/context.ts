@@ -12,6 +12,16 @@ import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
 import type { WebhookRuntime } from './webhook-settings.ts';
 
+/** What an observer learns of each gateway call; route and variant are null for an order no route chose. */
+export interface GatewayCallObserved {
+  provider: string;
+  type: string;
+  ms: number;
+  ok: boolean;
+  route: string | null;
+  variant: string | null;
+}
+
 export interface ServiceContext {
   store: Store;
   cache: Cache;
@@ -31,7 +41,7 @@ export interface ServiceContext {
   /** Seals configured fields of `custom` before they are stored; handlers get them open. */
   sealer: FieldSealer | null;
   /** Told of every gateway call (metrics). A throwing observer is ignored. */
-  gatewayObservers: Array<(call: { provider: string; type: string; ms: number; ok: boolean }) => void>;
+  gatewayObservers: Array<(call: GatewayCallObserved) => void>;
   /** The public base URL gateways call back on: notifications go to {publicUrl}/notify/{provider}/{merchant}. */
   publicUrl: string;
   /** Merchant webhooks: settings, sealed secrets and the delivery worker's wake-up call. */

@@ -15,6 +15,15 @@ export interface CallDescription {
   userId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
+  /** The order's merchant, and the route and side that chose its account (null: no route). */
+  merchantId?: string | null;
+  route?: string | null;
+  variant?: string | null;
+}
+
+/** The fields that tag a call of `order` with its merchant, route and side. */
+export function routeTags(order: { merchantId: string; route: string | null; variant: string | null }) {
+  return { merchantId: order.merchantId, route: order.route, variant: order.variant };
 }
 
 export async function gatewayCall<T>(
@@ -27,7 +36,14 @@ export async function gatewayCall<T>(
     const ms = performance.now() - started;
     for (const observe of context.gatewayObservers) {
       try {
-        observe({ provider: call.provider, type: call.type, ms, ok: !error });
+        observe({
+          provider: call.provider,
+          type: call.type,
+          ms,
+          ok: !error,
+          route: call.route ?? null,
+          variant: call.variant ?? null,
+        });
       } catch {
         // Metrics must never fail a payment.
       }
@@ -50,6 +66,9 @@ export async function gatewayCall<T>(
           }
         : undefined,
       responseMs: Math.round(ms),
+      merchantId: call.merchantId ?? null,
+      route: call.route ?? null,
+      variant: call.variant ?? null,
     });
   };
   try {

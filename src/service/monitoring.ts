@@ -2,7 +2,7 @@
  * Monitoring from the payment journal: the success rate of orders, gateway response times per
  * provider and operation, errors by code, and the error-rate alert (more than 10 % of the last
  * five minutes' payment events failing, by default), sent to a webhook once per incident however
- * many instances watch.
+ * many instances watch. The same channel carries the automatic rollbacks of routes.
  */
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
@@ -186,7 +186,10 @@ export interface AlertCheck extends ErrorRate {
   sent: 'firing' | 'resolved' | null;
 }
 
-export interface AlertMessage {
+/** What goes to the alert channel: the error-rate alert, or a route rolled back automatically. */
+export type AlertMessage = ErrorRateAlertMessage | RouteRollbackAlertMessage;
+
+export interface ErrorRateAlertMessage {
   alert: 'vkpay_error_rate';
   status: 'firing' | 'resolved';
   rate: number | null;
@@ -195,6 +198,33 @@ export interface AlertMessage {
   threshold: number;
   windowMinutes: number;
   byCode: Array<{ code: number; count: number }>;
+  at: string;
+}
+
+/** One side of a route over the window an automatic rollback looked at. */
+export interface VariantErrorRate {
+  account: string;
+  /** Payments created at the gateway (create calls), and those that failed for the system's reasons. */
+  payments: number;
+  errors: number;
+  rate: number | null;
+}
+
+/** A route the service rolled back by itself: its canary side failed more than the stable side. */
+export interface RouteRollbackAlertMessage {
+  alert: 'vkpay_route_rollback';
+  status: 'firing';
+  merchantId: string;
+  route: string;
+  canary: VariantErrorRate;
+  stable: VariantErrorRate;
+  /** The configured margin the canary's rate exceeded the stable's by (0.05 = 5 points). */
+  margin: number;
+  windowMinutes: number;
+  /** What the rollback did to the canary side's unpaid orders. */
+  closed: number;
+  paid: number;
+  reviewed: number;
   at: string;
 }
 
@@ -210,7 +240,7 @@ export async function checkErrorRate(
   const measured = await errorRate(context, settings.windowMs, now);
   const firing =
     measured.events >= settings.minEvents && measured.rate !== null && measured.rate > settings.threshold;
-  const message = (status: AlertMessage['status']): AlertMessage => ({
+  const message = (status: ErrorRateAlertMessage['status']): ErrorRateAlertMessage => ({
     alert: 'vkpay_error_rate',
     status,
     rate: measured.rate,
@@ -248,7 +278,11 @@ export async function checkErrorRate(
   return { ...measured, firing, sent };
 }
 
+const percentOf = (rate: number | null) => (rate === null ? 'n/a' : `${(rate * 100).toFixed(1)}%`);
+
 function describe(message: AlertMessage): string {
+  if (message.alert === 'vkpay_route_rollback')
+    return `【VK-Pay 灰度自动回滚】商户 ${message.merchantId} 路由 ${message.route}：最近${message.windowMinutes}分钟新账户 ${message.canary.account} 支付错误率 ${percentOf(message.canary.rate)}（${message.canary.errors}/${message.canary.payments}），稳定账户 ${message.stable.account} ${percentOf(message.stable.rate)}（${message.stable.errors}/${message.stable.payments}），超出 ${(message.margin * 100).toFixed(1)} 个百分点，已自动回滚到 ${message.stable.account}。关闭未支付订单 ${message.closed}，已支付 ${message.paid}，转人工 ${message.reviewed}。时间：${message.at}`;
   const percent = message.rate === null ? 'n/a' : `${(message.rate * 100).toFixed(1)}%`;
   const codes = message.byCode.map((entry) => `${entry.code}×${entry.count}`).join(', ') || 'none';
   return message.status === 'firing'

@@ -11,7 +11,7 @@ import { findOrder, lockOrder, updateOrder } from '../store/orders.ts';
 import type { OrderAttempt } from '../store/schema.ts';
 import { recordLog, type ServiceContext } from './context.ts';
 import { announceOrderChange, orderChannel } from './events.ts';
-import { gatewayCall, providerFor } from './gateway-call.ts';
+import { gatewayCall, providerFor, routeTags } from './gateway-call.ts';
 import { type Order, toOrder } from './model.ts';
 import {
   applyPaymentResult,
@@ -99,6 +99,7 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
       userId: order.userId,
       ip: request.clientIp ?? null,
       userAgent: request.userAgent ?? null,
+      ...routeTags(order),
     },
     () =>
       provider.createPayment({
@@ -226,6 +227,7 @@ async function syncWithGateway(context: ServiceContext, order: Order): Promise<O
       outTradeNo: order.outTradeNo,
       amount: order.totalFen,
       userId: order.userId,
+      ...routeTags(order),
     },
     () =>
       provider.queryPayment({
@@ -410,7 +412,7 @@ export async function closePayment(
   try {
     await gatewayCall(
       context,
-      { type: 'close', provider: provider.name, outTradeNo, amount: order.totalFen },
+      { type: 'close', provider: provider.name, outTradeNo, amount: order.totalFen, ...routeTags(order) },
       () => provider.closePayment({ merchantId, account: order.account, outTradeNo }),
     );
   } catch (error) {

@@ -8,7 +8,7 @@ import { PayError } from '../core/errors.ts';
 import { findOrderById } from '../store/orders.ts';
 import { findRefund } from '../store/refunds.ts';
 import type { ServiceContext } from './context.ts';
-import { gatewayCall, providerFor } from './gateway-call.ts';
+import { gatewayCall, providerFor, routeTags } from './gateway-call.ts';
 import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { notifyUrl } from './payment-flow.ts';
 import { applyRefundResult, type StartRefundRequest, startRefund } from './refunds.ts';
@@ -53,6 +53,7 @@ export async function refund(context: ServiceContext, request: StartRefundReques
         outTradeNo: order.outTradeNo,
         amount: pending.refundFen,
         userId: order.userId,
+        ...routeTags(order),
       },
       () =>
         provider.refund({

@@ -1,8 +1,9 @@
 /**
- * Run-time changes of routes: a share stored over the config file's (a rollback stores 0), shared
- * by every instance through the database, each instance's copy dropped on the change's
- * announcement through the cache (Redis pub/sub across instances), so new payments follow it
- * within a second. Every change is kept with who made it and the share before and after.
+ * Run-time changes of routes: a share stored over the config file's (a rollback stores 0) or
+ * removed again (the file's in force), shared by every instance through the database, each
+ * instance's copy dropped on the change's announcement through the cache (Redis pub/sub across
+ * instances), so new payments follow it within a second. Every change is kept with who made it and
+ * the share before and after.
  */
 import { PayError } from '../core/errors.ts';
 import { isPaid } from '../core/states.ts';
@@ -149,6 +150,52 @@ export async function setRouteShare(
   copiesOf(context).delete(merchantId);
   await context.cache.publish(ROUTES_CHANNEL, merchantId);
   return { ...route, effectiveShare: share, overridden: true };
+}
+
+/**
+ * Removes a route's stored share, so the config file's is in force again on every instance; the
+ * change is recorded like a set (share after: null, the file's). Without a stored share nothing
+ * changes and nothing is recorded.
+ */
+export async function clearRouteShare(
+  context: ServiceContext,
+  merchantId: string,
+  routeId: string,
+  changedBy: string,
+): Promise<RouteState> {
+  const route = routeOf(context, merchantId, routeId);
+  const now = context.now();
+  const removed = await context.store.db
+    .transaction()
+    .execute(async (tx) => {
+      const before = await tx
+        .deleteFrom('route_overrides')
+        .where('merchant_id', '=', merchantId)
+        .where('route_id', '=', routeId)
+        .returning('share')
+        .executeTakeFirst();
+      if (!before) return false;
+      await tx
+        .insertInto('route_override_changes')
+        .values({
+          merchant_id: merchantId,
+          route_id: routeId,
+          share_before: Number(before.share),
+          share_after: null,
+          changed_by: changedBy,
+          changed_at: now,
+        })
+        .execute();
+      return true;
+    })
+    .catch((error) => {
+      throw storeFailure(error);
+    });
+  if (removed) {
+    copiesOf(context).delete(merchantId);
+    await context.cache.publish(ROUTES_CHANNEL, merchantId);
+  }
+  return { ...route, effectiveShare: route.share, overridden: false };
 }
 
 export interface RollbackReport {

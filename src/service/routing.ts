@@ -20,6 +20,19 @@ export interface Route {
   canary: string;
   /** Percent of payers on the canary account, 0..100 (fractions allowed down to 0.01). */
   share: number;
+  /** Roll the route back by itself when its canary side fails clearly more than its stable side. */
+  autoRollback?: AutoRollbackRule;
+}
+
+/**
+ * The automatic rollback of a route: over the last `windowMs` (since the route's last share change
+ * at most), when the canary side made at least `minPayments` payments and its error rate exceeds
+ * the stable side's by more than `margin` (0.05 = 5 percentage points).
+ */
+export interface AutoRollbackRule {
+  margin: number;
+  minPayments: number;
+  windowMs: number;
 }
 
 export type Variant = 'stable' | 'canary';

@@ -15,6 +15,10 @@ export interface LogEntry {
   ip?: string | null;
   userAgent?: string | null;
   responseMs?: number | null;
+  /** Set for a call of an order a route chose: the statistics compare the route's two sides. */
+  merchantId?: string | null;
+  route?: string | null;
+  variant?: string | null;
 }
 
 function logRow(entry: LogEntry) {
@@ -29,6 +33,9 @@ function logRow(entry: LogEntry) {
     ip: entry.ip ?? null,
     user_agent: entry.userAgent ?? null,
     response_ms: entry.responseMs ?? null,
+    merchant_id: entry.route ? (entry.merchantId ?? null) : null,
+    route: entry.route ?? null,
+    variant: entry.route ? (entry.variant ?? null) : null,
   };
 }
 

@@ -400,6 +400,21 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    id: 13,
+    name: 'gray release statistics and removing a stored share',
+    statements: [
+      // A gateway call of an order a route chose carries the merchant, route and side, so the
+      // statistics and the automatic rollback compare the two sides without a join.
+      'alter table payment_logs add column merchant_id text',
+      'alter table payment_logs add column route text',
+      'alter table payment_logs add column variant text',
+      `create index payment_logs_route on payment_logs (merchant_id, route, create_date)
+        where route is not null`,
+      // Removing a stored share returns to the config file's: recorded as a change to null.
+      'alter table route_override_changes alter column share_after drop not null',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

@@ -89,6 +89,10 @@ export interface PaymentLogsTable {
   ip: string | null;
   user_agent: string | null;
   response_ms: number | null;
+  /** The order's merchant, route and side, when a route chose the order's account. */
+  merchant_id: string | null;
+  route: string | null;
+  variant: string | null;
   create_date: Timestamp;
 }
 
@@ -323,7 +327,8 @@ export interface RouteOverrideChangesTable {
   merchant_id: string;
   route_id: string;
   share_before: number | null;
-  share_after: number;
+  /** Null: the stored share was removed, the config file's is in force again. */
+  share_after: number | null;
   changed_by: string;
   changed_at: Timestamp;
 }

@@ -42,7 +42,7 @@ async function configWithRoute(): Promise<string> {
 }
 
 describe('vk-pay routes', () => {
-  it("lists a merchant's routes, sets a share and rolls back on the service's store, each change recorded", async () => {
+  it("lists a merchant's routes, sets a share, rolls back and clears the share on the service's store, each change recorded", async () => {
     const env = { VKPAY_CONFIG: await configWithRoute(), VKPAY_LOG_LEVEL: 'warn' };
     const routes = (...args: string[]) => runCommand(['routes', ...args], env);
 
@@ -66,6 +66,10 @@ describe('vk-pay routes', () => {
       'wx-pubkey\tshare=0 (file 10)\tstable=default\tcanary=pubkey\tmatch=provider=wxpay\n',
     );
 
+    const cleared = await routes('clear-share', 'shop1', 'wx-pubkey');
+    expect(cleared, cleared.stderr).toMatchObject({ code: 0 });
+    expect(cleared.stdout).toContain("share 0 -> 10 (the config file's)");
+
     const vkPay = await createVkPay({ dataDir: join(dir, 'data'), logger: pino({ level: 'silent' }) });
     try {
       const changes = await vkPay.store.db
@@ -86,9 +90,16 @@ describe('vk-pay routes', () => {
           share_after: 0,
           changed_by: expect.stringMatching(/^cli/),
         },
+        {
+          route_id: 'wx-pubkey',
+          share_before: 0,
+          share_after: null,
+          changed_by: expect.stringMatching(/^cli/),
+        },
       ]);
+      expect(await vkPay.store.db.selectFrom('route_overrides').selectAll().execute()).toEqual([]);
     } finally {
       await vkPay.close();
     }
-  }, 240_000);
+  }, 300_000);
 });

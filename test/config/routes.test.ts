@@ -72,6 +72,23 @@ describe('routes in the service configuration', () => {
     expect(errorOf({ ...base, routes: { m1: [{ ...route, id: 'a b' }] } })).toMatch(/\.id must be/);
   });
 
+  it('reads an automatic rollback rule, and refuses a malformed one with the field to fix', () => {
+    const base = { wxpay: [wx(), wx('new')] };
+    const autoRollback = { margin: 0.05, minPayments: 20, windowMinutes: 5 };
+    expect(load({ ...base, routes: { m1: [{ ...route, autoRollback }] } }).routes.m1).toEqual([
+      { ...route, autoRollback: { margin: 0.05, minPayments: 20, windowMs: 300_000 } },
+    ]);
+    const bad = (rule: unknown) => errorOf({ ...base, routes: { m1: [{ ...route, autoRollback: rule }] } });
+    expect(bad([])).toMatch(/routes\.m1\[0\]\.autoRollback must be an object/);
+    expect(bad({ ...autoRollback, threshold: 1 })).toMatch(/autoRollback has unknown field threshold/);
+    expect(bad({ ...autoRollback, margin: 5 })).toMatch(/autoRollback\.margin must be a share/);
+    expect(bad({ ...autoRollback, margin: '0.05' })).toMatch(/autoRollback\.margin must be a share/);
+    expect(bad({ ...autoRollback, minPayments: 0 })).toMatch(/autoRollback\.minPayments must be a whole/);
+    expect(bad({ ...autoRollback, minPayments: 2.5 })).toMatch(/autoRollback\.minPayments must be a whole/);
+    expect(bad({ ...autoRollback, windowMinutes: 0 })).toMatch(/autoRollback\.windowMinutes must be/);
+    expect(bad({ margin: 0.05, minPayments: 20 })).toMatch(/autoRollback\.windowMinutes must be/);
+  });
+
   it('refuses a malformed or repeated account id', () => {
     expect(errorOf({ wxpay: [wx('no spaces')] })).toMatch(/wxpay\[0\]\.account must be 1 to 32/);
     expect(errorOf({ wxpay: [wx(), wx('default')] })).toMatch(/account default is configured twice/);

@@ -83,6 +83,30 @@ describe.each(backends)('gray release of a WeChat Pay account on $name', (backen
       .where('out_trade_no', 'in', [stableNo, canaryNo])
       .execute();
     expect(events).toHaveLength(2);
+
+    // /admin/stats puts the route's two sides side by side, each with its own account.
+    const stats = (await h.app.inject({ method: 'GET', url: '/admin/stats' })).json().data;
+    const side = (variant: 'stable' | 'canary') => ({
+      orders: { created: 1, paid: 1, closed: 0, conversion: 1 },
+      payments: { calls: 1, succeeded: 1, errors: 0, successRate: 1, errorRate: 0 },
+      gateway: { calls: 1, p95Ms: expect.any(Number) },
+      account: variant === 'stable' ? 'default' : 'canary',
+    });
+    expect(stats.routes).toEqual([
+      {
+        merchantId: MERCHANT,
+        route: ROUTE.id,
+        configured: true,
+        stable: expect.objectContaining(side('stable')),
+        canary: expect.objectContaining(side('canary')),
+      },
+    ]);
+    // The metrics carry the route and side of each gateway call.
+    const metrics = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    for (const variant of ['stable', 'canary'])
+      expect(metrics).toContain(
+        `vkpay_gateway_call_seconds_count{provider="wxpay",operation="create",result="ok",route="${ROUTE.id}",variant="${variant}"} 1`,
+      );
   });
 
   it('the same user always lands on the same side, and a repeated request keeps its account', async () => {

@@ -248,6 +248,8 @@ function cases(ids: {
     bad('PUT', '/api/routes/wx-route/share', 'share', { share: '\u0000' }),
     bad('PUT', '/api/routes/wx-route/share', undefined, { share: 5, extra: 1 }),
     bad('PUT', '/api/routes/%00/share', 'id', { share: 5 }),
+    bad('DELETE', '/api/routes/%00/share', 'id'),
+    bad('DELETE', '/api/routes/wx-route/share?merchant=%00', 'merchant'),
     // checkouts
     checkoutWith({ time_expire: 0 }, 'time_expire'),
     checkoutWith({ time_expire: 7201 }, 'time_expire'),

@@ -43,7 +43,7 @@ describe.each(backends)('the routes API on $name', (backend) => {
     await h?.close();
   });
 
-  const api = async (method: 'GET' | 'PUT', url: string, body?: unknown) =>
+  const api = async (method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown) =>
     (await h.app.inject(signed(API_APP, method, url, body))).json();
   const variantOf = async (userId: string) =>
     (
@@ -133,5 +133,34 @@ describe.each(backends)('the routes API on $name', (backend) => {
       .execute();
     expect(open.length).toBeGreaterThan(0);
     expect(open.every((order) => order.status === 'NOTPAY')).toBe(true);
+  });
+
+  // After the share of 50 above.
+  it("removing the stored share returns to the file's on the next payment, recorded like a set", async () => {
+    const mover = users().at(-1)!;
+    expect(await variantOf(mover)).toBe('canary');
+    expect(await api('DELETE', '/api/routes/nope/share')).toMatchObject({ code: 40005 });
+    const answer = await api('DELETE', `/api/routes/${ROUTE.id}/share`);
+    expect(answer).toMatchObject({
+      code: 0,
+      data: { route: { id: ROUTE.id, share: 10, configured_share: 10, overridden: false } },
+    });
+    expect(await variantOf(mover)).toBe('stable');
+    expect((await api('GET', '/api/routes')).data.routes[0]).toMatchObject({ share: 10, overridden: false });
+    const stored = await h.vkPay.store.db.selectFrom('route_overrides').selectAll().execute();
+    expect(stored).toEqual([]);
+    expect((await changes()).at(-1)).toMatchObject({
+      route_id: ROUTE.id,
+      share_before: 50,
+      share_after: null,
+      changed_by: 'app:app1',
+    });
+    // Nothing stored any more: removing again answers the file's share and records nothing.
+    const count = (await changes()).length;
+    expect(await api('DELETE', `/api/routes/${ROUTE.id}/share`)).toMatchObject({
+      code: 0,
+      data: { route: { share: 10, overridden: false } },
+    });
+    expect(await changes()).toHaveLength(count);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The merchant's gray release routes over the signed API: list them with the share in force, set a
- * route's share, roll a route back. Registered inside the API's scope, so the same signature,
+ * route's share or remove the stored one, roll a route back. Registered inside the API's scope, so the same signature,
  * allowlist and rate limits apply; everything acts for the request's merchant only, and every
  * change is recorded with the app that made it.
  */
@@ -81,6 +81,23 @@ export const routeApiRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (app, 
         request.body.share,
         changedBy(request),
       );
+      return ok({ route: routeView(route) });
+    },
+  );
+
+  // The stored share goes, and the config file's is in force again: recorded like a set.
+  app.delete<{ Params: { id: string } }>(
+    '/api/routes/:id/share',
+    {
+      schema: {
+        tags,
+        summary: "remove a route's stored share: the config file's is in force again on every instance",
+        params: routeParams,
+        querystring: merchantQuery,
+      },
+    },
+    async (request) => {
+      const route = await vkPay.clearRouteShare(merchantOf(request), request.params.id, changedBy(request));
       return ok({ route: routeView(route) });
     },
   );

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { PayError } from '../../core/errors.ts';
 import { paymentStats } from '../../service/monitoring.ts';
 import { yesterdayInChina } from '../../service/reconcile.ts';
+import { routeStats } from '../../service/route-monitoring.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import { createAllowlist } from '../plugins/allowlist.ts';
@@ -130,7 +131,8 @@ export const healthRoutes: FastifyPluginAsync<{
       onRequest: adminOnly,
       schema: {
         tags: ['operations'],
-        summary: 'payment statistics: success rate, gateway response times, errors by code',
+        summary:
+          'payment statistics: success rate, gateway response times, errors by code, and the stable and canary sides of each route',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -154,7 +156,11 @@ export const healthRoutes: FastifyPluginAsync<{
           field: 'from',
           message: 'from must be before to, and the window at most 31 days',
         });
-      return { code: 0, msg: 'ok', data: await paymentStats(vkPay.context, { from, to }) };
+      const [stats, routes] = await Promise.all([
+        paymentStats(vkPay.context, { from, to }),
+        routeStats(vkPay.context, { from, to }),
+      ]);
+      return { code: 0, msg: 'ok', data: { ...stats, routes } };
     },
   );
 };
