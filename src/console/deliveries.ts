@@ -75,6 +75,8 @@ function baseQuery(db: Kysely<Database>) {
       eb
         .selectFrom('webhook_attempts as a')
         .select('a.response_excerpt')
+        // By the event first: webhook_attempts is indexed on it.
+        .whereRef('a.event_id', '=', 'd.event_id')
         .whereRef('a.delivery_id', '=', 'd.id')
         .orderBy('a.attempt', 'desc')
         .limit(1)

@@ -402,7 +402,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     id: 12,
-    name: 'alert history',
+    name: 'alert history and the deliveries listing',
     statements: [
       // Every alert the monitoring sent: the instance that won the incident's lock on the shared
       // cache writes it, so an incident has one row per announcement however many instances watch.
@@ -421,6 +421,8 @@ export const MIGRATIONS: readonly Migration[] = [
         unique (alert, incident, kind, at)
       )`,
       'create index monitoring_alerts_at on monitoring_alerts (at)',
+      // The console's list of deliveries, newest first across merchants.
+      'create index webhook_deliveries_listing on webhook_deliveries (create_date, id)',
     ],
   },
 ];
