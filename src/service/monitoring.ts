@@ -2,7 +2,7 @@
  * Monitoring from the payment journal: the success rate of orders, gateway response times per
  * provider and operation, errors by code, and the error-rate alert (more than 10 % of the last
  * five minutes' payment events failing, by default), sent to a webhook once per incident however
- * many instances watch.
+ * many instances watch, and each alert sent recorded in the alert history (alert-history.ts).
  */
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { searchDeliveries } from '../../src/console/deliveries.ts';
 import { recordAlert } from '../../src/service/alert-history.ts';
 import { recordReview } from '../../src/service/reviews.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
@@ -261,6 +262,15 @@ describe.each(backends)('console reviews, deliveries and alerts on $name', (back
     expect(byType.length).toBeGreaterThanOrEqual(1);
     expect(byType.every((row: { eventType: string }) => row.eventType === 'review.resolved')).toBe(true);
     expect((await olga.get('/console/deliveries?status=delivered')).json().data.rows).toEqual([]);
+    // Keyset pages of two: every delivery once, newest first, however the pages fall.
+    const paged: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await searchDeliveries(vkPay.store.db, { limit: 2, ...(cursor ? { after: cursor } : {}) });
+      paged.push(...page.rows.map((row) => row.id));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    expect(paged).toEqual(all.rows.map((row: { id: number }) => row.id));
 
     const sam = await signedIn('sam');
     const samRows = (await sam.get('/console/deliveries')).json().data.rows;
