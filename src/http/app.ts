@@ -17,6 +17,9 @@ import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { alertPages } from './routes/console-alerts.ts';
+import { deliveryPages } from './routes/console-deliveries.ts';
+import { reviewPages } from './routes/console-reviews.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -164,5 +167,11 @@ export function consoleOptions(vkPay: VkPay) {
   } catch {
     // No usable public URL: the console accepts its own origin only.
   }
-  return { prefix: '/console', vkPay, production: vkPay.config.env === 'production', origins };
+  return {
+    prefix: '/console',
+    vkPay,
+    production: vkPay.config.env === 'production',
+    origins,
+    pages: [reviewPages(vkPay), deliveryPages(vkPay), alertPages(vkPay)],
+  };
 }

@@ -2,10 +2,13 @@
  * Monitoring from the payment journal: the success rate of orders, gateway response times per
  * provider and operation, errors by code, and the error-rate alert (more than 10 % of the last
  * five minutes' payment events failing, by default), sent to a webhook once per incident however
- * many instances watch. The same channel carries the automatic rollbacks of routes.
+ * many instances watch, and each alert sent recorded in the alert history (alert-history.ts). The
+ * same channel carries the automatic rollbacks of routes.
  */
 import { createHmac } from 'node:crypto';
 import { sql } from 'kysely';
+import type { AlertKind } from '../store/schema.ts';
+import { lastAlert, recordAlert } from './alert-history.ts';
 import type { ServiceContext } from './context.ts';
 import { runEvery } from './jobs.ts';
 
@@ -184,6 +187,8 @@ export interface AlertCheck extends ErrorRate {
   firing: boolean;
   /** What this check sent: a new (or repeated) alert, the all-clear, or nothing. */
   sent: 'firing' | 'resolved' | null;
+  /** What it recorded in the alert history: a repeat of an incident is told from its first alert. */
+  recorded: AlertKind | null;
 }
 
 /** What goes to the alert channel: the error-rate alert, or a route rolled back automatically. */
@@ -230,7 +235,17 @@ export interface RouteRollbackAlertMessage {
 
 const INCIDENT_KEY = 'alert:error-rate';
 
-/** Checks the error rate once and sends what the change calls for. */
+/** The incident on the shared cache: when its last alert went out, and when its first did. */
+interface Incident {
+  since: string;
+  started?: string;
+}
+
+/**
+ * Checks the error rate once and sends what the change calls for. Whoever wins the incident's lock
+ * on the shared cache decides, records the alert in the history and sends it, so an incident is
+ * announced and recorded once however many instances check.
+ */
 export async function checkErrorRate(
   context: ServiceContext,
   settings: AlertSettings,
@@ -251,31 +266,63 @@ export async function checkErrorRate(
     byCode: measured.byCode,
     at: now.toISOString(),
   });
+  const record = async (kind: AlertKind, started: string) => {
+    const sent = message(kind === 'resolved' ? 'resolved' : 'firing');
+    try {
+      await recordAlert(context, {
+        ...sent,
+        kind,
+        incident: new Date(started),
+        at: now,
+      });
+    } catch (error) {
+      // The alert matters more than its history: it still goes out.
+      context.logger.error({ reason: (error as Error).message, kind }, 'alert history not written');
+    }
+  };
   let sent: AlertCheck['sent'] = null;
+  let recorded: AlertCheck['recorded'] = null;
   if (firing) {
     // The instance that records the incident sends it; the record expires after repeatMs, so a
-    // long incident is announced again.
-    if (await context.cache.setIfAbsent(INCIDENT_KEY, { since: now.toISOString() }, settings.repeatMs)) {
+    // long incident is announced again, as a repeat of the incident the history has open.
+    const lock: Incident = { since: now.toISOString() };
+    if (await context.cache.setIfAbsent(INCIDENT_KEY, lock, settings.repeatMs)) {
+      const open = await openIncident(context);
+      const started = open ?? lock.since;
+      if (open) await context.cache.set(INCIDENT_KEY, { ...lock, started }, settings.repeatMs);
       sent = 'firing';
+      recorded = open ? 'repeated' : 'firing';
       context.logger.error({ alert: message('firing') }, 'payment error rate above the alert threshold');
+      await record(recorded, started);
       await send(message('firing'));
     }
   } else {
-    const incident = await context.cache.get<{ since: string }>(INCIDENT_KEY);
+    const incident = await context.cache.get<Incident>(INCIDENT_KEY);
+    // An incident whose lock expired while the rate fell is still open in the history: it is
+    // resolved all the same.
+    const started = incident ? (incident.started ?? incident.since) : await openIncident(context);
     if (
-      incident &&
-      (await context.cache.setIfAbsent(`${INCIDENT_KEY}:resolved:${incident.since}`, 1, settings.repeatMs))
+      started &&
+      (await context.cache.setIfAbsent(`${INCIDENT_KEY}:resolved:${started}`, 1, settings.repeatMs))
     ) {
-      await context.cache.delete(INCIDENT_KEY);
+      if (incident) await context.cache.delete(INCIDENT_KEY);
       sent = 'resolved';
+      recorded = 'resolved';
       context.logger.warn(
         { alert: message('resolved') },
         'payment error rate back under the alert threshold',
       );
+      await record('resolved', started);
       await send(message('resolved'));
     }
   }
-  return { ...measured, firing, sent };
+  return { ...measured, firing, sent, recorded };
+}
+
+/** When the incident the history has open began (its last row is not an all-clear), else null. */
+async function openIncident(context: ServiceContext): Promise<string | null> {
+  const last = await lastAlert(context, 'vkpay_error_rate');
+  return last && last.kind !== 'resolved' ? last.incident : null;
 }
 
 const percentOf = (rate: number | null) => (rate === null ? 'n/a' : `${(rate * 100).toFixed(1)}%`);

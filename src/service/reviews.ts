@@ -221,12 +221,17 @@ async function resolvedEvent(context: ServiceContext, tx: Transaction<Database>,
     await recordReviewEvent(context, tx, 'review.resolved', toReview(row));
 }
 
-/** Closes a case with what was done. Resolving a resolved case again is refused (40001). */
+/**
+ * Closes a case with what was done. Resolving a resolved case again is refused (40001).
+ * `alongside` runs in the transaction of the change with the case as it was and as it is now: the
+ * console writes its audit row there, so the change and its row commit together.
+ */
 export async function resolveReview(
   context: ServiceContext,
   merchantId: string,
   id: number,
   note: string,
+  alongside?: (tx: Transaction<Database>, before: Review, after: Review) => Promise<void>,
 ): Promise<Review> {
   if (typeof note !== 'string' || note.trim().length < 2 || note.length > 500)
     throw new PayError(40001, {
@@ -235,6 +240,16 @@ export async function resolveReview(
     });
   const { db } = context.store;
   const resolved = await db.transaction().execute(async (tx) => {
+    const open = alongside
+      ? await tx
+          .selectFrom('payment_reviews')
+          .selectAll()
+          .where('id', '=', id)
+          .where('merchant_id', '=', merchantId)
+          .where('status', '=', 'OPEN')
+          .forUpdate()
+          .executeTakeFirst()
+      : undefined;
     const row = await tx
       .updateTable('payment_reviews')
       .set({ status: 'RESOLVED', note: maskCardNumbers(note.trim()), resolve_date: context.now() })
@@ -244,6 +259,7 @@ export async function resolveReview(
       .returningAll()
       .executeTakeFirst();
     if (row) await resolvedEvent(context, tx, row);
+    if (row && open && alongside) await alongside(tx, toReview(open), toReview(row));
     return row;
   });
   if (resolved) {

@@ -4,10 +4,10 @@
  * time range, and send a test ping to an endpoint.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { PayError } from '../core/errors.ts';
 import { isWebhookEventType, PING_EVENT } from '../core/webhooks.ts';
-import type { WebhookAttemptRow, WebhookDeliveryRow } from '../store/schema.ts';
+import type { Database, WebhookAttemptRow, WebhookDeliveryRow } from '../store/schema.ts';
 import type { ServiceContext } from './context.ts';
 import { recordPing, type WebhookEvent } from './events.ts';
 
@@ -190,19 +190,38 @@ export async function getEvent(
   };
 }
 
+/** A delivery's state as a replay changes it: what the console's audit row keeps before and after. */
+export type DeliveryState = Pick<WebhookDeliveryRow, 'endpoint_id' | 'status' | 'attempts'> & { id: number };
+
 /**
  * Sends an event again: every delivery of it (or the one to `endpointId`) is due now with a fresh
  * retry schedule; an enabled endpoint that never had it (added later) gets a delivery. The
  * receiver sees the same webhook-id, so one that deduplicates by it does the work once.
+ * `alongside` runs in the transaction of the change with the deliveries before and after it (the
+ * console's audit row).
  */
 export async function replayEvent(
   context: ServiceContext,
   merchantId: string,
   eventId: string,
   endpointId?: string,
+  alongside?: (tx: Transaction<Database>, before: DeliveryState[], after: DeliveryState[]) => Promise<void>,
 ): Promise<DeliveryView[]> {
   const now = context.now();
+  const states = async (tx: Transaction<Database>): Promise<DeliveryState[]> =>
+    (
+      await tx
+        .selectFrom('webhook_deliveries')
+        .select(['id', 'endpoint_id', 'status', 'attempts'])
+        .where('event_id', '=', eventId)
+        .orderBy('id')
+        .execute()
+    ).map((row) => ({ ...row, id: Number(row.id) }));
   await context.store.db.transaction().execute(async (tx) => {
+    const before = alongside ? await states(tx) : [];
+    const done = async () => {
+      if (alongside) await alongside(tx, before, await states(tx));
+    };
     const event = await tx
       .selectFrom('webhook_events')
       .select('id')
@@ -246,6 +265,7 @@ export async function replayEvent(
             update_date: now,
           })
           .execute();
+        await done();
         return;
       }
     }
@@ -264,6 +284,7 @@ export async function replayEvent(
       );
     if (endpointId !== undefined) rearm = rearm.where('endpoint_id', '=', endpointId);
     await rearm.execute();
+    await done();
   });
   context.webhooks.wake();
   return (await getEvent(context, merchantId, eventId)).deliveries;

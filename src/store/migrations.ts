@@ -401,6 +401,31 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    id: 12,
+    name: 'alert history and the deliveries listing',
+    statements: [
+      // Every alert the monitoring sent: the instance that won the incident's lock on the shared
+      // cache writes it, so an incident has one row per announcement however many instances watch.
+      `create table monitoring_alerts (
+        id bigint generated always as identity primary key,
+        alert text not null,
+        kind text not null check (kind in ('firing', 'repeated', 'resolved')),
+        incident timestamptz not null,
+        rate double precision,
+        errors integer not null,
+        events integer not null,
+        threshold double precision not null,
+        window_minutes double precision not null,
+        by_code jsonb not null default '[]'::jsonb,
+        at timestamptz not null,
+        unique (alert, incident, kind, at)
+      )`,
+      'create index monitoring_alerts_at on monitoring_alerts (at)',
+      // The console's list of deliveries, newest first across merchants.
+      'create index webhook_deliveries_listing on webhook_deliveries (create_date, id)',
+    ],
+  },
+  {
     id: 13,
     name: 'gray release statistics and removing a stored share',
     statements: [

@@ -312,6 +312,26 @@ export interface Database {
   console_users: ConsoleUsersTable;
   console_sessions: ConsoleSessionsTable;
   console_audit: ConsoleAuditTable;
+  monitoring_alerts: MonitoringAlertsTable;
+}
+
+export type AlertKind = 'firing' | 'repeated' | 'resolved';
+
+/** One alert the monitoring sent: the first of an incident, a reminder while it lasts, the all-clear. */
+export interface MonitoringAlertsTable {
+  id: Generated<number>;
+  alert: string;
+  kind: AlertKind;
+  /** When the incident's first alert fired: the same on each of its rows. */
+  incident: Date;
+  rate: number | null;
+  errors: number;
+  events: number;
+  threshold: number;
+  window_minutes: number;
+  by_code: ColumnType<Array<{ code: number; count: number }>, string, never>;
+  /** When the check that sent it ran. */
+  at: Date;
 }
 
 export interface RouteOverridesTable {
@@ -346,3 +366,4 @@ export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 export type ConsoleUserRow = Selectable<ConsoleUsersTable>;
 export type ConsoleSessionRow = Selectable<ConsoleSessionsTable>;
 export type ConsoleAuditRow = Selectable<ConsoleAuditTable>;
+export type MonitoringAlertRow = Selectable<MonitoringAlertsTable>;

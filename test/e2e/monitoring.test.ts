@@ -54,6 +54,9 @@ describe.each(backends)('monitoring on $name', (backend) => {
     await new Promise((resolve) => receiver?.server.close(resolve));
   });
 
+  const alertHistory = () =>
+    h.vkPay.store.db.selectFrom('monitoring_alerts').selectAll().orderBy('id').execute();
+
   const pay = (no: string, totalFee: number) =>
     h.vkPay.pay({
       merchantId: MERCHANT,
@@ -179,6 +182,65 @@ describe.each(backends)('monitoring on $name', (backend) => {
     // A new incident is announced again.
     expect((await checkErrorRate(h.vkPay.context, settings, send)).sent).toBe('firing');
     expect(receiver.bodies).toHaveLength(3);
+
+    // Each alert sent is in the history once, as the instance that won the incident decided it.
+    const history = await alertHistory();
+    expect(history.map((row) => row.kind)).toEqual(['firing', 'resolved', 'firing']);
+    expect(history[0]).toMatchObject({
+      alert: 'vkpay_error_rate',
+      errors: 8,
+      threshold: 0.1,
+      window_minutes: 10,
+    });
+    expect(history[0]!.by_code).toEqual([{ code: 40010, count: 8 }]);
+    expect(new Date(history[1]!.incident).getTime()).toBe(new Date(history[0]!.incident).getTime());
+    expect(new Date(history[1]!.at).getTime()).toBe(later.getTime());
+    expect(new Date(history[2]!.incident).getTime()).toBeGreaterThan(
+      new Date(history[1]!.incident).getTime(),
+    );
+  });
+
+  it('records a long incident’s reminders as repeats of it, and closes it even after its lock expired', async () => {
+    const settings = {
+      ...DEFAULT_ALERTS,
+      webhookUrl: receiver.url,
+      format: 'json' as const,
+      windowMs: 10 * 60_000,
+      minEvents: 5,
+      repeatMs: 1_500,
+    };
+    const send = webhookSender(h.vkPay.context, settings);
+    const later = () => new Date(Date.now() + 11 * 60_000);
+    // The incident the test before left open ends first.
+    expect((await checkErrorRate(h.vkPay.context, settings, send, later())).recorded).toBe('resolved');
+    const start = (await alertHistory()).length;
+
+    const first = await checkErrorRate(h.vkPay.context, settings, send);
+    expect(first).toMatchObject({ sent: 'firing', recorded: 'firing' });
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    // The lock expired while the rate stays high: two instances, one reminder, told as a repeat.
+    const reminders = await Promise.all([
+      checkErrorRate(h.vkPay.context, settings, send),
+      checkErrorRate(h.vkPay.context, settings, send),
+    ]);
+    expect(reminders.map((check) => check.recorded).sort()).toEqual([null, 'repeated']);
+    expect(reminders.map((check) => check.sent).sort()).toEqual(['firing', null]);
+    await new Promise((resolve) => setTimeout(resolve, 1_700));
+    // The rate falls after the lock expired: the history still has the incident open, so it ends once.
+    const calm = later();
+    const ends = await Promise.all([
+      checkErrorRate(h.vkPay.context, settings, send, calm),
+      checkErrorRate(h.vkPay.context, settings, send, calm),
+    ]);
+    expect(ends.map((check) => check.recorded).sort()).toEqual([null, 'resolved']);
+    expect((await checkErrorRate(h.vkPay.context, settings, send, calm)).sent).toBeNull();
+
+    const rows = (await alertHistory()).slice(start);
+    expect(rows.map((row) => row.kind)).toEqual(['firing', 'repeated', 'resolved']);
+    const incidents = new Set(rows.map((row) => new Date(row.incident).getTime()));
+    expect(incidents.size).toBe(1);
+    const sent = receiver.bodies.slice(-3).map((entry) => (entry as { body: AlertMessage }).body.status);
+    expect(sent).toEqual(['firing', 'firing', 'resolved']);
   });
 });
 

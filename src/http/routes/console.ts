@@ -78,7 +78,25 @@ export interface ConsoleRoutesOptions {
   origins?: string[];
   now?: () => Date;
   /** More console pages, registered inside this scope (sessions, CSRF, error pages apply). */
-  pages?: Array<(scope: FastifyInstance) => Promise<void>>;
+  pages?: Array<(scope: FastifyInstance, kit: ConsolePageKit) => Promise<void>>;
+}
+
+/** What a page registered through `pages` answers with, as the console's own pages do. */
+export interface ConsolePageKit {
+  /** A page for a browser, or its data (and a CSRF token for the next change) for anything else. */
+  answer(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    view: { status?: number; path: string; data: Record<string, unknown>; page(ctx: PageContext): string },
+  ): Promise<FastifyReply>;
+  /** A 303 to a console path, the page's language kept. */
+  redirect(request: FastifyRequest, reply: FastifyReply, path: string): FastifyReply;
+  /** The signed-in operator with their address and user agent, for an audit row. */
+  actorOf(request: FastifyRequest): Actor;
+  /** A fresh CSRF token for a JSON answer to a change. */
+  csrfToken(request: FastifyRequest, reply: FastifyReply): string;
+  /** A filter's day (YYYY-MM-DD) as the start of that day in UTC, `plusDays` later; 40001 if it is none. */
+  dayStart(value: string | undefined, field: string, plusDays?: number): Date | undefined;
 }
 
 const CONTENT_SECURITY_POLICY = [
@@ -660,5 +678,6 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
     },
   );
 
-  for (const pages of options.pages ?? []) await pages(scope);
+  const kit: ConsolePageKit = { answer, redirect, actorOf, csrfToken, dayStart };
+  for (const pages of options.pages ?? []) await pages(scope, kit);
 };
