@@ -57,7 +57,8 @@ ${form(ctx, '/console/logout', `<button type="submit" class="link">${t(ctx, 'sig
 ${language}</header>`;
 }
 
-function layout(ctx: PageContext, title: string, body: string): string {
+/** A whole console page: header, navigation, one h1 and the body. */
+export function layout(ctx: PageContext, title: string, body: string): string {
   return `<!doctype html>
 <html lang="${ctx.lang === 'zh' ? 'zh-CN' : 'en'}">
 <head>
@@ -89,7 +90,7 @@ function alert(message: string | undefined): string {
     : '';
 }
 
-function field(id: string, label: string, input: string, help?: string): string {
+export function field(id: string, label: string, input: string, help?: string): string {
   return `<div class="field"><label for="${id}">${escapeHtml(label)}</label>${input}${
     help ? `<p class="help" id="${id}-help">${escapeHtml(help)}</p>` : ''
   }</div>`;
