@@ -288,12 +288,22 @@ async function journalQuery(
     const merchants = scope === undefined ? [''] : [...scope];
     reads = [
       start > from ? live(from, start) : Promise.resolve([]),
-      sql<JournalCell>`select date_bin(${seconds}::int * interval '1 second', hour, ${BUCKET_ORIGIN}) as at,
-          '' as merchant_id, provider, operation, events, errors, calls, call_errors, latency_ms, latency_counts
+      // The histograms travel as text: splitting it is several times faster than parsing arrays.
+      sql<Omit<JournalCell, 'latency_ms' | 'latency_counts'> & { ms: string; counts: string }>`
+        select date_bin(${seconds}::int * interval '1 second', hour, ${BUCKET_ORIGIN}) as at,
+          provider, operation, events, errors, calls, call_errors,
+          array_to_string(latency_ms, ',') as ms, array_to_string(latency_counts, ',') as counts
         from journal_hourly
         where merchant_id in (${sql.join(merchants)}) and hour >= ${start} and hour < ${end}`
         .execute(db)
-        .then((result) => result.rows),
+        .then((result) =>
+          result.rows.map(({ ms, counts, ...cell }) => ({
+            ...cell,
+            merchant_id: '',
+            latency_ms: ms ? ms.split(',').map(Number) : [],
+            latency_counts: counts ? counts.split(',').map(Number) : [],
+          })),
+        ),
       end < to ? live(end, to) : Promise.resolve([]),
     ];
   } else {

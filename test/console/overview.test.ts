@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rolledUntil, startJournalRollupJob } from '../../src/service/journal-rollup.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
 import { backends } from '../support/backends.ts';
 import { addUser, ConsoleClient, consoleApp, PASSWORD } from './client.ts';
@@ -182,5 +183,28 @@ describe.each(backends)('the console overview on $name', (backend) => {
     expect(after.totals.events).toBe(before + 1);
     expect(after.bucket).toBe('1m');
     expect(hourAgo().getTime()).toBeLessThan(Date.parse(after.buckets[1].at));
+  });
+
+  it('shows the same figures once the rollup job has summed the closed hours', async () => {
+    const vic = await signedIn('vic');
+    const before = (await vic.get('/console?range=7d')).json().data.overview;
+    expect(await rolledUntil(vkPay.store.db)).toBeNull();
+    const stop = startJournalRollupJob(vkPay.context, 50);
+    try {
+      for (let waited = 0; waited < 200 && (await rolledUntil(vkPay.store.db)) === null; waited++)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      stop();
+    }
+    const until = await rolledUntil(vkPay.store.db);
+    expect(until!.getTime()).toBeGreaterThan(Date.now() - 2 * 3600_000);
+    const rows = await vkPay.store.db.selectFrom('journal_hourly').selectAll().execute();
+    expect(rows.filter((row) => row.merchant_id === '').reduce((sum, row) => sum + row.events, 0)).toBe(4);
+    const after = (await vic.get('/console?range=7d')).json().data.overview;
+    expect({ totals: after.totals, latency: after.latency, series: after.latencySeries }).toEqual({
+      totals: before.totals,
+      latency: before.latency,
+      series: before.latencySeries,
+    });
   });
 });

@@ -206,6 +206,8 @@ function chartLabels(lang: Lang): Record<string, string> {
     'refreshFailed',
     'openedInRange',
     'errorRateOf',
+    'bucketNote',
+    ...Object.values(WIDTHS),
   ];
   return Object.fromEntries(keys.map((key) => [key, overviewText(lang, key)]));
 }

@@ -265,6 +265,9 @@ export function startOverview(): void {
     }
     renderTotals(view, labels);
     renderTables(view);
+    const note = document.getElementById('buckets-note');
+    if (note)
+      note.textContent = fill(labels.bucketNote, { width: labels[`width${view.overview.bucket}`] ?? '' });
     if (status) status.textContent = fill(labels.updated, { at: formatChinaTime(view.at, true) });
   };
 
