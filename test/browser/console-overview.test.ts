@@ -125,6 +125,8 @@ describe.skipIf(!hasChromium)('the console overview in Chromium', () => {
     await noScript.goto(`${url}/console?range=24h&merchant=m1`);
     expect(await noScript.textContent('h1')).toBe('概览');
     expect(await noScript.locator('#overview-buckets tbody tr').count()).toBeGreaterThanOrEqual(96);
+    // No empty chart frames without the script that draws them.
+    expect(await noScript.isVisible('#overview-charts')).toBe(false);
     await noScript.screenshot({ path: join(ARTIFACTS, 'console-overview-noscript-zh.png'), fullPage: true });
     await plain.close();
     expect(errors).toEqual([]);

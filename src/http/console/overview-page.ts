@@ -132,7 +132,8 @@ function charts(lang: Lang): string {
 <div class="chart-area" id="chart-${chart.id}" data-chart="${chart.id}" role="img" aria-labelledby="chart-${chart.id}-caption" aria-describedby="chart-note"></div>
 </figure>`,
   ).join('\n');
-  return `<section aria-labelledby="charts-heading" class="charts" data-testid="overview-charts">
+  // Hidden until the script draws in it: without the script the tables carry the figures alone.
+  return `<section aria-labelledby="charts-heading" class="charts" id="overview-charts" data-testid="overview-charts" hidden>
 <h2 id="charts-heading">${ot(lang, 'charts')}</h2>
 <p class="help" id="chart-note">${ot(lang, 'chartNote')}</p>
 <div class="chart-grid">${figures}</div>

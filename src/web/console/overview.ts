@@ -255,6 +255,8 @@ export function startOverview(): void {
   const status = document.getElementById('overview-status');
   const announce = document.getElementById('overview-announce');
   let shown = first;
+  const chartSection = document.getElementById('overview-charts');
+  if (chartSection) chartSection.hidden = false;
 
   const render = (view: View) => {
     shown = view;
