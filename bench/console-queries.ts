@@ -1,14 +1,16 @@
 /**
  * The console's reads over a large store on PostgreSQL: N orders over a year for 20 merchants (one
  * of them half the volume), ~2.2 journal rows an order, refunds and reviews, bulk-loaded with
- * INSERT ... SELECT generate_series into a fresh schema with every migration's indexes. Printed: the
- * p95 of a mix of realistic order searches and of the 30-day overview, each beside a plain
- * primary-key lookup of the same run. The schema is dropped after.
+ * INSERT ... SELECT generate_series into a fresh schema with every migration's indexes, then the
+ * journal rolled up per hour as the rollup job's first run does it. Printed: the p95 of a mix of
+ * realistic order searches and of the 30-day overview, each beside a plain primary-key lookup
+ * timed between its runs, and the overview read from the journal alone. The schema is dropped after.
  */
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { checkOrderSearch, orderPageQuery } from '../src/console/orders.ts';
 import { type OrderSearch, overview, searchOrders } from '../src/console/queries.ts';
+import { rollUpJournal } from '../src/service/journal-rollup.ts';
 import { dropSchema, openStore } from '../src/store/db.ts';
 import type { Database } from '../src/store/schema.ts';
 import { percentile } from './support/load.ts';
@@ -24,9 +26,16 @@ export interface ConsoleBenchResult {
   searchKinds: Array<{ kind: string; p95Ms: number }>;
   lookupP50Ms: number;
   lookupP95Ms: number;
+  /** The hourly rollup of the whole journal, as the job's first run does it. */
+  rollupSeconds: number;
+  rolledHours: number;
   overviews: number;
   overviewP50Ms: number;
   overviewP95Ms: number;
+  /** The primary-key lookup run after each overview: the overview's baseline of the same moment. */
+  overviewLookupP95Ms: number;
+  /** The 30-day overview read from the journal alone, without the rollup (a few runs). */
+  unrolledOverviewP95Ms: number;
   /** The 30-day overview of the largest merchant alone. */
   merchantOverviewP95Ms: number;
   /** EXPLAIN of the searches, when asked for. */
@@ -193,13 +202,28 @@ export async function benchConsoleQueries(
     const overviewRounds = Math.max(5, Math.round(rounds / 4));
     const overviewTimes: number[] = [];
     const merchantOverviewTimes: number[] = [];
+    const overviewLookupTimes: number[] = [];
+    const unrolledTimes: number[] = [];
     const to = new Date(now);
     const from = new Date(now - 30 * 86_400_000);
+    // The job's first run over the year of history: every closed hour, in its batches.
+    const rollupStarted = performance.now();
+    let rolledHours = 0;
+    for (;;) {
+      const hours = await rollUpJournal(db, new Date(now));
+      rolledHours += hours;
+      if (hours === 0) break;
+    }
+    const rollupSeconds = (performance.now() - rollupStarted) / 1000;
     await overview(db, { from, to });
     for (let i = 0; i < overviewRounds; i++) {
       overviewTimes.push(await timed(() => overview(db, { from, to })));
+      overviewLookupTimes.push(await timed(() => lookup(i)));
       merchantOverviewTimes.push(await timed(() => overview(db, { merchantIds: ['m1'], from, to })));
+      overviewLookupTimes.push(await timed(() => lookup(i + overviewRounds)));
     }
+    for (let i = 0; i < 3; i++)
+      unrolledTimes.push(await timed(() => overview(db, { from, to, rollups: false })));
 
     const plans: string[] = [];
     if (options.explain) {
@@ -218,9 +242,13 @@ export async function benchConsoleQueries(
       searchKinds: [...byKind].map(([kind, times]) => ({ kind, p95Ms: p(times, 0.95) })),
       lookupP50Ms: p(lookupTimes, 0.5),
       lookupP95Ms: p(lookupTimes, 0.95),
+      rollupSeconds,
+      rolledHours,
       overviews: overviewTimes.length,
       overviewP50Ms: p(overviewTimes, 0.5),
       overviewP95Ms: p(overviewTimes, 0.95),
+      overviewLookupP95Ms: p(overviewLookupTimes, 0.95),
+      unrolledOverviewP95Ms: p(unrolledTimes, 0.95),
       merchantOverviewP95Ms: p(merchantOverviewTimes, 0.95),
       plans,
     };

@@ -21,6 +21,7 @@ import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { createFirstAdmin } from '../service/console/accounts.ts';
 import { type InstanceRegistration, registerInstance } from '../service/instances.ts';
 import { startSyncJob } from '../service/jobs.ts';
+import { startJournalRollupJob } from '../service/journal-rollup.ts';
 import { startAlertMonitor, webhookSender } from '../service/monitoring.ts';
 import { startAutoRollbackMonitor } from '../service/route-monitoring.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
@@ -190,6 +191,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     vkPay.context,
     webhookSender(vkPay.context, config.alerts),
   );
+  // The console overview's hourly rollup of the journal: a minute apart is plenty for closed hours.
+  const stopRollup = startJournalRollupJob(vkPay.context, 60_000);
   vkPay.startWebhookDelivery();
   const address = app.server.address();
   const url = `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
@@ -204,6 +207,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
       stopSync();
       stopAlerts();
       stopAutoRollbacks();
+      stopRollup();
       await admin?.admin.close();
       await app.close();
       await registration.stop();

@@ -9,12 +9,13 @@ import type { Kysely } from 'kysely';
 import { PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { OrderStatus, RefundStatus } from '../core/states.ts';
+import { GATEWAY_OPERATIONS } from '../service/journal-rollup.ts';
 import type { Database } from '../store/schema.ts';
 import type { ConsoleOrderRow } from './orders.ts';
 import { iso, type MerchantScope } from './scope.ts';
 
 /** Operations that are calls to the gateway; the others are the service's own steps. */
-export const GATEWAY_OPERATIONS: readonly string[] = ['create', 'query', 'close', 'refund', 'refund_query'];
+export { GATEWAY_OPERATIONS };
 
 /** The order as its page shows it: the listing's fields and the rest but the gateway payload. */
 export interface ConsoleOrderDetail extends ConsoleOrderRow {

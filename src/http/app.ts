@@ -20,6 +20,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { alertPages } from './routes/console-alerts.ts';
 import { deliveryPages } from './routes/console-deliveries.ts';
 import { reviewPages } from './routes/console-reviews.ts';
+import { consoleOverviewPages } from './routes/console-overview.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -172,6 +173,11 @@ export function consoleOptions(vkPay: VkPay) {
     vkPay,
     production: vkPay.config.env === 'production',
     origins,
-    pages: [reviewPages(vkPay), deliveryPages(vkPay), alertPages(vkPay)],
+    pages: [
+      consoleOverviewPages({ vkPay }),
+      reviewPages(vkPay),
+      deliveryPages(vkPay),
+      alertPages(vkPay),
+    ],
   };
 }

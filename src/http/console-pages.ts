@@ -60,6 +60,7 @@ ${form(ctx, '/console/logout', `<button type="submit" class="link">${t(ctx, 'sig
 ${language}</header>`;
 }
 
+/** A whole console page: header, navigation, one h1 and the body. */
 export function layout(ctx: PageContext, title: string, body: string): string {
   return `<!doctype html>
 <html lang="${ctx.lang === 'zh' ? 'zh-CN' : 'en'}">

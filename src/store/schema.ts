@@ -313,7 +313,32 @@ export interface Database {
   console_sessions: ConsoleSessionsTable;
   console_audit: ConsoleAuditTable;
   monitoring_alerts: MonitoringAlertsTable;
+  journal_hourly: JournalHourlyTable;
+  journal_rollup_progress: JournalRollupProgressTable;
 }
+
+/** The journal summed per closed hour: merchant_id '' counts every row, a merchant its orders' rows. */
+export interface JournalHourlyTable {
+  merchant_id: string;
+  hour: Timestamp;
+  /** '' for rows without a provider. */
+  provider: string;
+  operation: string;
+  events: number;
+  errors: number;
+  calls: number;
+  call_errors: number;
+  /** Distinct response times of the gateway calls, ascending, and how many calls took each. */
+  latency_ms: number[];
+  latency_counts: number[];
+}
+
+export interface JournalRollupProgressTable {
+  name: string;
+  rolled_until: Timestamp;
+  updated_at: Timestamp;
+}
+
 
 export type AlertKind = 'firing' | 'repeated' | 'resolved';
 

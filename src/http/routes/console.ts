@@ -528,9 +528,9 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
     return ok({ totp: true, csrfToken: token });
   });
 
-  // The shell.
+  // The shell, unless one of the pages serves the overview at the console's root (registered last).
 
-  scope.get('/', { preHandler: requireRole('viewer') }, async (request, reply) => {
+  const shell = async (request: FastifyRequest, reply: FastifyReply) => {
     const user = publicUser(consoleUser(request));
     const enrolled = (request.query as { enrolled?: unknown }).enrolled === '1';
     return answer(request, reply, {
@@ -538,7 +538,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
       data: { user },
       page: (ctx) => overviewPage(ctx, user, enrolled ? text(ctx.lang, 'enrolled') : undefined),
     });
-  });
+  };
 
   // Users (admin).
 
@@ -680,4 +680,6 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
 
   const kit: ConsolePageKit = { answer, redirect, actorOf, csrfToken, dayStart };
   for (const pages of options.pages ?? []) await pages(scope, kit);
+  if (!scope.hasRoute({ method: 'GET', url: scope.prefix || '/' }))
+    scope.get('/', { preHandler: requireRole('viewer') }, shell);
 };

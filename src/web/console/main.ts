@@ -1,8 +1,10 @@
 /// <reference lib="dom" />
 /**
  * The console's script: the pages work without it; it asks before a destructive action and moves
- * the keyboard focus to a form's error, so a screen reader announces it first.
+ * the keyboard focus to a form's error, so a screen reader announces it first. On the overview it
+ * draws the charts and keeps the figures fresh.
  */
+import { startOverview } from './overview.ts';
 
 function confirmDestructive(event: SubmitEvent): void {
   const button = event.submitter ?? (event.target as HTMLFormElement).querySelector('[data-confirm]');
@@ -24,5 +26,10 @@ function focusError(): void {
 }
 
 document.addEventListener('submit', (event) => confirmDestructive(event as SubmitEvent));
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', focusError);
-else focusError();
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', focusError);
+  document.addEventListener('DOMContentLoaded', startOverview);
+} else {
+  focusError();
+  startOverview();
+}
