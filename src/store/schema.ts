@@ -339,7 +339,6 @@ export interface JournalRollupProgressTable {
   updated_at: Timestamp;
 }
 
-
 export type AlertKind = 'firing' | 'repeated' | 'resolved';
 
 /** One alert the monitoring sent: the first of an incident, a reminder while it lasts, the all-clear. */
