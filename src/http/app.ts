@@ -16,6 +16,7 @@ import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { consoleOrderPages } from './routes/console-orders.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -155,5 +156,11 @@ export function consoleOptions(vkPay: VkPay) {
   } catch {
     // No usable public URL: the console accepts its own origin only.
   }
-  return { prefix: '/console', vkPay, production: vkPay.config.env === 'production', origins };
+  return {
+    prefix: '/console',
+    vkPay,
+    production: vkPay.config.env === 'production',
+    origins,
+    pages: [consoleOrderPages()],
+  };
 }
