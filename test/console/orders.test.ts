@@ -318,7 +318,7 @@ describe.each(backends)('console orders on $name', (backend) => {
     });
     expect(page.statusCode).toBe(400);
     expect(page.body).toContain(
-      'Invalid or missing parameters: The refund of ¥14.51 is more than the ¥14.50 still refundable; nothing was refunded. Nothing was changed.',
+      'Invalid or missing parameters: The refund of ¥14.51 is more than the ¥14.50 still refundable; nothing was refunded.',
     );
     expect(await h.vkPay.listRefunds(MERCHANT, no)).toHaveLength(1);
     expect(await auditRows('refund.created', `${MERCHANT}/${no}`)).toHaveLength(1);

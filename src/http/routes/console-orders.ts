@@ -31,7 +31,6 @@ import {
 } from '../console/orders-pages.ts';
 import { ordersText } from '../console/orders-texts.ts';
 import { consoleUser, merchantScope, requireMerchant, requireRole, wantsHtml } from '../console-access.ts';
-import { ok } from '../envelope.ts';
 import { type ConsolePageKit, dayStart } from './console.ts';
 
 const TEXT = { type: 'string', maxLength: 128 } as const;
@@ -378,12 +377,16 @@ export function consoleOrderPages() {
       if (!wantsHtml(request) || problem.code === 50000 || problem.code === 40005 || problem.code === 40009)
         throw error;
       const lang = request.console.lang;
+      const specific = message(problem);
+      // A refund refused before its reservation changed nothing; a close or a query that failed
+      // half-way may have (the gateway may have acted), so only the refund says so.
+      const text =
+        specific || form !== 'refund'
+          ? problemText(lang, problem, specific)
+          : `${problemText(lang, problem)} ${ordersText(lang, 'nothingChanged')}`;
       return orderAnswer(request, reply, params, {
         status: problem.httpStatus,
-        error: {
-          form,
-          message: `${problemText(lang, problem, message(problem))} ${ordersText(lang, 'nothingChanged')}`,
-        },
+        error: { form, message: text },
         refundForm,
       });
     };
@@ -452,7 +455,8 @@ export function consoleOrderPages() {
             reason: body.reason ?? '',
           };
           return answer(request, reply, {
-            path: `${orderPath(params.merchant, params.outTradeNo)}/refund`,
+            // The language switch of the confirmation leads back to the order, not to a POST-only path.
+            path: orderPath(params.merchant, params.outTradeNo),
             data: {
               confirmed: false,
               refundFen: amount,
