@@ -358,6 +358,28 @@ describe.each(backends)('console orders on $name', (backend) => {
     expect(await auditRows('refund.created', `${MERCHANT}/${no}`)).toHaveLength(1);
   });
 
+  it('shows a refund the gateway refused (a short balance) on the page: nothing refunded, its reservation freed', async () => {
+    const client = await signedIn('opal');
+    const no = paid[0]!;
+    await h.control('POST', '/faults', { kind: 'notEnough', operation: 'refund', times: 1 });
+    try {
+      const page = await client.send('POST', `${orderUrl(no)}/refund?lang=en`, {
+        form: { out_refund_no: `${no}RN`, amount: '1.00', confirm: '1' },
+        html: true,
+      });
+      expect(page.statusCode).toBe(409);
+      expect(page.body).toContain('Insufficient balance: The gateway refused refund');
+      const [refund] = await h.vkPay.listRefunds(MERCHANT, no);
+      expect(refund).toMatchObject({ status: 'REFUSED', refundFen: 100 });
+      expect((await h.vkPay.getOrder(MERCHANT, no)).refundedFen).toBe(0);
+      expect(page.body).toContain('data-testid="order-refundable">¥10.00');
+      // The reservation was audited as it was made; the gateway's refusal is on the timeline.
+      expect(await auditRows('refund.created', `${MERCHANT}/${no}`)).toHaveLength(1);
+    } finally {
+      await h.control('DELETE', '/faults');
+    }
+  });
+
   it('closes an unpaid order at the gateway and here, with its audit row; a paid one is refused', async () => {
     const client = await signedIn('opal');
     const closed = await client.post(`${orderUrl(unpaid)}/close`);

@@ -140,6 +140,10 @@ const TEXTS = {
     zh: '请输入金额，单位元，最多两位小数，例如 12.50。',
     en: 'Enter an amount in yuan with at most two decimals, such as 12.50.',
   },
+  errGatewayRefused: {
+    zh: '支付平台拒绝了退款 {refund}，未退任何款项；可用同一退款单号稍后重试。',
+    en: 'The gateway refused refund {refund}; nothing was refunded. It may be asked again later under the same number.',
+  },
   nothingChanged: { zh: '未做任何更改。', en: 'Nothing was changed.' },
 } as const;
 

@@ -496,9 +496,16 @@ export function consoleOrderPages() {
             },
           );
         } catch (error) {
-          // Reserved, then the gateway's answer was lost: the refund stands, PROCESSING, and the page says so.
-          if (reserved)
-            return afterAction(request, reply, params, { done: 'refund', refund: body.out_refund_no });
+          const problem = toPayError(error);
+          if (reserved && wantsHtml(request)) {
+            // Reserved, then the gateway's answer was lost: the refund stands, PROCESSING, and the
+            // page says so. Refused by the gateway (a short balance): nothing was refunded.
+            if (problem.outcomeUnknown || problem.retryable)
+              return afterAction(request, reply, params, { done: 'refund', refund: body.out_refund_no });
+            return refused(request, reply, params, error, 'refund', () =>
+              ordersText(lang, 'errGatewayRefused', { refund: body.out_refund_no }),
+            );
+          }
           return refused(request, reply, params, error, 'refund', explain, refundForm);
         }
         return afterAction(
