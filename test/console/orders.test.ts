@@ -358,6 +358,22 @@ describe.each(backends)('console orders on $name', (backend) => {
     expect(await auditRows('refund.created', `${MERCHANT}/${no}`)).toHaveLength(1);
   });
 
+  it('reserves no refund whose audit row cannot be written: the row commits with the change or neither does', async () => {
+    const no = paid[2]!;
+    const before = await h.vkPay.listRefunds(MERCHANT, no);
+    const attempt = h.vkPay.refund(
+      { merchantId: MERCHANT, out_trade_no: no, out_refund_no: `${no}RX`, refund_fee: 100 },
+      async (tx) => {
+        await tx.insertInto('console_audit').values({ action: 'refund.created', target: 'x' }).execute();
+        throw new Error('the audit store is down');
+      },
+    );
+    await expect(attempt).rejects.toThrow();
+    expect(await h.vkPay.listRefunds(MERCHANT, no)).toEqual(before);
+    expect(await auditRows('refund.created', 'x')).toEqual([]);
+    expect((await h.control('GET', `/refunds/${h.mchId}/${no}RX`)).status).toBe(404);
+  });
+
   it('shows a refund the gateway refused (a short balance) on the page: nothing refunded, its reservation freed', async () => {
     const client = await signedIn('opal');
     const no = paid[0]!;
