@@ -108,10 +108,26 @@ export interface VkPay {
     outTradeNo: string,
     options?: QueryOptions,
   ): ReturnType<typeof queryPayment>;
-  closePayment(merchantId: string, outTradeNo: string): ReturnType<typeof closePayment>;
-  /** Reserves and requests a refund at the gateway; the same out_refund_no is the same refund. */
-  refund(request: StartRefundRequest): ReturnType<typeof refund>;
-  queryRefund(merchantId: string, outRefundNo: string): ReturnType<typeof queryRefund>;
+  /** `withClosed` runs in the transaction that closes the order here (an audit row). */
+  closePayment(
+    merchantId: string,
+    outTradeNo: string,
+    withClosed?: Parameters<typeof closePayment>[3],
+  ): ReturnType<typeof closePayment>;
+  /**
+   * Reserves and requests a refund at the gateway; the same out_refund_no is the same refund.
+   * `withReservation` runs in the transaction that reserves a new one (an audit row).
+   */
+  refund(
+    request: StartRefundRequest,
+    withReservation?: Parameters<typeof refund>[2],
+  ): ReturnType<typeof refund>;
+  /** `withApplied` runs in the transaction of a change the gateway's answer makes. */
+  queryRefund(
+    merchantId: string,
+    outRefundNo: string,
+    withApplied?: Parameters<typeof queryRefund>[3],
+  ): ReturnType<typeof queryRefund>;
   /** Sends an ABNORMAL refund to a bank card instead (WeChat Pay's abnormal refund). */
   applyAbnormalRefund(
     merchantId: string,
@@ -283,9 +299,11 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     pay: (request) => pay(context, request),
     queryPayment: (merchantId, outTradeNo, queryOptions) =>
       queryPayment(context, merchantId, outTradeNo, queryOptions),
-    closePayment: (merchantId, outTradeNo) => closePayment(context, merchantId, outTradeNo),
-    refund: (request) => refund(context, request),
-    queryRefund: (merchantId, outRefundNo) => queryRefund(context, merchantId, outRefundNo),
+    closePayment: (merchantId, outTradeNo, withClosed) =>
+      closePayment(context, merchantId, outTradeNo, withClosed),
+    refund: (request, withReservation) => refund(context, request, withReservation),
+    queryRefund: (merchantId, outRefundNo, withApplied) =>
+      queryRefund(context, merchantId, outRefundNo, withApplied),
     applyAbnormalRefund: (merchantId, outRefundNo, recipient) =>
       applyAbnormalRefund(context, merchantId, outRefundNo, recipient),
     handleNotify: (request) => handleNotify(context, request),

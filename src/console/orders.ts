@@ -1,7 +1,8 @@
 /**
  * Order search for the console: exact lookups by out_trade_no or transaction id, filters by user,
  * status, provider, amount and date, newest first, in keyset pages on (create_date, id) so a page
- * costs the same however deep it is and rows inserted meanwhile never shift the next page.
+ * costs the same however deep it is and rows inserted meanwhile never shift the next page. A page
+ * has the cursor of the one after it and of the one before it, both keysets.
  */
 import { type Kysely, sql } from 'kysely';
 import { PayError } from '../core/errors.ts';
@@ -28,6 +29,8 @@ export interface OrderSearch {
   limit?: number | undefined;
   /** The `next` of the previous page. */
   after?: string | undefined;
+  /** The `previous` of a page: the rows just newer than its first (not with `after`). */
+  before?: string | undefined;
 }
 
 /** An order as the console lists it: no custom data, no gateway payload. */
@@ -53,6 +56,8 @@ export interface OrderPage {
   rows: ConsoleOrderRow[];
   /** The cursor of the next page, or null on the last. */
   next: string | null;
+  /** The cursor of the page before (newer rows), or null on the first. */
+  previous: string | null;
 }
 
 export const MAX_PAGE = 200;
@@ -100,8 +105,22 @@ export async function searchOrders(db: Kysely<Database>, search: OrderSearch): P
   const checked = checkOrderSearch(search);
   const limit = pageSize(search.limit);
   const after = search.after === undefined || search.after === '' ? null : decodeCursor(search.after);
+  const before =
+    search.before === undefined || search.before === '' ? null : decodeCursor(search.before, 'before');
+  if (after && before)
+    throw new PayError(40001, { field: 'before', message: 'give after or before, not both' });
+  if (before) {
+    // Newer rows, nearest first, then turned back to newest first; the page we came from follows.
+    const { rows, last } = await orderPage(db, checked, before, limit, 'newer');
+    rows.reverse();
+    return { rows, next: keyOf(rows.at(-1)), previous: last ? keyOf(rows[0]) : null };
+  }
   const { rows, last } = await orderPage(db, checked, after, limit);
-  return { rows, next: last ? encodeCursor(last) : null };
+  return { rows, next: last ? encodeCursor(last) : null, previous: after ? keyOf(rows[0]) : null };
+}
+
+function keyOf(row: (ConsoleOrderRow & { key?: RowKey }) | undefined): string | null {
+  return row?.key ? encodeCursor(row.key) : null;
 }
 
 /** One page after `after`; `last` is the key of its last row when more rows follow. */
@@ -110,32 +129,43 @@ export async function orderPage(
   search: CheckedSearch,
   after: RowKey | null,
   limit: number,
+  direction: 'older' | 'newer' = 'older',
 ): Promise<{ rows: ConsoleOrderRow[]; last: RowKey | null }> {
   if (search.scope !== undefined && search.scope.length === 0) return { rows: [], last: null };
-  const found = await orderPageQuery(db, search, after, limit).execute();
+  const found = await orderPageQuery(db, search, after, limit, direction).execute();
   const more = found.length > limit;
   const page = more ? found.slice(0, limit) : found;
   const tail = page.at(-1);
   return {
-    rows: page.map((row) => ({
-      merchantId: row.merchant_id,
-      outTradeNo: row.out_trade_no,
-      transactionId: row.transaction_id,
-      provider: row.provider,
-      scene: row.scene,
-      type: row.type,
-      subject: row.subject,
-      totalFen: row.total_fee,
-      refundedFen: row.refunded_fee,
-      status: row.status,
-      userId: row.user_id,
-      paidAt: iso(row.paid_at),
-      closedAt: iso(row.closed_at),
-      createdAt: iso(row.create_date)!,
-      updatedAt: iso(row.update_date)!,
-    })),
+    rows: page.map((row) =>
+      withKey(row, {
+        merchantId: row.merchant_id,
+        outTradeNo: row.out_trade_no,
+        transactionId: row.transaction_id,
+        provider: row.provider,
+        scene: row.scene,
+        type: row.type,
+        subject: row.subject,
+        totalFen: row.total_fee,
+        refundedFen: row.refunded_fee,
+        status: row.status,
+        userId: row.user_id,
+        paidAt: iso(row.paid_at),
+        closedAt: iso(row.closed_at),
+        createdAt: iso(row.create_date)!,
+        updatedAt: iso(row.update_date)!,
+      }),
+    ),
     last: more && tail ? { createdAt: tail.create_key, id: Number(tail.id) } : null,
   };
+}
+
+/** The row's keyset key, kept beside it (not enumerable: the row's fields stay what the listing shows). */
+function withKey(row: { create_key: string; id: number | string }, shown: ConsoleOrderRow): ConsoleOrderRow {
+  return Object.defineProperty(shown, 'key', {
+    value: { createdAt: row.create_key, id: Number(row.id) } satisfies RowKey,
+    enumerable: false,
+  });
 }
 
 /** The statement of one page (limit + 1 rows, to know whether more follow); the bench explains it. */
@@ -144,7 +174,9 @@ export function orderPageQuery(
   search: CheckedSearch,
   after: RowKey | null,
   limit: number,
+  direction: 'older' | 'newer' = 'older',
 ) {
+  const order = direction === 'older' ? 'desc' : 'asc';
   let query = db
     .selectFrom('payment_orders')
     .select([
@@ -166,8 +198,8 @@ export function orderPageQuery(
       'update_date',
       sql<string>`${sql.raw(KEY_TIME_SQL)}`.as('create_key'),
     ])
-    .orderBy('create_date', 'desc')
-    .orderBy('id', 'desc')
+    .orderBy('create_date', order)
+    .orderBy('id', order)
     .limit(limit + 1);
   const { scope } = search;
   if (scope !== undefined)
@@ -186,7 +218,9 @@ export function orderPageQuery(
   if (search.to) query = query.where('create_date', '<', search.to);
   if (after)
     query = query.where(
-      sql<boolean>`(create_date, id) < (${after.createdAt}::timestamptz, ${after.id}::bigint)`,
+      direction === 'older'
+        ? sql<boolean>`(create_date, id) < (${after.createdAt}::timestamptz, ${after.id}::bigint)`
+        : sql<boolean>`(create_date, id) > (${after.createdAt}::timestamptz, ${after.id}::bigint)`,
     );
   return query;
 }

@@ -314,8 +314,11 @@ export async function orderTimeline(
         note: review.note,
       });
   }
-  // Stable: entries of the same instant keep the order above (creation before what followed it).
-  entries.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  // Stable: entries of the same instant keep the order above. Creation leads whatever the clocks
+  // say: a gateway's payment time has whole seconds only, and may read earlier than our creation.
+  entries.sort((a, b) =>
+    a.kind === 'created' ? -1 : b.kind === 'created' ? 1 : Date.parse(a.at) - Date.parse(b.at),
+  );
 
   return {
     order: {

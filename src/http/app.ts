@@ -19,6 +19,7 @@ import { checkoutRoutes } from './routes/checkout.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { alertPages } from './routes/console-alerts.ts';
 import { deliveryPages } from './routes/console-deliveries.ts';
+import { consoleOrderPages } from './routes/console-orders.ts';
 import { consoleOverviewPages } from './routes/console-overview.ts';
 import { reviewPages } from './routes/console-reviews.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -173,6 +174,12 @@ export function consoleOptions(vkPay: VkPay) {
     vkPay,
     production: vkPay.config.env === 'production',
     origins,
-    pages: [consoleOverviewPages({ vkPay }), reviewPages(vkPay), deliveryPages(vkPay), alertPages(vkPay)],
+    pages: [
+      consoleOverviewPages({ vkPay }),
+      consoleOrderPages(),
+      reviewPages(vkPay),
+      deliveryPages(vkPay),
+      alertPages(vkPay),
+    ],
   };
 }

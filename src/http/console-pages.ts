@@ -34,6 +34,7 @@ export const t = (ctx: PageContext, key: TextKey, values?: Record<string, string
 
 const NAV: Array<{ path: string; key: TextKey; admin: boolean }> = [
   { path: '/console', key: 'overview', admin: false },
+  { path: '/console/orders', key: 'orders', admin: false },
   { path: '/console/reviews', key: 'reviews', admin: false },
   { path: '/console/deliveries', key: 'deliveries', admin: false },
   { path: '/console/alerts', key: 'alerts', admin: false },

@@ -37,6 +37,7 @@ const TEXTS = {
   enrolled: { zh: '两步验证已启用。', en: 'Two-step verification is on.' },
   overview: { zh: '概览', en: 'Overview' },
   users: { zh: '用户', en: 'Users' },
+  orders: { zh: '订单', en: 'Orders' },
   auditLog: { zh: '审计日志', en: 'Audit log' },
   signedInAs: { zh: '当前用户', en: 'Signed in as' },
   role: { zh: '角色', en: 'Role' },

@@ -1,4 +1,5 @@
 /** What every use case needs: the store, the cache, the handlers, a clock and a logger. */
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/cache.ts';
 import { ERROR_TABLE, type PayError } from '../core/errors.ts';
@@ -7,6 +8,7 @@ import type { ValidationRules } from '../core/validate.ts';
 import type { Provider } from '../providers/provider.ts';
 import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
+import type { Database } from '../store/schema.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
@@ -47,6 +49,12 @@ export interface ServiceContext {
   /** Merchant webhooks: settings, sealed secrets and the delivery worker's wake-up call. */
   webhooks: WebhookRuntime;
 }
+
+/**
+ * A write that commits with a change or not at all (the console's audit row of an operator's
+ * action): run in the change's transaction after its own writes; throwing rolls the change back.
+ */
+export type WithChange<T> = (tx: Transaction<Database>, change: T) => Promise<void>;
 
 /** Writes a payment_logs row. A failure to log never fails the payment; it goes to the process log. */
 export async function recordLog(context: ServiceContext, entry: LogEntry): Promise<void> {

@@ -9,7 +9,7 @@ import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { ClientPayParams } from '../providers/provider.ts';
 import { findOrder, lockOrder, updateOrder } from '../store/orders.ts';
 import type { OrderAttempt } from '../store/schema.ts';
-import { recordLog, type ServiceContext } from './context.ts';
+import { recordLog, type ServiceContext, type WithChange } from './context.ts';
 import { announceOrderChange, orderChannel } from './events.ts';
 import { gatewayCall, providerFor, routeTags } from './gateway-call.ts';
 import { type Order, toOrder } from './model.ts';
@@ -127,6 +127,8 @@ export interface QueryOptions {
    */
   awaitNotify?: boolean;
   awaitMaxMs?: number;
+  /** Runs in the transaction of a change the gateway's answer makes (the console's audit row). */
+  withApplied?: WithChange<Order>;
 }
 
 export interface QueryResponse {
@@ -153,7 +155,8 @@ export async function queryPayment(
   options: QueryOptions = {},
 ): Promise<QueryResponse> {
   let order = await getOrder(context, merchantId, outTradeNo);
-  if (!isPaid(order.status) && !isFinal(order.status)) order = await syncWithGateway(context, order);
+  if (!isPaid(order.status) && !isFinal(order.status))
+    order = await syncWithGateway(context, order, options.withApplied);
   if (options.awaitNotify && !settled(order)) order = await awaitSettled(context, order, options);
   return { order, orderPaid: isPaid(order.status), userOrderSuccess: order.userOrderSuccess };
 }
@@ -217,7 +220,11 @@ async function readOrder(context: ServiceContext, order: Order): Promise<Order> 
   return row ? toOrder(row) : order;
 }
 
-async function syncWithGateway(context: ServiceContext, order: Order): Promise<Order> {
+async function syncWithGateway(
+  context: ServiceContext,
+  order: Order,
+  withApplied?: WithChange<Order>,
+): Promise<Order> {
   const provider = providerFor(context, order.provider);
   const result = await gatewayCall(
     context,
@@ -236,12 +243,12 @@ async function syncWithGateway(context: ServiceContext, order: Order): Promise<O
         outTradeNo: order.outTradeNo,
       }),
   );
-  const applied = await applyPaymentResult(context, {
-    ...result,
-    merchantId: order.merchantId,
-    source: 'query',
-  });
-  return syncEarlierAttempts(context, applied.order);
+  const applied = await applyPaymentResult(
+    context,
+    { ...result, merchantId: order.merchantId, source: 'query' },
+    withApplied,
+  );
+  return syncEarlierAttempts(context, applied.order, withApplied);
 }
 
 /**
@@ -249,7 +256,11 @@ async function syncWithGateway(context: ServiceContext, order: Order): Promise<O
  * away (an Alipay page never opened) may still be paid there: asked too, so a payment through one
  * whose callback was lost settles the order as well.
  */
-async function syncEarlierAttempts(context: ServiceContext, order: Order): Promise<Order> {
+async function syncEarlierAttempts(
+  context: ServiceContext,
+  order: Order,
+  withApplied?: WithChange<Order>,
+): Promise<Order> {
   let current = order;
   for (const attempt of order.attempts) {
     if (attempt.closed !== 'absent' || isPaid(current.status) || isFinal(current.status)) continue;
@@ -267,7 +278,11 @@ async function syncEarlierAttempts(context: ServiceContext, order: Order): Promi
     );
     if (result.status !== 'SUCCESS') continue;
     current = (
-      await applyPaymentResult(context, { ...result, merchantId: order.merchantId, source: 'query' })
+      await applyPaymentResult(
+        context,
+        { ...result, merchantId: order.merchantId, source: 'query' },
+        withApplied,
+      )
     ).order;
   }
   return current;
@@ -403,6 +418,7 @@ export async function closePayment(
   context: ServiceContext,
   merchantId: string,
   outTradeNo: string,
+  withClosed?: WithChange<Order>,
 ): Promise<Order> {
   const order = await getOrder(context, merchantId, outTradeNo);
   if (order.status === 'CLOSED') return order;
@@ -424,16 +440,20 @@ export async function closePayment(
     // The gateway never saw this order (its prepay failed or was never asked for): close it here only.
     if (error.code !== 40005) throw error;
   }
-  const closed = await applyPaymentResult(context, {
-    merchantId,
-    provider: order.provider,
-    outTradeNo,
-    transactionId: null,
-    amountFen: order.totalFen,
-    status: 'CLOSED',
-    source: 'query',
-    raw: { closedBy: 'merchant' },
-  });
+  const closed = await applyPaymentResult(
+    context,
+    {
+      merchantId,
+      provider: order.provider,
+      outTradeNo,
+      transactionId: null,
+      amountFen: order.totalFen,
+      status: 'CLOSED',
+      source: 'query',
+      raw: { closedBy: 'merchant' },
+    },
+    withClosed,
+  );
   await closeEarlierAttempts(context, closed.order);
   return closed.order;
 }

@@ -13,7 +13,7 @@ import { insertLogAndEvent, type LogEntry } from '../store/journal.ts';
 import { findOrder, insertOrder, lockOrder, payOrderIfPayable, updateOrder } from '../store/orders.ts';
 import type { Database, NewOrderRow, OrderAttempt, OrderRow } from '../store/schema.ts';
 import { claimCheckout } from './checkouts.ts';
-import { orderCacheKey, recordError, recordLog, type ServiceContext } from './context.ts';
+import { orderCacheKey, recordError, recordLog, type ServiceContext, type WithChange } from './context.ts';
 import { announceOrderChange, recordPaymentEvent } from './events.ts';
 import { type Order, toOrder } from './model.ts';
 import { type ReviewKind, recordReview } from './reviews.ts';
@@ -184,6 +184,7 @@ class HandlerFailure extends Error {
 export async function applyPaymentResult(
   context: ServiceContext,
   result: PaymentResult,
+  withApplied?: WithChange<Order>,
 ): Promise<ApplyOutcome> {
   const started = performance.now();
   let outcome: ApplyOutcome;
@@ -216,6 +217,7 @@ export async function applyPaymentResult(
             }
           : null;
       await insertLogAndEvent(tx, applyLogEntry(result, started), event);
+      if (decided.outcome === 'applied') await withApplied?.(tx, decided.order);
       return decided;
     });
   } catch (error) {

@@ -7,11 +7,11 @@
 import { PayError } from '../core/errors.ts';
 import { findOrderById } from '../store/orders.ts';
 import { findRefund } from '../store/refunds.ts';
-import type { ServiceContext } from './context.ts';
+import type { ServiceContext, WithChange } from './context.ts';
 import { gatewayCall, providerFor, routeTags } from './gateway-call.ts';
 import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { notifyUrl } from './payment-flow.ts';
-import { applyRefundResult, type StartRefundRequest, startRefund } from './refunds.ts';
+import { applyRefundResult, type StartedRefund, type StartRefundRequest, startRefund } from './refunds.ts';
 import { closeReview } from './reviews.ts';
 
 export interface RefundResponse {
@@ -38,8 +38,13 @@ function isFinalRefusal(error: unknown): error is PayError {
   );
 }
 
-export async function refund(context: ServiceContext, request: StartRefundRequest): Promise<RefundResponse> {
-  const reserved = await startRefund(context, request);
+/** `withReservation` runs in the transaction that reserves a new refund (not for a repeated out_refund_no). */
+export async function refund(
+  context: ServiceContext,
+  request: StartRefundRequest,
+  withReservation?: WithChange<StartedRefund>,
+): Promise<RefundResponse> {
+  const reserved = await startRefund(context, request, withReservation);
   const { refund: pending, order } = reserved;
   if (pending.status !== 'PROCESSING') return { refund: pending, order };
   const provider = providerFor(context, order.provider);
@@ -109,12 +114,13 @@ export async function queryRefund(
   context: ServiceContext,
   merchantId: string,
   outRefundNo: string,
+  withApplied?: WithChange<RefundResponse>,
 ): Promise<QueriedRefund> {
   const stored = await storedRefund(context, merchantId, outRefundNo);
   if (stored.refund.status !== 'PROCESSING' && stored.refund.status !== 'ABNORMAL')
     return { ...stored, fresh: true };
   try {
-    const { refund, order } = await askAboutRefund(context, merchantId, outRefundNo);
+    const { refund, order } = await askAboutRefund(context, merchantId, outRefundNo, withApplied);
     return { refund, order, fresh: true };
   } catch (error) {
     if (!(error instanceof PayError) || !(error.retryable || error.outcomeUnknown)) throw error;
@@ -176,6 +182,7 @@ async function askAboutRefund(
   context: ServiceContext,
   merchantId: string,
   outRefundNo: string,
+  withApplied?: WithChange<RefundResponse>,
 ): Promise<RefundResponse & { resendable: boolean }> {
   const found = await context.store.db
     .selectFrom('payment_refunds')
@@ -198,7 +205,7 @@ async function askAboutRefund(
         outTradeNo: found.out_trade_no,
       }),
   );
-  const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' });
+  const applied = await applyRefundResult(context, { ...answer, merchantId, source: 'query' }, withApplied);
   return { refund: applied.refund, order: applied.order, resendable: answer.resendable === true };
 }
 

@@ -17,7 +17,7 @@ import {
   lockRefund,
   updateRefund,
 } from '../store/refunds.ts';
-import { recordError, recordLog, type ServiceContext } from './context.ts';
+import { recordError, recordLog, type ServiceContext, type WithChange } from './context.ts';
 import { announceOrderChange, recordRefundEvent } from './events.ts';
 import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { cacheOrder } from './payments.ts';
@@ -42,6 +42,7 @@ export interface StartedRefund {
 export async function startRefund(
   context: ServiceContext,
   request: StartRefundRequest,
+  withReservation?: WithChange<StartedRefund>,
 ): Promise<StartedRefund> {
   const params = validateRefundInput(request, context.rules.maxFen);
   const started = performance.now();
@@ -85,7 +86,9 @@ export async function startRefund(
           context.now(),
         );
         if (!reopened) throw new PayError(40010, { message: 'the refund changed under its lock; retry' });
-        return { refund: toRefund(reopened), order: toOrder(order), created: true };
+        const again = { refund: toRefund(reopened), order: toOrder(order), created: true };
+        await withReservation?.(tx, again);
+        return again;
       }
       const refund = await insertRefund(tx, {
         order_id: order.id,
@@ -99,7 +102,9 @@ export async function startRefund(
         create_date: context.now(),
         update_date: context.now(),
       });
-      return { refund: toRefund(refund), order: toOrder(order), created: true };
+      const reserved = { refund: toRefund(refund), order: toOrder(order), created: true };
+      await withReservation?.(tx, reserved);
+      return reserved;
     });
     await recordLog(context, {
       type: 'refund_start',
@@ -148,6 +153,7 @@ export type RefundApplyOutcome =
 export async function applyRefundResult(
   context: ServiceContext,
   result: RefundResult,
+  withApplied?: WithChange<{ refund: Refund; order: Order }>,
 ): Promise<RefundApplyOutcome> {
   const started = performance.now();
   try {
@@ -264,6 +270,7 @@ export async function applyRefundResult(
       }
       const applied = { outcome: 'applied', refund: toRefund(refund), order: toOrder(order) } as const;
       await recordRefundEvent(context, tx, applied.refund, applied.order);
+      await withApplied?.(tx, applied);
       return applied;
     });
     if (outcome.outcome === 'applied') {

@@ -78,11 +78,12 @@ export interface ConsoleRoutesOptions {
   origins?: string[];
   now?: () => Date;
   /** More console pages, registered inside this scope (sessions, CSRF, error pages apply). */
-  pages?: Array<(scope: FastifyInstance, kit: ConsolePageKit) => Promise<void>>;
+  pages?: ConsolePages[];
 }
 
-/** What a page registered through `pages` answers with, as the console's own pages do. */
+/** What a page registered through `pages` answers with: the same helpers as the pages here. */
 export interface ConsolePageKit {
+  vkPay: VkPay;
   /** A page for a browser, or its data (and a CSRF token for the next change) for anything else. */
   answer(
     request: FastifyRequest,
@@ -91,13 +92,15 @@ export interface ConsolePageKit {
   ): Promise<FastifyReply>;
   /** A 303 to a console path, the page's language kept. */
   redirect(request: FastifyRequest, reply: FastifyReply, path: string): FastifyReply;
-  /** The signed-in operator with their address and user agent, for an audit row. */
+  /** The signed-in operator, with the address and user agent, for an audit row. */
   actorOf(request: FastifyRequest): Actor;
   /** A fresh CSRF token for a JSON answer to a change. */
   csrfToken(request: FastifyRequest, reply: FastifyReply): string;
   /** A filter's day (YYYY-MM-DD) as the start of that day in UTC, `plusDays` later; 40001 if it is none. */
   dayStart(value: string | undefined, field: string, plusDays?: number): Date | undefined;
 }
+
+export type ConsolePages = (scope: FastifyInstance, kit: ConsolePageKit) => Promise<void>;
 
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -192,7 +195,8 @@ function merchantList(value: string | string[] | undefined): string[] | undefine
   return Array.isArray(value) ? value : value.split(/[\s,]+/).filter(Boolean);
 }
 
-function dayStart(value: string | undefined, field: string, plusDays = 0): Date | undefined {
+/** A form's date (YYYY-MM-DD) as the start of that UTC day, plus some days; 40001 for anything else. */
+export function dayStart(value: string | undefined, field: string, plusDays = 0): Date | undefined {
   if (!value) return undefined;
   const date = new Date(`${value}T00:00:00Z`);
   if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value)
@@ -678,7 +682,7 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
     },
   );
 
-  const kit: ConsolePageKit = { answer, redirect, actorOf, csrfToken, dayStart };
+  const kit: ConsolePageKit = { vkPay, answer, redirect, actorOf, csrfToken, dayStart };
   for (const pages of options.pages ?? []) await pages(scope, kit);
   if (!scope.hasRoute({ method: 'GET', url: scope.prefix || '/' }))
     scope.get('/', { preHandler: requireRole('viewer') }, shell);
