@@ -32,7 +32,13 @@ import {
   startRefund,
 } from './service/refunds.ts';
 import { listReviews, resolveReview } from './service/reviews.ts';
-import { listRoutes, rollbackRoute, setRouteShare, watchRouteChanges } from './service/route-overrides.ts';
+import {
+  listRoutes,
+  rollbackRoute,
+  setRouteShare,
+  type WithinShareChange,
+  watchRouteChanges,
+} from './service/route-overrides.ts';
 import type { Route } from './service/routing.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
@@ -125,7 +131,12 @@ export interface VkPay {
    * Sends every new payment of a route to its stable account on every instance, then closes the
    * canary side's unpaid orders at their gateway; a close that fails opens a review.
    */
-  rollbackRoute(merchantId: string, routeId: string, changedBy: string): ReturnType<typeof rollbackRoute>;
+  rollbackRoute(
+    merchantId: string,
+    routeId: string,
+    changedBy: string,
+    within?: WithinShareChange,
+  ): ReturnType<typeof rollbackRoute>;
   /** The merchant's routes as configured, each with the share in force (stored, else the file's). */
   listRoutes(merchantId: string): ReturnType<typeof listRoutes>;
   /**
@@ -137,6 +148,8 @@ export interface VkPay {
     routeId: string,
     share: number,
     changedBy: string,
+    /** More writes in the change's transaction (the console's audit row). */
+    within?: WithinShareChange,
   ): ReturnType<typeof setRouteShare>;
   listReviews(
     merchantId: string,
@@ -283,10 +296,11 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     handleNotify: (request) => handleNotify(context, request),
     reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
     listReconciledDays: (filter) => listReconciledDays(context, filter),
-    rollbackRoute: (merchantId, routeId, changedBy) => rollbackRoute(context, merchantId, routeId, changedBy),
+    rollbackRoute: (merchantId, routeId, changedBy, within) =>
+      rollbackRoute(context, merchantId, routeId, changedBy, within),
     listRoutes: (merchantId) => listRoutes(context, merchantId),
-    setRouteShare: (merchantId, routeId, share, changedBy) =>
-      setRouteShare(context, merchantId, routeId, share, changedBy),
+    setRouteShare: (merchantId, routeId, share, changedBy, within) =>
+      setRouteShare(context, merchantId, routeId, share, changedBy, within),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),
     resolveReview: (merchantId, id, note) => resolveReview(context, merchantId, id, note),
     listRefunds: async (merchantId, outTradeNo) =>

@@ -16,6 +16,9 @@ import { installTextGuard } from './plugins/text-guard.ts';
 import { apiRoutes } from './routes/api.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { consoleRoutes } from './routes/console.ts';
+import { consoleMerchantPages } from './routes/console-merchants.ts';
+import { consoleReconciliationPages } from './routes/console-reconciliation.ts';
+import { consoleRoutePages } from './routes/console-routes.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -155,5 +158,11 @@ export function consoleOptions(vkPay: VkPay) {
   } catch {
     // No usable public URL: the console accepts its own origin only.
   }
-  return { prefix: '/console', vkPay, production: vkPay.config.env === 'production', origins };
+  const production = vkPay.config.env === 'production';
+  const pages = [
+    consoleReconciliationPages({ vkPay, production }),
+    consoleMerchantPages({ vkPay, production }),
+    consoleRoutePages({ vkPay, production }),
+  ];
+  return { prefix: '/console', vkPay, production, origins, pages };
 }

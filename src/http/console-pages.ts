@@ -34,6 +34,9 @@ const t = (ctx: PageContext, key: TextKey, values?: Record<string, string | numb
 
 const NAV: Array<{ path: string; key: TextKey; admin: boolean }> = [
   { path: '/console', key: 'overview', admin: false },
+  { path: '/console/reconciliation', key: 'reconciliation', admin: false },
+  { path: '/console/merchants', key: 'merchantsAndGateways', admin: false },
+  { path: '/console/routes', key: 'routes', admin: false },
   { path: '/console/users', key: 'users', admin: true },
   { path: '/console/audit', key: 'auditLog', admin: true },
 ];
@@ -57,7 +60,7 @@ ${form(ctx, '/console/logout', `<button type="submit" class="link">${t(ctx, 'sig
 ${language}</header>`;
 }
 
-function layout(ctx: PageContext, title: string, body: string): string {
+export function layout(ctx: PageContext, title: string, body: string): string {
   return `<!doctype html>
 <html lang="${ctx.lang === 'zh' ? 'zh-CN' : 'en'}">
 <head>
@@ -78,18 +81,18 @@ ${body}
 </html>`;
 }
 
-function form(ctx: PageContext, action: string, inner: string, className = ''): string {
+export function form(ctx: PageContext, action: string, inner: string, className = ''): string {
   return `<form method="post" action="${escapeHtml(ctx.href(action))}"${className ? ` class="${className}"` : ''}>
 <input type="hidden" name="_csrf" value="${escapeHtml(ctx.csrf)}">${inner}</form>`;
 }
 
-function alert(message: string | undefined): string {
+export function alert(message: string | undefined): string {
   return message
     ? `<p class="error" role="alert" id="form-error" data-testid="error">${escapeHtml(message)}</p>`
     : '';
 }
 
-function field(id: string, label: string, input: string, help?: string): string {
+export function field(id: string, label: string, input: string, help?: string): string {
   return `<div class="field"><label for="${id}">${escapeHtml(label)}</label>${input}${
     help ? `<p class="help" id="${id}-help">${escapeHtml(help)}</p>` : ''
   }</div>`;
