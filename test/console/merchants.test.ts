@@ -238,7 +238,7 @@ describe.each(backends)('the console merchants page on $name', (backend) => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('<h1>Merchants and gateways</h1>');
     // The warnings come first, as an error when something has expired.
-    expect(page.body).toMatch(/<section class="error" role="alert"[^>]*data-testid="warnings"/);
+    expect(page.body).toMatch(/<section class="attention bad"[^>]*data-testid="warnings"/);
     expect(page.body).toContain(`Platform certificate ${serials.expired} Expired`);
     expect(page.body).toMatch(new RegExp(`Platform certificate ${serials.expiring} Expires in (9|10) days`));
     expect(page.body).toContain('Alipay public-key certificate');

@@ -76,6 +76,10 @@ const TEXTS = {
   cert_alipay: { zh: '支付宝公钥证书', en: 'Alipay public-key certificate' },
   serial: { zh: '序列号', en: 'Serial' },
   notAfter: { zh: '到期', en: 'Expires' },
+  noCertificates: {
+    zh: '没有证书：此账户以公钥验签。',
+    en: 'No certificate: this account verifies with a public key.',
+  },
   datesUnknown: { zh: '仅配置了序列号', en: 'Only the serial is configured' },
   expiring: { zh: '{days} 天后到期', en: 'Expires in {days} days' },
   expired: { zh: '已过期', en: 'Expired' },

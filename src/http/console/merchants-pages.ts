@@ -67,10 +67,14 @@ ${appIds ? `<dt>${g(ctx, 'appIds')}</dt><dd>${appIds}</dd>` : ''}
 <caption>${g(ctx, 'keys')}</caption>
 <thead><tr><th scope="col">${g(ctx, 'kind')}</th><th scope="col">ID</th><th scope="col">SHA-256</th></tr></thead>
 <tbody>${keys}</tbody></table></div>
-<div class="table-wrap"><table>
+${
+  certificates
+    ? `<div class="table-wrap"><table>
 <caption>${g(ctx, 'certificates')}</caption>
 <thead><tr><th scope="col">${g(ctx, 'kind')}</th><th scope="col">${g(ctx, 'serial')}</th><th scope="col">${g(ctx, 'notAfter')}</th><th scope="col">${g(ctx, 'status')}</th></tr></thead>
-<tbody>${certificates}</tbody></table></div>
+<tbody>${certificates}</tbody></table></div>`
+    : `<p>${g(ctx, 'noCertificates')}</p>`
+}
 </section>`;
 }
 
@@ -119,7 +123,8 @@ function warnings(ctx: PageContext, merchants: ConsoleMerchant[]): string {
   );
   if (items.length === 0) return '';
   const expired = items.some((item) => item.includes('data-state="expired"'));
-  return `<section class="${expired ? 'error' : 'warning'}" role="alert" aria-labelledby="warnings-title" data-testid="warnings">
+  // Not role=alert: it is there when the page loads, and the focus stays where the reader starts.
+  return `<section class="attention ${expired ? 'bad' : 'warn'}" aria-labelledby="warnings-title" data-testid="warnings">
 <h2 id="warnings-title">${g(ctx, 'warningsTitle')}</h2><ul>${items.join('')}</ul></section>`;
 }
 
