@@ -147,6 +147,10 @@ describe.each(backends)('the console reconciliation page on $name', (backend) =>
     expect(row).toMatchObject({ actor_name: 'olga', target: `wxpay:${MERCHANT}:${date}` });
     expect(json(row!.after)).toMatchObject({ payments: 1, paymentsFen: 1234, mismatches: 1 });
 
+    // An operator of another merchant sees none of shop1's days.
+    const sam = await signedIn('sam');
+    expect((await sam.get('/console/reconciliation')).json().data.days).toEqual([]);
+
     // The viewer sees every merchant's days; the day has its mismatch with the order.
     const vera = await signedIn('vera');
     const listed = await vera.get(`/console/reconciliation?provider=wxpay&from=${date}&to=${date}`);

@@ -96,7 +96,7 @@ function mismatchRows(ctx: PageContext, days: ReconciliationDay[]): string {
   if (rows.length === 0) return `<p>${g(ctx, 'noMismatches')}</p>`;
   return `<div class="table-wrap"><table>
 <caption class="visually-hidden">${g(ctx, 'mismatches')}</caption>
-<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'kind')}</th><th scope="col">${g(ctx, 'order')}</th><th scope="col">${g(ctx, 'amount')}</th><th scope="col">${g(ctx, 'review')}</th></tr></thead>
+<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'kind')}</th><th scope="col">${g(ctx, 'order')}</th><th scope="col" class="num">${g(ctx, 'amount')}</th><th scope="col">${g(ctx, 'review')}</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table></div>`;
 }
 
@@ -145,7 +145,7 @@ ${field('run-date', gatewayText(ctx.lang, 'date'), `<input id="run-date" name="d
     view.days.length === 0
       ? `<p>${g(ctx, 'noDays')}</p>`
       : `<div class="table-wrap"><table data-testid="days">
-<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'status')}</th><th scope="col">${g(ctx, 'payments')}</th><th scope="col">${g(ctx, 'refunds')}</th><th scope="col">${g(ctx, 'matched')}</th><th scope="col">${g(ctx, 'healed')}</th><th scope="col">${g(ctx, 'mismatchCount')}</th><th scope="col">${g(ctx, 'attempts')}</th><th scope="col">${g(ctx, 'updated')}</th></tr></thead>
+<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'status')}</th><th scope="col" class="num">${g(ctx, 'payments')}</th><th scope="col" class="num">${g(ctx, 'refunds')}</th><th scope="col" class="num">${g(ctx, 'matched')}</th><th scope="col" class="num">${g(ctx, 'healed')}</th><th scope="col" class="num">${g(ctx, 'mismatchCount')}</th><th scope="col" class="num">${g(ctx, 'attempts')}</th><th scope="col">${g(ctx, 'updated')}</th></tr></thead>
 <tbody>${view.days.map((day) => dayRow(ctx, day)).join('\n')}</tbody></table></div>`;
   return layout(
     ctx,
