@@ -191,4 +191,15 @@ describe.each(backends)('the console routes page on $name', (backend) => {
     const again = await olga.post(`/console/routes/${MERCHANT}/${ROUTE.id}/rollback`);
     expect(again.json().data).toMatchObject({ route: { id: ROUTE.id, effectiveShare: 0 }, closed: 0 });
   });
+
+  it('changes no share when the audit row cannot be written: both commit or neither', async () => {
+    const before = (await changes()).length;
+    await expect(
+      h.vkPay.setRouteShare(MERCHANT, ROUTE.id, 77, 'console:root', async () => {
+        throw new Error('the audit row could not be written');
+      }),
+    ).rejects.toThrow();
+    expect((await h.vkPay.listRoutes(MERCHANT))[0]).toMatchObject({ effectiveShare: 0 });
+    expect(await changes()).toHaveLength(before);
+  });
 });
