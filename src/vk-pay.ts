@@ -37,6 +37,7 @@ import {
   listRoutes,
   rollbackRoute,
   setRouteShare,
+  type WithinShareChange,
   watchRouteChanges,
 } from './service/route-overrides.ts';
 import type { Route } from './service/routing.ts';
@@ -147,7 +148,12 @@ export interface VkPay {
    * Sends every new payment of a route to its stable account on every instance, then closes the
    * canary side's unpaid orders at their gateway; a close that fails opens a review.
    */
-  rollbackRoute(merchantId: string, routeId: string, changedBy: string): ReturnType<typeof rollbackRoute>;
+  rollbackRoute(
+    merchantId: string,
+    routeId: string,
+    changedBy: string,
+    within?: WithinShareChange,
+  ): ReturnType<typeof rollbackRoute>;
   /** The merchant's routes as configured, each with the share in force (stored, else the file's). */
   listRoutes(merchantId: string): ReturnType<typeof listRoutes>;
   /**
@@ -159,6 +165,8 @@ export interface VkPay {
     routeId: string,
     share: number,
     changedBy: string,
+    /** More writes in the change's transaction (the console's audit row). */
+    within?: WithinShareChange,
   ): ReturnType<typeof setRouteShare>;
   /** Removes a route's stored share: the config file's is in force again on every instance; recorded like a set. */
   clearRouteShare(merchantId: string, routeId: string, changedBy: string): ReturnType<typeof clearRouteShare>;
@@ -309,10 +317,11 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     handleNotify: (request) => handleNotify(context, request),
     reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
     listReconciledDays: (filter) => listReconciledDays(context, filter),
-    rollbackRoute: (merchantId, routeId, changedBy) => rollbackRoute(context, merchantId, routeId, changedBy),
+    rollbackRoute: (merchantId, routeId, changedBy, within) =>
+      rollbackRoute(context, merchantId, routeId, changedBy, within),
     listRoutes: (merchantId) => listRoutes(context, merchantId),
-    setRouteShare: (merchantId, routeId, share, changedBy) =>
-      setRouteShare(context, merchantId, routeId, share, changedBy),
+    setRouteShare: (merchantId, routeId, share, changedBy, within) =>
+      setRouteShare(context, merchantId, routeId, share, changedBy, within),
     clearRouteShare: (merchantId, routeId, changedBy) =>
       clearRouteShare(context, merchantId, routeId, changedBy),
     listReviews: (merchantId, reviewOptions) => listReviews(context, merchantId, reviewOptions),

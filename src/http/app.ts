@@ -19,9 +19,12 @@ import { checkoutRoutes } from './routes/checkout.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { alertPages } from './routes/console-alerts.ts';
 import { deliveryPages } from './routes/console-deliveries.ts';
+import { consoleMerchantPages } from './routes/console-merchants.ts';
 import { consoleOrderPages } from './routes/console-orders.ts';
 import { consoleOverviewPages } from './routes/console-overview.ts';
+import { consoleReconciliationPages } from './routes/console-reconciliation.ts';
 import { reviewPages } from './routes/console-reviews.ts';
+import { consoleRoutePages } from './routes/console-routes.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 
@@ -169,17 +172,16 @@ export function consoleOptions(vkPay: VkPay) {
   } catch {
     // No usable public URL: the console accepts its own origin only.
   }
-  return {
-    prefix: '/console',
-    vkPay,
-    production: vkPay.config.env === 'production',
-    origins,
-    pages: [
-      consoleOverviewPages({ vkPay }),
-      consoleOrderPages(),
-      reviewPages(vkPay),
-      deliveryPages(vkPay),
-      alertPages(vkPay),
-    ],
-  };
+  const production = vkPay.config.env === 'production';
+  const pages = [
+    consoleOverviewPages({ vkPay }),
+    consoleOrderPages(),
+    reviewPages(vkPay),
+    deliveryPages(vkPay),
+    alertPages(vkPay),
+    consoleReconciliationPages({ vkPay, production }),
+    consoleMerchantPages({ vkPay, production }),
+    consoleRoutePages({ vkPay, production }),
+  ];
+  return { prefix: '/console', vkPay, production, origins, pages };
 }

@@ -38,6 +38,9 @@ const NAV: Array<{ path: string; key: TextKey; admin: boolean }> = [
   { path: '/console/reviews', key: 'reviews', admin: false },
   { path: '/console/deliveries', key: 'deliveries', admin: false },
   { path: '/console/alerts', key: 'alerts', admin: false },
+  { path: '/console/reconciliation', key: 'reconciliation', admin: false },
+  { path: '/console/merchants', key: 'merchantsAndGateways', admin: false },
+  { path: '/console/routes', key: 'routes', admin: false },
   { path: '/console/users', key: 'users', admin: true },
   { path: '/console/audit', key: 'auditLog', admin: true },
 ];

@@ -185,6 +185,49 @@ export interface Provider {
   merchantIds?(): string[];
   /** A merchant's configured accounts (`default` first when it has one); empty when unknown. */
   accounts?(merchantId: string): string[];
+  /** Each of a merchant's accounts as configured and in force, for operators: never a secret. */
+  accountFacts?(merchantId: string): GatewayAccountFacts[];
+}
+
+/** A public key by its SHA-256 fingerprint (of the DER SubjectPublicKeyInfo, hex). */
+export interface KeyFingerprint {
+  /** merchant (ours, from the private key's public half), wechatpay_public_key, alipay_public_key, app. */
+  role: string;
+  /** The key's id where the gateway names keys by one (PUB_KEY_ID_...). */
+  id: string | null;
+  sha256: string;
+}
+
+export interface CertificateFacts {
+  /** merchant_api (its serial only), platform, app, alipay. */
+  role: string;
+  serial: string;
+  /** ISO instants; null where only the serial is configured. */
+  notBefore: string | null;
+  notAfter: string | null;
+  sha256: string | null;
+}
+
+/**
+ * One gateway account of a merchant as operators see it: who it pays into, how the gateway's
+ * answers are verified, the keys' fingerprints and the certificates' dates. Built from public
+ * halves only: no private key, API key or token ever reaches it.
+ */
+export interface GatewayAccountFacts {
+  provider: string;
+  merchantId: string;
+  account: string;
+  /** WeChat Pay mchid; Alipay seller id when configured. */
+  mchId: string | null;
+  appId: string;
+  /** Per-scene app ids besides the default one. */
+  appIds: Record<string, string>;
+  /** wechatpay_public_key, platform_certificates, both; alipay_certificate, alipay_public_key. */
+  keyMode: string;
+  keys: KeyFingerprint[];
+  certificates: CertificateFacts[];
+  /** The gateway's API base URL this account calls. */
+  gatewayUrl: string;
 }
 
 /** One line of a trade bill: a payment on the day it succeeded, or a refund on the day it was accepted. */

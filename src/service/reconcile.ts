@@ -20,6 +20,9 @@ export interface ReconcileReport {
   date: string;
   payments: number;
   refunds: number;
+  /** What the bill lists, in fen: payments, and refunds. */
+  paymentsFen: number;
+  refundsFen: number;
   matched: number;
   /** Settled here by asking the gateway: a lost callback, a refund still processing here. */
   healed: number;
@@ -70,6 +73,8 @@ export async function reconcileTradeBill(
     date,
     payments: 0,
     refunds: 0,
+    paymentsFen: 0,
+    refundsFen: 0,
     matched: 0,
     healed: 0,
     mismatches: 0,
@@ -97,6 +102,7 @@ export async function reconcileTradeBill(
   for (const record of bill.records) {
     if (record.kind === 'payment') {
       report.payments += 1;
+      report.paymentsFen += record.totalFen;
       billedTransactions.add(record.transactionId);
       let order = await db
         .selectFrom('payment_orders')
@@ -137,6 +143,7 @@ export async function reconcileTradeBill(
       continue;
     }
     report.refunds += 1;
+    report.refundsFen += record.refundFen;
     billedRefunds.add(record.outRefundNo);
     const refund = await db
       .selectFrom('payment_refunds')

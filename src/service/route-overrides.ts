@@ -5,8 +5,10 @@
  * instances), so new payments follow it within a second. Every change is kept with who made it and
  * the share before and after.
  */
+import type { Transaction } from 'kysely';
 import { PayError } from '../core/errors.ts';
 import { isPaid } from '../core/states.ts';
+import type { Database } from '../store/schema.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment } from './payment-flow.ts';
 import { recordReview } from './reviews.ts';
@@ -98,6 +100,15 @@ function isShare(share: number): boolean {
   );
 }
 
+/** The share in force before a change and after it. */
+export interface ShareChange {
+  before: number;
+  after: number;
+}
+
+/** More writes in the change's own transaction (the console's audit row): both commit, or neither. */
+export type WithinShareChange = (tx: Transaction<Database>, change: ShareChange) => Promise<void>;
+
 /** Stores a route's share, records the change, and announces it to every instance. */
 export async function setRouteShare(
   context: ServiceContext,
@@ -105,6 +116,7 @@ export async function setRouteShare(
   routeId: string,
   share: number,
   changedBy: string,
+  within?: WithinShareChange,
 ): Promise<RouteState> {
   const route = routeOf(context, merchantId, routeId);
   if (!isShare(share))
@@ -143,6 +155,7 @@ export async function setRouteShare(
           changed_at: now,
         })
         .execute();
+      if (within) await within(tx, { before: before ? Number(before.share) : route.share, after: share });
     })
     .catch((error) => {
       throw storeFailure(error);
@@ -218,8 +231,9 @@ export async function rollbackRoute(
   merchantId: string,
   routeId: string,
   changedBy: string,
+  within?: WithinShareChange,
 ): Promise<RollbackReport> {
-  const route = await setRouteShare(context, merchantId, routeId, 0, changedBy);
+  const route = await setRouteShare(context, merchantId, routeId, 0, changedBy, within);
   const report: RollbackReport = { route, closed: 0, paid: 0, reviewed: 0 };
   const open = await context.store.db
     .selectFrom('payment_orders')

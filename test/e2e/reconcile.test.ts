@@ -128,6 +128,9 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
       date,
       payments: 3,
       refunds: 1,
+      // The bill's payments: the paid one, the lost one and the one made elsewhere; the refund.
+      paymentsFen: 1000 + 500 + 700,
+      refundsFen: 300,
       matched: 3,
       healed: 2,
       mismatches: 2,

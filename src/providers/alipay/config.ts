@@ -2,8 +2,10 @@
  * Per-merchant Alipay OpenAPI settings, and their validation into the shape the transport uses.
  * Keys become KeyObjects and certificates become SNs here, so no PEM travels further than this file.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { PayError } from '../../core/errors.ts';
+import { certificateSha256 } from '../fingerprint.ts';
+import type { CertificateFacts } from '../provider.ts';
 import { AlipayKeyring } from './cert-keyring.ts';
 import { certificateSn, publicKeyOfCertificate, rootCertificateSn } from './cert-sn.ts';
 
@@ -73,6 +75,8 @@ export interface AlipayMerchant {
    * certificate is downloaded and checked against the root when an answer names it.
    */
   keyring: AlipayKeyring | null;
+  /** Certificate mode only: the app's and Alipay's certificates with their dates, for operators. */
+  certificates: CertificateFacts[];
   sellerId: string | null;
   appAuthToken: string | null;
   gatewayUrl: string;
@@ -139,7 +143,21 @@ function certificateMode(merchantId: string, certificates: AlipayCertificates) {
     () =>
       new AlipayKeyring({ sn: certSn.alipay, key: alipayPublicKey }, certificates.alipayRootCert, Date.now),
   );
-  return { alipayPublicKey, certSn, keyring };
+  const facts = (role: string, sn: string, pem: string): CertificateFacts => {
+    const certificate = new X509Certificate(pem);
+    return {
+      role,
+      serial: sn,
+      notBefore: new Date(certificate.validFrom).toISOString(),
+      notAfter: new Date(certificate.validTo).toISOString(),
+      sha256: certificateSha256(certificate),
+    };
+  };
+  const dated = read('certificates.appCert', () => [
+    facts('app', certSn.app, certificates.appCert),
+    facts('alipay', certSn.alipay, certificates.alipayCert),
+  ]);
+  return { alipayPublicKey, certSn, keyring, certificates: dated };
 }
 
 export function resolveMerchant(config: AlipayMerchantConfig): AlipayMerchant {
@@ -150,13 +168,14 @@ export function resolveMerchant(config: AlipayMerchantConfig): AlipayMerchant {
   if (config.alipayPublicKey && config.certificates) {
     throw configError(id, 'alipayPublicKey', 'and certificates are two modes: configure one of them');
   }
-  let verification: Pick<AlipayMerchant, 'alipayPublicKey' | 'certSn' | 'keyring'>;
+  let verification: Pick<AlipayMerchant, 'alipayPublicKey' | 'certSn' | 'keyring' | 'certificates'>;
   if (config.certificates) verification = certificateMode(id, config.certificates);
   else if (config.alipayPublicKey) {
     verification = {
       alipayPublicKey: loadPublicKey(id, config.alipayPublicKey),
       certSn: null,
       keyring: null,
+      certificates: [],
     };
   } else throw configError(id, 'alipayPublicKey', 'or certificates is required to verify Alipay');
   const notifyMaxAgeHours = config.notifyMaxAgeHours ?? DEFAULT_NOTIFY_MAX_AGE_HOURS;

@@ -11,6 +11,7 @@ import { guardedObserver } from '../network.ts';
 import type { GatewayIdentity, Provider } from '../provider.ts';
 import { type AlipayMerchantConfig, resolveMerchant } from './config.ts';
 import type { AlipayContext } from './context.ts';
+import { alipayAccountFacts } from './facts.ts';
 import { type AlipayReturn, ackNotify, parseNotify, type ReturnQuery, verifyReturn } from './notify.ts';
 import { downloadAlipayTradeBill } from './operations/bill.ts';
 import { type CancelResult, cancelPayment } from './operations/cancel.ts';
@@ -91,6 +92,10 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
       verifyReturn(contextFor(merchantId, account).merchant, query),
     merchantIds: () => contexts.merchantIds(),
     accounts: (merchantId) => contexts.accounts(merchantId),
+    accountFacts: (merchantId) =>
+      contexts
+        .accounts(merchantId)
+        .map((account) => alipayAccountFacts(account, contextFor(merchantId, account).merchant)),
     // Alipay's bill download covers the past year; reconciliation catches up within three months.
     billWindowDays: 90,
     downloadTradeBill: async (merchantId, date, account) => {

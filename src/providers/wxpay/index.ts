@@ -10,6 +10,7 @@ import type { Provider } from '../provider.ts';
 import { downloadPlatformCertificates } from './certificates.ts';
 import { appIdFor, resolveMerchant, type WxpayMerchantConfig } from './config.ts';
 import type { WxpayContext } from './context.ts';
+import { wxpayAccountFacts } from './facts.ts';
 import { parsePlatformCertificate, VerifierKeyStore } from './keys.ts';
 import { ackNotify, parseNotify } from './notify.ts';
 import { applyAbnormalRefund } from './operations/abnormal-refund.ts';
@@ -106,6 +107,10 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
     billWindowDays: 90,
     merchantIds: () => contexts.merchantIds(),
     accounts: (merchantId) => contexts.accounts(merchantId),
+    accountFacts: (merchantId) =>
+      contexts
+        .accounts(merchantId)
+        .map((account) => wxpayAccountFacts(account, contextFor(merchantId, account))),
     refreshCertificates: async (merchantId, account) => contextFor(merchantId, account).keys.refresh(),
   };
 }

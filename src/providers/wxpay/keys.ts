@@ -6,12 +6,15 @@
  */
 import { type KeyObject, X509Certificate } from 'node:crypto';
 import { PayError } from '../../core/errors.ts';
+import { certificateSha256 } from '../fingerprint.ts';
 
 export interface PlatformCertificate {
   serialNo: string;
   publicKey: KeyObject;
   notBefore: Date;
   notAfter: Date;
+  /** SHA-256 of the certificate's DER, for operators to compare. */
+  sha256?: string;
 }
 
 export interface VerifierKeyStoreOptions {
@@ -45,6 +48,7 @@ export function parsePlatformCertificate(pem: string, expectedSerial?: string): 
     publicKey: certificate.publicKey,
     notBefore: new Date(certificate.validFrom),
     notAfter: new Date(certificate.validTo),
+    sha256: certificateSha256(certificate),
   };
 }
 
@@ -148,6 +152,11 @@ export class VerifierKeyStore {
       if (at !== null) this.#downloadedAt = this.#options.now() - this.#options.refreshMs + 60_000;
       return error;
     }
+  }
+
+  /** Every platform certificate known: configured, then downloaded. */
+  certificates(): PlatformCertificate[] {
+    return this.#all();
   }
 
   #all(): PlatformCertificate[] {

@@ -1,0 +1,155 @@
+/** The words of the console's reconciliation, merchants and routes pages, in Chinese and English. */
+import type { Lang } from '../../core/errors.ts';
+
+const TEXTS = {
+  merchant: { zh: '商户', en: 'Merchant' },
+  provider: { zh: '支付通道', en: 'Gateway' },
+  anyMerchant: { zh: '全部商户', en: 'All merchants' },
+  anyProvider: { zh: '全部通道', en: 'All gateways' },
+  dateFrom: { zh: '开始日期', en: 'From date' },
+  dateTo: { zh: '结束日期', en: 'To date' },
+  date: { zh: '账单日期（北京时间）', en: 'Bill date (China time)' },
+  filter: { zh: '筛选', en: 'Filter' },
+  day: { zh: '日期', en: 'Date' },
+  status: { zh: '状态', en: 'Status' },
+  DONE: { zh: '已完成', en: 'Done' },
+  FAILED: { zh: '失败', en: 'Failed' },
+  payments: { zh: '支付', en: 'Payments' },
+  refunds: { zh: '退款', en: 'Refunds' },
+  matched: { zh: '一致', en: 'Matched' },
+  healed: { zh: '已修复', en: 'Healed' },
+  mismatchCount: { zh: '差异', en: 'Mismatches' },
+  attempts: { zh: '次数', en: 'Runs' },
+  updated: { zh: '更新时间 (UTC)', en: 'Updated (UTC)' },
+  noDays: { zh: '还没有对账记录。', en: 'No day has been reconciled yet.' },
+  mismatches: { zh: '差异明细', en: 'Mismatches' },
+  noMismatches: { zh: '这些日期没有差异。', en: 'No mismatch on these days.' },
+  kind: { zh: '类型', en: 'Kind' },
+  order: { zh: '订单', en: 'Order' },
+  amount: { zh: '金额', en: 'Amount' },
+  review: { zh: '复核', en: 'Review' },
+  OPEN: { zh: '待处理', en: 'Open' },
+  RESOLVED: { zh: '已处理', en: 'Resolved' },
+  runNow: { zh: '立即对账', en: 'Run now' },
+  runHelp: {
+    zh: '下载该日的账单并与本地订单、退款逐笔核对；重复运行不会产生新的差异。',
+    en: "Downloads the day's bill and matches it with the orders and refunds here; running it again adds nothing new.",
+  },
+  run: { zh: '运行', en: 'Run' },
+  ran: {
+    zh: '{date} 的 {provider} 账单已核对：一致 {matched}，已修复 {healed}，差异 {mismatches}。',
+    en: 'The {provider} bill of {date} is reconciled: {matched} matched, {healed} healed, {mismatches} mismatches.',
+  },
+  failedReason: { zh: '失败原因', en: 'Why it failed' },
+  unknown_payment: { zh: '本地没有的支付', en: 'Payment unknown here' },
+  amount_kind: { zh: '金额不一致', en: 'Different amount' },
+  other_transaction: { zh: '交易号不一致', en: 'Another transaction' },
+  not_paid_here: { zh: '本地未支付', en: 'Not paid here' },
+  unknown_refund: { zh: '本地没有的退款', en: 'Refund unknown here' },
+  missing_in_bill: { zh: '账单缺少的支付', en: 'Payment missing in the bill' },
+  refund_status: { zh: '退款状态不一致', en: 'Different refund status' },
+  refund_missing_in_bill: { zh: '账单缺少的退款', en: 'Refund missing in the bill' },
+  // Merchants and gateways.
+  noMerchants: { zh: '没有配置商户。', en: 'No merchant is configured.' },
+  account: { zh: '账户', en: 'Account' },
+  mchId: { zh: '商户号 (mch_id / seller_id)', en: 'Merchant number (mch_id / seller_id)' },
+  appId: { zh: 'App ID', en: 'App ID' },
+  appIds: { zh: '各场景 App ID', en: 'App IDs by scene' },
+  keyMode: { zh: '验签方式', en: 'Key mode' },
+  wechatpay_public_key: { zh: '微信支付公钥', en: 'WeChat Pay public key' },
+  platform_certificates: { zh: '平台证书', en: 'Platform certificates' },
+  both: {
+    zh: '微信支付公钥与平台证书（迁移中）',
+    en: 'WeChat Pay public key and platform certificates (migrating)',
+  },
+  alipay_certificate: { zh: '公钥证书', en: 'Public-key certificates' },
+  alipay_public_key: { zh: '支付宝公钥', en: 'Alipay public key' },
+  keys: { zh: '公钥指纹 (SHA-256)', en: 'Public key fingerprints (SHA-256)' },
+  key_merchant: { zh: '商户 API 公钥', en: 'Merchant API public key' },
+  key_wechatpay_public_key: { zh: '微信支付公钥', en: 'WeChat Pay public key' },
+  key_app: { zh: '应用公钥', en: 'App public key' },
+  key_alipay_public_key: { zh: '支付宝公钥', en: 'Alipay public key' },
+  certificates: { zh: '证书', en: 'Certificates' },
+  cert_merchant_api: { zh: '商户 API 证书', en: 'Merchant API certificate' },
+  cert_platform: { zh: '平台证书', en: 'Platform certificate' },
+  cert_app: { zh: '应用公钥证书', en: 'App public-key certificate' },
+  cert_alipay: { zh: '支付宝公钥证书', en: 'Alipay public-key certificate' },
+  serial: { zh: '序列号', en: 'Serial' },
+  notAfter: { zh: '到期', en: 'Expires' },
+  noCertificates: {
+    zh: '没有证书：此账户以公钥验签。',
+    en: 'No certificate: this account verifies with a public key.',
+  },
+  datesUnknown: { zh: '仅配置了序列号', en: 'Only the serial is configured' },
+  expiring: { zh: '{days} 天后到期', en: 'Expires in {days} days' },
+  expired: { zh: '已过期', en: 'Expired' },
+  valid: { zh: '有效', en: 'Valid' },
+  gatewayUrl: { zh: '通道地址', en: 'Gateway URL' },
+  notifyUrl: { zh: '回调地址', en: 'Notify URL' },
+  noAccounts: { zh: '此商户没有支付通道账户。', en: 'This merchant has no gateway account.' },
+  webhooks: { zh: 'Webhook 端点', en: 'Webhook endpoints' },
+  noWebhooks: { zh: '没有 Webhook 端点。', en: 'No webhook endpoint.' },
+  url: { zh: 'URL', en: 'URL' },
+  events: { zh: '事件', en: 'Events' },
+  allEvents: { zh: '全部事件', en: 'Every event' },
+  source: { zh: '来源', en: 'Source' },
+  api: { zh: 'API', en: 'API' },
+  config: { zh: '配置文件', en: 'Config file' },
+  enabled: { zh: '启用', en: 'Enabled' },
+  yes: { zh: '是', en: 'Yes' },
+  no: { zh: '否', en: 'No' },
+  warningsTitle: { zh: '需要注意', en: 'Needs attention' },
+  certWarning: {
+    zh: '{merchant} 的 {provider} 账户 {account}：{role} {serial} {state}（{date}）',
+    en: '{merchant} {provider} account {account}: {role} {serial} {state} ({date})',
+  },
+  // Routes.
+  show: { zh: '查看', en: 'Show' },
+  noRoutes: { zh: '此商户没有灰度路由。', en: 'This merchant has no routes.' },
+  route: { zh: '路由', en: 'Route' },
+  match: { zh: '匹配', en: 'Match' },
+  matchAll: { zh: '全部支付', en: 'Every payment' },
+  share: { zh: '灰度比例 (%)', en: 'Canary share (%)' },
+  configuredShare: { zh: '配置文件：{share}%', en: 'Config file: {share}%' },
+  stable: { zh: '稳定账户', en: 'Stable account' },
+  canary: { zh: '灰度账户', en: 'Canary account' },
+  countsTitle: { zh: '近 {days} 天订单（已支付/全部）', en: 'Orders, last {days} days (paid / all)' },
+  setShare: { zh: '设置比例', en: 'Set share' },
+  newShare: { zh: '{route} 的新比例 (%)', en: 'New share of {route} (%)' },
+  shareHelp: {
+    zh: '0 到 100，精确到 0.01；只改变新支付，已创建的订单不受影响。',
+    en: 'From 0 to 100 in steps of 0.01; only new payments follow it, orders already made keep their account.',
+  },
+  rollback: { zh: '回滚', en: 'Roll back' },
+  confirmRollback: {
+    zh: '回滚 {route}？新支付全部走稳定账户，灰度账户上未支付的订单会被关闭。',
+    en: 'Roll back {route}? Every new payment goes to the stable account and unpaid canary orders are closed.',
+  },
+  confirmShare: { zh: '设置 {route} 的灰度比例？', en: 'Set the share of {route}?' },
+  shareSet: { zh: '{route} 的比例已设为 {share}%。', en: 'The share of {route} is now {share}%.' },
+  rolledBack: {
+    zh: '{route} 已回滚：关闭 {closed} 笔，已支付 {paid} 笔，转复核 {reviewed} 笔。',
+    en: '{route} is rolled back: {closed} closed, {paid} found paid, {reviewed} sent to review.',
+  },
+  adminToSetShare: {
+    zh: '只有管理员可以设置比例；操作员可以回滚。',
+    en: 'Only admins set shares; operators may roll back.',
+  },
+} as const;
+
+export type GatewayTextKey = keyof typeof TEXTS;
+
+export function gatewayText(
+  lang: Lang,
+  key: GatewayTextKey,
+  values: Record<string, string | number> = {},
+): string {
+  let phrase: string = TEXTS[key][lang];
+  for (const [name, value] of Object.entries(values)) phrase = phrase.replace(`{${name}}`, String(value));
+  return phrase;
+}
+
+/** Whether a word (a mismatch reason, a key role) has a text of its own. */
+export function hasGatewayText(key: string): key is GatewayTextKey {
+  return Object.hasOwn(TEXTS, key);
+}
