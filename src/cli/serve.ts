@@ -13,6 +13,7 @@ import type { ServiceConfig } from '../config/service-config.ts';
 import { buildAdminApp } from '../http/admin-app.ts';
 import { buildApp, type VkPayApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
+import { type AppleIapMerchantConfig, createAppleIapProvider } from '../providers/appleiap/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
@@ -135,6 +136,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const providers: Provider[] = [];
   if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
+  const appleApps = (config.appleiap ?? []) as unknown as AppleIapMerchantConfig[];
+  if (appleApps.length > 0) providers.push(createAppleIapProvider({ merchants: appleApps }));
 
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
