@@ -200,6 +200,25 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     }
   });
 
+  it('an order not paid yet stays NOTPAY when queried: the App Store has no purchase for it yet', async () => {
+    const outTradeNo = `IAPQ${Date.now().toString(36)}`;
+    await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      scene: 'app',
+      out_trade_no: outTradeNo,
+      total_fee: 600,
+      subject: 'coins',
+      type: 'goods',
+      other: { productId: 'coins_60' },
+    });
+    const queried = await vkPay.queryPayment(MERCHANT, outTradeNo);
+    expect(queried.order.status).toBe('NOTPAY');
+    expect(queried.orderPaid).toBe(false);
+    const closed = await vkPay.closePayment(MERCHANT, outTradeNo);
+    expect(closed.status).toBe('CLOSED');
+  });
+
   it("a purchase with another user's token is refused and pays nothing", async () => {
     const bought = await buy('coins_60', vkPay.storeAccountToken(MERCHANT, 'someone-else'));
     const refused = vkPay.verifyStorePurchase({

@@ -163,8 +163,22 @@ export function createAppleIapProvider(options: AppleIapProviderOptions): AppleI
       };
     },
     queryPayment: async (query) => {
-      if (!query.transactionId)
-        throw new PayError(40005, { message: 'the App Store finds purchases by transaction id only' });
+      // The App Store finds purchases by transaction id only: without one, none was handed over yet.
+      if (!query.transactionId) {
+        const { merchant } = contextFor(query.merchantId, query.account);
+        return {
+          merchantId: query.merchantId,
+          provider: 'appleiap',
+          outTradeNo: query.outTradeNo,
+          transactionId: null,
+          amountFen: 0,
+          status: 'NOTPAY',
+          mchId: merchant.bundleId,
+          appId: null,
+          source: 'query',
+          raw: null,
+        };
+      }
       const purchase = await verifyTransaction(query.merchantId, query.account, {
         transactionId: query.transactionId,
       });

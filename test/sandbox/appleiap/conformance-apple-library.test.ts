@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import { Environment, SignedDataVerifier } from '@apple/app-store-server-library';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { AppleSignedDataVerifier } from '../../../src/providers/appleiap/signed-data.ts';
 import { signAppleJws } from '../../../src/sandbox/appleiap/signing.ts';
 import { AppleTestCa } from '../../../src/sandbox/appleiap/test-ca.ts';
 
@@ -66,5 +68,30 @@ describe("Apple's SignedDataVerifier and the emulator's signatures", () => {
     await expect(
       apple.verifyAndDecodeTransaction(signAppleJws(transaction(), other.signingChain)),
     ).rejects.toThrow();
+  });
+
+  it("our verifier accepts a JWS made the way Apple's library makes one (jsonwebtoken, x5c header)", async () => {
+    // Apple's library signs and reads its JWS with jsonwebtoken: a header with typ, a payload with iat.
+    const jsonwebtoken = createRequire(import.meta.url)('jsonwebtoken') as {
+      sign(payload: object, key: string, options: object): string;
+    };
+    const chain = ca.signingChain;
+    const jws = jsonwebtoken.sign(
+      transaction(),
+      chain.leafKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      {
+        algorithm: 'ES256',
+        header: { alg: 'ES256', x5c: chain.x5c },
+      },
+    );
+    const ours = new AppleSignedDataVerifier({
+      rootCertificates: [ca.rootPem],
+      bundleId: BUNDLE,
+      environment: 'Sandbox',
+    });
+    const decoded = await ours.verifyTransaction(jws);
+    expect(decoded.transactionId).toBe('2000000000000001');
+    const apple = new SignedDataVerifier([ca.rootDer], false, Environment.SANDBOX, BUNDLE);
+    expect((await apple.verifyAndDecodeTransaction(jws)).transactionId).toBe(decoded.transactionId);
   });
 });
