@@ -298,6 +298,33 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     expect((await eventsOf(renewalNo)).sort()).toEqual(['payment.succeeded', 'refund.succeeded']);
   });
 
+  it('the same renewal delivered three times at once pays one order, once', async () => {
+    const bought = await buy('vip_month');
+    await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+    });
+    const emulated = emulator.gateway.apps.get(BUNDLE);
+    if (emulated) delete emulated.notificationUrls.Sandbox;
+    let renewal: { transactionId: string; notification: { signedPayload: string } };
+    try {
+      renewal = (await control('POST', `/transactions/${bought.transactionId}/renew`)).json as typeof renewal;
+    } finally {
+      if (emulated) emulated.notificationUrls.Sandbox = notifyUrl;
+    }
+    const statuses = await Promise.all(
+      [1, 2, 3].map(() => postNotification(renewal.notification.signedPayload)),
+    );
+    // A copy that lost the race may be asked for again (500); none is applied twice.
+    expect(statuses).toContain(200);
+    expect(await postNotification(renewal.notification.signedPayload)).toBe(200);
+    const renewalNo = `IAP${renewal.transactionId}`;
+    expect((await orderRow(renewalNo)).status).toBe('SUCCESS');
+    expect(handled.filter((no) => no === renewalNo)).toHaveLength(1);
+    expect(await eventsOf(renewalNo)).toEqual(['payment.succeeded']);
+  });
+
   it('a forged or tampered notification is refused and changes nothing', async () => {
     const bought = await buy('coins_60');
     const other = await AppleTestCa.create();
