@@ -42,6 +42,11 @@ import {
 } from './service/route-overrides.ts';
 import type { Route } from './service/routing.ts';
 import { createFieldSealer, type SealingConfig } from './service/sealing.ts';
+import {
+  userAccountToken,
+  type VerifyStorePurchaseRequest,
+  verifyStorePurchase,
+} from './service/store-purchases.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
 import {
   createEndpoint,
@@ -103,6 +108,10 @@ export interface VkPay {
   listRefunds(merchantId: string, outTradeNo: string): ReturnType<typeof listOrderRefunds>;
   /** Creates the order and its gateway payment; returns what the client needs for its scene. */
   pay(request: PayRequest): ReturnType<typeof pay>;
+  /** An app store's transaction pays an order (or makes one for its product), once. */
+  verifyStorePurchase(request: VerifyStorePurchaseRequest): ReturnType<typeof verifyStorePurchase>;
+  /** The appAccountToken an app passes to StoreKit for one of the merchant's users. */
+  storeAccountToken(merchantId: string, userId: string): string;
   /** The order, asking the gateway (and applying its answer) while it is unpaid. */
   queryPayment(
     merchantId: string,
@@ -305,6 +314,8 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     startRefund: (request) => startRefund(context, request),
     applyRefundResult: (result) => applyRefundResult(context, result),
     pay: (request) => pay(context, request),
+    verifyStorePurchase: (request) => verifyStorePurchase(context, request),
+    storeAccountToken: (merchantId, userId) => userAccountToken(merchantId, userId),
     queryPayment: (merchantId, outTradeNo, queryOptions) =>
       queryPayment(context, merchantId, outTradeNo, queryOptions),
     closePayment: (merchantId, outTradeNo, withClosed) =>

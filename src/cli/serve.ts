@@ -13,9 +13,11 @@ import type { ServiceConfig } from '../config/service-config.ts';
 import { buildAdminApp } from '../http/admin-app.ts';
 import { buildApp, type VkPayApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
+import { type AppleIapMerchantConfig, createAppleIapProvider } from '../providers/appleiap/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
+import { AppleGateway, appleSandboxPlugin } from '../sandbox/appleiap/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { createFirstAdmin } from '../service/console/accounts.ts';
@@ -96,6 +98,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const timeFactor = config.sandbox.timeFactor;
   const wxpayGateway = config.sandbox.enabled ? new WxpayGateway({ timeFactor }) : null;
   const alipayGateway = config.sandbox.enabled ? await AlipayGateway.create({ timeFactor }) : null;
+  const appleGateway = config.sandbox.enabled ? await AppleGateway.create({ timeFactor }) : null;
   // The emulators keep their state (and the demo merchant its keys) in the data folder, so a restart
   // does not forget the trades the service still holds.
   const sandboxFolder = config.dataDir === 'memory' ? null : join(config.dataDir, 'sandbox');
@@ -135,6 +138,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const providers: Provider[] = [];
   if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
+  const appleApps = (config.appleiap ?? []) as unknown as AppleIapMerchantConfig[];
+  if (appleApps.length > 0) providers.push(createAppleIapProvider({ merchants: appleApps }));
 
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
@@ -164,6 +169,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
           await root.register(wxpaySandboxPlugin({ gateway: wxpayGateway }), { prefix: '/sandbox/wxpay' });
         if (alipayGateway)
           await root.register(alipaySandboxPlugin({ gateway: alipayGateway }), { prefix: '/sandbox/alipay' });
+        if (appleGateway)
+          await root.register(appleSandboxPlugin(appleGateway), { prefix: '/sandbox/appleiap' });
         if (demoSecret)
           await root.register(webhookReceiverPlugin({ secrets: () => [demoSecret] }), {
             prefix: '/sandbox/webhooks',

@@ -42,6 +42,8 @@ export interface ServiceConfig extends VkPayConfig {
   wxpay: WxpayMerchantConfig[];
   /** Alipay apps, checked by the Alipay provider when it is created. */
   alipay: Record<string, unknown>[];
+  /** Apple in-app purchase apps, checked by the appleiap provider when it is created. */
+  appleiap?: Record<string, unknown>[];
   /** Each merchant's routes: which of its gateway accounts takes a new payment. */
   routes: Record<string, Route[]>;
   /** Mount the gateway emulators on this service (development and testing only). */
@@ -383,6 +385,13 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     ...app,
     privateKey: resolveSecret(app.privateKey, `alipay[${i}].privateKey`, secrets),
   }));
+  const appleiap = list(file.appleiap, 'appleiap').map((app, i) => ({
+    ...app,
+    privateKey: resolveSecret(app.privateKey, `appleiap[${i}].privateKey`, secrets),
+    rootCertificates: (Array.isArray(app.rootCertificates) ? app.rootCertificates : []).map((pem, j) =>
+      resolveSecret(pem, `appleiap[${i}].rootCertificates[${j}]`, { ...secrets, allowInline: true }),
+    ),
+  }));
   const fileSandbox = (file.sandbox ?? {}) as { enabled?: boolean; timeFactor?: number };
   const sandboxEnv = env.VKPAY_SANDBOX;
   const sandbox = {
@@ -426,7 +435,8 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     security,
     wxpay,
     alipay,
-    routes: routesOf(file.routes, configuredAccounts({ wxpay, alipay })),
+    appleiap,
+    routes: routesOf(file.routes, configuredAccounts({ wxpay, alipay, appleiap })),
     sandbox,
     tls,
     checkoutSecret,
@@ -474,8 +484,8 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     );
   }
   if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
-  if (config.wxpay.length === 0 && config.alipay.length === 0)
-    problems.push('configure at least one wxpay merchant or alipay app');
+  if (config.wxpay.length === 0 && config.alipay.length === 0 && (config.appleiap ?? []).length === 0)
+    problems.push('configure at least one wxpay merchant or alipay app (or appleiap app)');
   if (!config.webhooks.secretKey)
     problems.push(
       'webhooks.secretKey (or VKPAY_WEBHOOK_KEY) must be set in production, the same on every instance: it seals webhook endpoint secrets',
@@ -483,7 +493,11 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
   if (config.alerts.webhookUrl && !config.alerts.webhookUrl.startsWith('https://'))
     problems.push('alerts.webhookUrl must be https:// in production');
   // Every gateway URL of every gateway: keys, signatures and payments would cross the network in clear.
-  const gateways: Record<string, object[]> = { wxpay: config.wxpay, alipay: config.alipay };
+  const gateways: Record<string, object[]> = {
+    wxpay: config.wxpay,
+    alipay: config.alipay,
+    appleiap: config.appleiap ?? [],
+  };
   for (const [gateway, merchants] of Object.entries(gateways)) {
     for (const [i, merchant] of merchants.entries()) {
       for (const [setting, value] of Object.entries(merchant as Record<string, unknown>)) {

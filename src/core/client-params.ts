@@ -35,4 +35,6 @@ export type ClientPayParams =
   /** Alipay APP: the signed order string for the SDK. */
   | { scene: 'app'; orderString: string }
   /** Alipay mini program: the trade number for my.tradePay. */
-  | { scene: 'miniprogram'; tradeNO: string };
+  | { scene: 'miniprogram'; tradeNO: string }
+  /** Apple in-app purchase: StoreKit's product and the purchase option appAccountToken. */
+  | { scene: 'app'; productId: string; appAccountToken: string };

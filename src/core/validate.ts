@@ -5,8 +5,11 @@
 import { PayError } from './errors.ts';
 import { DEFAULT_MAX_FEN, type Fen, fenProblem } from './money.ts';
 
-export const PROVIDERS = ['wxpay', 'alipay'] as const;
+export const PROVIDERS = ['wxpay', 'alipay', 'appleiap'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
+/** The gateways a browser pays at, which the cashier offers: an App Store purchase is made in the app. */
+export const CHECKOUT_PROVIDERS = ['wxpay', 'alipay'] as const;
+export type CheckoutProviderName = (typeof CHECKOUT_PROVIDERS)[number];
 
 /** Payment scenes: mini program, official-account web page, app, mobile browser, PC QR code, PC page. */
 export const SCENES = ['miniprogram', 'jsapi', 'app', 'h5', 'native', 'pc'] as const;

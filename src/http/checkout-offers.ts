@@ -4,7 +4,7 @@
  * a QR code for WeChat Pay on a desktop, WeChat H5 only on a phone outside WeChat.
  */
 import { detectScene } from '../core/scene.ts';
-import type { ProviderName, Scene } from '../core/validate.ts';
+import type { CheckoutProviderName as ProviderName, Scene } from '../core/validate.ts';
 import type { Provider } from '../providers/provider.ts';
 import type { CheckoutClaims } from './checkout-token.ts';
 

@@ -8,7 +8,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PayError } from '../core/errors.ts';
-import type { ProviderName } from '../core/validate.ts';
+import type { CheckoutProviderName as ProviderName } from '../core/validate.ts';
 
 export const TOKEN_VERSION = 'v1';
 /** Fifteen minutes, the usual life of a cashier session at the gateways. */

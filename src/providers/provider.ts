@@ -96,10 +96,50 @@ export interface RefundRequest {
   notifyUrl: string;
 }
 
-/** A verified callback: what it says, and what to answer the gateway. */
-export type NotifyEvent =
+/** A verified callback about a payment or refund of ours, found by our numbers. */
+export type GatewayNotifyEvent =
   | { kind: 'payment'; result: PaymentResult }
   | { kind: 'refund'; result: RefundResult };
+
+/** A verified callback: what it says, and what to answer the gateway. */
+export type NotifyEvent = GatewayNotifyEvent | { kind: 'store'; result: StoreNotification };
+
+/**
+ * A purchase an app store made and signed (Apple's transaction): it names the store's product and
+ * transaction, not our order; the provider maps the product to its amount and order type.
+ */
+export interface StorePurchase {
+  transactionId: string;
+  originalTransactionId: string;
+  productId: string;
+  amountFen: Fen;
+  orderType: string;
+  /** The buyer's token set at purchase (Apple's appAccountToken), tying it to our user. */
+  appAccountToken: string | null;
+  /** A renewal of a subscription, rather than the buyer's own purchase. */
+  renewal: boolean;
+  paidAt: Date;
+  /** Set once the store refunded or revoked it. */
+  revokedAt: Date | null;
+  environment: string;
+  raw: unknown;
+}
+
+/**
+ * What an app store tells us of purchases it made without a request of ours: a renewal, a refund
+ * (and its reversal), a revocation, an expiry, a test. `eventId` is the notification's own id.
+ */
+export interface StoreNotification {
+  merchantId: string;
+  provider: string;
+  eventId: string;
+  kind: 'renewal' | 'refund' | 'refund_reversed' | 'revoked' | 'expired' | 'test' | 'other';
+  /** The store's words for it (Apple's notificationType and subtype). */
+  notificationType: string;
+  subtype: string | null;
+  purchase: StorePurchase | null;
+  raw: unknown;
+}
 
 export interface NotifyAck {
   status: number;

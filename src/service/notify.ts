@@ -7,7 +7,7 @@
  */
 import { isPayError, PayError } from '../core/errors.ts';
 import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
-import type { NotifyAck, NotifyEvent, Provider } from '../providers/provider.ts';
+import type { GatewayNotifyEvent, NotifyAck, NotifyEvent, Provider } from '../providers/provider.ts';
 import { hasNotifyEvent, insertNotifyEvent } from '../store/journal.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
 import { providerFor } from './gateway-call.ts';
@@ -15,6 +15,7 @@ import { applyPaymentResult } from './payments.ts';
 import { applyRefundResult } from './refunds.ts';
 import { type ReviewCase, recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
+import { applyStoreNotification } from './store-purchases.ts';
 
 export interface NotifyRequest {
   provider: string;
@@ -173,6 +174,8 @@ async function applyEvent(
   if (eventId && (await hasNotifyEvent(context.store.db, provider.name, eventId))) {
     return accepted('duplicate_event');
   }
+  // A store's own news (a renewal, a refund it granted) applies through its own path.
+  if (event.kind === 'store') return accepted(await applyStoreNotification(context, event.result));
   try {
     if (event.kind === 'payment') {
       // Verified with this account's keys: it may only settle an order of the same account.
@@ -224,7 +227,7 @@ async function keepUnapplicable(
   context: ServiceContext,
   provider: string,
   merchantId: string,
-  event: NotifyEvent,
+  event: GatewayNotifyEvent,
   error: PayError,
   cause: UnapplicableCause,
 ): Promise<void> {
@@ -263,7 +266,12 @@ async function keepUnapplicable(
 }
 
 /** The case for a person, when money moved: one per payment (its transaction id) or per refund. */
-function reviewOf(merchantId: string, event: NotifyEvent, error: PayError, cause: string): ReviewCase | null {
+function reviewOf(
+  merchantId: string,
+  event: GatewayNotifyEvent,
+  error: PayError,
+  cause: string,
+): ReviewCase | null {
   const facts = {
     ...(error.details && typeof error.details === 'object' ? error.details : {}),
     cause,

@@ -2,7 +2,7 @@
 
 import type { ClientPayParams } from '../core/client-params.ts';
 // Types only: erased from the bundle, so the browser code still imports nothing from the server.
-import type { ProviderName, Scene } from '../core/validate.ts';
+import type { CheckoutProviderName as ProviderName, Scene } from '../core/validate.ts';
 
 export type { ClientPayParams, ProviderName, Scene };
 

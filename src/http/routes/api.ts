@@ -417,6 +417,45 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
     async (request) => ok(await closeOrCancel(merchantOf(request), request.params.outTradeNo)),
   );
 
+  // An app store's purchase (Apple IAP): the app's transaction pays an order, or makes one.
+  app.post(
+    '/api/store-purchases',
+    { schema: { querystring: merchantQuery, tags: ['payments'], summary: 'verifyStorePurchase' } },
+    async (request) => {
+      const body = request.body as Record<string, unknown> | null | undefined;
+      if (body === null || typeof body !== 'object' || Array.isArray(body))
+        throw new PayError(40001, { field: '(body)', message: NOT_AN_OBJECT.message });
+      const text = (field: string): string | undefined => {
+        const value = body[field];
+        if (value === undefined) return undefined;
+        if (typeof value !== 'string' || value.length === 0 || value.length > 8192)
+          throw new PayError(40001, { field, message: `${field} must be a non-empty string` });
+        return value;
+      };
+      const provider = text('provider') ?? 'appleiap';
+      const transactionId = text('transaction_id');
+      const signedTransaction = text('signed_transaction');
+      if (!transactionId && !signedTransaction)
+        throw new PayError(40001, {
+          field: 'transaction_id',
+          message: 'transaction_id or signed_transaction is required',
+        });
+      const outTradeNo = text('out_trade_no');
+      const userId = text('user_id');
+      const account = text('account');
+      const { order, outcome } = await vkPay.verifyStorePurchase({
+        merchantId: merchantOf(request),
+        provider,
+        ...(transactionId ? { transactionId } : {}),
+        ...(signedTransaction ? { signedTransaction } : {}),
+        ...(outTradeNo ? { outTradeNo } : {}),
+        ...(userId ? { userId } : {}),
+        ...(account ? { account } : {}),
+      });
+      return ok({ order: orderView(order), outcome });
+    },
+  );
+
   app.post<{ Body: { out_trade_no: string; out_refund_no: string; refund_fee: number; reason?: string } }>(
     '/api/refunds',
     {

@@ -8,7 +8,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { SecurityConfig } from '../../config/security.ts';
 import { type Lang, PayError, toPayError } from '../../core/errors.ts';
-import { PROVIDERS, type ProviderName, paymentProblems } from '../../core/validate.ts';
+import {
+  CHECKOUT_PROVIDERS as PROVIDERS,
+  type CheckoutProviderName as ProviderName,
+  paymentProblems,
+} from '../../core/validate.ts';
 import { recordCheckout } from '../../service/checkouts.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import {

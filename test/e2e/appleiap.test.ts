@@ -1,0 +1,367 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/http/app.ts';
+import { type AppleIapProvider, createAppleIapProvider } from '../../src/providers/appleiap/index.ts';
+import { type RunningAppleSandbox, startAppleSandbox } from '../../src/sandbox/appleiap/index.ts';
+import { signAppleJws } from '../../src/sandbox/appleiap/signing.ts';
+import { AppleTestCa } from '../../src/sandbox/appleiap/test-ca.ts';
+import type { VkPay } from '../../src/vk-pay.ts';
+import { backends } from '../support/backends.ts';
+import { signed } from '../support/signed-client.ts';
+import { API_APP, codeOf, eventually, MERCHANT } from './harness.ts';
+
+const BUNDLE = 'com.example.vkpay.e2e';
+const ISSUER = randomUUID();
+const KEY_ID = 'E2EKEY0001';
+
+describe.each(backends)('Apple in-app purchase end to end on $name', (backend) => {
+  let emulator: RunningAppleSandbox;
+  let vkPay: VkPay;
+  let app: FastifyInstance;
+  let notifyUrl: string;
+  const handled: string[] = [];
+
+  const control = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${emulator.controlUrl}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, any> };
+  };
+  const buy = async (productId: string, appAccountToken?: string) =>
+    (
+      await control('POST', '/purchases', {
+        bundleId: BUNDLE,
+        productId,
+        environment: 'Sandbox',
+        ...(appAccountToken ? { appAccountToken } : {}),
+      })
+    ).json as { transactionId: string; signedTransactionInfo: string };
+  const postNotification = async (signedPayload: string) =>
+    (
+      await fetch(notifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ signedPayload }),
+      })
+    ).status;
+  const orderRow = (outTradeNo: string) => vkPay.getOrder(MERCHANT, outTradeNo);
+  const eventsOf = async (outTradeNo: string) =>
+    (
+      await vkPay.store.db
+        .selectFrom('webhook_events')
+        .select('type')
+        .where('out_trade_no', '=', outTradeNo)
+        .execute()
+    ).map((row) => row.type);
+
+  beforeAll(async () => {
+    emulator = await startAppleSandbox({ timeFactor: 0.001 });
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const registered = await control('POST', '/apps', {
+      bundleId: BUNDLE,
+      issuerId: ISSUER,
+      keyId: KEY_ID,
+      publicKeyPem: key.publicKey.export({ type: 'spki', format: 'pem' }),
+      products: [
+        { productId: 'coins_60', type: 'Consumable', price: 6000, currency: 'CNY' },
+        { productId: 'vip_month', type: 'Auto-Renewable Subscription', price: 25000, currency: 'CNY' },
+      ],
+    });
+    expect(registered.status).toBe(200);
+    const provider = createAppleIapProvider({
+      merchants: [
+        {
+          merchantId: MERCHANT,
+          bundleId: BUNDLE,
+          issuerId: ISSUER,
+          keyId: KEY_ID,
+          privateKey: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          environment: 'Sandbox',
+          rootCertificates: [registered.json.rootCertificatePem],
+          products: {
+            coins_60: { totalFen: 600, type: 'goods' },
+            vip_month: { totalFen: 2500, type: 'vip' },
+          },
+          baseUrl: emulator.url,
+          sandboxBaseUrl: emulator.sandboxUrl,
+          timeoutMs: 2_000,
+        },
+      ],
+    });
+    vkPay = await backend.open({ providers: [provider] });
+    vkPay.onPaid('goods', ({ order }) => {
+      handled.push(order.outTradeNo);
+    });
+    vkPay.onPaid('vip', ({ order }) => {
+      handled.push(order.outTradeNo);
+    });
+    app = await buildApp({ vkPay, apps: [API_APP] });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    vkPay.context.publicUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    notifyUrl = `${vkPay.context.publicUrl}/notify/appleiap/${MERCHANT}`;
+    const emulated = emulator.gateway.apps.get(BUNDLE);
+    if (emulated) emulated.notificationUrls.Sandbox = notifyUrl;
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    await app?.close();
+    await vkPay?.close();
+  });
+
+  it('a purchase handed over twice pays one order and runs its handler once', async () => {
+    const userId = `u-${randomUUID()}`;
+    const bought = await buy('coins_60', vkPay.storeAccountToken(MERCHANT, userId));
+    const first = await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      userId,
+    });
+    expect(first.outcome).toBe('applied');
+    expect(first.order).toMatchObject({ status: 'SUCCESS', totalFen: 600, type: 'goods', userId });
+    const again = await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      signedTransaction: bought.signedTransactionInfo,
+      userId,
+    });
+    expect(again.order.outTradeNo).toBe(first.order.outTradeNo);
+    expect(again.outcome).not.toBe('applied');
+    expect(handled.filter((no) => no === first.order.outTradeNo)).toHaveLength(1);
+    expect(await eventsOf(first.order.outTradeNo)).toEqual(['payment.succeeded']);
+  });
+
+  it('a purchase pays the order it was made for, through the signed API', async () => {
+    const outTradeNo = `IAPORD${Date.now().toString(36)}`;
+    const { client } = await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      scene: 'app',
+      out_trade_no: outTradeNo,
+      total_fee: 2500,
+      subject: 'VIP month',
+      type: 'vip',
+      other: { productId: 'vip_month' },
+    });
+    const token = (client as { appAccountToken: string }).appAccountToken;
+    const bought = await buy('vip_month', token);
+    const answer = await app.inject(
+      signed(API_APP, 'POST', '/api/store-purchases', {
+        provider: 'appleiap',
+        transaction_id: bought.transactionId,
+        out_trade_no: outTradeNo,
+      }),
+    );
+    expect(answer.json()).toMatchObject({
+      code: 0,
+      data: { outcome: 'applied', order: { status: 'SUCCESS' } },
+    });
+    // The same transaction cannot pay a second order.
+    const other = await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      scene: 'app',
+      out_trade_no: `${outTradeNo}B`,
+      total_fee: 2500,
+      subject: 'VIP month',
+      type: 'vip',
+      other: { productId: 'vip_month' },
+    });
+    expect(other.order.status).toBe('NOTPAY');
+    const reuse = vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      outTradeNo: `${outTradeNo}B`,
+    });
+    expect(await codeOf(reuse)).toBe(40001);
+    expect((await orderRow(`${outTradeNo}B`)).status).toBe('NOTPAY');
+  });
+
+  it('malformed store purchase requests answer 40001 and change nothing', async () => {
+    for (const body of [
+      [],
+      {},
+      { transaction_id: 12 },
+      { transaction_id: '' },
+      { provider: 'wxpay', transaction_id: '2000000000000001' },
+      { provider: 'nope', transaction_id: '2000000000000001' },
+      { transaction_id: 'x'.repeat(9000) },
+      { signed_transaction: 'a.b.c' },
+    ]) {
+      const answer = await app.inject(signed(API_APP, 'POST', '/api/store-purchases', body));
+      expect(answer.statusCode, JSON.stringify(body).slice(0, 80)).toBeLessThan(500);
+      expect([40001, 40002], JSON.stringify(body).slice(0, 80)).toContain(answer.json().code);
+    }
+  });
+
+  it('an order not paid yet stays NOTPAY when queried: the App Store has no purchase for it yet', async () => {
+    const outTradeNo = `IAPQ${Date.now().toString(36)}`;
+    await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      scene: 'app',
+      out_trade_no: outTradeNo,
+      total_fee: 600,
+      subject: 'coins',
+      type: 'goods',
+      other: { productId: 'coins_60' },
+    });
+    const queried = await vkPay.queryPayment(MERCHANT, outTradeNo);
+    expect(queried.order.status).toBe('NOTPAY');
+    expect(queried.orderPaid).toBe(false);
+    const closed = await vkPay.closePayment(MERCHANT, outTradeNo);
+    expect(closed.status).toBe('CLOSED');
+  });
+
+  it("a purchase with another user's token is refused and pays nothing", async () => {
+    const bought = await buy('coins_60', vkPay.storeAccountToken(MERCHANT, 'someone-else'));
+    const refused = vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      userId: 'me',
+    });
+    expect(await codeOf(refused)).toBe(40001);
+    expect(await codeOf(orderRow(`IAP${bought.transactionId}`))).toBe(40005);
+  });
+
+  it('an unknown transaction id is 40005; a malformed one 40001', async () => {
+    expect(
+      await codeOf(
+        vkPay.verifyStorePurchase({
+          merchantId: MERCHANT,
+          provider: 'appleiap',
+          transactionId: '2999999999999999',
+        }),
+      ),
+    ).toBe(40005);
+    expect(
+      await codeOf(
+        vkPay.verifyStorePurchase({ merchantId: MERCHANT, provider: 'appleiap', transactionId: '../x' }),
+      ),
+    ).toBe(40001);
+  });
+
+  it('a renewal notification pays a new order of its type once, however often it arrives', async () => {
+    const userId = `u-${randomUUID()}`;
+    const bought = await buy('vip_month', vkPay.storeAccountToken(MERCHANT, userId));
+    await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      userId,
+    });
+    const renewed = await control('POST', `/transactions/${bought.transactionId}/renew`);
+    const renewalNo = `IAP${renewed.json.transactionId}`;
+    const order = await eventually(
+      () => orderRow(renewalNo).catch(() => null),
+      (found) => found?.status === 'SUCCESS',
+    );
+    expect(order).toMatchObject({ status: 'SUCCESS', type: 'vip', totalFen: 2500, userId });
+    expect(order?.custom).toMatchObject({ originalTransactionId: bought.transactionId });
+    await control('POST', `/notifications/${renewed.json.notification.notificationUUID}/resend`);
+    expect(await postNotification(renewed.json.notification.signedPayload)).toBe(200);
+    expect(handled.filter((no) => no === renewalNo)).toHaveLength(1);
+  });
+
+  it('a refund notification refunds the order once and fires the refund event; arriving before the renewal it still applies', async () => {
+    const bought = await buy('vip_month');
+    await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+    });
+    // The emulator posts nowhere for this pair: the test delivers them itself, refund first.
+    const emulated = emulator.gateway.apps.get(BUNDLE);
+    if (emulated) delete emulated.notificationUrls.Sandbox;
+    let renewal: { transactionId: string; notification: { signedPayload: string } };
+    let refund: { notification: { signedPayload: string } };
+    try {
+      renewal = (await control('POST', `/transactions/${bought.transactionId}/renew`)).json as typeof renewal;
+      refund = (await control('POST', `/transactions/${renewal.transactionId}/refund`)).json as typeof refund;
+    } finally {
+      if (emulated) emulated.notificationUrls.Sandbox = notifyUrl;
+    }
+    const renewalNo = `IAP${renewal.transactionId}`;
+    expect(await postNotification(refund.notification.signedPayload)).toBe(200);
+    expect(await postNotification(renewal.notification.signedPayload)).toBe(200);
+    expect(await postNotification(refund.notification.signedPayload)).toBe(200);
+    const order = await orderRow(renewalNo);
+    expect(order).toMatchObject({ status: 'REFUNDED', refundedFen: 2500 });
+    expect(handled.filter((no) => no === renewalNo)).toHaveLength(1);
+    expect((await eventsOf(renewalNo)).sort()).toEqual(['payment.succeeded', 'refund.succeeded']);
+  });
+
+  it('the same renewal delivered three times at once pays one order, once', async () => {
+    const bought = await buy('vip_month');
+    await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+    });
+    const emulated = emulator.gateway.apps.get(BUNDLE);
+    if (emulated) delete emulated.notificationUrls.Sandbox;
+    let renewal: { transactionId: string; notification: { signedPayload: string } };
+    try {
+      renewal = (await control('POST', `/transactions/${bought.transactionId}/renew`)).json as typeof renewal;
+    } finally {
+      if (emulated) emulated.notificationUrls.Sandbox = notifyUrl;
+    }
+    const statuses = await Promise.all(
+      [1, 2, 3].map(() => postNotification(renewal.notification.signedPayload)),
+    );
+    // A copy that lost the race may be asked for again (500); none is applied twice.
+    expect(statuses).toContain(200);
+    expect(await postNotification(renewal.notification.signedPayload)).toBe(200);
+    const renewalNo = `IAP${renewal.transactionId}`;
+    expect((await orderRow(renewalNo)).status).toBe('SUCCESS');
+    expect(handled.filter((no) => no === renewalNo)).toHaveLength(1);
+    expect(await eventsOf(renewalNo)).toEqual(['payment.succeeded']);
+  });
+
+  it('a forged or tampered notification is refused and changes nothing', async () => {
+    const bought = await buy('coins_60');
+    const other = await AppleTestCa.create();
+    const payload = {
+      notificationType: 'REFUND',
+      notificationUUID: randomUUID(),
+      version: '2.0',
+      signedDate: Date.now(),
+      data: { bundleId: BUNDLE, environment: 'Sandbox', signedTransactionInfo: bought.signedTransactionInfo },
+    };
+    expect(await postNotification(signAppleJws(payload, other.signingChain))).toBe(401);
+    const genuine = signAppleJws(payload, emulator.gateway.ca.signingChain).split('.');
+    const tampered = Buffer.from(JSON.stringify({ ...payload, notificationType: 'DID_RENEW' })).toString(
+      'base64url',
+    );
+    expect(await postNotification(`${genuine[0]}.${tampered}.${genuine[2]}`)).toBe(401);
+    const wrongBundle = signAppleJws(
+      { ...payload, data: { ...payload.data, bundleId: 'com.other' } },
+      emulator.gateway.ca.signingChain,
+    );
+    expect(await postNotification(wrongBundle)).toBe(401);
+    const wrongEnvironment = signAppleJws(
+      { ...payload, data: { ...payload.data, environment: 'Production' } },
+      emulator.gateway.ca.signingChain,
+    );
+    expect(await postNotification(wrongEnvironment)).toBe(401);
+    expect(await codeOf(orderRow(`IAP${bought.transactionId}`))).toBe(40005);
+  });
+
+  it('a TEST notification asked for through the Server API is answered 200', async () => {
+    const sent = emulator.gateway.notifier.records.length;
+    const provider = vkPay.context.providers.get('appleiap') as AppleIapProvider;
+    expect(await provider.requestTestNotification(MERCHANT)).toBeTruthy();
+    const status = await eventually(
+      async () => emulator.gateway.notifier.records[sent]?.attempts[0]?.status ?? null,
+      (value) => value !== null,
+    );
+    expect(status).toBe(200);
+  });
+});
