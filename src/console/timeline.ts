@@ -8,7 +8,7 @@
 import type { Kysely } from 'kysely';
 import { PayError } from '../core/errors.ts';
 import { sanitize } from '../core/sanitize.ts';
-import type { OrderStatus, RefundStatus } from '../core/states.ts';
+import type { RefundStatus } from '../core/states.ts';
 import { GATEWAY_OPERATIONS } from '../service/journal-rollup.ts';
 import type { Database } from '../store/schema.ts';
 import type { ConsoleOrderRow } from './orders.ts';

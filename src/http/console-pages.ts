@@ -20,6 +20,10 @@ export interface PageContext {
   path: string;
 }
 
+/** The console's page of one order. */
+export const orderHref = (merchantId: string, outTradeNo: string) =>
+  `/console/orders/${encodeURIComponent(merchantId)}/${encodeURIComponent(outTradeNo)}`;
+
 export function escapeHtml(value: string): string {
   return value
     .replace(/&/g, '&amp;')

@@ -3,10 +3,11 @@
  * bill held and what matching it found, every mismatch with its kind and a link to its order, and
  * (operators) a form that reconciles one day of one merchant now.
  */
+
 import type { ReconciliationDay } from '../../console/reviews.ts';
 import { fenToYuan } from '../../core/money.ts';
 import type { ReconcileReport } from '../../service/reconcile.ts';
-import { alert, escapeHtml, field, form, layout, type PageContext } from '../console-pages.ts';
+import { alert, escapeHtml, field, form, layout, orderHref, type PageContext } from '../console-pages.ts';
 import { text } from '../console-texts.ts';
 import { type GatewayTextKey, gatewayText, hasGatewayText } from './gateway-texts.ts';
 
@@ -14,10 +15,6 @@ const g = (ctx: PageContext, key: GatewayTextKey, values?: Record<string, string
   escapeHtml(gatewayText(ctx.lang, key, values));
 
 /** The console's page of one order: the orders page answers it. */
-export function orderHref(merchantId: string, outTradeNo: string): string {
-  return `/console/orders/${encodeURIComponent(merchantId)}/${encodeURIComponent(outTradeNo)}`;
-}
-
 export const yuan = (fen: number | null | undefined): string =>
   typeof fen === 'number' ? `¥${fenToYuan(fen)}` : '—';
 

@@ -1,7 +1,7 @@
 /** The review queue's pages: the list with its filters, and one case with its context and the resolve form. */
 import type { ReviewDetail } from '../../console/review-detail.ts';
 import { REVIEW_KINDS, type Review } from '../../service/reviews.ts';
-import { alert, escapeHtml, field, form, layout, type PageContext, t } from '../console-pages.ts';
+import { alert, escapeHtml, field, form, layout, orderHref, type PageContext, t } from '../console-pages.ts';
 import { text } from '../console-texts.ts';
 import { filterForm, jsonBlock, nextLink, selectInput, timeCell } from './cells.ts';
 
@@ -14,9 +14,6 @@ export interface ReviewFilter {
 }
 
 /** Where an order's console page is. */
-export const orderHref = (merchantId: string, outTradeNo: string) =>
-  `/console/orders/${encodeURIComponent(merchantId)}/${encodeURIComponent(outTradeNo)}`;
-
 const statusText = (ctx: PageContext, status: Review['status']) =>
   t(ctx, status === 'OPEN' ? 'open' : 'resolved');
 
