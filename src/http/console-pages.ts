@@ -64,6 +64,7 @@ function header(ctx: PageContext): string {
   return `<header class="bar"><span class="brand">${t(ctx, 'console')}</span>
 <nav aria-label="${t(ctx, 'mainNav')}"><ul>${links}</ul></nav>
 <span class="who" data-testid="who">${escapeHtml(ctx.user.name)} · ${t(ctx, ctx.user.role)}</span>
+<a class="account-link" href="${escapeHtml(ctx.href('/console/password'))}">${t(ctx, 'changePassword')}</a>
 ${form(ctx, '/console/logout', `<button type="submit" class="link">${t(ctx, 'signOut')}</button>`, 'logout')}
 ${language}</header>`;
 }
@@ -140,6 +141,35 @@ export function totpPage(ctx: PageContext, state: { error?: string } = {}): stri
       ctx,
       '/console/totp',
       `${codeField(ctx, state.error)}<button type="submit">${t(ctx, 'verify')}</button>`,
+      'card',
+    )}`,
+  );
+}
+
+/** A signed-in user's own password: the current one, then the new one twice. */
+export function passwordPage(
+  ctx: PageContext,
+  state: { error?: string; field?: 'current' | 'password' | 'confirm'; notice?: string } = {},
+): string {
+  const invalid = (name: 'current' | 'password' | 'confirm') => {
+    const described = [
+      ...(state.error && state.field === name ? ['form-error'] : []),
+      ...(name === 'password' ? ['new-password-help'] : []),
+    ];
+    return `${state.error && state.field === name ? ' aria-invalid="true"' : ''}${described.length ? ` aria-describedby="${described.join(' ')}"` : ''}`;
+  };
+  const input = (id: string, name: 'current' | 'password' | 'confirm', autocomplete: string) =>
+    `<input id="${id}" name="${name}" type="password" autocomplete="${autocomplete}" required maxlength="256"${invalid(name)}>`;
+  return layout(
+    ctx,
+    text(ctx.lang, 'changePassword'),
+    `${state.notice ? `<p class="notice" role="status" data-testid="notice">${escapeHtml(state.notice)}</p>` : ''}${alert(state.error)}${form(
+      ctx,
+      '/console/password',
+      `${field('current-password', text(ctx.lang, 'currentPassword'), input('current-password', 'current', 'current-password'))}
+${field('new-password', text(ctx.lang, 'newPassword'), input('new-password', 'password', 'new-password'), text(ctx.lang, 'passwordRules'))}
+${field('repeat-password', text(ctx.lang, 'repeatPassword'), input('repeat-password', 'confirm', 'new-password'))}
+<button type="submit">${t(ctx, 'changePassword')}</button>`,
       'card',
     )}`,
   );

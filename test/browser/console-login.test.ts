@@ -75,11 +75,12 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    // Every asset loads; the only refusal is the wrong password's page (401). Chromium asks for a
-    // favicon of its own accord.
+    // Every asset loads; the only refusals are the wrong password's page (401) and the mistyped new
+    // password's (400). Chromium asks for a favicon of its own accord.
+    const refusals = new Set(['/favicon.ico', '/console/login', '/console/password']);
     page.on('response', (response) => {
       const path = new URL(response.url()).pathname;
-      if (response.status() >= 400 && path !== '/favicon.ico' && path !== '/console/login')
+      if (response.status() >= 400 && !refusals.has(path))
         errors.push(`${response.status()} ${path}`);
     });
 
@@ -121,6 +122,24 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
     expect(await page.textContent('h1')).toBe('概览');
     await page.screenshot({ path: join(ARTIFACTS, 'console-overview-zh.png'), fullPage: true });
+
+    // Changing one's own password by keyboard: a mistyped repeat is shown at its field, then done.
+    await Promise.all([page.waitForURL(/\/console\/password/), page.click('a.account-link')]);
+    expect(await page.textContent('h1')).toBe('修改密码');
+    await page.fill('#current-password', PASSWORD);
+    await page.fill('#new-password', 'another long passphrase');
+    await page.fill('#repeat-password', 'another long passphrase!');
+    await page.press('#repeat-password', 'Enter');
+    await page.locator('[data-testid="error"]').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('repeat-password');
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'console-password-zh.png'), fullPage: true });
+    await page.fill('#current-password', PASSWORD);
+    await page.fill('#new-password', 'another long passphrase');
+    await page.fill('#repeat-password', 'another long passphrase');
+    await page.press('#repeat-password', 'Enter');
+    await page.locator('[data-testid="notice"]').waitFor();
+    expect(await page.textContent('[data-testid="who"]')).toContain('operator1');
 
     // Sign out is a form with its CSRF token: back to the sign-in page.
     await Promise.all([page.waitForURL(/\/console\/login/), page.click('form.logout button')]);

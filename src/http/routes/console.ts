@@ -29,6 +29,7 @@ import { type Actor, listAudit } from '../../service/console/audit.ts';
 import { activeSession } from '../../service/console/sessions.ts';
 import {
   type ConsoleDeps,
+  changePassword,
   completeSecondFactor,
   confirmEnrolment,
   type Origin,
@@ -62,6 +63,7 @@ import {
   loginPage,
   overviewPage,
   type PageContext,
+  passwordPage,
   totpPage,
   usersPage,
 } from '../console-pages.ts';
@@ -143,6 +145,18 @@ const loginBody = {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 64 },
     password: { type: 'string', minLength: 1, maxLength: 256 },
+    ...CSRF_FIELD,
+  },
+} as const;
+const passwordBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['current', 'password'],
+  properties: {
+    current: { type: 'string', maxLength: 256 },
+    password: { type: 'string', maxLength: 256 },
+    /** The form's second entry of the new password; JSON clients may leave it out. */
+    confirm: { type: 'string', maxLength: 256 },
     ...CSRF_FIELD,
   },
 } as const;
@@ -436,6 +450,66 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
     if (wantsHtml(request)) return redirect(request, reply, '/console/login');
     return ok({ signedOut: true, csrfToken: token });
   });
+
+  // One's own password.
+
+  scope.get('/password', { preHandler: requireRole('viewer') }, async (request, reply) => {
+    const changed = (request.query as { changed?: unknown }).changed === '1';
+    const notice = changed ? text(request.console.lang, 'passwordChanged') : undefined;
+    return answer(request, reply, {
+      path: '/console/password',
+      data: {},
+      page: (ctx) => passwordPage(ctx, notice ? { notice } : {}),
+    });
+  });
+
+  scope.post(
+    '/password',
+    { preHandler: requireRole('viewer'), schema: { body: passwordBody } },
+    async (request, reply) => {
+      const { active, sessionId } = request.console;
+      const body = request.body as { current: string; password: string; confirm?: string };
+      const lang = request.console.lang;
+      const again = (status: number, field: 'current' | 'password' | 'confirm', error: string) =>
+        answer(request, reply, {
+          status,
+          path: '/console/password',
+          data: {},
+          page: (ctx) => passwordPage(ctx, { error, field }),
+        });
+      if (body.confirm !== undefined && body.confirm !== body.password) {
+        if (!wantsHtml(request))
+          throw new PayError(40001, { field: 'confirm', message: 'the two new passwords differ' });
+        return again(400, 'confirm', text(lang, 'passwordsDiffer'));
+      }
+      let newId: string;
+      try {
+        newId = await changePassword(
+          deps,
+          active!,
+          sessionId!,
+          { current: body.current, next: body.password },
+          originOf(request),
+        );
+      } catch (error) {
+        const problem = toPayError(error);
+        if (!wantsHtml(request) || ![40001, 40002, 40008].includes(problem.code)) throw error;
+        const retryAfter = (problem.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+        if (retryAfter) reply.header('retry-after', String(retryAfter));
+        const message =
+          problem.code === 40008
+            ? text(lang, 'throttled', { s: retryAfter ?? 60 })
+            : problem.code === 40002
+              ? text(lang, 'wrongCurrentPassword')
+              : text(lang, 'passwordTooShort');
+        return again(problem.httpStatus, problem.code === 40001 ? 'password' : 'current', message);
+      }
+      setSessionCookie(request, reply, cookies, newId);
+      const token = renewCsrf(request, reply);
+      if (wantsHtml(request)) return redirect(request, reply, '/console/password?changed=1');
+      return ok({ changed: true, csrfToken: token });
+    },
+  );
 
   // The second factor.
 

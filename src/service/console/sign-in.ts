@@ -9,7 +9,7 @@ import type { Cache } from '../../cache/cache.ts';
 import { PayError } from '../../core/errors.ts';
 import type { ConsoleUserRow, Database } from '../../store/schema.ts';
 import type { SecretBox } from '../webhook-settings.ts';
-import { publicUser } from './accounts.ts';
+import { checkPassword, publicUser } from './accounts.ts';
 import { type Actor, audit } from './audit.ts';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.ts';
 import { type ActiveSession, endSession, hashSessionId, startSession } from './sessions.ts';
@@ -246,5 +246,62 @@ export async function signOut(
       action: 'logout',
       target: active.user.name,
     });
+  });
+}
+
+/**
+ * A signed-in user changes their own password: the current one first (throttled like a sign-in, so
+ * a session left open does not let anyone try passwords), then the new one is stored, every other
+ * session of the user ends and this one gets a new id. Returns the new session id.
+ */
+export async function changePassword(
+  deps: ConsoleDeps,
+  active: ActiveSession,
+  sessionId: string,
+  input: { current: string; next: string },
+  origin: Origin,
+): Promise<string> {
+  const { user } = active;
+  const actor: Actor = { id: user.id, name: user.name, ...origin };
+  await refuseWhileBlocked(deps, user.name, origin.ip);
+  const check = await verifyPassword(input.current, user.password_hash);
+  if (!check.ok) {
+    await countFailure(deps, user.name, origin.ip);
+    await audit(deps.db, {
+      actor,
+      action: 'password.failed',
+      target: user.name,
+      after: { reason: 'wrong password' },
+    });
+    throw new PayError(40002, { field: 'current', message: 'the current password is wrong' });
+  }
+  const next = checkPassword(input.next);
+  if (next === input.current)
+    throw new PayError(40001, {
+      field: 'password',
+      message: 'the new password must differ from the current one',
+    });
+  const hash = await hashPassword(next);
+  return deps.db.transaction().execute(async (tx) => {
+    await tx.updateTable('console_users').set({ password_hash: hash }).where('id', '=', user.id).execute();
+    const ended = await tx
+      .deleteFrom('console_sessions')
+      .where('user_id', '=', user.id)
+      .where('id_hash', '!=', hashSessionId(sessionId))
+      .executeTakeFirst();
+    const id = await startSession(tx, {
+      userId: user.id,
+      stage: 'full',
+      ...origin,
+      now: deps.now(),
+      replaces: sessionId,
+    });
+    await audit(tx, {
+      actor,
+      action: 'password.changed',
+      target: user.name,
+      after: { otherSessionsEnded: Number(ended.numDeletedRows) },
+    });
+    return id;
   });
 }
