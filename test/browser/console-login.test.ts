@@ -80,8 +80,7 @@ describe.skipIf(!hasChromium)('the console in Chromium', () => {
     const refusals = new Set(['/favicon.ico', '/console/login', '/console/password']);
     page.on('response', (response) => {
       const path = new URL(response.url()).pathname;
-      if (response.status() >= 400 && !refusals.has(path))
-        errors.push(`${response.status()} ${path}`);
+      if (response.status() >= 400 && !refusals.has(path)) errors.push(`${response.status()} ${path}`);
     });
 
     await page.goto(`${url}/console?lang=en`);
