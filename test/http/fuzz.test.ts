@@ -35,6 +35,8 @@ interface Schema {
   items?: Schema;
   minItems?: number;
   maxItems?: number;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
 }
 
 interface Operation {
@@ -112,6 +114,9 @@ function arbitraryOf(schema: Schema, name: string, depth: number): fc.Arbitrary<
   const hint = HINTS[name];
   if (hint) return hint;
   if (schema.enum) return fc.constantFrom(...schema.enum);
+  const alternatives = schema.anyOf ?? schema.oneOf;
+  if (alternatives)
+    return fc.oneof(...alternatives.map((alternative) => arbitraryOf(alternative, name, depth)));
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
   switch (type) {
     case 'string': {
@@ -228,12 +233,17 @@ function encodeLoose(value: string): string {
   ).replace(/%EF%BF%BD/g, '%ED%A0%80');
 }
 
+/** A generated value as text on the wire: a JSON text for objects (some have no prototype). */
+function onWire(value: unknown): string {
+  return value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
 /** A path segment, well-formed or not, as it goes on the wire. */
 function segment(schema: Schema, name: string): fc.Arbitrary<string> {
   return fc.oneof(
     {
       weight: 6,
-      arbitrary: (arbitraryOf(schema, name, 0) as fc.Arbitrary<string>).map((v) => encodeLoose(String(v))),
+      arbitrary: arbitraryOf(schema, name, 0).map((v) => encodeLoose(onWire(v))),
     },
     {
       weight: 2,
@@ -276,7 +286,7 @@ function queryOf(operation: Operation): fc.Arbitrary<string> {
   const pair = (name: string, schema: Schema) =>
     fc
       .oneof(
-        { weight: 5, arbitrary: arbitraryOf(schema, name, 0).map((v) => encodeLoose(String(v))) },
+        { weight: 5, arbitrary: arbitraryOf(schema, name, 0).map((v) => encodeLoose(onWire(v))) },
         {
           weight: 2,
           arbitrary: anyString.map((v) => encodeLoose(String(v).slice(0, 500))),
