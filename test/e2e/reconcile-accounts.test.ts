@@ -219,6 +219,36 @@ describe.each(backends)('reconciliation of every gateway account of a merchant o
     expect(days).toHaveLength(2);
   });
 
+  it('a payment billed to one account but taken here through another is reported as such', async () => {
+    let no = '';
+    await h.control('POST', '/clock', { at: noonOf(date) });
+    try {
+      no = await paid('stable', 700);
+      // The same order number paid at the canary account too, by a request made elsewhere.
+      await h.vkPay.context.providers.get('wxpay')!.createPayment({
+        merchantId: MERCHANT,
+        account: 'canary',
+        outTradeNo: no,
+        totalFen: 700,
+        subject: '别处下的单',
+        scene: 'native',
+        notifyUrl: 'https://elsewhere.example/notify',
+      });
+      await h.control('POST', `/trades/${h.accounts.canary!.mchId}/${no}/pay`);
+    } finally {
+      await h.control('POST', '/clock', { offsetMs: 0 });
+    }
+    const report = await h.vkPay.reconcile('wxpay', MERCHANT, date);
+    expect(byAccount(report.accounts)).toMatchObject({
+      default: { payments: 3, matched: 3, mismatches: 0 },
+      canary: { payments: 3, matched: 3, mismatches: 2 },
+    });
+    const crossed = (await billMismatches()).filter((review) => review.outTradeNo === no);
+    expect(crossed.map((review) => review.details)).toEqual([
+      expect.objectContaining({ account: 'canary', reason: 'other_account', ourAccount: 'default' }),
+    ]);
+  });
+
   it("the daily job reconciles every account's bill", async () => {
     // Paid today through the canary account; the job reaches today's bills tomorrow at 11:00.
     await paid('canary', 500);
