@@ -146,8 +146,16 @@ export interface VkPay {
   ): ReturnType<typeof applyAbnormalRefund>;
   /** Verifies a gateway callback from its raw bytes, applies it, and returns the answer to send back. */
   handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
-  /** Matches the gateway's trade bill of one China date (YYYY-MM-DD) with the orders and refunds here. */
-  reconcile(provider: string, merchantId: string, date: string): ReturnType<typeof reconcileTradeBill>;
+  /**
+   * Matches the gateway's trade bill of one China date (YYYY-MM-DD) of each of the merchant's
+   * accounts (or of `account` alone) with the orders and refunds that account took.
+   */
+  reconcile(
+    provider: string,
+    merchantId: string,
+    date: string,
+    account?: string,
+  ): ReturnType<typeof reconcileTradeBill>;
   /** Each reconciled (or failed) bill day, newest first: what reconciliation found. */
   listReconciledDays(
     filter?: Parameters<typeof listReconciledDays>[1],
@@ -326,7 +334,8 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     applyAbnormalRefund: (merchantId, outRefundNo, recipient) =>
       applyAbnormalRefund(context, merchantId, outRefundNo, recipient),
     handleNotify: (request) => handleNotify(context, request),
-    reconcile: (provider, merchantId, date) => reconcileTradeBill(context, provider, merchantId, date),
+    reconcile: (provider, merchantId, date, account) =>
+      reconcileTradeBill(context, provider, merchantId, date, account),
     listReconciledDays: (filter) => listReconciledDays(context, filter),
     rollbackRoute: (merchantId, routeId, changedBy, within) =>
       rollbackRoute(context, merchantId, routeId, changedBy, within),

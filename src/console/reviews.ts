@@ -5,6 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import { PayError } from '../core/errors.ts';
+import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { ServiceContext } from '../service/context.ts';
 import { listReconciledDays, type ReconciledDay } from '../service/reconcile.ts';
 import { REVIEW_KINDS, type Review, type ReviewKind, toReview } from '../service/reviews.ts';
@@ -78,6 +79,7 @@ export async function reconciliationDays(
   filter: {
     merchantIds?: readonly string[] | undefined;
     provider?: string | undefined;
+    account?: string | undefined;
     from?: string | undefined;
     to?: string | undefined;
     limit?: number | undefined;
@@ -92,6 +94,7 @@ export async function reconciliationDays(
   const days = await listReconciledDays(context, {
     ...(scope === undefined ? {} : { merchantIds: scope }),
     ...(filter.provider ? { provider: filter.provider } : {}),
+    ...(filter.account ? { account: filter.account } : {}),
     ...(filter.from ? { from: filter.from } : {}),
     ...(filter.to ? { to: filter.to } : {}),
     ...(filter.limit ? { limit: filter.limit } : {}),
@@ -112,7 +115,9 @@ export async function reconciliationDays(
       (review) =>
         review.merchantId === day.merchantId &&
         review.provider === day.provider &&
-        (review.details as { date?: string } | null)?.date === day.date,
+        (review.details as { date?: string } | null)?.date === day.date &&
+        // Mismatches found before accounts existed name none: they are `default`'s.
+        ((review.details as { account?: string } | null)?.account ?? DEFAULT_ACCOUNT) === day.account,
     ),
   }));
 }

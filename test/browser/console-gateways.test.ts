@@ -78,7 +78,7 @@ describe.skipIf(!hasChromium)('the console reconciliation, merchants and routes 
         total_fee: 2500,
         subject: 'browser',
         type: 'goods',
-        // On the stable side: reconciliation reads the default account's bill.
+        // On the stable side: in the default account's bill (the canary account's day has none).
         user_id: stableUser(),
       });
       await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
@@ -145,9 +145,14 @@ describe.skipIf(!hasChromium)('the console reconciliation, merchants and routes 
     expect(await page.textContent('[data-testid="ran"]')).toBe(
       `The wxpay bill of ${date} is reconciled: 1 matched, 0 healed, 0 mismatches.`,
     );
-    const row = page.locator('[data-testid="day-row"]');
-    expect(await row.count()).toBe(1);
-    expect(await row.textContent()).toContain('¥25.00');
+    // Every account of the merchant was reconciled: a row each, the payment in default's bill.
+    expect(await page.locator('[data-testid="day-row"]').count()).toBe(2);
+    expect(await page.locator('[data-testid="day-row"][data-account="default"]').textContent()).toContain(
+      '¥25.00',
+    );
+    expect(await page.locator('[data-testid="day-row"][data-account="canary"] td').nth(2).textContent()).toBe(
+      'canary',
+    );
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, 'console-reconciliation.png'), fullPage: true });
 

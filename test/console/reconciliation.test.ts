@@ -131,10 +131,7 @@ describe.each(backends)('the console reconciliation page on $name', (backend) =>
       date,
     });
     expect(ran.statusCode).toBe(200);
-    expect(ran.json().data.report).toEqual({
-      provider: 'wxpay',
-      merchantId: MERCHANT,
-      date,
+    const found = {
       payments: 1,
       refunds: 0,
       paymentsFen: 1234,
@@ -142,6 +139,14 @@ describe.each(backends)('the console reconciliation page on $name', (backend) =>
       matched: 1,
       healed: 0,
       mismatches: 1,
+    };
+    // The merchant's one account: its bill is the whole day.
+    expect(ran.json().data.report).toEqual({
+      provider: 'wxpay',
+      merchantId: MERCHANT,
+      date,
+      ...found,
+      accounts: [{ provider: 'wxpay', merchantId: MERCHANT, account: 'default', date, ...found }],
     });
     const [row] = await auditRows('reconciliation.run');
     expect(row).toMatchObject({ actor_name: 'olga', target: `wxpay:${MERCHANT}:${date}` });
@@ -156,7 +161,14 @@ describe.each(backends)('the console reconciliation page on $name', (backend) =>
     const listed = await vera.get(`/console/reconciliation?provider=wxpay&from=${date}&to=${date}`);
     expect(listed.statusCode).toBe(200);
     const [day] = listed.json().data.days;
-    expect(day).toMatchObject({ provider: 'wxpay', merchantId: MERCHANT, date, status: 'DONE', attempts: 1 });
+    expect(day).toMatchObject({
+      provider: 'wxpay',
+      merchantId: MERCHANT,
+      account: 'default',
+      date,
+      status: 'DONE',
+      attempts: 1,
+    });
     expect(day.mismatches).toHaveLength(1);
     expect(day.mismatches[0]).toMatchObject({
       outTradeNo: phantom,
@@ -171,6 +183,11 @@ describe.each(backends)('the console reconciliation page on $name', (backend) =>
     expect(page.body).toContain('¥9.00');
     expect(page.body).toContain(`href="/console/orders/${MERCHANT}/${phantom}?lang=en"`);
     expect(page.body).toContain('Payment missing in the bill');
+    // Each day and each mismatch names its gateway account.
+    expect(page.body).toContain('<th scope="col">Account</th>');
+    expect(page.body).toContain('data-testid="mismatch-row" data-account="default"');
+    const otherAccount = await vera.get(`/console/reconciliation?account=canary&merchant=${MERCHANT}`);
+    expect(otherAccount.json().data.days).toEqual([]);
     // A viewer has no run form.
     expect(page.body).not.toContain('/console/reconciliation/run');
     const zh = await vera.get('/console/reconciliation', {

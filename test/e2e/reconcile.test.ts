@@ -122,10 +122,7 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
     expect(early.statusCode).toBe(400);
     expect(early.json()).toMatchObject({ code: 40001, field: 'date' });
     const report = await h.vkPay.reconcile('wxpay', MERCHANT, date);
-    expect(report).toEqual({
-      provider: 'wxpay',
-      merchantId: MERCHANT,
-      date,
+    const found = {
       payments: 3,
       refunds: 1,
       // The bill's payments: the paid one, the lost one and the one made elsewhere; the refund.
@@ -134,6 +131,14 @@ describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name'
       matched: 3,
       healed: 2,
       mismatches: 2,
+    };
+    // The merchant's one account: its bill is the whole day.
+    expect(report).toEqual({
+      provider: 'wxpay',
+      merchantId: MERCHANT,
+      date,
+      ...found,
+      accounts: [{ provider: 'wxpay', merchantId: MERCHANT, account: 'default', date, ...found }],
     });
     expect(await status(lost)).toBe('SUCCESS');
     expect(await h.vkPay.getOrder(MERCHANT, paid)).toMatchObject({

@@ -6,6 +6,7 @@ const TEXTS = {
   provider: { zh: '支付通道', en: 'Gateway' },
   anyMerchant: { zh: '全部商户', en: 'All merchants' },
   anyProvider: { zh: '全部通道', en: 'All gateways' },
+  anyAccount: { zh: '全部账户', en: 'All accounts' },
   dateFrom: { zh: '开始日期', en: 'From date' },
   dateTo: { zh: '结束日期', en: 'To date' },
   date: { zh: '账单日期（北京时间）', en: 'Bill date (China time)' },
@@ -32,8 +33,8 @@ const TEXTS = {
   RESOLVED: { zh: '已处理', en: 'Resolved' },
   runNow: { zh: '立即对账', en: 'Run now' },
   runHelp: {
-    zh: '下载该日的账单并与本地订单、退款逐笔核对；重复运行不会产生新的差异。',
-    en: "Downloads the day's bill and matches it with the orders and refunds here; running it again adds nothing new.",
+    zh: '下载该日每个（或所选）通道账户的账单，并与该账户的本地订单、退款逐笔核对；重复运行不会产生新的差异。',
+    en: "Downloads the day's bill of each gateway account (or the one chosen) and matches it with that account's orders and refunds here; running it again adds nothing new.",
   },
   run: { zh: '运行', en: 'Run' },
   ran: {
@@ -42,6 +43,7 @@ const TEXTS = {
   },
   failedReason: { zh: '失败原因', en: 'Why it failed' },
   unknown_payment: { zh: '本地没有的支付', en: 'Payment unknown here' },
+  other_account: { zh: '本地记在其他账户', en: 'Taken here by another account' },
   amount_kind: { zh: '金额不一致', en: 'Different amount' },
   other_transaction: { zh: '交易号不一致', en: 'Another transaction' },
   not_paid_here: { zh: '本地未支付', en: 'Not paid here' },

@@ -1,6 +1,6 @@
 /**
- * The console's Reconciliation page: the reconciled days of the operator's merchants with what each
- * bill held and what matching it found, every mismatch with its kind and a link to its order, and
+ * The console's Reconciliation page: the reconciled days of each gateway account of the operator's
+ * merchants with what each bill held and what matching it found, every mismatch with its kind and a link to its order, and
  * (operators) a form that reconciles one day of one merchant now.
  */
 
@@ -21,6 +21,7 @@ export const yuan = (fen: number | null | undefined): string =>
 export interface ReconciliationFilter {
   merchant?: string;
   provider?: string;
+  account?: string;
   from?: string;
   to?: string;
 }
@@ -30,13 +31,15 @@ export interface ReconciliationView {
   /** Merchants in the operator's scope with a gateway that has bills, for the forms. */
   merchants: string[];
   providers: string[];
+  /** The gateway accounts of those merchants. */
+  accounts: string[];
   filter: ReconciliationFilter;
   /** The run form's default date: yesterday in China. */
   defaultDate: string;
   /** Whether the operator may run one (operator or admin). */
   mayRun: boolean;
   /** The day just run, for the notice. */
-  ran?: { provider: string; merchant: string; date: string } | undefined;
+  ran?: { provider: string; merchant: string; date: string; account?: string } | undefined;
   error?: string | undefined;
 }
 
@@ -66,7 +69,7 @@ function dayRow(ctx: PageContext, day: ReconciliationDay): string {
           `${outcome.code ?? ''} ${outcome.message ?? ''}`.trim().slice(0, 300),
         )}</span>`;
   const done = day.status === 'DONE';
-  return `<tr data-testid="day-row" data-day="${escapeHtml(`${day.provider}:${day.merchantId}:${day.date}`)}"><th scope="row">${escapeHtml(day.date)}</th><td>${escapeHtml(day.merchantId)}</td><td>${escapeHtml(day.provider)}</td><td>${status}</td>${
+  return `<tr data-testid="day-row" data-day="${escapeHtml(`${day.provider}:${day.merchantId}:${day.date}`)}" data-account="${escapeHtml(day.account)}"><th scope="row">${escapeHtml(day.date)}</th><td>${escapeHtml(day.merchantId)}</td><td>${escapeHtml(day.provider)}</td><td>${escapeHtml(day.account)}</td><td>${status}</td>${
     done
       ? `${countCell(outcome.payments, outcome.paymentsFen)}${countCell(outcome.refunds, outcome.refundsFen)}${countCell(outcome.matched, undefined)}${countCell(outcome.healed, undefined)}<td class="num" data-testid="day-mismatches">${outcome.mismatches ?? '—'}</td>`
       : '<td class="num">—</td><td class="num">—</td><td class="num">—</td><td class="num">—</td><td class="num">—</td>'
@@ -87,31 +90,36 @@ function mismatchRows(ctx: PageContext, days: ReconciliationDay[]): string {
       const order = review.outTradeNo
         ? `<a href="${escapeHtml(ctx.href(orderHref(review.merchantId, review.outTradeNo)))}">${escapeHtml(review.outTradeNo)}</a>`
         : '—';
-      return `<tr data-testid="mismatch-row"><td>${escapeHtml(day.date)}</td><td>${escapeHtml(day.merchantId)}</td><td>${escapeHtml(day.provider)}</td><td>${mismatchKind(ctx, reason)}</td><td>${order}</td><td class="num">${escapeHtml(yuan(review.amountFen))}</td><td>${g(ctx, review.status)}</td></tr>`;
+      return `<tr data-testid="mismatch-row" data-account="${escapeHtml(day.account)}"><td>${escapeHtml(day.date)}</td><td>${escapeHtml(day.merchantId)}</td><td>${escapeHtml(day.provider)}</td><td>${escapeHtml(day.account)}</td><td>${mismatchKind(ctx, reason)}</td><td>${order}</td><td class="num">${escapeHtml(yuan(review.amountFen))}</td><td>${g(ctx, review.status)}</td></tr>`;
     }),
   );
   if (rows.length === 0) return `<p>${g(ctx, 'noMismatches')}</p>`;
   return `<div class="table-wrap"><table>
 <caption class="visually-hidden">${g(ctx, 'mismatches')}</caption>
-<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'kind')}</th><th scope="col">${g(ctx, 'order')}</th><th scope="col" class="num">${g(ctx, 'amount')}</th><th scope="col">${g(ctx, 'review')}</th></tr></thead>
+<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'account')}</th><th scope="col">${g(ctx, 'kind')}</th><th scope="col">${g(ctx, 'order')}</th><th scope="col" class="num">${g(ctx, 'amount')}</th><th scope="col">${g(ctx, 'review')}</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table></div>`;
 }
 
 function ranNotice(ctx: PageContext, view: ReconciliationView): string {
   if (!view.ran) return '';
-  const { provider, merchant, date } = view.ran;
-  const day = view.days.find(
+  const { provider, merchant, date, account } = view.ran;
+  // The run covered every account of the merchant, or the one asked for: the notice sums them.
+  const days = view.days.filter(
     (candidate) =>
-      candidate.provider === provider && candidate.merchantId === merchant && candidate.date === date,
+      candidate.provider === provider &&
+      candidate.merchantId === merchant &&
+      candidate.date === date &&
+      (account === undefined || candidate.account === account),
   );
-  const outcome = day ? outcomeOf(day) : {};
-  if (!day || day.status !== 'DONE') return '';
+  if (days.length === 0 || days.some((day) => day.status !== 'DONE')) return '';
+  const sum = (field: 'matched' | 'healed' | 'mismatches') =>
+    days.reduce((total, day) => total + (outcomeOf(day)[field] ?? 0), 0);
   return `<p class="notice" role="status" data-testid="ran">${g(ctx, 'ran', {
     provider,
     date,
-    matched: outcome.matched ?? 0,
-    healed: outcome.healed ?? 0,
-    mismatches: outcome.mismatches ?? 0,
+    matched: sum('matched'),
+    healed: sum('healed'),
+    mismatches: sum('mismatches'),
   })}</p>`;
 }
 
@@ -121,6 +129,7 @@ export function reconciliationPage(ctx: PageContext, view: ReconciliationView): 
   const filters = `<form method="get" action="/console/reconciliation" class="filters" aria-label="${g(ctx, 'filter')}">${lang}
 ${field('f-merchant', gatewayText(ctx.lang, 'merchant'), `<select id="f-merchant" name="merchant">${options(view.merchants, view.filter.merchant, gatewayText(ctx.lang, 'anyMerchant'))}</select>`)}
 ${field('f-provider', gatewayText(ctx.lang, 'provider'), `<select id="f-provider" name="provider">${options(view.providers, view.filter.provider, gatewayText(ctx.lang, 'anyProvider'))}</select>`)}
+${field('f-account', gatewayText(ctx.lang, 'account'), `<select id="f-account" name="account">${options(view.accounts, view.filter.account, gatewayText(ctx.lang, 'anyAccount'))}</select>`)}
 ${field('f-from', gatewayText(ctx.lang, 'dateFrom'), `<input id="f-from" name="from" type="date" value="${escapeHtml(view.filter.from ?? '')}">`)}
 ${field('f-to', gatewayText(ctx.lang, 'dateTo'), `<input id="f-to" name="to" type="date" value="${escapeHtml(view.filter.to ?? '')}">`)}
 <button type="submit">${g(ctx, 'filter')}</button></form>`;
@@ -133,6 +142,7 @@ ${form(
   '/console/reconciliation/run',
   `${field('run-merchant', gatewayText(ctx.lang, 'merchant'), `<select id="run-merchant" name="merchant" required>${options(view.merchants, view.filter.merchant ?? view.merchants[0])}</select>`)}
 ${field('run-provider', gatewayText(ctx.lang, 'provider'), `<select id="run-provider" name="provider" required>${options(view.providers, view.filter.provider ?? view.providers[0])}</select>`)}
+${field('run-account', gatewayText(ctx.lang, 'account'), `<select id="run-account" name="account">${options(view.accounts, view.filter.account, gatewayText(ctx.lang, 'anyAccount'))}</select>`)}
 ${field('run-date', gatewayText(ctx.lang, 'date'), `<input id="run-date" name="date" type="date" required value="${escapeHtml(view.defaultDate)}" max="${escapeHtml(view.defaultDate)}">`)}
 <button type="submit" aria-describedby="run-help">${g(ctx, 'run')}</button>`,
   'inline run',
@@ -142,7 +152,7 @@ ${field('run-date', gatewayText(ctx.lang, 'date'), `<input id="run-date" name="d
     view.days.length === 0
       ? `<p>${g(ctx, 'noDays')}</p>`
       : `<div class="table-wrap"><table data-testid="days">
-<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'status')}</th><th scope="col" class="num">${g(ctx, 'payments')}</th><th scope="col" class="num">${g(ctx, 'refunds')}</th><th scope="col" class="num">${g(ctx, 'matched')}</th><th scope="col" class="num">${g(ctx, 'healed')}</th><th scope="col" class="num">${g(ctx, 'mismatchCount')}</th><th scope="col" class="num">${g(ctx, 'attempts')}</th><th scope="col">${g(ctx, 'updated')}</th></tr></thead>
+<thead><tr><th scope="col">${g(ctx, 'day')}</th><th scope="col">${g(ctx, 'merchant')}</th><th scope="col">${g(ctx, 'provider')}</th><th scope="col">${g(ctx, 'account')}</th><th scope="col">${g(ctx, 'status')}</th><th scope="col" class="num">${g(ctx, 'payments')}</th><th scope="col" class="num">${g(ctx, 'refunds')}</th><th scope="col" class="num">${g(ctx, 'matched')}</th><th scope="col" class="num">${g(ctx, 'healed')}</th><th scope="col" class="num">${g(ctx, 'mismatchCount')}</th><th scope="col" class="num">${g(ctx, 'attempts')}</th><th scope="col">${g(ctx, 'updated')}</th></tr></thead>
 <tbody>${view.days.map((day) => dayRow(ctx, day)).join('\n')}</tbody></table></div>`;
   return layout(
     ctx,

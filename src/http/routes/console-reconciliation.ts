@@ -1,6 +1,6 @@
 /**
- * The console's Reconciliation page: reconciled days of the operator's merchants (viewer), and a
- * day of one merchant reconciled now (operator) through the same call as `/admin/reconcile`, its
+ * The console's Reconciliation page: reconciled days of each gateway account of the operator's
+ * merchants (viewer), and a day of one merchant (every account, or one) reconciled now (operator) through the same call as `/admin/reconcile`, its
  * outcome or failure written to the audit log. Registered inside the console's scope (`pages`).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -16,12 +16,21 @@ import { ok } from '../envelope.ts';
 
 const DATE = { type: 'string', pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2})?$' };
 const NAME = { type: 'string', maxLength: 64 };
+const ACCOUNT = { type: 'string', maxLength: 32 };
 const LANG = { type: 'string', enum: ['zh', 'en'] };
 
 const listQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { merchant: NAME, provider: NAME, from: DATE, to: DATE, ran: DATE, lang: LANG },
+  properties: {
+    merchant: NAME,
+    provider: NAME,
+    account: ACCOUNT,
+    from: DATE,
+    to: DATE,
+    ran: DATE,
+    lang: LANG,
+  },
 } as const;
 const runBody = {
   type: 'object',
@@ -30,6 +39,7 @@ const runBody = {
   properties: {
     merchant: { type: 'string', minLength: 1, maxLength: 64 },
     provider: { type: 'string', minLength: 1, maxLength: 32 },
+    account: ACCOUNT,
     date: DATE,
     _csrf: { type: 'string', maxLength: 200 },
     lang: LANG,
@@ -46,18 +56,22 @@ export function consoleReconciliationPages(options: ConsoleReconciliationOptions
   const kit = consolePageKit(options.production);
   const now = () => vkPay.context.now();
 
-  /** Gateways with bills, and the merchants of them the operator may see. */
+  /** Gateways with bills, and the merchants of them the operator may see, and their accounts. */
   const choices = (request: FastifyRequest) => {
     const scope = merchantScope(request);
     const providers: string[] = [];
     const merchants = new Set<string>();
+    const accounts = new Set<string>();
     for (const provider of vkPay.context.providers.values()) {
       if (!provider.downloadTradeBill) continue;
       providers.push(provider.name);
       for (const id of provider.merchantIds?.() ?? [])
-        if (scope === null || scope.includes(id)) merchants.add(id);
+        if (scope === null || scope.includes(id)) {
+          merchants.add(id);
+          for (const account of provider.accounts?.(id) ?? []) accounts.add(account);
+        }
     }
-    return { providers: providers.sort(), merchants: [...merchants].sort() };
+    return { providers: providers.sort(), merchants: [...merchants].sort(), accounts: [...accounts].sort() };
   };
 
   const view = async (
@@ -71,10 +85,11 @@ export function consoleReconciliationPages(options: ConsoleReconciliationOptions
     const days = await reconciliationDays(vkPay.context, {
       merchantIds: filter.merchant ? [filter.merchant] : (scope ?? undefined),
       provider: filter.provider || undefined,
+      account: filter.account || undefined,
       from: filter.from || undefined,
       to: filter.to || undefined,
     });
-    const { merchants, providers } = choices(request);
+    const { merchants, providers, accounts } = choices(request);
     const role = request.console.active?.user.role;
     const { ran, ...shown } = filter;
     return kit.answer(request, reply, {
@@ -86,12 +101,18 @@ export function consoleReconciliationPages(options: ConsoleReconciliationOptions
           days,
           merchants,
           providers,
+          accounts,
           filter: shown,
           defaultDate: yesterdayInChina(now()),
           mayRun: role === 'operator' || role === 'admin',
           ran:
             ran && filter.merchant && filter.provider
-              ? { provider: filter.provider, merchant: filter.merchant, date: ran }
+              ? {
+                  provider: filter.provider,
+                  merchant: filter.merchant,
+                  date: ran,
+                  ...(filter.account ? { account: filter.account } : {}),
+                }
               : undefined,
           error: state.error,
         }),
@@ -115,13 +136,14 @@ export function consoleReconciliationPages(options: ConsoleReconciliationOptions
       '/reconciliation/run',
       { preHandler: requireRole('operator'), schema: { body: runBody } },
       async (request, reply) => {
-        const body = request.body as { merchant: string; provider: string; date?: string };
+        const body = request.body as { merchant: string; provider: string; account?: string; date?: string };
         requireMerchant(request, body.merchant);
         const date = body.date || yesterdayInChina(now());
-        const target = `${body.provider}:${body.merchant}:${date}`;
+        const account = body.account || undefined;
+        const target = `${body.provider}:${body.merchant}:${date}${account ? `:${account}` : ''}`;
         let report: Awaited<ReturnType<VkPay['reconcile']>>;
         try {
-          report = await vkPay.reconcile(body.provider, body.merchant, date);
+          report = await vkPay.reconcile(body.provider, body.merchant, date, account);
         } catch (error) {
           const problem = toPayError(error);
           // The attempt is kept too: who asked for which day, and why it did not run.
@@ -135,7 +157,7 @@ export function consoleReconciliationPages(options: ConsoleReconciliationOptions
           return view(
             request,
             reply,
-            { merchant: body.merchant, provider: body.provider },
+            { merchant: body.merchant, provider: body.provider, ...(account ? { account } : {}) },
             { status: problem.httpStatus, error: `${problem.code}: ${problem.message}` },
           );
         }
@@ -150,7 +172,7 @@ export function consoleReconciliationPages(options: ConsoleReconciliationOptions
           return kit.redirect(
             request,
             reply,
-            `/console/reconciliation?${new URLSearchParams({ merchant: body.merchant, provider: body.provider, ran: date })}`,
+            `/console/reconciliation?${new URLSearchParams({ merchant: body.merchant, provider: body.provider, ...(account ? { account } : {}), ran: date })}`,
           );
         return ok({ report, csrfToken: kit.csrfToken(request, reply) });
       },

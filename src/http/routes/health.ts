@@ -60,13 +60,14 @@ export const healthRoutes: FastifyPluginAsync<{
     return metrics.registry.metrics();
   });
 
-  app.post<{ Body: { provider: string; merchant: string; date?: string } }>(
+  app.post<{ Body: { provider: string; merchant: string; account?: string; date?: string } }>(
     '/admin/reconcile',
     {
       onRequest: adminOnly,
       schema: {
         tags: ['operations'],
-        summary: "match the gateway's trade bill of a China date with the orders and refunds here",
+        summary:
+          "match the gateway's trade bill of a China date, of each of the merchant's accounts (or of one), with the orders and refunds here",
         body: {
           type: 'object',
           additionalProperties: false,
@@ -74,6 +75,11 @@ export const healthRoutes: FastifyPluginAsync<{
           properties: {
             provider: { type: 'string', maxLength: 32 },
             merchant: { type: 'string', maxLength: 64 },
+            account: {
+              type: 'string',
+              maxLength: 32,
+              description: "default: every one of the merchant's accounts",
+            },
             date: {
               type: 'string',
               pattern: '^\\d{4}-\\d{2}-\\d{2}$',
@@ -84,27 +90,41 @@ export const healthRoutes: FastifyPluginAsync<{
       },
     },
     async (request) => {
-      const { provider, merchant, date } = request.body;
-      const report = await vkPay.reconcile(provider, merchant, date ?? yesterdayInChina(vkPay.context.now()));
+      const { provider, merchant, account, date } = request.body;
+      const report = await vkPay.reconcile(
+        provider,
+        merchant,
+        date ?? yesterdayInChina(vkPay.context.now()),
+        account,
+      );
       return { code: 0, msg: 'ok', data: report };
     },
   );
 
   app.get<{
-    Querystring: { provider?: string; merchant?: string; from?: string; to?: string; limit?: string };
+    Querystring: {
+      provider?: string;
+      merchant?: string;
+      account?: string;
+      from?: string;
+      to?: string;
+      limit?: string;
+    };
   }>(
     '/admin/reconciliations',
     {
       onRequest: adminOnly,
       schema: {
         tags: ['operations'],
-        summary: 'each reconciled (or failed) bill day: matched, healed, mismatches',
+        summary:
+          "each reconciled (or failed) bill day of each merchant's account: matched, healed, mismatches",
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             provider: { type: 'string', maxLength: 32 },
             merchant: { type: 'string', maxLength: 64 },
+            account: { type: 'string', maxLength: 32 },
             from: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
             to: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
             limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
@@ -113,10 +133,11 @@ export const healthRoutes: FastifyPluginAsync<{
       },
     },
     async (request) => {
-      const { provider, merchant, from, to, limit } = request.query;
+      const { provider, merchant, account, from, to, limit } = request.query;
       const days = await vkPay.listReconciledDays({
         ...(provider ? { provider } : {}),
         ...(merchant ? { merchantId: merchant } : {}),
+        ...(account ? { account } : {}),
         ...(from ? { from } : {}),
         ...(to ? { to } : {}),
         ...(limit ? { limit: Number(limit) } : {}),
