@@ -8,7 +8,15 @@
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { PayError } from '../core/errors.ts';
-import { BUCKET_ORIGIN, type JournalCell, journalCells, rolledUntil } from '../service/journal-rollup.ts';
+import {
+  BUCKET_ORIGIN,
+  type JournalCell,
+  journalCells,
+  PERIOD_SECONDS,
+  periodStart,
+  rolledUntil,
+} from '../service/journal-rollup.ts';
+import { HISTOGRAM_SLOTS, histogramSlot, slotValue } from '../service/latency-histogram.ts';
 import { type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
 import type { Database } from '../store/schema.ts';
 import { checkScope, checkTime, type MerchantScope } from './scope.ts';
@@ -216,8 +224,8 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   };
 }
 
-/** A series' response times: each distinct value and how many calls took it. */
-type Histogram = Map<number, number>;
+/** A series' response times: calls per slot of the fixed histogram (src/service/latency-histogram.ts). */
+type Histogram = Float64Array;
 
 interface LatencyCell {
   provider: string;
@@ -229,23 +237,23 @@ interface LatencyCell {
 
 /**
  * percentile_cont over the values a histogram holds, computed as PostgreSQL does: the value at
- * fraction * (n - 1) of the sorted values, interpolated between its neighbours.
+ * fraction * (n - 1) of the sorted values, interpolated between its neighbours; a slot's calls all
+ * take the value that stands for it.
  */
 export function histogramPercentiles(
   histogram: Histogram,
   fractions: readonly number[],
 ): Array<number | null> {
-  const values = [...histogram.keys()].sort((a, b) => a - b);
   let total = 0;
-  for (const count of histogram.values()) total += count;
+  for (const count of histogram) total += count;
   if (total === 0) return fractions.map(() => null);
   const valueAt = (rank: number) => {
     let seen = 0;
-    for (const value of values) {
-      seen += histogram.get(value)!;
-      if (seen > rank) return value;
+    for (let slot = 0; slot < histogram.length; slot++) {
+      seen += histogram[slot]!;
+      if (seen > rank) return slotValue(slot);
     }
-    return values[values.length - 1]!;
+    return slotValue(histogram.length - 1);
   };
   return fractions.map((fraction) => {
     const position = fraction * (total - 1);
@@ -286,24 +294,43 @@ async function journalQuery(
   if (until && lastHour > firstHour && (scope === undefined || scope.length > 0)) {
     const [start, end] = [new Date(firstHour), new Date(lastHour)];
     const merchants = scope === undefined ? [''] : [...scope];
-    reads = [
-      start > from ? live(from, start) : Promise.resolve([]),
-      // The histograms travel as text: splitting it is several times faster than parsing arrays.
-      sql<Omit<JournalCell, 'latency_ms' | 'latency_counts'> & { ms: string; counts: string }>`
-        select date_bin(${seconds}::int * interval '1 second', hour, ${BUCKET_ORIGIN}) as at,
+    // The histograms travel as text: splitting it is several times faster than parsing arrays.
+    const rolled = (table: 'journal_hourly' | 'journal_periods', first: number, last: number) =>
+      first >= last
+        ? Promise.resolve([])
+        : sql<Omit<JournalCell, 'latency_ms' | 'latency_counts'> & { ms: string; counts: string }>`
+        select date_bin(${seconds}::int * interval '1 second', ${sql.ref(table === 'journal_hourly' ? 'hour' : 'start')},
+            ${BUCKET_ORIGIN}) as at,
           provider, operation, events, errors, calls, call_errors,
           array_to_string(latency_ms, ',') as ms, array_to_string(latency_counts, ',') as counts
-        from journal_hourly
-        where merchant_id in (${sql.join(merchants)}) and hour >= ${start} and hour < ${end}`
-        .execute(db)
-        .then((result) =>
-          result.rows.map(({ ms, counts, ...cell }) => ({
-            ...cell,
-            merchant_id: '',
-            latency_ms: ms ? ms.split(',').map(Number) : [],
-            latency_counts: counts ? counts.split(',').map(Number) : [],
-          })),
-        ),
+        from ${sql.table(table)}
+        where merchant_id in (${sql.join(merchants)})
+          and ${sql.ref(table === 'journal_hourly' ? 'hour' : 'start')} >= ${new Date(first)}
+          and ${sql.ref(table === 'journal_hourly' ? 'hour' : 'start')} < ${new Date(last)}
+          ${table === 'journal_periods' ? sql`and seconds = ${period}` : sql``}`
+            .execute(db)
+            .then((result) =>
+              result.rows.map(({ ms, counts, ...cell }) => ({
+                ...cell,
+                merchant_id: '',
+                latency_ms: ms ? ms.split(',').map(Number) : [],
+                latency_counts: counts ? counts.split(',').map(Number) : [],
+              })),
+            );
+    // Whole 6-hour periods or days, for buckets as wide, from journal_periods; hours around them.
+    const period = PERIOD_SECONDS.find((length) => seconds % length === 0);
+    let [firstPeriod, lastPeriod] = [lastHour, lastHour];
+    if (period) {
+      const ms = period * 1000;
+      firstPeriod = periodStart(firstHour + ms - 1, period);
+      lastPeriod = periodStart(lastHour, period);
+      if (lastPeriod <= firstPeriod) [firstPeriod, lastPeriod] = [lastHour, lastHour];
+    }
+    reads = [
+      start > from ? live(from, start) : Promise.resolve([]),
+      rolled('journal_hourly', firstHour, firstPeriod),
+      rolled('journal_periods', firstPeriod, lastPeriod),
+      rolled('journal_hourly', lastPeriod, lastHour),
       end < to ? live(end, to) : Promise.resolve([]),
     ];
   } else {
@@ -317,16 +344,15 @@ async function journalQuery(
   const add = (into: LatencyCell, cell: JournalCell) => {
     into.calls += cell.calls;
     into.errors += cell.call_errors;
-    cell.latency_ms.forEach((value, i) => {
-      into.histogram.set(value, (into.histogram.get(value) ?? 0) + cell.latency_counts[i]!);
-    });
+    const { latency_ms: values, latency_counts: counts } = cell;
+    for (let i = 0; i < values.length; i++) into.histogram[histogramSlot(values[i]!)]! += counts[i]!;
   };
   const blank = (cell: JournalCell): LatencyCell => ({
     provider: cell.provider,
     operation: cell.operation,
     calls: 0,
     errors: 0,
-    histogram: new Map(),
+    histogram: new Float64Array(HISTOGRAM_SLOTS),
   });
   for (const cell of cells) {
     const at = new Date(cell.at).toISOString();
