@@ -2,9 +2,10 @@
  * The console's overview of a range (1 minute to 90 days): per time bucket, payments created and
  * paid, the success rate, the paid amount, refunds, and the error rate of the journal beside the
  * alert threshold; gateway response times p50/p95/p99 per provider and operation; open reviews.
- * Orders and refunds are aggregated in SQL over their covering indexes (date_bin buckets,
- * China-midnight aligned), as their status changes after the fact; the journal's closed hours come
- * from its hourly rollup (src/service/journal-rollup.ts) and the rest from the journal itself.
+ * Orders and refunds are aggregated in SQL over their covering indexes, one range scan per bucket
+ * (China-midnight aligned), as their status changes after the fact; the journal's closed hours come
+ * from its hourly rollup and its 6-hour and daily periods (src/service/journal-rollup.ts), the rest
+ * from the journal itself.
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { PayError } from '../core/errors.ts';
@@ -130,7 +131,6 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   // Buckets start at China midnight (and so on every whole hour and minute).
   const step = sql`(${seconds}::int * interval '1 second')`;
   const origin = BUCKET_ORIGIN;
-  const bin = (column: string) => sql`date_bin(${step}, ${sql.ref(column)}, ${origin})`;
   const alert = request.alert ?? DEFAULT_ALERTS;
 
   const [series, journal, reviews] = await Promise.all([
@@ -145,26 +145,23 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
       with buckets as (
         select generate_series(date_bin(${step}, ${from}::timestamptz, ${origin}),
                                ${to}::timestamptz - interval '1 microsecond', ${step}) as at
-      ), orders as (
-        select ${bin('create_date')} as at, count(*)::int as created,
-          (count(*) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')))::int as paid,
-          coalesce(sum(total_fee) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')), 0)::int8 as paid_fen
-        from payment_orders
-        where create_date >= ${from} and create_date < ${to} and ${merchantFilter(scope, 'merchant_id')}
-        group by 1
-      ), refunds as (
-        select ${bin('create_date')} as at, count(*)::int as refunds, sum(refund_fee)::int8 as refund_fen
-        from payment_refunds
-        where create_date >= ${from} and create_date < ${to} and status = 'SUCCESS'
-          and ${merchantFilter(scope, 'merchant_id')}
-        group by 1
       )
-      select b.at, coalesce(o.created, 0) as created, coalesce(o.paid, 0) as paid,
-        coalesce(o.paid_fen, 0) as paid_fen, coalesce(r.refunds, 0) as refunds,
-        coalesce(r.refund_fen, 0) as refund_fen
+      select b.at, o.created, o.paid, o.paid_fen, r.refunds, r.refund_fen
       from buckets b
-        left join orders o on o.at = b.at
-        left join refunds r on r.at = b.at
+        cross join lateral (
+          select count(*)::int as created,
+            (count(*) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')))::int as paid,
+            coalesce(sum(total_fee) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')), 0)::int8 as paid_fen
+          from payment_orders
+          where create_date >= greatest(b.at, ${from}::timestamptz) and create_date < least(b.at + ${step}, ${to}::timestamptz)
+            and ${merchantFilter(scope, 'merchant_id')}
+        ) as o
+        cross join lateral (
+          select count(*)::int as refunds, coalesce(sum(refund_fee), 0)::int8 as refund_fen
+          from payment_refunds
+          where create_date >= greatest(b.at, ${from}::timestamptz) and create_date < least(b.at + ${step}, ${to}::timestamptz)
+            and status = 'SUCCESS' and ${merchantFilter(scope, 'merchant_id')}
+        ) as r
       order by b.at`.execute(db),
     journalQuery(db, scope, from, to, seconds, request.rollups !== false),
     sql<{ open: number; opened: number }>`
