@@ -4,7 +4,8 @@
  * INSERT ... SELECT generate_series into a fresh schema with every migration's indexes, then the
  * journal rolled up per hour as the rollup job's first run does it. Printed: the p95 of a mix of
  * realistic order searches and of the 30-day overview, each beside a plain primary-key lookup
- * timed between its runs, and the overview read from the journal alone. The schema is dropped after.
+ * timed between its runs, the 90-day overview, and the 30-day one read from the journal alone. The
+ * schema is dropped after.
  */
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
@@ -38,6 +39,9 @@ export interface ConsoleBenchResult {
   unrolledOverviewP95Ms: number;
   /** The 30-day overview of the largest merchant alone. */
   merchantOverviewP95Ms: number;
+  /** The 90-day overview of every merchant (daily buckets), as many runs as the 30-day one. */
+  overview90P50Ms: number;
+  overview90P95Ms: number;
   /** EXPLAIN of the searches, when asked for. */
   plans: string[];
 }
@@ -204,8 +208,10 @@ export async function benchConsoleQueries(
     const merchantOverviewTimes: number[] = [];
     const overviewLookupTimes: number[] = [];
     const unrolledTimes: number[] = [];
+    const overview90Times: number[] = [];
     const to = new Date(now);
     const from = new Date(now - 30 * 86_400_000);
+    const from90 = new Date(now - 90 * 86_400_000);
     // The job's first run over the year of history: every closed hour, in its batches.
     const rollupStarted = performance.now();
     let rolledHours = 0;
@@ -222,6 +228,9 @@ export async function benchConsoleQueries(
       merchantOverviewTimes.push(await timed(() => overview(db, { merchantIds: ['m1'], from, to })));
       overviewLookupTimes.push(await timed(() => lookup(i + overviewRounds)));
     }
+    await overview(db, { from: from90, to });
+    for (let i = 0; i < overviewRounds; i++)
+      overview90Times.push(await timed(() => overview(db, { from: from90, to })));
     for (let i = 0; i < 3; i++)
       unrolledTimes.push(await timed(() => overview(db, { from, to, rollups: false })));
 
@@ -250,6 +259,8 @@ export async function benchConsoleQueries(
       overviewLookupP95Ms: p(overviewLookupTimes, 0.95),
       unrolledOverviewP95Ms: p(unrolledTimes, 0.95),
       merchantOverviewP95Ms: p(merchantOverviewTimes, 0.95),
+      overview90P50Ms: p(overview90Times, 0.5),
+      overview90P95Ms: p(overview90Times, 0.95),
       plans,
     };
   } finally {

@@ -324,6 +324,7 @@ const weeks = await sql<{ orders: number }>`
 // The journal rows moved into hours the rollup job may have summed already: it sums them again.
 await sql`delete from journal_rollup_progress`.execute(vkPay.store.db);
 await sql`delete from journal_hourly`.execute(vkPay.store.db);
+await sql`delete from journal_periods`.execute(vkPay.store.db);
 out(
   `done in ${((performance.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(counts)}; ` +
     `moved back over ${WEEKS} weeks: ${JSON.stringify(weeks.rows[0])}`,

@@ -2,13 +2,22 @@
  * The console's overview of a range (1 minute to 90 days): per time bucket, payments created and
  * paid, the success rate, the paid amount, refunds, and the error rate of the journal beside the
  * alert threshold; gateway response times p50/p95/p99 per provider and operation; open reviews.
- * Orders and refunds are aggregated in SQL over their covering indexes (date_bin buckets,
- * China-midnight aligned), as their status changes after the fact; the journal's closed hours come
- * from its hourly rollup (src/service/journal-rollup.ts) and the rest from the journal itself.
+ * Orders and refunds are aggregated in SQL over their covering indexes, one range scan per bucket
+ * (China-midnight aligned), as their status changes after the fact; the journal's closed hours come
+ * from its hourly rollup and its 6-hour and daily periods (src/service/journal-rollup.ts), the rest
+ * from the journal itself.
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { PayError } from '../core/errors.ts';
-import { BUCKET_ORIGIN, type JournalCell, journalCells, rolledUntil } from '../service/journal-rollup.ts';
+import {
+  BUCKET_ORIGIN,
+  type JournalCell,
+  journalCells,
+  PERIOD_SECONDS,
+  periodStart,
+  rolledUntil,
+} from '../service/journal-rollup.ts';
+import { HISTOGRAM_SLOTS, histogramSlot, slotValue } from '../service/latency-histogram.ts';
 import { type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
 import type { Database } from '../store/schema.ts';
 import { checkScope, checkTime, type MerchantScope } from './scope.ts';
@@ -122,7 +131,6 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   // Buckets start at China midnight (and so on every whole hour and minute).
   const step = sql`(${seconds}::int * interval '1 second')`;
   const origin = BUCKET_ORIGIN;
-  const bin = (column: string) => sql`date_bin(${step}, ${sql.ref(column)}, ${origin})`;
   const alert = request.alert ?? DEFAULT_ALERTS;
 
   const [series, journal, reviews] = await Promise.all([
@@ -137,26 +145,23 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
       with buckets as (
         select generate_series(date_bin(${step}, ${from}::timestamptz, ${origin}),
                                ${to}::timestamptz - interval '1 microsecond', ${step}) as at
-      ), orders as (
-        select ${bin('create_date')} as at, count(*)::int as created,
-          (count(*) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')))::int as paid,
-          coalesce(sum(total_fee) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')), 0)::int8 as paid_fen
-        from payment_orders
-        where create_date >= ${from} and create_date < ${to} and ${merchantFilter(scope, 'merchant_id')}
-        group by 1
-      ), refunds as (
-        select ${bin('create_date')} as at, count(*)::int as refunds, sum(refund_fee)::int8 as refund_fen
-        from payment_refunds
-        where create_date >= ${from} and create_date < ${to} and status = 'SUCCESS'
-          and ${merchantFilter(scope, 'merchant_id')}
-        group by 1
       )
-      select b.at, coalesce(o.created, 0) as created, coalesce(o.paid, 0) as paid,
-        coalesce(o.paid_fen, 0) as paid_fen, coalesce(r.refunds, 0) as refunds,
-        coalesce(r.refund_fen, 0) as refund_fen
+      select b.at, o.created, o.paid, o.paid_fen, r.refunds, r.refund_fen
       from buckets b
-        left join orders o on o.at = b.at
-        left join refunds r on r.at = b.at
+        cross join lateral (
+          select count(*)::int as created,
+            (count(*) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')))::int as paid,
+            coalesce(sum(total_fee) filter (where status in ('SUCCESS', 'PARTIAL_REFUNDED', 'REFUNDED')), 0)::int8 as paid_fen
+          from payment_orders
+          where create_date >= greatest(b.at, ${from}::timestamptz) and create_date < least(b.at + ${step}, ${to}::timestamptz)
+            and ${merchantFilter(scope, 'merchant_id')}
+        ) as o
+        cross join lateral (
+          select count(*)::int as refunds, coalesce(sum(refund_fee), 0)::int8 as refund_fen
+          from payment_refunds
+          where create_date >= greatest(b.at, ${from}::timestamptz) and create_date < least(b.at + ${step}, ${to}::timestamptz)
+            and status = 'SUCCESS' and ${merchantFilter(scope, 'merchant_id')}
+        ) as r
       order by b.at`.execute(db),
     journalQuery(db, scope, from, to, seconds, request.rollups !== false),
     sql<{ open: number; opened: number }>`
@@ -216,8 +221,8 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   };
 }
 
-/** A series' response times: each distinct value and how many calls took it. */
-type Histogram = Map<number, number>;
+/** A series' response times: calls per slot of the fixed histogram (src/service/latency-histogram.ts). */
+type Histogram = Float64Array;
 
 interface LatencyCell {
   provider: string;
@@ -229,23 +234,23 @@ interface LatencyCell {
 
 /**
  * percentile_cont over the values a histogram holds, computed as PostgreSQL does: the value at
- * fraction * (n - 1) of the sorted values, interpolated between its neighbours.
+ * fraction * (n - 1) of the sorted values, interpolated between its neighbours; a slot's calls all
+ * take the value that stands for it.
  */
 export function histogramPercentiles(
   histogram: Histogram,
   fractions: readonly number[],
 ): Array<number | null> {
-  const values = [...histogram.keys()].sort((a, b) => a - b);
   let total = 0;
-  for (const count of histogram.values()) total += count;
+  for (const count of histogram) total += count;
   if (total === 0) return fractions.map(() => null);
   const valueAt = (rank: number) => {
     let seen = 0;
-    for (const value of values) {
-      seen += histogram.get(value)!;
-      if (seen > rank) return value;
+    for (let slot = 0; slot < histogram.length; slot++) {
+      seen += histogram[slot]!;
+      if (seen > rank) return slotValue(slot);
     }
-    return values[values.length - 1]!;
+    return slotValue(histogram.length - 1);
   };
   return fractions.map((fraction) => {
     const position = fraction * (total - 1);
@@ -286,24 +291,43 @@ async function journalQuery(
   if (until && lastHour > firstHour && (scope === undefined || scope.length > 0)) {
     const [start, end] = [new Date(firstHour), new Date(lastHour)];
     const merchants = scope === undefined ? [''] : [...scope];
-    reads = [
-      start > from ? live(from, start) : Promise.resolve([]),
-      // The histograms travel as text: splitting it is several times faster than parsing arrays.
-      sql<Omit<JournalCell, 'latency_ms' | 'latency_counts'> & { ms: string; counts: string }>`
-        select date_bin(${seconds}::int * interval '1 second', hour, ${BUCKET_ORIGIN}) as at,
+    // The histograms travel as text: splitting it is several times faster than parsing arrays.
+    const rolled = (table: 'journal_hourly' | 'journal_periods', first: number, last: number) =>
+      first >= last
+        ? Promise.resolve([])
+        : sql<Omit<JournalCell, 'latency_ms' | 'latency_counts'> & { ms: string; counts: string }>`
+        select date_bin(${seconds}::int * interval '1 second', ${sql.ref(table === 'journal_hourly' ? 'hour' : 'start')},
+            ${BUCKET_ORIGIN}) as at,
           provider, operation, events, errors, calls, call_errors,
           array_to_string(latency_ms, ',') as ms, array_to_string(latency_counts, ',') as counts
-        from journal_hourly
-        where merchant_id in (${sql.join(merchants)}) and hour >= ${start} and hour < ${end}`
-        .execute(db)
-        .then((result) =>
-          result.rows.map(({ ms, counts, ...cell }) => ({
-            ...cell,
-            merchant_id: '',
-            latency_ms: ms ? ms.split(',').map(Number) : [],
-            latency_counts: counts ? counts.split(',').map(Number) : [],
-          })),
-        ),
+        from ${sql.table(table)}
+        where merchant_id in (${sql.join(merchants)})
+          and ${sql.ref(table === 'journal_hourly' ? 'hour' : 'start')} >= ${new Date(first)}
+          and ${sql.ref(table === 'journal_hourly' ? 'hour' : 'start')} < ${new Date(last)}
+          ${table === 'journal_periods' ? sql`and seconds = ${period}` : sql``}`
+            .execute(db)
+            .then((result) =>
+              result.rows.map(({ ms, counts, ...cell }) => ({
+                ...cell,
+                merchant_id: '',
+                latency_ms: ms ? ms.split(',').map(Number) : [],
+                latency_counts: counts ? counts.split(',').map(Number) : [],
+              })),
+            );
+    // Whole 6-hour periods or days, for buckets as wide, from journal_periods; hours around them.
+    const period = PERIOD_SECONDS.find((length) => seconds % length === 0);
+    let [firstPeriod, lastPeriod] = [lastHour, lastHour];
+    if (period) {
+      const ms = period * 1000;
+      firstPeriod = periodStart(firstHour + ms - 1, period);
+      lastPeriod = periodStart(lastHour, period);
+      if (lastPeriod <= firstPeriod) [firstPeriod, lastPeriod] = [lastHour, lastHour];
+    }
+    reads = [
+      start > from ? live(from, start) : Promise.resolve([]),
+      rolled('journal_hourly', firstHour, firstPeriod),
+      rolled('journal_periods', firstPeriod, lastPeriod),
+      rolled('journal_hourly', lastPeriod, lastHour),
       end < to ? live(end, to) : Promise.resolve([]),
     ];
   } else {
@@ -317,16 +341,15 @@ async function journalQuery(
   const add = (into: LatencyCell, cell: JournalCell) => {
     into.calls += cell.calls;
     into.errors += cell.call_errors;
-    cell.latency_ms.forEach((value, i) => {
-      into.histogram.set(value, (into.histogram.get(value) ?? 0) + cell.latency_counts[i]!);
-    });
+    const { latency_ms: values, latency_counts: counts } = cell;
+    for (let i = 0; i < values.length; i++) into.histogram[histogramSlot(values[i]!)]! += counts[i]!;
   };
   const blank = (cell: JournalCell): LatencyCell => ({
     provider: cell.provider,
     operation: cell.operation,
     calls: 0,
     errors: 0,
-    histogram: new Map(),
+    histogram: new Float64Array(HISTOGRAM_SLOTS),
   });
   for (const cell of cells) {
     const at = new Date(cell.at).toISOString();

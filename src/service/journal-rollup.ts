@@ -3,12 +3,14 @@
  * overview: a background job rolls hours up oldest first, a bounded batch per transaction, and
  * records how far it got in the same transaction, so a stopped instance resumes where it left off
  * and a batch done twice writes the same rows. Hours after the recorded point are read from the
- * journal itself. Both paths aggregate with `journalCells`, so they count alike.
+ * journal itself. Both paths aggregate with `journalCells`, so they count alike, and keep response
+ * times in the same fixed histogram (src/service/latency-histogram.ts).
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { ServiceContext } from './context.ts';
 import { runEvery } from './jobs.ts';
+import { latencyBucketSql } from './latency-histogram.ts';
 import { CALLER_ERROR_CODES } from './monitoring.ts';
 
 /** The payment_logs types that are calls to a gateway, with a response time worth charting. */
@@ -16,7 +18,15 @@ export const GATEWAY_OPERATIONS: readonly string[] = ['create', 'query', 'close'
 
 /** Buckets and hours start at China midnight (and so on every whole hour). */
 export const BUCKET_ORIGIN = sql`'2000-01-01 00:00:00+08'::timestamptz`;
+const ORIGIN_MS = Date.parse('2000-01-01T00:00:00+08:00');
 const HOUR_MS = 3600_000;
+
+/** The periods journal_periods sums hours over (6 hours, a day), in seconds, longest first. */
+export const PERIOD_SECONDS: readonly number[] = [86_400, 21_600];
+
+/** The start of the period of `seconds` that `ms` falls in (periods start at China midnight). */
+export const periodStart = (ms: number, seconds: number) =>
+  ORIGIN_MS + Math.floor((ms - ORIGIN_MS) / (seconds * 1000)) * seconds * 1000;
 
 export interface RollupOptions {
   /** An hour is rolled up once it ended this long ago: rows of transactions still open get in. */
@@ -49,6 +59,7 @@ export interface JournalCell {
   /** Gateway calls with a response time, and those that failed. */
   calls: number;
   call_errors: number;
+  /** The histogram's buckets that calls fell in (the values standing for them), ascending. */
   latency_ms: number[];
   latency_counts: number[];
 }
@@ -82,7 +93,7 @@ export function journalCells(
       coalesce(array_agg(calls order by ms) filter (where ms is not null), '{}')::int[] as latency_counts
     from (
       select ${bin} as at, ${merchant}::text as merchant_id, coalesce(l.provider, '') as provider,
-        l.type as operation, case when ${gateway} then l.response_ms end as ms,
+        l.type as operation, case when ${gateway} then ${sql.raw(latencyBucketSql('l.response_ms'))} end as ms,
         count(*) as events, count(*) filter (where ${systemError}) as errors,
         count(*) filter (where ${gateway}) as calls,
         count(*) filter (where ${gateway} and l.status = 'ERROR') as call_errors
@@ -139,6 +150,41 @@ export async function rollUpJournalBatch(
       await sql`insert into journal_hourly ${columns}
         select at, merchant_id, provider, operation, events, errors, calls, call_errors, latency_ms, latency_counts
         from (${journalCells(scope, fromDate, toDate, 3600)}) as cells`.execute(tx);
+    }
+    // The periods whose last hour this batch rolled up, summed from their hours anew.
+    for (const seconds of PERIOD_SECONDS) {
+      const [first, end] = [new Date(periodStart(from, seconds)), new Date(periodStart(to, seconds))];
+      if (end <= first) continue;
+      await tx
+        .deleteFrom('journal_periods')
+        .where('seconds', '=', seconds)
+        .where('start', '>=', first)
+        .where('start', '<', end)
+        .execute();
+      await sql`
+        with hours as (
+          select merchant_id, date_bin(${seconds}::int * interval '1 second', hour, ${BUCKET_ORIGIN}) as start,
+            provider, operation, events, errors, calls, call_errors, latency_ms, latency_counts
+          from journal_hourly where hour >= ${first} and hour < ${end}
+        ), sums as (
+          select merchant_id, start, provider, operation, sum(events)::int as events, sum(errors)::int as errors,
+            sum(calls)::int as calls, sum(call_errors)::int as call_errors
+          from hours group by 1, 2, 3, 4
+        ), histograms as (
+          select merchant_id, start, provider, operation,
+            array_agg(ms order by ms) as latency_ms, array_agg(calls order by ms) as latency_counts
+          from (
+            select h.merchant_id, h.start, h.provider, h.operation, u.ms, sum(u.calls)::int as calls
+            from hours h cross join lateral unnest(h.latency_ms, h.latency_counts) as u(ms, calls)
+            group by 1, 2, 3, 4, 5
+          ) as buckets
+          group by 1, 2, 3, 4
+        )
+        insert into journal_periods (seconds, merchant_id, start, provider, operation, events, errors, calls,
+          call_errors, latency_ms, latency_counts)
+        select ${seconds}, s.merchant_id, s.start, s.provider, s.operation, s.events, s.errors, s.calls,
+          s.call_errors, coalesce(h.latency_ms, '{}'), coalesce(h.latency_counts, '{}')
+        from sums s left join histograms h using (merchant_id, start, provider, operation)`.execute(tx);
     }
     await tx
       .updateTable('journal_rollup_progress')

@@ -469,6 +469,32 @@ export const MIGRATIONS: readonly Migration[] = [
       'alter table route_override_changes alter column share_after drop not null',
     ],
   },
+  {
+    id: 15,
+    name: 'latency histograms and journal periods',
+    statements: [
+      // journal_hourly summed over 6-hour periods and days, so a 30- or 90-day overview reads a
+      // few hundred rows: a period is written once its last hour is rolled up.
+      `create table journal_periods (
+        seconds integer not null,
+        merchant_id text not null,
+        start timestamptz not null,
+        provider text not null,
+        operation text not null,
+        events integer not null,
+        errors integer not null,
+        calls integer not null,
+        call_errors integer not null,
+        latency_ms integer[] not null,
+        latency_counts integer[] not null,
+        primary key (seconds, merchant_id, start, provider, operation)
+      )`,
+      // Response times are now kept in a fixed histogram (src/service/latency-histogram.ts): the
+      // rollup starts over, and until it has caught up the overview reads the journal itself.
+      'delete from journal_hourly',
+      'delete from journal_rollup_progress',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

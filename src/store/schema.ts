@@ -314,6 +314,7 @@ export interface Database {
   console_audit: ConsoleAuditTable;
   monitoring_alerts: MonitoringAlertsTable;
   journal_hourly: JournalHourlyTable;
+  journal_periods: JournalPeriodsTable;
   journal_rollup_progress: JournalRollupProgressTable;
 }
 
@@ -328,9 +329,15 @@ export interface JournalHourlyTable {
   errors: number;
   calls: number;
   call_errors: number;
-  /** Distinct response times of the gateway calls, ascending, and how many calls took each. */
+  /** The latency histogram's buckets the gateway calls fell in, ascending, and their calls. */
   latency_ms: number[];
   latency_counts: number[];
+}
+
+/** journal_hourly summed over 6-hour periods and days (`seconds`), for long ranges. */
+export interface JournalPeriodsTable extends Omit<JournalHourlyTable, 'hour'> {
+  seconds: number;
+  start: Timestamp;
 }
 
 export interface JournalRollupProgressTable {

@@ -16,6 +16,13 @@ import {
   rollUpJournal,
   rollUpJournalBatch,
 } from '../../src/service/journal-rollup.ts';
+import {
+  EXACT_BELOW_MS,
+  HISTOGRAM_SLOTS,
+  histogramSlot,
+  latencyBucketSql,
+  slotValue,
+} from '../../src/service/latency-histogram.ts';
 import type { Database } from '../../src/store/schema.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
 import { backends } from '../support/backends.ts';
@@ -151,12 +158,21 @@ describe.each(backends)('journal rollups on $name', (backend) => {
       }
     expect(compared).toBeGreaterThan(10_000);
 
-    // The percentiles are PostgreSQL's percentile_cont over the same calls.
+    // The percentiles are PostgreSQL's percentile_cont over the same calls' histogram values, and
+    // within 1 % (and a millisecond of rounding) of percentile_cont over their times.
     const from = new Date(to.getTime() - 30 * DAY);
     const [rolled] = await read({ from, to });
-    const direct = await sql<{ provider: string; operation: string; calls: number; p: number[] }>`
+    const direct = await sql<{
+      provider: string;
+      operation: string;
+      calls: number;
+      p: number[];
+      raw: number[];
+    }>`
       select provider, type as operation, count(*)::int as calls,
-        percentile_cont(array[0.5, 0.95, 0.99]::float8[]) within group (order by response_ms) as p
+        percentile_cont(array[0.5, 0.95, 0.99]::float8[])
+          within group (order by ${sql.raw(latencyBucketSql('response_ms'))}) as p,
+        percentile_cont(array[0.5, 0.95, 0.99]::float8[]) within group (order by response_ms) as raw
       from payment_logs
       where create_date >= ${from} and create_date < ${to} and type in (${sql.join([...GATEWAY_OPERATIONS])})
         and provider is not null and response_ms is not null
@@ -171,6 +187,13 @@ describe.each(backends)('journal rollups on $name', (backend) => {
         ...row.p.map((value) => Math.round(value)),
       ]),
     );
+    expect(rolled.latency.length).toBeGreaterThan(2);
+    for (const [i, row] of direct.rows.entries()) {
+      const figures = rolled.latency[i]!;
+      [figures.p50Ms, figures.p95Ms, figures.p99Ms].forEach((value, j) => {
+        expect(Math.abs(value! - row.raw[j]!)).toBeLessThanOrEqual(row.raw[j]! * 0.01 + 1);
+      });
+    }
     // The number at two merchants counts for each of them, and once for both together.
     const threeDays = { from: new Date(to.getTime() - 4 * DAY), to: new Date(to.getTime() - 2 * DAY) };
     const [m1] = await read({ ...threeDays, merchantIds: ['m1'] });
@@ -179,12 +202,20 @@ describe.each(backends)('journal rollups on $name', (backend) => {
     expect(both.totals.events).toBe(m1.totals.events + m2.totals.events);
   });
 
-  const snapshot = async () =>
-    (
+  const snapshot = async () => [
+    ...(
       await sql<Record<string, unknown>>`select merchant_id, hour, provider, operation, events, errors, calls,
         call_errors, latency_ms, latency_counts from journal_hourly
         order by merchant_id, hour, provider, operation`.execute(db)
-    ).rows;
+    ).rows,
+    ...(
+      await sql<
+        Record<string, unknown>
+      >`select seconds, merchant_id, start, provider, operation, events, errors,
+        calls, call_errors, latency_ms, latency_counts from journal_periods
+        order by seconds, merchant_id, start, provider, operation`.execute(db)
+    ).rows,
+  ];
 
   it('writes the same rows when rolled again, resumes after a stop, and two at once agree', {
     timeout: 600_000,
@@ -193,6 +224,7 @@ describe.each(backends)('journal rollups on $name', (backend) => {
       await rollUpJournal(db, now, { ...DEFAULT_ROLLUP, maxBatches: 10_000 });
     const before = await snapshot();
     expect(before.length).toBeGreaterThan(1000);
+    expect(before.filter((row) => row.seconds === 86_400).length).toBeGreaterThan(300);
     const until = (await rolledUntil(db))!;
     const back = (hours: number) =>
       db
@@ -222,5 +254,22 @@ describe.each(backends)('journal rollups on $name', (backend) => {
     const both = await Promise.all([rollUpJournal(db, now), rollUpJournal(db, now)]);
     expect(both[0] + both[1]).toBe(48);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('keeps every response time within 1 % and half a millisecond in the histogram', async () => {
+    const rows = await sql<{ ms: number; value: number }>`
+      select ms, ${sql.raw(latencyBucketSql('ms'))} as value
+      from generate_series(0, 200000) as ms`.execute(db);
+    let previous = -1;
+    for (const { ms, value } of rows.rows) {
+      if (ms < EXACT_BELOW_MS) expect(value).toBe(ms);
+      expect(Math.abs(value - ms)).toBeLessThanOrEqual(ms * 0.01 + 0.5);
+      const slot = histogramSlot(value);
+      expect(slot).toBeGreaterThanOrEqual(previous);
+      expect(slot).toBeLessThan(HISTOGRAM_SLOTS);
+      expect(slotValue(slot)).toBe(value);
+      previous = slot;
+    }
+    expect(previous).toBeGreaterThan(EXACT_BELOW_MS + 200);
   });
 });
