@@ -470,7 +470,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    id: 15,
+    id: 14,
     name: 'latency histograms and journal periods',
     statements: [
       // journal_hourly summed over 6-hour periods and days, so a 30- or 90-day overview reads a
