@@ -1,7 +1,8 @@
 /**
  * The console's overview of a range (1 minute to 90 days): per time bucket, payments created and
  * paid, the success rate, the paid amount, refunds, and the error rate of the journal beside the
- * alert threshold; gateway response times p50/p95/p99 per provider and operation; open reviews.
+ * alert threshold; gateway response times p50/p95/p99 per provider and operation; open reviews;
+ * alerts fired.
  * Orders and refunds are aggregated in SQL over their covering indexes, one range scan per bucket
  * (China-midnight aligned), as their status changes after the fact; the journal's closed hours come
  * from its hourly rollup and its 6-hour and daily periods (src/service/journal-rollup.ts), the rest
@@ -87,6 +88,8 @@ export interface Overview {
   /** Gateway response times per bucket, provider and operation (the chart's lines). */
   latencySeries: Array<LatencyFigures & { at: string }>;
   reviews: { open: number; openedInRange: number };
+  /** Error-rate alerts fired in the range (the service's, whatever the merchant), and whether one is open now. */
+  alerts: { fired: number; firing: boolean };
   /** The monitor's alert rule, to draw beside the error rate. */
   alert: { threshold: number; windowMinutes: number; minEvents: number };
 }
@@ -133,7 +136,7 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
   const origin = BUCKET_ORIGIN;
   const alert = request.alert ?? DEFAULT_ALERTS;
 
-  const [series, journal, reviews] = await Promise.all([
+  const [series, journal, reviews, alerts] = await Promise.all([
     sql<{
       at: Date;
       created: number;
@@ -168,6 +171,11 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
       select (count(*) filter (where status = 'OPEN'))::int as open,
         (count(*) filter (where create_date >= ${from} and create_date < ${to}))::int as opened
       from payment_reviews where ${merchantFilter(scope, 'merchant_id')}`.execute(db),
+    sql<{ fired: number; last: string | null }>`
+      select (select count(*)::int from monitoring_alerts
+                where kind = 'firing' and at >= ${from} and at < ${to}) as fired,
+        (select kind from monitoring_alerts where alert = 'vkpay_error_rate'
+          order by at desc, id desc limit 1) as last`.execute(db),
   ]);
 
   const buckets = series.rows.map((row) => {
@@ -213,6 +221,10 @@ export async function overview(db: Kysely<Database>, request: OverviewRequest): 
     latency: journal.latency,
     latencySeries: journal.latencySeries,
     reviews: { open: review.open, openedInRange: review.opened },
+    alerts: {
+      fired: alerts.rows[0]?.fired ?? 0,
+      firing: alerts.rows[0]?.last === 'firing' || alerts.rows[0]?.last === 'repeated',
+    },
     alert: {
       threshold: alert.threshold,
       windowMinutes: alert.windowMs / 60_000,

@@ -70,6 +70,29 @@ describe.each(backends)('the console overview on $name', (backend) => {
         status: 'OPEN',
       })
       .execute();
+    // Alerts are the service's, not a merchant's: one fired in the range, one long before, still open.
+    const alertRow = (kind: 'firing' | 'repeated' | 'resolved', when: Date, incident: Date) => ({
+      alert: 'vkpay_error_rate',
+      kind,
+      incident,
+      rate: 0.5,
+      errors: 10,
+      events: 20,
+      threshold: 0.1,
+      window_minutes: 5,
+      by_code: '[]',
+      at: when,
+    });
+    const weekAgo = new Date(Date.now() - 7 * 86_400_000);
+    await db
+      .insertInto('monitoring_alerts')
+      .values([
+        alertRow('firing', weekAgo, weekAgo),
+        alertRow('resolved', new Date(weekAgo.getTime() + 60_000), weekAgo),
+        alertRow('firing', at, at),
+        alertRow('repeated', new Date(at.getTime() + 1000), at),
+      ])
+      .execute();
     await addUser(vkPay, 'vic', 'viewer');
     await addUser(vkPay, 'sam', 'operator', ['shopA']);
   }, 300_000);
@@ -107,7 +130,11 @@ describe.each(backends)('the console overview on $name', (backend) => {
     expect(data.overview.latency).toEqual([
       { provider: 'wxpay', operation: 'create', calls: 4, errors: 1, p50Ms: 251, p95Ms: 803, p99Ms: 874 },
     ]);
-    expect(data.overview).not.toHaveProperty('alertsFired');
+    expect(data.overview.alerts).toEqual({ fired: 1, firing: true });
+    expect((await vic.get('/console?range=30d')).json().data.overview.alerts).toEqual({
+      fired: 2,
+      firing: true,
+    });
 
     const shopB = (await vic.get('/console?range=7d&merchant=shopB')).json().data;
     expect(shopB.overview.bucket).toBe('1h');
@@ -156,6 +183,9 @@ describe.each(backends)('the console overview on $name', (backend) => {
     expect(html).toContain('data-figure="paidFen">¥134.50<');
     expect(html).toContain('data-figure="successRate">75.0%<');
     expect(html).toContain('alert threshold 10.0%');
+    expect(html).toContain('data-figure="alertsFired">1<');
+    expect(html).toMatch(/data-figure="alertsFired-note">[^<]*firing now/);
+    expect(html).toContain('href="/console/alerts?lang=en"');
     expect(html).toContain('<th scope="row">wxpay</th><td>create</td>');
     expect(html).toContain('803 ms');
     // Every chart is an image labelled by its caption, described by the note pointing to the tables.

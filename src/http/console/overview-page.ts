@@ -93,8 +93,8 @@ ${field('overview-merchant', overviewText(lang, 'merchant'), `<select id="overvi
 <button type="submit">${ot(lang, 'show')}</button></form>`;
 }
 
-function totals(lang: Lang, overview: Overview): string {
-  const { totals: sum, alert, reviews } = overview;
+function totals(ctx: PageContext, lang: Lang, overview: Overview): string {
+  const { totals: sum, alert, reviews, alerts } = overview;
   const figure = (name: string, label: string, value: string, note = '') =>
     `<div class="figure"><dt>${label}</dt><dd data-figure="${name}">${value}</dd>${note ? `<dd class="note" data-figure="${name}-note">${note}</dd>` : ''}</div>`;
   const over = sum.errorRate !== null && sum.errorRate > alert.threshold;
@@ -115,6 +115,12 @@ ${figure(
   }),
 )}
 ${figure('openReviews', ot(lang, 'openReviews'), formatCount(reviews.open), ot(lang, 'openedInRange', { n: formatCount(reviews.openedInRange) }))}
+${figure(
+  'alertsFired',
+  `<a href="${escapeHtml(ctx.href('/console/alerts'))}">${ot(lang, 'alertsFired')}</a>`,
+  formatCount(alerts.fired),
+  ot(lang, alerts.firing ? 'alertsFiringNow' : 'alertsQuiet'),
+)}
 </dl>`;
 }
 
@@ -206,6 +212,8 @@ function chartLabels(lang: Lang): Record<string, string> {
     'updated',
     'refreshFailed',
     'openedInRange',
+    'alertsFiringNow',
+    'alertsQuiet',
     'errorRateOf',
     'bucketNote',
     ...Object.values(WIDTHS),
@@ -232,7 +240,7 @@ ${rangeForm(ctx, view)}
 <p class="help" id="overview-status" data-testid="overview-status">${ot(lang, 'updatedStatic', { at: formatChinaTime(view.at, true) })}</p>
 <p class="visually-hidden" role="status" id="overview-announce"></p>
 <div id="overview" data-testid="overview">
-${totals(lang, view.overview)}
+${totals(ctx, lang, view.overview)}
 ${charts(lang)}
 ${latencyTable(lang, view.overview)}
 ${bucketTable(lang, view.overview)}

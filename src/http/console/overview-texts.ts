@@ -35,6 +35,10 @@ const TEXTS = {
   },
   openReviews: { zh: '待处理工单', en: 'Open reviews' },
   openedInRange: { zh: '本时段新增 {n}', en: '{n} opened in this range' },
+  alertsFired: { zh: '触发告警', en: 'Alerts fired' },
+  alertsFiringNow: { zh: '全部商户 · 正在告警', en: 'all merchants · firing now' },
+  alertsQuiet: { zh: '全部商户 · 当前无告警', en: 'all merchants · none open now' },
+  alertHistory: { zh: '告警历史', en: 'Alert history' },
   charts: { zh: '图表', en: 'Charts' },
   chartNote: {
     zh: '图表中的数字与下方表格相同。',

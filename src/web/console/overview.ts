@@ -41,6 +41,7 @@ interface View {
     latency: Latency[];
     latencySeries: Array<Latency & { at: string }>;
     reviews: { open: number; openedInRange: number };
+    alerts: { fired: number; firing: boolean };
     alert: { threshold: number };
   };
 }
@@ -215,7 +216,7 @@ function renderTables(view: View): void {
 }
 
 function renderTotals(view: View, labels: Labels): void {
-  const { totals, alert, reviews } = view.overview;
+  const { totals, alert, reviews, alerts } = view.overview;
   const set = (name: string, value: string) => {
     const element = document.querySelector<HTMLElement>(`[data-figure="${name}"]`);
     if (element) element.textContent = value;
@@ -243,6 +244,8 @@ function renderTotals(view: View, labels: Labels): void {
   );
   set('openReviews', grouped(reviews.open));
   set('openReviews-note', fill(labels.openedInRange, { n: grouped(reviews.openedInRange) }));
+  set('alertsFired', grouped(alerts.fired));
+  set('alertsFired-note', (alerts.firing ? labels.alertsFiringNow : labels.alertsQuiet) ?? '');
 }
 
 export function startOverview(): void {
