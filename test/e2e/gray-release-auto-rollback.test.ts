@@ -317,6 +317,8 @@ describe.each(backends)('the automatic rollback rule on $name', (backend) => {
       times: 'always',
     });
     expect(await payAll('canary', 3, 'only')).toBe(3);
+    // The journal row of a failed call may land just after its answer: wait for all three.
+    await expect.poll(async () => (await check()).canary.payments, { timeout: 5_000 }).toBe(3);
     expect(await check()).toMatchObject({ exceeded: false, canary: { payments: 3, errors: 3 } });
     expect(await payAll('canary', 1, 'more')).toBe(1);
     const fired = await check();
