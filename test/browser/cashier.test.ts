@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_TABLE } from '../../src/core/errors.ts';
 import { ARTIFACTS, DESKTOP, hasChromium, launchChromium, PHONE, skipReason } from './chromium.ts';
 import { type CashierHarness, startCashierHarness } from './harness.ts';
@@ -15,6 +15,11 @@ describe.skipIf(!hasChromium)('the cashier in Chromium, against the emulators', 
   beforeAll(async () => {
     harness = await startCashierHarness();
     browser = await launchChromium();
+  });
+  // A test's pages close with it: pages left open keep polling, and together they would spend the
+  // per-IP budget (every page here comes from 127.0.0.1) that the later tests need.
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close().catch(() => {});
   });
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => {});

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PayError } from '../../src/core/errors.ts';
 import { cashierStyle } from '../../src/http/checkout-assets.ts';
 import { cashierBusyPage } from '../../src/http/checkout-page.ts';
@@ -38,6 +38,11 @@ describe.skipIf(!hasChromium)('cashier detours, each ending with a way forward',
   beforeAll(async () => {
     harness = await startCashierHarness();
     browser = await launchChromium();
+  });
+  // A test's pages close with it: pages left open keep polling, and together they would spend the
+  // per-IP budget (every page here comes from 127.0.0.1) that the later tests need.
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close().catch(() => {});
   });
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => {});
