@@ -133,11 +133,13 @@ export interface ErrorRate {
 /** The share of payment events in the `windowMs` before `now` that failed for the system's reasons. */
 export async function errorRate(context: ServiceContext, windowMs: number, now: Date): Promise<ErrorRate> {
   const from = new Date(now.getTime() - windowMs);
+  // The database stamps rows to the microsecond, `now` is whole milliseconds: its whole millisecond counts.
+  const until = new Date(now.getTime() + 1);
   const rows = await sql<{ code: number | null; status: string; count: number }>`
     select case when status = 'ERROR' and coalesce(error->>'code', '') ~ '^[0-9]+$'
                 then (error->>'code')::int end as code,
            status, count(*)::int as count
-    from payment_logs where create_date >= ${from} and create_date <= ${now}
+    from payment_logs where create_date >= ${from} and create_date < ${until}
     group by 1, 2`.execute(context.store.db);
   let events = 0;
   let errors = 0;

@@ -198,11 +198,13 @@ async function sideRates(
   since: Date,
   now: Date,
 ): Promise<Record<Variant, VariantErrorRate>> {
+  // The database stamps rows to the microsecond, `now` is whole milliseconds: its whole millisecond counts.
+  const until = new Date(now.getTime() + 1);
   const rows = await sql<{ variant: string; payments: number; errors: number }>`
     select variant, count(*)::int as payments, (count(*) filter (where ${systemError()}))::int as errors
     from payment_logs
     where merchant_id = ${merchantId} and route = ${route.id} and type = 'create'
-      and create_date >= ${since} and create_date <= ${now}
+      and create_date >= ${since} and create_date < ${until}
     group by 1`.execute(context.store.db);
   const rate = (variant: Variant): VariantErrorRate => {
     const row = rows.rows.find((candidate) => candidate.variant === variant);
