@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { PayError } from '../../src/core/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { createAlipayProvider } from '../../src/providers/alipay/index.ts';
+import { type AlipayMerchantConfig, createAlipayProvider } from '../../src/providers/alipay/index.ts';
 import { createWxpayProvider, type WxpayMerchantConfig } from '../../src/providers/wxpay/index.ts';
 import { type RunningAlipaySandbox, startAlipaySandbox } from '../../src/sandbox/alipay/index.ts';
 import { type RunningWxpaySandbox, startWxpaySandbox } from '../../src/sandbox/wxpay/index.ts';
@@ -35,7 +35,14 @@ export interface WxpayHarness {
   control: Control;
   /** Further WeChat Pay merchants on the same emulator, configured as accounts of MERCHANT. */
   accounts: Record<string, { mchId: string; appId: string }>;
-  alipay: { emulator: RunningAlipaySandbox; appId: string; sellerId: string; control: Control };
+  alipay: {
+    emulator: RunningAlipaySandbox;
+    appId: string;
+    sellerId: string;
+    control: Control;
+    /** Further Alipay apps on the same emulator, configured as accounts of MERCHANT. */
+    accounts: Record<string, { appId: string; sellerId: string }>;
+  };
   close(): Promise<void>;
 }
 
@@ -67,6 +74,8 @@ export async function startWxpayHarness(
     timeoutMs?: number;
     /** Ids of further WeChat Pay accounts of MERCHANT, each a merchant of its own on the emulator. */
     wxpayAccounts?: string[];
+    /** Ids of further Alipay accounts of MERCHANT, each an app of its own on the emulator. */
+    alipayAccounts?: string[];
   } = {},
 ): Promise<WxpayHarness> {
   const emulator = await startWxpaySandbox({ timeFactor: 0.001 });
@@ -125,36 +134,40 @@ export async function startWxpayHarness(
   const provider = createWxpayProvider({ merchants });
   const alipayEmulator = await startAlipaySandbox({ timeFactor: 0.001 });
   const alipayControl = controlOf(alipayEmulator.controlUrl);
-  const alipayKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const alipayKeyMode = options.alipayKeyMode ?? 'publicKey';
-  const alipayApp = await alipayControl('POST', '/apps', {
-    keyMode: alipayKeyMode,
-    appPublicKey: alipayKeys.publicKey.export({ type: 'spki', format: 'pem' }),
-  });
-  if (alipayApp.status !== 200)
-    throw new Error(`alipay emulator refused the app: ${JSON.stringify(alipayApp.json)}`);
-  const alipayProvider = createAlipayProvider({
-    merchants: [
-      {
-        merchantId: MERCHANT,
-        appId: alipayApp.json.appId,
-        privateKey: alipayKeys.privateKey,
-        ...(alipayKeyMode === 'certificate'
-          ? {
-              certificates: {
-                appCert: alipayApp.json.appCert,
-                alipayCert: alipayApp.json.alipayCert,
-                alipayRootCert: alipayApp.json.alipayRootCert,
-              },
-            }
-          : { alipayPublicKey: alipayApp.json.alipayPublicKey }),
-        sellerId: alipayApp.json.sellerId,
-        baseUrl: alipayEmulator.gatewayUrl,
-        timeoutMs: options.timeoutMs ?? 2_000,
-        retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
-      },
-    ],
-  });
+  const alipayAccounts: WxpayHarness['alipay']['accounts'] = {};
+  /** Registers one Alipay app on the emulator and returns its configuration as MERCHANT's account. */
+  const alipayAccount = async (account: string): Promise<AlipayMerchantConfig> => {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const app = await alipayControl('POST', '/apps', {
+      keyMode: alipayKeyMode,
+      appPublicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }),
+    });
+    if (app.status !== 200) throw new Error(`alipay emulator refused the app: ${JSON.stringify(app.json)}`);
+    alipayAccounts[account] = { appId: app.json.appId, sellerId: app.json.sellerId };
+    return {
+      merchantId: MERCHANT,
+      ...(account === 'default' ? {} : { account }),
+      appId: app.json.appId,
+      privateKey: keys.privateKey,
+      ...(alipayKeyMode === 'certificate'
+        ? {
+            certificates: {
+              appCert: app.json.appCert,
+              alipayCert: app.json.alipayCert,
+              alipayRootCert: app.json.alipayRootCert,
+            },
+          }
+        : { alipayPublicKey: app.json.alipayPublicKey }),
+      sellerId: app.json.sellerId,
+      baseUrl: alipayEmulator.gatewayUrl,
+      timeoutMs: options.timeoutMs ?? 2_000,
+      retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+    };
+  };
+  const alipayMerchants = [await alipayAccount('default')];
+  for (const account of options.alipayAccounts ?? []) alipayMerchants.push(await alipayAccount(account));
+  const alipayProvider = createAlipayProvider({ merchants: alipayMerchants });
   const vkPay = await backend.open({ providers: [provider, alipayProvider], ...options.vkPay });
   const app = await buildApp({
     vkPay,
@@ -173,9 +186,10 @@ export async function startWxpayHarness(
     accounts,
     alipay: {
       emulator: alipayEmulator,
-      appId: alipayApp.json.appId,
-      sellerId: alipayApp.json.sellerId,
+      appId: alipayAccounts.default!.appId,
+      sellerId: alipayAccounts.default!.sellerId,
       control: alipayControl,
+      accounts: alipayAccounts,
     },
     async close() {
       await emulator.close();
