@@ -7,11 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from '../e2e/harness.ts';
 import { backends } from '../support/backends.ts';
+import { chinaDate, pastDay } from '../support/days.ts';
 import { addUser, ConsoleClient, PASSWORD } from './client.ts';
 
 const tradeNo = tradeNumbers('CR');
-const chinaDate = (epochMs: number) => new Date(epochMs + 8 * 3600_000).toISOString().slice(0, 10);
-const pastDay = () => chinaDate(Date.now() - 2 * 86_400_000);
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
 describe.each(backends)('the console reconciliation page on $name', (backend) => {

@@ -5,9 +5,10 @@
  * (share before and after) and its route_override_changes row; refusals by role, scope and CSRF.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketOf, type Route } from '../../src/service/routing.ts';
+import type { Route } from '../../src/service/routing.ts';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from '../e2e/harness.ts';
 import { backends } from '../support/backends.ts';
+import { userOn as userOnRoute } from '../support/days.ts';
 import { addUser, ConsoleClient, PASSWORD } from './client.ts';
 
 const tradeNo = tradeNumbers('CRT');
@@ -20,12 +21,8 @@ const ROUTE: Route = {
 };
 const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
 
-function userOn(side: 'stable' | 'canary', share: number, from = 0): string {
-  for (let i = from; ; i++) {
-    const userId = `console-${side}-${i}`;
-    if (bucketOf(ROUTE.id, `user:${userId}`) < share * 100 === (side === 'canary')) return userId;
-  }
-}
+const userOn = (side: 'stable' | 'canary', share: number, from = 0) =>
+  userOnRoute(ROUTE, side, { from, prefix: 'console', share });
 
 describe.each(backends)('the console routes page on $name', (backend) => {
   let h: WxpayHarness;

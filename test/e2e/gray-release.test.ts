@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketOf, type Route } from '../../src/service/routing.ts';
+import type { Route } from '../../src/service/routing.ts';
 import { backends } from '../support/backends.ts';
+import { userOn as userOnRoute } from '../support/days.ts';
 import { signed } from '../support/signed-client.ts';
 import {
   API_APP,
@@ -20,14 +21,7 @@ const ROUTE: Route = {
   share: 10,
 };
 
-/** A user id whose bucket puts it on the given side of ROUTE at its share. */
-function userOn(side: 'stable' | 'canary'): string {
-  for (let i = 0; ; i++) {
-    const userId = `user-${side}-${i}`;
-    const canary = bucketOf(ROUTE.id, `user:${userId}`) < ROUTE.share * 100;
-    if (canary === (side === 'canary')) return userId;
-  }
-}
+const userOn = (side: 'stable' | 'canary') => userOnRoute(ROUTE, side);
 
 describe.each(backends)('gray release of a WeChat Pay account on $name', (backend) => {
   let h: WxpayHarness;

@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconciliationDays } from '../../src/console/reviews.ts';
 import { reconcileDueDays } from '../../src/service/reconcile.ts';
-import { bucketOf, type Route } from '../../src/service/routing.ts';
+import type { Route } from '../../src/service/routing.ts';
 import { backends } from '../support/backends.ts';
+import { addDays, chinaDate, noonOf, pastDay, userOn } from '../support/days.ts';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
 
 const tradeNo = tradeNumbers('RA');
@@ -18,21 +19,6 @@ const ROUTE: Route = {
   canary: 'canary',
   share: 50,
 };
-const chinaDate = (epochMs: number) => new Date(epochMs + 8 * 3600_000).toISOString().slice(0, 10);
-const addDays = (date: string, days: number) =>
-  new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
-/** Two days ago in China: its bill is published whatever the hour. */
-const pastDay = () => chinaDate(Date.now() - 2 * 86_400_000);
-const noonOf = (date: string) => `${date}T12:00:00+08:00`;
-
-/** A user id whose bucket puts it on the given side of ROUTE. */
-function userOn(side: 'stable' | 'canary', from = 0): string {
-  for (let i = from; ; i++) {
-    const userId = `user-${side}-${i}`;
-    const canary = bucketOf(ROUTE.id, `user:${userId}`) < ROUTE.share * 100;
-    if (canary === (side === 'canary')) return userId;
-  }
-}
 
 describe.each(backends)('reconciliation of every gateway account of a merchant on $name', (backend) => {
   let h: WxpayHarness;
@@ -65,7 +51,7 @@ describe.each(backends)('reconciliation of every gateway account of a merchant o
       total_fee: totalFen,
       subject: '多账户对账',
       type: 'goods',
-      user_id: userOn(side, users * 100),
+      user_id: userOn(ROUTE, side, { from: users * 100 }),
     });
     const account = side === 'stable' ? 'default' : 'canary';
     expect(answer.order.account).toBe(account);
@@ -149,7 +135,7 @@ describe.each(backends)('reconciliation of every gateway account of a merchant o
       total_fee: 900,
       subject: '多账户对账',
       type: 'goods',
-      user_id: userOn('canary', 10_000),
+      user_id: userOn(ROUTE, 'canary', { from: 10_000 }),
     });
     expect(answer.order.account).toBe('canary');
     await h.vkPay.applyPaymentResult({

@@ -5,8 +5,9 @@
  * reported as such.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketOf, type Route } from '../../src/service/routing.ts';
+import type { Route } from '../../src/service/routing.ts';
 import { backends } from '../support/backends.ts';
+import { noonOf, pastDay, userOn } from '../support/days.ts';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
 
 const tradeNo = tradeNumbers('RB');
@@ -17,19 +18,6 @@ const ROUTE: Route = {
   canary: 'second',
   share: 50,
 };
-const chinaDate = (epochMs: number) => new Date(epochMs + 8 * 3600_000).toISOString().slice(0, 10);
-/** Two days ago in China: its bill is published whatever the hour. */
-const pastDay = () => chinaDate(Date.now() - 2 * 86_400_000);
-const noonOf = (date: string) => `${date}T12:00:00+08:00`;
-
-/** A user id whose bucket puts it on the given side of ROUTE. */
-function userOn(side: 'stable' | 'canary', from: number): string {
-  for (let i = from; ; i++) {
-    const userId = `user-${side}-${i}`;
-    const canary = bucketOf(ROUTE.id, `user:${userId}`) < ROUTE.share * 100;
-    if (canary === (side === 'canary')) return userId;
-  }
-}
 
 describe.each(backends)('reconciliation of every Alipay app of a merchant on $name', (backend) => {
   let h: WxpayHarness;
@@ -61,7 +49,7 @@ describe.each(backends)('reconciliation of every Alipay app of a merchant on $na
       total_fee: totalFen,
       subject: '支付宝多应用对账',
       type: 'goods',
-      user_id: userOn(side, users * 100),
+      user_id: userOn(ROUTE, side, { from: users * 100 }),
     });
     const account = side === 'stable' ? 'default' : 'second';
     expect(answer.order.account).toBe(account);

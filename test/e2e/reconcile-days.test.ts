@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcileDueDays } from '../../src/service/reconcile.ts';
 import { backends } from '../support/backends.ts';
+import { addDays, chinaDate } from '../support/days.ts';
 import {
   eventually,
   MERCHANT,
@@ -16,9 +17,6 @@ import {
 } from './harness.ts';
 
 const tradeNo = tradeNumbers('RW');
-const chinaDate = (instant: number) => new Date(instant + 8 * 3600_000).toISOString().slice(0, 10);
-const addDays = (date: string, days: number) =>
-  new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 const at = (date: string, hour: number) => Date.parse(`${date}T${String(hour).padStart(2, '0')}:00:00+08:00`);
 
 describe.each(backends)('a week of reconciliation on $name', (backend) => {

@@ -2,14 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTradeBill } from '../../src/providers/wxpay/operations/bill.ts';
 import { yesterdayInChina } from '../../src/service/reconcile.ts';
 import { backends } from '../support/backends.ts';
+import { chinaDate, noonOf, pastDay } from '../support/days.ts';
 import { eventually, MERCHANT, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
 
 const tradeNo = tradeNumbers('RC');
-const chinaDate = (epochMs: number) => new Date(epochMs + 8 * 3600_000).toISOString().slice(0, 10);
 const todayInChina = () => chinaDate(Date.now());
-/** Two days ago in China: its bill is published whatever the hour. */
-const pastDay = () => chinaDate(Date.now() - 2 * 86_400_000);
-const noonOf = (date: string) => `${date}T12:00:00+08:00`;
 
 describe.each(backends)('reconciliation with the WeChat Pay trade bill on $name', (backend) => {
   let h: WxpayHarness;
