@@ -22,6 +22,8 @@ export interface ConsolePageKit {
   redirect(request: FastifyRequest, reply: FastifyReply, path: string): FastifyReply;
   actorOf(request: FastifyRequest): Actor;
   csrfToken(request: FastifyRequest, reply: FastifyReply): string;
+  /** What every console page is rendered with: language, links, assets, CSRF token, who is signed in. */
+  pageContext(request: FastifyRequest, reply: FastifyReply, path: string): Promise<PageContext>;
 }
 
 export function consolePageKit(production: boolean): ConsolePageKit {
@@ -47,6 +49,7 @@ export function consolePageKit(production: boolean): ConsolePageKit {
 
   return {
     csrfToken,
+    pageContext: context,
     async answer(request, reply, view) {
       reply.status(view.status ?? 200);
       if (wantsHtml(request))

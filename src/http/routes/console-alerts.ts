@@ -1,13 +1,13 @@
 /** The console's alert history (viewer): the alerts the monitoring sent, newest first. */
+
 import type { FastifyInstance } from 'fastify';
 import { ALERT_KINDS, listAlerts } from '../../service/alert-history.ts';
 import type { AlertKind } from '../../store/schema.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { type AlertFilterView, alertsPage } from '../console/alerts-pages.ts';
+import { DATE } from '../console/schemas.ts';
 import { requireRole } from '../console-access.ts';
 import type { ConsolePageKit } from './console.ts';
-
-const DATE = { type: 'string', pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2})?$' } as const;
 
 const listQuery = {
   type: 'object',

@@ -3,6 +3,7 @@
  * its event and attempts, and replaying it (operator) through the service's replayEvent as the
  * API's replay, with the audit row in the transaction of the change.
  */
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type ConsoleDelivery,
@@ -16,13 +17,11 @@ import { getEvent, replayEvent } from '../../service/webhook-ops.ts';
 import type { DeliveryStatus } from '../../store/schema.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { type DeliveryFilter, deliveriesPage, deliveryPage } from '../console/deliveries-pages.ts';
+import { DATE, detailQuery, idParams, LANG } from '../console/schemas.ts';
 import { consoleUser, mayActOn, merchantScope, requireRole, wantsHtml } from '../console-access.ts';
 import { text } from '../console-texts.ts';
 import { ok } from '../envelope.ts';
 import type { ConsolePageKit } from './console.ts';
-
-const DATE = { type: 'string', pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2})?$' } as const;
-const LANG = { type: 'string', enum: ['zh', 'en'] } as const;
 
 const listQuery = {
   type: 'object',
@@ -40,16 +39,6 @@ const listQuery = {
     after: { type: 'string', maxLength: 200 },
     lang: LANG,
   },
-} as const;
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[0-9]{1,15}$' } },
-} as const;
-const detailQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { done: { type: 'string', enum: ['1'] }, lang: LANG },
 } as const;
 const replayBody = {
   type: 'object',

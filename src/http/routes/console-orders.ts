@@ -5,6 +5,7 @@
  * inside the operator's merchant scope (another merchant's order is not found, 40005), and writes
  * its audit row in the transaction of the change it makes.
  */
+
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -30,6 +31,7 @@ import {
   refundConfirmPage,
 } from '../console/orders-pages.ts';
 import { ordersText } from '../console/orders-texts.ts';
+import { LANG } from '../console/schemas.ts';
 import { consoleUser, merchantScope, requireMerchant, requireRole, wantsHtml } from '../console-access.ts';
 import { type ConsolePageKit, dayStart } from './console.ts';
 
@@ -42,7 +44,6 @@ const NAMES = {
 } as const;
 const DAY = { type: 'string', pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2})?$' } as const;
 const CURSOR = { type: 'string', maxLength: 300 } as const;
-const LANG = { type: 'string', enum: ['zh', 'en'] } as const;
 
 const searchQuery = {
   type: 'object',

@@ -3,6 +3,7 @@
  * merchants (viewer), and a day of one merchant (every account, or one) reconciled now (operator) through the same call as `/admin/reconcile`, its
  * outcome or failure written to the audit log. Registered inside the console's scope (`pages`).
  */
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { reconciliationDays } from '../../console/reviews.ts';
 import { toPayError } from '../../core/errors.ts';
@@ -11,13 +12,12 @@ import { yesterdayInChina } from '../../service/reconcile.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { consolePageKit } from '../console/page-kit.ts';
 import { type ReconciliationFilter, reconciliationPage } from '../console/reconciliation-pages.ts';
+import { DATE, LANG } from '../console/schemas.ts';
 import { merchantScope, requireMerchant, requireRole, wantsHtml } from '../console-access.ts';
 import { ok } from '../envelope.ts';
 
-const DATE = { type: 'string', pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2})?$' };
 const NAME = { type: 'string', maxLength: 64 };
 const ACCOUNT = { type: 'string', maxLength: 32 };
-const LANG = { type: 'string', enum: ['zh', 'en'] };
 
 const listQuery = {
   type: 'object',

@@ -3,6 +3,7 @@
  * happened, and resolving it with a note (operator), through the service's resolveReview as the
  * API's resolve, with the audit row in the transaction of the change.
  */
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { searchReviews } from '../../console/queries.ts';
 import { findReview, reviewDetail } from '../../console/review-detail.ts';
@@ -11,13 +12,11 @@ import { audit } from '../../service/console/audit.ts';
 import { REVIEW_KINDS, type Review, type ReviewKind, resolveReview } from '../../service/reviews.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { type ReviewFilter, reviewPage, reviewsPage } from '../console/reviews-pages.ts';
+import { DATE, detailQuery, idParams, LANG } from '../console/schemas.ts';
 import { consoleUser, mayActOn, merchantScope, requireRole, wantsHtml } from '../console-access.ts';
 import { text } from '../console-texts.ts';
 import { ok } from '../envelope.ts';
 import type { ConsolePageKit } from './console.ts';
-
-const DATE = { type: 'string', pattern: '^([0-9]{4}-[0-9]{2}-[0-9]{2})?$' } as const;
-const LANG = { type: 'string', enum: ['zh', 'en'] } as const;
 
 const listQuery = {
   type: 'object',
@@ -31,16 +30,6 @@ const listQuery = {
     after: { type: 'string', maxLength: 200 },
     lang: LANG,
   },
-} as const;
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[0-9]{1,15}$' } },
-} as const;
-const detailQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { done: { type: 'string', enum: ['1'] }, lang: LANG },
 } as const;
 const resolveBody = {
   type: 'object',

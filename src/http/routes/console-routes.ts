@@ -4,6 +4,7 @@
  * service calls as the API and the command line, recorded as made by `console:<user>`, with the
  * audit row (share before and after) written in the change's own transaction.
  */
+
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ROUTE_COUNT_DAYS, routesWithCounts } from '../../console/routes.ts';
 import { PayError } from '../../core/errors.ts';
@@ -13,10 +14,10 @@ import type { VkPay } from '../../vk-pay.ts';
 import { gatewayText } from '../console/gateway-texts.ts';
 import { consolePageKit } from '../console/page-kit.ts';
 import { routesPage } from '../console/routes-pages.ts';
+import { LANG } from '../console/schemas.ts';
 import { consoleUser, mayActOn, requireMerchant, requireRole, wantsHtml } from '../console-access.ts';
 import { ok } from '../envelope.ts';
 
-const LANG = { type: 'string', enum: ['zh', 'en'] };
 const CSRF = { type: 'string', maxLength: 200 };
 const listQuery = {
   type: 'object',

@@ -39,6 +39,7 @@ import {
 } from '../../service/console/sign-in.ts';
 import type { ConsoleRole } from '../../store/schema.ts';
 import type { VkPay } from '../../vk-pay.ts';
+import { consolePageKit } from '../console/page-kit.ts';
 import {
   CONSOLE_PATH,
   CSRF_COOKIE,
@@ -47,7 +48,6 @@ import {
   consoleHref,
   consoleLang,
   consoleUser,
-  cookieOptions,
   needsEnrolment,
   requireRole,
   SESSION_COOKIE,
@@ -55,7 +55,7 @@ import {
   setSessionCookie,
   wantsHtml,
 } from '../console-access.ts';
-import { assetUrls, consoleAssets } from '../console-assets.ts';
+import { consoleAssets } from '../console-assets.ts';
 import {
   auditPage,
   enrolPage,
@@ -280,43 +280,13 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (sc
     scope.csrfProtection(request, reply, done);
   });
 
-  const csrfToken = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.generateCsrf({ secure: cookieOptions(request, cookies).secure });
+  /** Pages for a browser, or their data (and a CSRF token for the next change) for anything else. */
+  const { answer, csrfToken, pageContext: context } = consolePageKit(production);
 
   /** A fresh CSRF secret: the one a browser had before signing in is not carried over. */
   const renewCsrf = (request: FastifyRequest, reply: FastifyReply) => {
     delete request.cookies[CSRF_COOKIE];
     return csrfToken(request, reply);
-  };
-
-  const context = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    path: string,
-  ): Promise<PageContext> => {
-    const active = request.console?.active;
-    const signedIn = active && active.session.stage === 'full' ? active.user : undefined;
-    return {
-      lang: request.console?.lang ?? 'zh',
-      href: (target) => consoleHref(request, target),
-      assets: assetUrls(await consoleAssets()),
-      csrf: csrfToken(request, reply),
-      user: signedIn ? { name: signedIn.name, role: signedIn.role } : undefined,
-      path,
-    };
-  };
-
-  /** A page for a browser, or its data (and a CSRF token for the next change) for anything else. */
-  const answer = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    view: { status?: number; path: string; data: Record<string, unknown>; page(ctx: PageContext): string },
-  ) => {
-    reply.status(view.status ?? 200);
-    if (wantsHtml(request)) {
-      return reply.type('text/html; charset=utf-8').send(view.page(await context(request, reply, view.path)));
-    }
-    return reply.send(ok({ ...view.data, csrfToken: csrfToken(request, reply) }));
   };
 
   const redirect = (request: FastifyRequest, reply: FastifyReply, path: string) =>
