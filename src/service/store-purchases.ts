@@ -8,11 +8,12 @@ import { isPayError, PayError } from '../core/errors.ts';
 import { appAccountTokenFor } from '../providers/appleiap/purchases.ts';
 import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { PaymentResult, Provider, StoreNotification, StorePurchase } from '../providers/provider.ts';
-import { insertNotifyEvent } from '../store/journal.ts';
+import { hasNotifyEvent, insertNotifyEvent } from '../store/journal.ts';
 import type { ServiceContext } from './context.ts';
 import { providerFor } from './gateway-call.ts';
 import type { Order } from './model.ts';
 import { type ApplyOutcome, applyPaymentResult, createOrder, getOrder } from './payments.ts';
+import { reverseRefund } from './refund-reversal.ts';
 import { applyRefundResult, startRefund } from './refunds.ts';
 
 /** The order a store transaction makes when no order of ours was named: one per transaction. */
@@ -244,11 +245,23 @@ async function claimedOrder(
   return row?.out_trade_no ?? null;
 }
 
+/** The mark that the store reversed its refund of a transaction, whichever notification came first. */
+function reversalMark(merchantId: string, transactionId: string): string {
+  return `refund_reversed:${merchantId}:${transactionId}`;
+}
+
+const APPLIED_KINDS: ReadonlySet<StoreNotification['kind']> = new Set([
+  'renewal',
+  'refund',
+  'refund_reversed',
+]);
+
 /**
  * A store's notification, applied: a renewal pays a new order of its type (the original's buyer);
- * a refund refunds the transaction's order in full (paying it first when its purchase or renewal
- * was not heard of yet, so order does not matter); the rest is recorded. Returns what happened;
- * the notification's id is recorded last, so a resend is acknowledged without work.
+ * a refund refunds the transaction's order in full, and a refund reversal takes that refund back
+ * (each paying the order first when its purchase or renewal was not heard of yet, so order does
+ * not matter); the rest is recorded. Returns what happened; the notification's id is recorded
+ * last, so a resend is acknowledged without work.
  */
 export async function applyStoreNotification(
   context: ServiceContext,
@@ -257,7 +270,7 @@ export async function applyStoreNotification(
   const provider = providerFor(context, notification.provider);
   const { merchantId, purchase } = notification;
   let outcome: string = notification.kind;
-  if (purchase && (notification.kind === 'renewal' || notification.kind === 'refund')) {
+  if (purchase && APPLIED_KINDS.has(notification.kind)) {
     const outTradeNo =
       (await claimedOrder(context, provider.name, merchantId, purchase.transactionId)) ??
       storeTradeNo(purchase.transactionId);
@@ -280,6 +293,8 @@ export async function applyStoreNotification(
     outcome = `${notification.kind}:${paid.outcome}`;
     if (notification.kind === 'refund')
       outcome = await refundPurchase(context, provider, paid.order, purchase);
+    if (notification.kind === 'refund_reversed')
+      outcome = await reverseRefundOf(context, provider, merchantId, purchase);
   }
   await insertNotifyEvent(context.store.db, {
     provider: provider.name,
@@ -291,6 +306,33 @@ export async function applyStoreNotification(
   return outcome;
 }
 
+/**
+ * The store took its refund back: marked first, then the refund (if it was applied already) is
+ * reversed. A REFUND that comes after the mark refunds nothing; one racing it re-reads the mark
+ * after its refund settled, so one of the two always reverses it, and the refund's state moves once.
+ */
+async function reverseRefundOf(
+  context: ServiceContext,
+  provider: Provider,
+  merchantId: string,
+  purchase: StorePurchase,
+): Promise<string> {
+  await insertNotifyEvent(context.store.db, {
+    provider: provider.name,
+    eventId: reversalMark(merchantId, purchase.transactionId),
+    outTradeNo: null,
+    payload: { transactionId: purchase.transactionId },
+    result: 'refund_reversed',
+  });
+  const reversed = await reverseRefund(context, {
+    merchantId,
+    provider: provider.name,
+    outRefundNo: storeRefundNo(purchase.transactionId),
+    raw: purchase.raw,
+  });
+  return `refund_reversed:${reversed.outcome}`;
+}
+
 /** The store refunded the whole purchase: our refund of it, settled at once. */
 async function refundPurchase(
   context: ServiceContext,
@@ -298,6 +340,8 @@ async function refundPurchase(
   order: Order,
   purchase: StorePurchase,
 ): Promise<string> {
+  const mark = reversalMark(order.merchantId, purchase.transactionId);
+  if (await hasNotifyEvent(context.store.db, provider.name, mark)) return 'refund:reversed_already';
   const outRefundNo = storeRefundNo(purchase.transactionId);
   const started = await startRefund(context, {
     merchantId: order.merchantId,
@@ -318,5 +362,14 @@ async function refundPurchase(
     source: 'notify',
     raw: purchase.raw,
   });
+  if (await hasNotifyEvent(context.store.db, provider.name, mark)) {
+    const reversed = await reverseRefund(context, {
+      merchantId: order.merchantId,
+      provider: provider.name,
+      outRefundNo,
+      raw: purchase.raw,
+    });
+    return `refund:${applied.outcome}:reversed_${reversed.outcome}`;
+  }
   return `refund:${applied.outcome}`;
 }

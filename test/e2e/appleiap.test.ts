@@ -298,6 +298,84 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     expect((await eventsOf(renewalNo)).sort()).toEqual(['payment.succeeded', 'refund.succeeded']);
   });
 
+  /** Buys a subscription, hands it over, then has the store refund it and reverse the refund: the notifications, not yet delivered. */
+  const refundAndReversal = async () => {
+    const bought = await buy('vip_month');
+    await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+    });
+    const emulated = emulator.gateway.apps.get(BUNDLE);
+    if (emulated) delete emulated.notificationUrls.Sandbox;
+    try {
+      const refund = (await control('POST', `/transactions/${bought.transactionId}/refund`)).json;
+      const reversal = (await control('POST', `/transactions/${bought.transactionId}/refund-reversed`)).json;
+      return {
+        outTradeNo: `IAP${bought.transactionId}`,
+        refund: refund.notification.signedPayload as string,
+        reversal: reversal.notification.signedPayload as string,
+      };
+    } finally {
+      if (emulated) emulated.notificationUrls.Sandbox = notifyUrl;
+    }
+  };
+  const refundsOf = (outTradeNo: string) =>
+    vkPay.store.db
+      .selectFrom('payment_refunds')
+      .select(['status', 'refund_fee'])
+      .where('merchant_id', '=', MERCHANT)
+      .where('out_trade_no', '=', outTradeNo)
+      .execute();
+
+  it('a refund reversed after the refund pays the order again, fires refund.reversed once, and frees nothing twice', async () => {
+    const { outTradeNo, refund, reversal } = await refundAndReversal();
+    expect(await postNotification(refund)).toBe(200);
+    expect(await orderRow(outTradeNo)).toMatchObject({ status: 'REFUNDED', refundedFen: 2500 });
+    expect(await postNotification(reversal)).toBe(200);
+    expect(await postNotification(reversal)).toBe(200);
+    expect(await postNotification(refund)).toBe(200);
+    expect(await orderRow(outTradeNo)).toMatchObject({ status: 'SUCCESS', refundedFen: 0 });
+    expect(await refundsOf(outTradeNo)).toEqual([{ status: 'REVERSED', refund_fee: 2500 }]);
+    expect((await eventsOf(outTradeNo)).sort()).toEqual([
+      'payment.succeeded',
+      'refund.reversed',
+      'refund.succeeded',
+    ]);
+    expect(handled.filter((no) => no === outTradeNo)).toHaveLength(1);
+    // The reversed refund no longer holds the amount: the order reads as paid in full.
+    const queried = await vkPay.getOrder(MERCHANT, outTradeNo);
+    expect(queried.status).toBe('SUCCESS');
+  });
+
+  it('a refund reversal arriving before its refund leaves the order paid and refunds nothing', async () => {
+    const { outTradeNo, refund, reversal } = await refundAndReversal();
+    expect(await postNotification(reversal)).toBe(200);
+    expect(await postNotification(refund)).toBe(200);
+    expect(await postNotification(refund)).toBe(200);
+    expect(await postNotification(reversal)).toBe(200);
+    expect(await orderRow(outTradeNo)).toMatchObject({ status: 'SUCCESS', refundedFen: 0 });
+    expect(await refundsOf(outTradeNo)).toEqual([]);
+    expect(await eventsOf(outTradeNo)).toEqual(['payment.succeeded']);
+  });
+
+  it('a refund and its reversal racing, each delivered twice at once, end paid with the books even', async () => {
+    const { outTradeNo, refund, reversal } = await refundAndReversal();
+    await Promise.all([refund, reversal, refund, reversal].map((payload) => postNotification(payload)));
+    // Copies that lost a race are asked for again, as Apple retries them.
+    expect(await postNotification(refund)).toBe(200);
+    expect(await postNotification(reversal)).toBe(200);
+    expect(await orderRow(outTradeNo)).toMatchObject({ status: 'SUCCESS', refundedFen: 0 });
+    const refunds = await refundsOf(outTradeNo);
+    expect(refunds.every((row) => row.status === 'REVERSED')).toBe(true);
+    const events = (await eventsOf(outTradeNo)).sort();
+    expect(events).toEqual(
+      refunds.length === 0
+        ? ['payment.succeeded']
+        : ['payment.succeeded', 'refund.reversed', 'refund.succeeded'],
+    );
+  });
+
   it('the same renewal delivered three times at once pays one order, once', async () => {
     const bought = await buy('vip_month');
     await vkPay.verifyStorePurchase({
