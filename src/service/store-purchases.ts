@@ -245,12 +245,40 @@ async function claimedOrder(
   return row?.out_trade_no ?? null;
 }
 
+/**
+ * The unpaid order of ours a purchase was made for: StoreKit took the order's appAccountToken
+ * (createPayment's), which is derived from the order number, so the merchant's unpaid orders of
+ * the purchase's amount are the candidates. Null for a user's token or no token.
+ */
+async function orderOfToken(
+  context: ServiceContext,
+  provider: Provider,
+  merchantId: string,
+  purchase: StorePurchase,
+): Promise<string | null> {
+  if (!purchase.appAccountToken || !('orderToken' in provider)) return null;
+  const orderToken = (provider as StoreProvider).orderToken;
+  const candidates = await context.store.db
+    .selectFrom('payment_orders')
+    .select('out_trade_no')
+    .where('merchant_id', '=', merchantId)
+    .where('status', 'in', ['NOTPAY', 'USERPAYING'])
+    .where('provider', '=', provider.name)
+    .where('total_fee', '=', purchase.amountFen)
+    .execute();
+  return (
+    candidates.find((row) => orderToken(merchantId, row.out_trade_no) === purchase.appAccountToken)
+      ?.out_trade_no ?? null
+  );
+}
+
 /** The mark that the store reversed its refund of a transaction, whichever notification came first. */
 function reversalMark(merchantId: string, transactionId: string): string {
   return `refund_reversed:${merchantId}:${transactionId}`;
 }
 
 const APPLIED_KINDS: ReadonlySet<StoreNotification['kind']> = new Set([
+  'purchase',
   'renewal',
   'refund',
   'refund_reversed',
@@ -273,10 +301,13 @@ export async function applyStoreNotification(
   if (purchase && APPLIED_KINDS.has(notification.kind)) {
     const outTradeNo =
       (await claimedOrder(context, provider.name, merchantId, purchase.transactionId)) ??
+      (await orderOfToken(context, provider, merchantId, purchase)) ??
       storeTradeNo(purchase.transactionId);
-    const original = purchase.renewal
-      ? await claimedOrder(context, provider.name, merchantId, purchase.originalTransactionId)
-      : null;
+    // A renewal or a resubscription: the buyer is the original purchase's.
+    const original =
+      purchase.originalTransactionId !== purchase.transactionId
+        ? await claimedOrder(context, provider.name, merchantId, purchase.originalTransactionId)
+        : null;
     const buyer = original ? ((await findOrderOf(context, merchantId, original))?.userId ?? null) : null;
     const order = await findOrderOf(context, merchantId, outTradeNo);
     const account = order?.account ?? DEFAULT_ACCOUNT;

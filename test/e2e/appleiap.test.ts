@@ -31,7 +31,8 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     });
     return { status: response.status, json: (await response.json()) as Record<string, any> };
   };
-  const buy = async (productId: string, appAccountToken?: string) =>
+  /** Buys with the App Store's purchase notification sent to the service. */
+  const buyNotified = async (productId: string, appAccountToken?: string) =>
     (
       await control('POST', '/purchases', {
         bundleId: BUNDLE,
@@ -39,7 +40,22 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
         environment: 'Sandbox',
         ...(appAccountToken ? { appAccountToken } : {}),
       })
-    ).json as { transactionId: string; signedTransactionInfo: string };
+    ).json as {
+      transactionId: string;
+      signedTransactionInfo: string;
+      notification: { notificationUUID: string; notificationType: string; signedPayload: string };
+    };
+  /** Buys with the purchase notification lost: only the app's hand-over can pay it. */
+  const buy = async (productId: string, appAccountToken?: string) => {
+    const emulated = emulator.gateway.apps.get(BUNDLE);
+    const url = emulated?.notificationUrls.Sandbox;
+    if (emulated) delete emulated.notificationUrls.Sandbox;
+    try {
+      return await buyNotified(productId, appAccountToken);
+    } finally {
+      if (emulated && url) emulated.notificationUrls.Sandbox = url;
+    }
+  };
   const postNotification = async (signedPayload: string) =>
     (
       await fetch(notifyUrl, {
@@ -246,6 +262,111 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
         vkPay.verifyStorePurchase({ merchantId: MERCHANT, provider: 'appleiap', transactionId: '../x' }),
       ),
     ).toBe(40001);
+  });
+
+  it('ONE_TIME_CHARGE pays the order whose token StoreKit took, once, though the app never hands the purchase over', async () => {
+    const outTradeNo = `IAPN${Date.now().toString(36)}`;
+    const { client } = await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      scene: 'app',
+      out_trade_no: outTradeNo,
+      total_fee: 600,
+      subject: 'coins',
+      type: 'goods',
+      user_id: 'buyer-n1',
+      other: { productId: 'coins_60' },
+    });
+    const bought = await buyNotified('coins_60', (client as { appAccountToken: string }).appAccountToken);
+    expect(bought.notification.notificationType).toBe('ONE_TIME_CHARGE');
+    const order = await eventually(
+      () => orderRow(outTradeNo),
+      (found) => found.status === 'SUCCESS',
+    );
+    expect(order).toMatchObject({ userId: 'buyer-n1', totalFen: 600 });
+    await control('POST', `/notifications/${bought.notification.notificationUUID}/resend`);
+    expect(await postNotification(bought.notification.signedPayload)).toBe(200);
+    // The app's late hand-over finds the order paid.
+    const late = await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      outTradeNo,
+    });
+    expect(late.outcome).not.toBe('applied');
+    expect(handled.filter((no) => no === outTradeNo)).toHaveLength(1);
+    expect(await eventsOf(outTradeNo)).toEqual(['payment.succeeded']);
+    expect(await codeOf(orderRow(`IAP${bought.transactionId}`))).toBe(40005);
+  });
+
+  it('ONE_TIME_CHARGE with no order of ours makes one for the product, and the hand-over racing it pays it once', async () => {
+    const userId = `u-${randomUUID()}`;
+    const token = vkPay.storeAccountToken(MERCHANT, userId);
+    const bought = await buy('coins_60', token);
+    const [notified, handedOver] = await Promise.all([
+      postNotification(bought.notification.signedPayload),
+      vkPay
+        .verifyStorePurchase({
+          merchantId: MERCHANT,
+          provider: 'appleiap',
+          transactionId: bought.transactionId,
+          userId,
+        })
+        .then(
+          (done) => done.outcome,
+          (error: { code?: number }) => error.code,
+        ),
+    ]);
+    // A copy that lost the race is asked for again (500), as Apple retries it.
+    expect([200, 500]).toContain(notified);
+    expect(await postNotification(bought.notification.signedPayload)).toBe(200);
+    const outTradeNo = `IAP${bought.transactionId}`;
+    const order = await orderRow(outTradeNo);
+    expect(order).toMatchObject({ status: 'SUCCESS', totalFen: 600, type: 'goods' });
+    expect(order.custom).toMatchObject({
+      productId: 'coins_60',
+      originalTransactionId: bought.transactionId,
+    });
+    expect(['applied', 'already_applied', 40006, 40001]).toContain(handedOver);
+    expect(handled.filter((no) => no === outTradeNo)).toHaveLength(1);
+    expect(await eventsOf(outTradeNo)).toEqual(['payment.succeeded']);
+  });
+
+  it('SUBSCRIBED pays INITIAL_BUY and RESUBSCRIBE as orders of their own, the latter for the original buyer; DID_RENEW stays a new order', async () => {
+    const userId = `u-${randomUUID()}`;
+    const bought = await buyNotified('vip_month', vkPay.storeAccountToken(MERCHANT, userId));
+    expect(bought.notification.notificationType).toBe('SUBSCRIBED');
+    const first = await eventually(
+      () => orderRow(`IAP${bought.transactionId}`).catch(() => null),
+      (found) => found?.status === 'SUCCESS',
+    );
+    expect(first).toMatchObject({ type: 'vip', totalFen: 2500 });
+    // The app hands it over with its user: the same order, nothing runs again.
+    const handedOver = await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      userId,
+    });
+    expect(handedOver.order.outTradeNo).toBe(`IAP${bought.transactionId}`);
+    expect(handedOver.outcome).not.toBe('applied');
+    await control('POST', `/transactions/${bought.transactionId}/expire`);
+    const again = (await control('POST', `/transactions/${bought.transactionId}/resubscribe`)).json;
+    expect(again.notification).toMatchObject({ notificationType: 'SUBSCRIBED', subtype: 'RESUBSCRIBE' });
+    const resubscribed = await eventually(
+      () => orderRow(`IAP${again.transactionId}`).catch(() => null),
+      (found) => found?.status === 'SUCCESS',
+    );
+    expect(resubscribed?.custom).toMatchObject({ originalTransactionId: bought.transactionId });
+    expect(postNotification(again.notification.signedPayload)).resolves.toBe(200);
+    const renewed = (await control('POST', `/transactions/${again.transactionId}/renew`)).json;
+    const renewal = await eventually(
+      () => orderRow(`IAP${renewed.transactionId}`).catch(() => null),
+      (found) => found?.status === 'SUCCESS',
+    );
+    expect(renewal).toMatchObject({ type: 'vip', totalFen: 2500 });
+    for (const no of [bought.transactionId, again.transactionId, renewed.transactionId])
+      expect(handled.filter((paid) => paid === `IAP${no}`)).toHaveLength(1);
   });
 
   it('a renewal notification pays a new order of its type once, however often it arrives', async () => {
