@@ -37,6 +37,11 @@ export interface VerifyStorePurchaseRequest {
   account?: string;
   transactionId?: string;
   signedTransaction?: string;
+  /**
+   * Or an old app's receipt (base64), verified with the legacy verifyReceipt: `transactionId`
+   * picks its entry, else the newest purchase of a configured product on it.
+   */
+  receipt?: string;
   /** The order the purchase pays; without it, an order is made for the product. */
   outTradeNo?: string;
   /** The buyer: the transaction's appAccountToken must be this user's. */
@@ -55,6 +60,11 @@ interface StoreProvider extends Provider {
     input: { transactionId?: string; signedTransaction?: string },
   ): Promise<StorePurchase>;
   orderToken(merchantId: string, outTradeNo: string): string;
+  verifyReceipt?(
+    merchantId: string,
+    account: string | undefined,
+    input: { receipt: string; transactionId?: string },
+  ): Promise<StorePurchase>;
 }
 
 function storeProvider(context: ServiceContext, name: string): StoreProvider {
@@ -71,10 +81,7 @@ export async function verifyStorePurchase(
 ): Promise<StorePurchaseOutcome> {
   const provider = storeProvider(context, request.provider);
   const account = request.account ?? DEFAULT_ACCOUNT;
-  const purchase = await provider.verifyTransaction(request.merchantId, account, {
-    ...(request.transactionId !== undefined ? { transactionId: request.transactionId } : {}),
-    ...(request.signedTransaction !== undefined ? { signedTransaction: request.signedTransaction } : {}),
-  });
+  const purchase = await verifyPurchase(provider, account, request);
   const existing = request.outTradeNo
     ? await getOrder(context, request.merchantId, request.outTradeNo)
     : await findOrderOf(context, request.merchantId, storeTradeNo(purchase.transactionId));
@@ -96,7 +103,37 @@ export async function verifyStorePurchase(
   });
 }
 
-/** The transaction's appAccountToken must be the order's, or its buyer's. */
+/** The purchase the request hands over: a StoreKit 2 transaction, or an old app's receipt. */
+async function verifyPurchase(
+  provider: StoreProvider,
+  account: string,
+  request: VerifyStorePurchaseRequest,
+): Promise<StorePurchase> {
+  if (request.receipt === undefined)
+    return provider.verifyTransaction(request.merchantId, account, {
+      ...(request.transactionId !== undefined ? { transactionId: request.transactionId } : {}),
+      ...(request.signedTransaction !== undefined ? { signedTransaction: request.signedTransaction } : {}),
+    });
+  if (!provider.verifyReceipt)
+    throw new PayError(40001, { field: 'receipt', message: `${provider.name} takes no receipts` });
+  if (request.signedTransaction !== undefined)
+    throw new PayError(40001, {
+      field: 'receipt',
+      message: 'send a receipt or a signed_transaction, not both',
+    });
+  if (request.transactionId !== undefined && !/^[0-9]{1,20}$/.test(request.transactionId))
+    throw new PayError(40001, { field: 'transaction_id', message: 'transaction_id must be 1 to 20 digits' });
+  return provider.verifyReceipt(request.merchantId, account, {
+    receipt: request.receipt,
+    ...(request.transactionId !== undefined ? { transactionId: request.transactionId } : {}),
+  });
+}
+
+/**
+ * The transaction's appAccountToken must be the order's, or its buyer's. A legacy receipt's entry
+ * made by StoreKit 1 carries none: the receipt itself, from the buyer's device, is the proof, and
+ * the transaction's claim keeps it to one order.
+ */
 function checkBuyer(
   provider: StoreProvider,
   request: VerifyStorePurchaseRequest,
@@ -108,6 +145,7 @@ function checkBuyer(
   const userId = order?.userId ?? request.userId;
   if (userId) accepted.add(userAccountToken(request.merchantId, userId));
   if (accepted.size === 0) return;
+  if (!purchase.appAccountToken && request.receipt !== undefined) return;
   if (!purchase.appAccountToken || !accepted.has(purchase.appAccountToken))
     throw new PayError(40001, {
       field: 'appAccountToken',

@@ -2,7 +2,11 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.ts';
-import { type AppleIapProvider, createAppleIapProvider } from '../../src/providers/appleiap/index.ts';
+import {
+  type AppleIapMerchantConfig,
+  type AppleIapProvider,
+  createAppleIapProvider,
+} from '../../src/providers/appleiap/index.ts';
 import { type RunningAppleSandbox, startAppleSandbox } from '../../src/sandbox/appleiap/index.ts';
 import { signAppleJws } from '../../src/sandbox/appleiap/signing.ts';
 import { AppleTestCa } from '../../src/sandbox/appleiap/test-ca.ts';
@@ -21,6 +25,7 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
   let app: FastifyInstance;
   let notifyUrl: string;
   const handled: string[] = [];
+  let merchantConfig: (overrides: Partial<AppleIapMerchantConfig>) => AppleIapMerchantConfig;
 
   const control = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${emulator.controlUrl}${path}`, {
@@ -43,6 +48,7 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     ).json as {
       transactionId: string;
       signedTransactionInfo: string;
+      receipt: string;
       notification: { notificationUUID: string; notificationType: string; signedPayload: string };
     };
   /** Buys with the purchase notification lost: only the app's hand-over can pay it. */
@@ -88,6 +94,23 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
       ],
     });
     expect(registered.status).toBe(200);
+    merchantConfig = (overrides) => ({
+      merchantId: MERCHANT,
+      bundleId: BUNDLE,
+      issuerId: ISSUER,
+      keyId: KEY_ID,
+      privateKey: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      environment: 'Sandbox',
+      rootCertificates: [registered.json.rootCertificatePem],
+      products: { coins_60: { totalFen: 600, type: 'goods' }, vip_month: { totalFen: 2500, type: 'vip' } },
+      baseUrl: emulator.url,
+      sandboxBaseUrl: emulator.sandboxUrl,
+      sharedSecret: registered.json.sharedSecret,
+      receiptBaseUrl: emulator.url,
+      sandboxReceiptBaseUrl: emulator.sandboxUrl,
+      timeoutMs: 2_000,
+      ...overrides,
+    });
     const provider = createAppleIapProvider({
       merchants: [
         {
@@ -104,6 +127,9 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
           },
           baseUrl: emulator.url,
           sandboxBaseUrl: emulator.sandboxUrl,
+          sharedSecret: registered.json.sharedSecret,
+          receiptBaseUrl: emulator.url,
+          sandboxReceiptBaseUrl: emulator.sandboxUrl,
           timeoutMs: 2_000,
         },
       ],
@@ -358,7 +384,7 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
       (found) => found?.status === 'SUCCESS',
     );
     expect(resubscribed?.custom).toMatchObject({ originalTransactionId: bought.transactionId });
-    expect(postNotification(again.notification.signedPayload)).resolves.toBe(200);
+    expect(await postNotification(again.notification.signedPayload)).toBe(200);
     const renewed = (await control('POST', `/transactions/${again.transactionId}/renew`)).json;
     const renewal = await eventually(
       () => orderRow(`IAP${renewed.transactionId}`).catch(() => null),
@@ -367,6 +393,142 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     expect(renewal).toMatchObject({ type: 'vip', totalFen: 2500 });
     for (const no of [bought.transactionId, again.transactionId, renewed.transactionId])
       expect(handled.filter((paid) => paid === `IAP${no}`)).toHaveLength(1);
+  });
+
+  it("an old app's receipt pays through POST /api/store-purchases once, however it is handed over again", async () => {
+    const userId = `u-${randomUUID()}`;
+    const bought = await buy('coins_60', vkPay.storeAccountToken(MERCHANT, userId));
+    const post = (body: Record<string, unknown>) =>
+      app.inject(signed(API_APP, 'POST', '/api/store-purchases', { provider: 'appleiap', ...body }));
+    const first = await post({ receipt: bought.receipt, user_id: userId });
+    expect(first.json()).toMatchObject({
+      code: 0,
+      data: { outcome: 'applied', order: { out_trade_no: `IAP${bought.transactionId}`, status: 'SUCCESS' } },
+    });
+    const again = await post({ receipt: bought.receipt, user_id: userId });
+    expect(again.json().data.outcome).not.toBe('applied');
+    // The same purchase as a StoreKit 2 transaction: the same order, nothing runs again.
+    const asTransaction = await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      transactionId: bought.transactionId,
+      userId,
+    });
+    expect(asTransaction.order.outTradeNo).toBe(`IAP${bought.transactionId}`);
+    expect(asTransaction.outcome).not.toBe('applied');
+    const outTradeNo = `IAP${bought.transactionId}`;
+    expect(handled.filter((no) => no === outTradeNo)).toHaveLength(1);
+    expect(await eventsOf(outTradeNo)).toEqual(['payment.succeeded']);
+  });
+
+  it("a receipt pays the order of ours it names, picks the entry transaction_id names, and not another order's", async () => {
+    const outTradeNo = `IAPRC${Date.now().toString(36)}`;
+    await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      scene: 'app',
+      out_trade_no: outTradeNo,
+      total_fee: 2500,
+      subject: 'VIP month',
+      type: 'vip',
+      other: { productId: 'vip_month' },
+    });
+    const first = await buy('coins_60');
+    const sub = await buy('vip_month');
+    const receipt = (
+      await control('POST', '/receipts', { transactionIds: [first.transactionId, sub.transactionId] })
+    ).json.receipt as string;
+    const paid = await vkPay.verifyStorePurchase({
+      merchantId: MERCHANT,
+      provider: 'appleiap',
+      receipt,
+      transactionId: sub.transactionId,
+      outTradeNo,
+    });
+    expect(paid).toMatchObject({ outcome: 'applied', order: { status: 'SUCCESS', totalFen: 2500 } });
+    // The same entry cannot pay a second order.
+    expect(
+      await codeOf(
+        vkPay.verifyStorePurchase({
+          merchantId: MERCHANT,
+          provider: 'appleiap',
+          receipt,
+          transactionId: sub.transactionId,
+        }),
+      ),
+    ).toBe(40006);
+    expect(
+      await codeOf(
+        vkPay.verifyStorePurchase({
+          merchantId: MERCHANT,
+          provider: 'appleiap',
+          receipt,
+          transactionId: '2999999999999999',
+        }),
+      ),
+    ).toBe(40005);
+  });
+
+  it('bad receipts answer the unified codes and change nothing', async () => {
+    const post = async (body: Record<string, unknown>) => {
+      const answer = await app.inject(
+        signed(API_APP, 'POST', '/api/store-purchases', { provider: 'appleiap', ...body }),
+      );
+      expect(answer.statusCode, JSON.stringify(body).slice(0, 60)).toBeLessThan(500);
+      return answer.json().code as number;
+    };
+    expect(await post({ receipt: 'not base64!' })).toBe(40001);
+    expect(await post({ receipt: 12 })).toBe(40001);
+    expect(await post({ receipt: 'x'.repeat(600_000) })).toBe(40001);
+    expect(await post({ receipt: 'aGVsbG8=' })).toBe(40001);
+    const forged = Buffer.from(`vkpay-appstore-receipt-v1:${'ab'.repeat(24)}`).toString('base64');
+    expect(await post({ receipt: forged })).toBe(40002);
+    const bought = await buy('coins_60');
+    expect(await post({ receipt: bought.receipt, signed_transaction: bought.signedTransactionInfo })).toBe(
+      40001,
+    );
+    expect(await post({ receipt: bought.receipt, transaction_id: '../1' })).toBe(40001);
+    // A production receipt sent to this sandbox app: 21008.
+    const production = (
+      await control('POST', '/purchases', {
+        bundleId: BUNDLE,
+        productId: 'coins_60',
+        environment: 'Production',
+      })
+    ).json;
+    expect(await post({ receipt: production.receipt })).toBe(40001);
+    expect(await codeOf(orderRow(`IAP${bought.transactionId}`))).toBe(40005);
+    expect(await codeOf(orderRow(`IAP${production.transactionId}`))).toBe(40005);
+  });
+
+  it('a production app asks the sandbox after 21007 only when it accepts sandbox purchases; a wrong shared secret is 40003', async () => {
+    const bought = await buy('coins_60');
+    const production = (acceptSandbox: boolean, sharedSecret?: string) =>
+      createAppleIapProvider({
+        merchants: [
+          merchantConfig({
+            environment: 'Production',
+            appAppleId: emulator.gateway.apps.get(BUNDLE)?.appAppleId ?? 1,
+            acceptSandbox,
+            ...(sharedSecret ? { sharedSecret } : {}),
+          }),
+        ],
+      });
+    const taken = await production(true).verifyReceipt(MERCHANT, undefined, { receipt: bought.receipt });
+    expect(taken).toMatchObject({
+      transactionId: bought.transactionId,
+      environment: 'Sandbox',
+      amountFen: 600,
+    });
+    expect(
+      await codeOf(production(false).verifyReceipt(MERCHANT, undefined, { receipt: bought.receipt })),
+    ).toBe(40001);
+    const wrongSecret = createAppleIapProvider({
+      merchants: [merchantConfig({ sharedSecret: '0'.repeat(32) })],
+    });
+    expect(await codeOf(wrongSecret.verifyReceipt(MERCHANT, undefined, { receipt: bought.receipt }))).toBe(
+      40003,
+    );
   });
 
   it('a renewal notification pays a new order of its type once, however often it arrives', async () => {

@@ -70,9 +70,29 @@ export async function controlRoutes(app: FastifyInstance, options: ControlRoutes
       return refuse(reply, 400, 'quantity must be 1 to 10');
     try {
       const bought = gateway.purchase(body);
-      return { ...transactionView(bought.transaction), notification: notificationView(bought.notification) };
+      return {
+        ...transactionView(bought.transaction),
+        receipt: bought.receipt,
+        notification: notificationView(bought.notification),
+      };
     } catch (error) {
       return refuse(reply, 400, error instanceof Error ? error.message : 'purchase refused');
+    }
+  });
+
+  app.post<{ Body: { transactionIds?: unknown } }>('/receipts', async (request, reply) => {
+    const ids = request.body?.transactionIds;
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > 100 ||
+      ids.some((id) => typeof id !== 'string')
+    )
+      return refuse(reply, 400, 'transactionIds must list 1 to 100 transaction ids');
+    try {
+      return { receipt: gateway.receiptFor(ids as string[]) };
+    } catch (error) {
+      return refuse(reply, 400, error instanceof Error ? error.message : 'refused');
     }
   });
 

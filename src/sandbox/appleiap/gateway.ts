@@ -14,6 +14,7 @@ import {
   type Product,
 } from './apps.ts';
 import { type NotificationRecord, Notifier } from './notifier.ts';
+import { ReceiptBook } from './receipts.ts';
 import { signAppleJws } from './signing.ts';
 import { AppleTestCa } from './test-ca.ts';
 
@@ -65,6 +66,8 @@ export class AppleGateway {
   readonly transactions = new Map<string, TransactionRecord>();
   readonly now: () => number;
   readonly notifier: Notifier;
+  /** Receipts issued for the legacy verifyReceipt endpoint. */
+  readonly receipts = new ReceiptBook();
   private readonly scheduler: GatewayScheduler;
   private sequence = 0;
 
@@ -103,13 +106,35 @@ export class AppleGateway {
    * tells the app's server too: SUBSCRIBED / INITIAL_BUY for a subscription's first purchase,
    * ONE_TIME_CHARGE for anything else.
    */
-  purchase(input: PurchaseInput): { transaction: TransactionRecord; notification: NotificationRecord } {
+  purchase(input: PurchaseInput): {
+    transaction: TransactionRecord;
+    notification: NotificationRecord;
+    receipt: string;
+  } {
     const transaction = this.makePurchase(input);
     const notification =
       transaction.type === 'Auto-Renewable Subscription'
         ? this.notify(transaction, 'SUBSCRIBED', 'INITIAL_BUY')
         : this.notify(transaction, 'ONE_TIME_CHARGE');
-    return { transaction, notification };
+    return { transaction, notification, receipt: this.receiptFor([transaction.transactionId]) };
+  }
+
+  /**
+   * The app's receipt (legacy StoreKit 1) holding these transactions of one app and environment,
+   * base64 as the app reads it from its bundle; verifyReceipt knows it.
+   */
+  receiptFor(transactionIds: string[]): string {
+    const records = transactionIds.map((id) => this.requireTransaction(id));
+    const first = records[0];
+    if (!first) throw new Error('a receipt holds at least one transaction');
+    if (records.some((r) => r.bundleId !== first.bundleId || r.environment !== first.environment))
+      throw new Error("a receipt holds one app's transactions of one environment");
+    return this.receipts.issue({
+      bundleId: first.bundleId,
+      environment: first.environment,
+      transactionIds: records.map((r) => r.transactionId),
+      createdAt: this.now(),
+    });
   }
 
   /**
