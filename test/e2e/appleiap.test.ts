@@ -11,6 +11,7 @@ import { type RunningAppleSandbox, startAppleSandbox } from '../../src/sandbox/a
 import { signAppleJws } from '../../src/sandbox/appleiap/signing.ts';
 import { AppleTestCa } from '../../src/sandbox/appleiap/test-ca.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
+import { createClient, isSuccess, storeKitPurchase } from '../../src/web/index.ts';
 import { backends } from '../support/backends.ts';
 import { signed } from '../support/signed-client.ts';
 import { API_APP, codeOf, eventually, MERCHANT } from './harness.ts';
@@ -529,6 +530,55 @@ describe.each(backends)('Apple in-app purchase end to end on $name', (backend) =
     expect(await codeOf(wrongSecret.verifyReceipt(MERCHANT, undefined, { receipt: bought.receipt }))).toBe(
       40003,
     );
+  });
+
+  it('inside an iOS app the client gets productId and appAccountToken for StoreKit and hands the transaction back; elsewhere appleiap is refused', async () => {
+    const order = (outTradeNo: string, context: Record<string, string>) =>
+      app.inject(
+        signed(API_APP, 'POST', '/api/payments', {
+          provider: 'appleiap',
+          out_trade_no: outTradeNo,
+          total_fee: 600,
+          subject: 'coins',
+          type: 'goods',
+          user_id: 'ios-buyer',
+          other: { productId: 'coins_60' },
+          context,
+        }),
+      );
+    const android = await order(`IAPAND${Date.now().toString(36)}`, { platform: 'app', os: 'android' });
+    expect(android.json()).toMatchObject({ code: 40001 });
+    const outTradeNo = `IAPIOS${Date.now().toString(36)}`;
+    const created = await order(outTradeNo, { platform: 'app-plus', os: 'ios' });
+    expect(created.json()).toMatchObject({ code: 0, data: { scene: 'app' } });
+    const storeKit = storeKitPurchase(created.json().data);
+    expect(storeKit).toEqual({
+      productId: 'coins_60',
+      appAccountToken: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    const bought = await buy(storeKit!.productId, storeKit!.appAccountToken);
+    // The merchant's backend: adds nothing here, forwards to the signed API.
+    const client = createClient({
+      backend: { storePurchase: 'https://merchant.example/iap' },
+      fetch: async (_url, init) => {
+        const forwarded = await app.inject(
+          signed(API_APP, 'POST', '/api/store-purchases', JSON.parse(String(init?.body))),
+        );
+        return new Response(forwarded.body, { status: forwarded.statusCode });
+      },
+    });
+    const handed = await client.handOverPurchase({ transactionId: bought.transactionId, outTradeNo });
+    expect(isSuccess(handed) && handed.data).toMatchObject({
+      outcome: 'applied',
+      order: { out_trade_no: outTradeNo, status: 'SUCCESS' },
+    });
+    const again = await client.handOverPurchase({
+      signedTransaction: bought.signedTransactionInfo,
+      outTradeNo,
+    });
+    expect(isSuccess(again) && again.data.outcome).not.toBe('applied');
+    expect(await client.handOverPurchase({ outTradeNo })).toMatchObject({ code: 40001 });
+    expect(handled.filter((no) => no === outTradeNo)).toHaveLength(1);
   });
 
   it('a renewal notification pays a new order of its type once, however often it arrives', async () => {

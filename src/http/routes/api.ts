@@ -78,6 +78,7 @@ const createPaymentBody = {
       properties: {
         platform: { type: 'string', maxLength: 32 },
         userAgent: { type: 'string', maxLength: 512 },
+        os: { type: 'string', maxLength: 32 },
         clientIp: { type: 'string', maxLength: 45, pattern: '^[0-9A-Fa-f:.]+$' },
       },
     },
@@ -201,7 +202,7 @@ interface CreatePaymentBody {
   time_expire?: number;
   isPC?: boolean;
   needQRcode?: boolean;
-  context?: { platform?: string; userAgent?: string; clientIp?: string };
+  context?: { platform?: string; userAgent?: string; clientIp?: string; os?: string };
 }
 
 export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
@@ -336,7 +337,13 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       const userAgent = body.context?.userAgent ?? request.headers['user-agent'];
       const scene = detectScene(
         body.provider,
-        { platform: body.context?.platform, userAgent, isPC: body.isPC, needQRcode: body.needQRcode },
+        {
+          platform: body.context?.platform,
+          userAgent,
+          isPC: body.isPC,
+          needQRcode: body.needQRcode,
+          ...(body.context?.os !== undefined ? { os: body.context.os } : {}),
+        },
         body.scene,
       );
       const { order, client } = await vkPay.pay({
