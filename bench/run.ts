@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { dropSchema } from '../src/store/db.ts';
 import { benchAlipayPrecreate } from './alipay-precreate.ts';
+import { benchAppleIap } from './appleiap.ts';
 import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
 import { benchCashierPage, printCashierPage } from './cashier-page.ts';
 import { benchConsoleQueries } from './console-queries.ts';
@@ -143,6 +144,23 @@ try {
     baseline: `${f(alipay.sdk.perSecond)} alipay-sdk/s`,
     ratio: alipay.ratio.toFixed(3),
     latency: `${ms(alipay.ours.p50Ms)}/${ms(alipay.ours.p99Ms)}`,
+  });
+
+  // 3a. Apple in-app purchase verification beside the ES256 sign and verify rates.
+  out('\n== Apple IAP store-purchase verification through our provider, App Store emulator in this process');
+  const apple = await benchAppleIap(sizes.calls, sizes.concurrency, sizes.signMs);
+  out(
+    `verify calls=${apple.calls} concurrency=${apple.concurrency}  verified/s ${f(apple.verified.perSecond)} ` +
+      `(p50 ${ms(apple.verified.p50Ms)} ms, p99 ${ms(apple.verified.p99Ms)} ms)  signed transaction checked ` +
+      `locally/s ${f(apple.local.perSecond)}  ES256 signs/s ${f(apple.es256SignsPerSecond)}, verifies/s ` +
+      `${f(apple.es256VerifiesPerSecond)} (one core)  ratio ${apple.ratio.toFixed(3)}`,
+  );
+  rows.push({
+    figure: 'appleiap verified purchases/s (emulator in process)',
+    value: f(apple.verified.perSecond),
+    baseline: `${f(apple.es256SignsPerSecond)} ES256 signs/s, ${f(apple.es256VerifiesPerSecond)} verifies/s`,
+    ratio: apple.ratio.toFixed(3),
+    latency: `${ms(apple.verified.p50Ms)}/${ms(apple.verified.p99Ms)}`,
   });
 
   // 3b. The gray release routing decision beside the createPayment it is part of.

@@ -12,6 +12,7 @@ import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { createFieldSealer, sealingKeyId } from '../service/sealing.ts';
 import { DataDirInUseError } from '../store/data-lock.ts';
 import { openStore } from '../store/db.ts';
+import { appleIapChecks } from './doctor-appleiap.ts';
 
 export interface Check {
   ok: boolean;
@@ -118,6 +119,8 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
       );
     }
   }
+
+  checks.push(...appleIapChecks(config, now));
 
   if (config.tls) {
     checks.push(

@@ -17,7 +17,7 @@ import { serve } from './serve.ts';
 const COMMAND_HELP: Record<string, string> = {
   serve: 'vk-pay serve (alias: start)\n  Runs the service on its configuration; see `vk-pay help`.\n',
   sandbox:
-    'vk-pay sandbox\n  Runs the WeChat Pay and Alipay emulators alone.\n  VKPAY_SANDBOX_WXPAY_PORT (8091), VKPAY_SANDBOX_ALIPAY_PORT (8092), VKPAY_SANDBOX_TIME_FACTOR (1).\n',
+    'vk-pay sandbox\n  Runs the WeChat Pay, Alipay and App Store emulators alone.\n  VKPAY_SANDBOX_WXPAY_PORT (8091), VKPAY_SANDBOX_ALIPAY_PORT (8092), VKPAY_SANDBOX_APPLEIAP_PORT (8093),\n  VKPAY_SANDBOX_TIME_FACTOR (1).\n',
   migrate:
     'vk-pay migrate\n  Opens the store (DATABASE_URL or ./data), applies pending migrations and exits.\n',
   keys: 'vk-pay keys [--out DIR] [--force]\n  Writes development keys, a test CA and an example config to DIR (default ./keys).\n  Never use them with a real gateway.\n',
@@ -34,8 +34,9 @@ Usage:
   vk-pay serve      run the service (alias: start). Embedded PGlite in ./data and an in-memory
                     cache unless DATABASE_URL / REDIS_URL are set; in development the WeChat Pay
                     emulator is mounted under /sandbox, with a demo merchant on a first run
-  vk-pay sandbox    run the WeChat Pay and Alipay emulators alone (VKPAY_SANDBOX_WXPAY_PORT,
-                    default 8091; VKPAY_SANDBOX_ALIPAY_PORT, default 8092; VKPAY_SANDBOX_TIME_FACTOR)
+  vk-pay sandbox    run the WeChat Pay, Alipay and App Store emulators alone (VKPAY_SANDBOX_WXPAY_PORT,
+                    default 8091; VKPAY_SANDBOX_ALIPAY_PORT, 8092; VKPAY_SANDBOX_APPLEIAP_PORT, 8093;
+                    VKPAY_SANDBOX_TIME_FACTOR)
   vk-pay migrate    open the store, apply pending migrations and exit
   vk-pay keys       write development keys, a test CA and an example config (--out DIR)
   vk-pay doctor     check a configuration before going live
@@ -200,10 +201,11 @@ async function runSandbox(): Promise<number> {
     host: process.env.VKPAY_HOST || '127.0.0.1',
     wxpayPort: portFrom('VKPAY_SANDBOX_WXPAY_PORT', 8091),
     alipayPort: portFrom('VKPAY_SANDBOX_ALIPAY_PORT', 8092),
+    appleiapPort: portFrom('VKPAY_SANDBOX_APPLEIAP_PORT', 8093),
     timeFactor,
   });
   process.stdout.write(
-    `${JSON.stringify({ msg: 'VK-Pay sandbox ready', wxpay: sandboxes.wxpay.url, alipay: sandboxes.alipay.gatewayUrl })}\n`,
+    `${JSON.stringify({ msg: 'VK-Pay sandbox ready', wxpay: sandboxes.wxpay.url, alipay: sandboxes.alipay.gatewayUrl, appleiap: sandboxes.appleiap.url })}\n`,
   );
   await stopped;
   await sandboxes.close();

@@ -1,17 +1,21 @@
-/** `vk-pay sandbox`: the two gateway emulators alone, each on its own port. */
+/** `vk-pay sandbox`: the gateway emulators alone (WeChat Pay, Alipay, App Store), each on its own port. */
 import { type RunningAlipaySandbox, startAlipaySandbox } from '../sandbox/alipay/index.ts';
+import { type RunningAppleSandbox, startAppleSandbox } from '../sandbox/appleiap/index.ts';
 import { type RunningWxpaySandbox, startWxpaySandbox } from '../sandbox/wxpay/index.ts';
 
 export interface SandboxOptions {
   host: string;
   wxpayPort: number;
   alipayPort: number;
+  /** The App Store emulator's port (0: any free port). */
+  appleiapPort?: number;
   timeFactor: number;
 }
 
 export interface RunningSandboxes {
   wxpay: RunningWxpaySandbox;
   alipay: RunningAlipaySandbox;
+  appleiap: RunningAppleSandbox;
   close(): Promise<void>;
 }
 
@@ -32,11 +36,23 @@ export async function startSandboxes(options: SandboxOptions): Promise<RunningSa
     await wxpay.close();
     throw error;
   }
+  let appleiap: RunningAppleSandbox;
+  try {
+    appleiap = await startAppleSandbox({
+      host: options.host,
+      port: options.appleiapPort ?? 8093,
+      timeFactor: options.timeFactor,
+    });
+  } catch (error) {
+    await Promise.all([wxpay.close(), alipay.close()]);
+    throw error;
+  }
   return {
     wxpay,
     alipay,
+    appleiap,
     async close() {
-      await Promise.all([wxpay.close(), alipay.close()]);
+      await Promise.all([wxpay.close(), alipay.close(), appleiap.close()]);
     },
   };
 }

@@ -391,6 +391,9 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     rootCertificates: (Array.isArray(app.rootCertificates) ? app.rootCertificates : []).map((pem, j) =>
       resolveSecret(pem, `appleiap[${i}].rootCertificates[${j}]`, { ...secrets, allowInline: true }),
     ),
+    ...(app.sharedSecret !== undefined
+      ? { sharedSecret: resolveSecret(app.sharedSecret, `appleiap[${i}].sharedSecret`, secrets).trim() }
+      : {}),
   }));
   const fileSandbox = (file.sandbox ?? {}) as { enabled?: boolean; timeFactor?: number };
   const sandboxEnv = env.VKPAY_SANDBOX;

@@ -18,9 +18,17 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /**
  * The gateways' refund states, plus REFUSED: the gateway certainly refused the request (the
  * merchant's balance was short, say), so nothing was refunded and the amount is free again; asking
- * again with the same out_refund_no reserves it anew and asks the gateway again.
+ * again with the same out_refund_no reserves it anew and asks the gateway again. REVERSED: the
+ * gateway refunded, then took the refund back (an App Store REFUND_REVERSED): nothing is refunded.
  */
-export const REFUND_STATUSES = ['PROCESSING', 'SUCCESS', 'CLOSED', 'ABNORMAL', 'REFUSED'] as const;
+export const REFUND_STATUSES = [
+  'PROCESSING',
+  'SUCCESS',
+  'CLOSED',
+  'ABNORMAL',
+  'REFUSED',
+  'REVERSED',
+] as const;
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
 
 const ORDER_EDGES: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
@@ -42,9 +50,26 @@ const REFUND_EDGES: Readonly<Record<RefundStatus, readonly RefundStatus[]>> = {
   // Refused, then asked again; or the gateway's later word that it did refund after all (its
   // word beats ours: the refusal we recorded was an answer we misread, or a race).
   REFUSED: ['PROCESSING', 'SUCCESS'],
-  SUCCESS: [],
+  // Only a store that grants refunds itself takes one back (see REVERSAL_EDGES for the order).
+  SUCCESS: ['REVERSED'],
   CLOSED: [],
+  REVERSED: [],
 };
+
+/**
+ * A refund taken back by the gateway gives the buyer's money back to the merchant: the order moves
+ * back from refunded, in full or in part, to what its remaining refunds make it. Kept apart from
+ * ORDER_EDGES, where a refunded order never becomes payable again.
+ */
+const REVERSAL_EDGES: Readonly<Partial<Record<OrderStatus, readonly OrderStatus[]>>> = {
+  REFUNDED: ['SUCCESS', 'PARTIAL_REFUNDED'],
+  PARTIAL_REFUNDED: ['SUCCESS', 'PARTIAL_REFUNDED'],
+};
+
+/** The order's move when one of its successful refunds is reversed. */
+export function canReverseRefund(from: OrderStatus, to: OrderStatus): boolean {
+  return REVERSAL_EDGES[from]?.includes(to) ?? false;
+}
 
 export function canMoveOrder(from: OrderStatus, to: OrderStatus): boolean {
   return ORDER_EDGES[from].includes(to);

@@ -12,6 +12,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'refund.closed',
   'refund.refused',
   'refund.abnormal',
+  'refund.reversed',
   'review.opened',
   'review.resolved',
 ] as const;

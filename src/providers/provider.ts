@@ -126,14 +126,14 @@ export interface StorePurchase {
 }
 
 /**
- * What an app store tells us of purchases it made without a request of ours: a renewal, a refund
+ * What an app store tells us of purchases it made without a request of ours: a purchase, a renewal, a refund
  * (and its reversal), a revocation, an expiry, a test. `eventId` is the notification's own id.
  */
 export interface StoreNotification {
   merchantId: string;
   provider: string;
   eventId: string;
-  kind: 'renewal' | 'refund' | 'refund_reversed' | 'revoked' | 'expired' | 'test' | 'other';
+  kind: 'purchase' | 'renewal' | 'refund' | 'refund_reversed' | 'revoked' | 'expired' | 'test' | 'other';
   /** The store's words for it (Apple's notificationType and subtype). */
   notificationType: string;
   subtype: string | null;

@@ -124,6 +124,7 @@ const REFUND_EVENTS: Partial<Record<Refund['status'], WebhookEventType>> = {
   CLOSED: 'refund.closed',
   REFUSED: 'refund.refused',
   ABNORMAL: 'refund.abnormal',
+  REVERSED: 'refund.reversed',
 };
 
 /** The refund's final (or abnormal) state, with its order. Nothing for a refund still in progress. */

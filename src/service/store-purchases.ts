@@ -8,11 +8,12 @@ import { isPayError, PayError } from '../core/errors.ts';
 import { appAccountTokenFor } from '../providers/appleiap/purchases.ts';
 import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { PaymentResult, Provider, StoreNotification, StorePurchase } from '../providers/provider.ts';
-import { insertNotifyEvent } from '../store/journal.ts';
+import { hasNotifyEvent, insertNotifyEvent } from '../store/journal.ts';
 import type { ServiceContext } from './context.ts';
 import { providerFor } from './gateway-call.ts';
 import type { Order } from './model.ts';
 import { type ApplyOutcome, applyPaymentResult, createOrder, getOrder } from './payments.ts';
+import { reverseRefund } from './refund-reversal.ts';
 import { applyRefundResult, startRefund } from './refunds.ts';
 
 /** The order a store transaction makes when no order of ours was named: one per transaction. */
@@ -36,6 +37,11 @@ export interface VerifyStorePurchaseRequest {
   account?: string;
   transactionId?: string;
   signedTransaction?: string;
+  /**
+   * Or an old app's receipt (base64), verified with the legacy verifyReceipt: `transactionId`
+   * picks its entry, else the newest purchase of a configured product on it.
+   */
+  receipt?: string;
   /** The order the purchase pays; without it, an order is made for the product. */
   outTradeNo?: string;
   /** The buyer: the transaction's appAccountToken must be this user's. */
@@ -54,6 +60,11 @@ interface StoreProvider extends Provider {
     input: { transactionId?: string; signedTransaction?: string },
   ): Promise<StorePurchase>;
   orderToken(merchantId: string, outTradeNo: string): string;
+  verifyReceipt?(
+    merchantId: string,
+    account: string | undefined,
+    input: { receipt: string; transactionId?: string },
+  ): Promise<StorePurchase>;
 }
 
 function storeProvider(context: ServiceContext, name: string): StoreProvider {
@@ -70,10 +81,7 @@ export async function verifyStorePurchase(
 ): Promise<StorePurchaseOutcome> {
   const provider = storeProvider(context, request.provider);
   const account = request.account ?? DEFAULT_ACCOUNT;
-  const purchase = await provider.verifyTransaction(request.merchantId, account, {
-    ...(request.transactionId !== undefined ? { transactionId: request.transactionId } : {}),
-    ...(request.signedTransaction !== undefined ? { signedTransaction: request.signedTransaction } : {}),
-  });
+  const purchase = await verifyPurchase(provider, account, request);
   const existing = request.outTradeNo
     ? await getOrder(context, request.merchantId, request.outTradeNo)
     : await findOrderOf(context, request.merchantId, storeTradeNo(purchase.transactionId));
@@ -95,7 +103,37 @@ export async function verifyStorePurchase(
   });
 }
 
-/** The transaction's appAccountToken must be the order's, or its buyer's. */
+/** The purchase the request hands over: a StoreKit 2 transaction, or an old app's receipt. */
+async function verifyPurchase(
+  provider: StoreProvider,
+  account: string,
+  request: VerifyStorePurchaseRequest,
+): Promise<StorePurchase> {
+  if (request.receipt === undefined)
+    return provider.verifyTransaction(request.merchantId, account, {
+      ...(request.transactionId !== undefined ? { transactionId: request.transactionId } : {}),
+      ...(request.signedTransaction !== undefined ? { signedTransaction: request.signedTransaction } : {}),
+    });
+  if (!provider.verifyReceipt)
+    throw new PayError(40001, { field: 'receipt', message: `${provider.name} takes no receipts` });
+  if (request.signedTransaction !== undefined)
+    throw new PayError(40001, {
+      field: 'receipt',
+      message: 'send a receipt or a signed_transaction, not both',
+    });
+  if (request.transactionId !== undefined && !/^[0-9]{1,20}$/.test(request.transactionId))
+    throw new PayError(40001, { field: 'transaction_id', message: 'transaction_id must be 1 to 20 digits' });
+  return provider.verifyReceipt(request.merchantId, account, {
+    receipt: request.receipt,
+    ...(request.transactionId !== undefined ? { transactionId: request.transactionId } : {}),
+  });
+}
+
+/**
+ * The transaction's appAccountToken must be the order's, or its buyer's. A legacy receipt's entry
+ * made by StoreKit 1 carries none: the receipt itself, from the buyer's device, is the proof, and
+ * the transaction's claim keeps it to one order.
+ */
 function checkBuyer(
   provider: StoreProvider,
   request: VerifyStorePurchaseRequest,
@@ -107,6 +145,7 @@ function checkBuyer(
   const userId = order?.userId ?? request.userId;
   if (userId) accepted.add(userAccountToken(request.merchantId, userId));
   if (accepted.size === 0) return;
+  if (!purchase.appAccountToken && request.receipt !== undefined) return;
   if (!purchase.appAccountToken || !accepted.has(purchase.appAccountToken))
     throw new PayError(40001, {
       field: 'appAccountToken',
@@ -245,10 +284,50 @@ async function claimedOrder(
 }
 
 /**
+ * The unpaid order of ours a purchase was made for: StoreKit took the order's appAccountToken
+ * (createPayment's), which is derived from the order number, so the merchant's unpaid orders of
+ * the purchase's amount are the candidates. Null for a user's token or no token.
+ */
+async function orderOfToken(
+  context: ServiceContext,
+  provider: Provider,
+  merchantId: string,
+  purchase: StorePurchase,
+): Promise<string | null> {
+  if (!purchase.appAccountToken || !('orderToken' in provider)) return null;
+  const orderToken = (provider as StoreProvider).orderToken;
+  const candidates = await context.store.db
+    .selectFrom('payment_orders')
+    .select('out_trade_no')
+    .where('merchant_id', '=', merchantId)
+    .where('status', 'in', ['NOTPAY', 'USERPAYING'])
+    .where('provider', '=', provider.name)
+    .where('total_fee', '=', purchase.amountFen)
+    .execute();
+  return (
+    candidates.find((row) => orderToken(merchantId, row.out_trade_no) === purchase.appAccountToken)
+      ?.out_trade_no ?? null
+  );
+}
+
+/** The mark that the store reversed its refund of a transaction, whichever notification came first. */
+function reversalMark(merchantId: string, transactionId: string): string {
+  return `refund_reversed:${merchantId}:${transactionId}`;
+}
+
+const APPLIED_KINDS: ReadonlySet<StoreNotification['kind']> = new Set([
+  'purchase',
+  'renewal',
+  'refund',
+  'refund_reversed',
+]);
+
+/**
  * A store's notification, applied: a renewal pays a new order of its type (the original's buyer);
- * a refund refunds the transaction's order in full (paying it first when its purchase or renewal
- * was not heard of yet, so order does not matter); the rest is recorded. Returns what happened;
- * the notification's id is recorded last, so a resend is acknowledged without work.
+ * a refund refunds the transaction's order in full, and a refund reversal takes that refund back
+ * (each paying the order first when its purchase or renewal was not heard of yet, so order does
+ * not matter); the rest is recorded. Returns what happened; the notification's id is recorded
+ * last, so a resend is acknowledged without work.
  */
 export async function applyStoreNotification(
   context: ServiceContext,
@@ -257,13 +336,16 @@ export async function applyStoreNotification(
   const provider = providerFor(context, notification.provider);
   const { merchantId, purchase } = notification;
   let outcome: string = notification.kind;
-  if (purchase && (notification.kind === 'renewal' || notification.kind === 'refund')) {
+  if (purchase && APPLIED_KINDS.has(notification.kind)) {
     const outTradeNo =
       (await claimedOrder(context, provider.name, merchantId, purchase.transactionId)) ??
+      (await orderOfToken(context, provider, merchantId, purchase)) ??
       storeTradeNo(purchase.transactionId);
-    const original = purchase.renewal
-      ? await claimedOrder(context, provider.name, merchantId, purchase.originalTransactionId)
-      : null;
+    // A renewal or a resubscription: the buyer is the original purchase's.
+    const original =
+      purchase.originalTransactionId !== purchase.transactionId
+        ? await claimedOrder(context, provider.name, merchantId, purchase.originalTransactionId)
+        : null;
     const buyer = original ? ((await findOrderOf(context, merchantId, original))?.userId ?? null) : null;
     const order = await findOrderOf(context, merchantId, outTradeNo);
     const account = order?.account ?? DEFAULT_ACCOUNT;
@@ -280,6 +362,8 @@ export async function applyStoreNotification(
     outcome = `${notification.kind}:${paid.outcome}`;
     if (notification.kind === 'refund')
       outcome = await refundPurchase(context, provider, paid.order, purchase);
+    if (notification.kind === 'refund_reversed')
+      outcome = await reverseRefundOf(context, provider, merchantId, purchase);
   }
   await insertNotifyEvent(context.store.db, {
     provider: provider.name,
@@ -291,6 +375,33 @@ export async function applyStoreNotification(
   return outcome;
 }
 
+/**
+ * The store took its refund back: marked first, then the refund (if it was applied already) is
+ * reversed. A REFUND that comes after the mark refunds nothing; one racing it re-reads the mark
+ * after its refund settled, so one of the two always reverses it, and the refund's state moves once.
+ */
+async function reverseRefundOf(
+  context: ServiceContext,
+  provider: Provider,
+  merchantId: string,
+  purchase: StorePurchase,
+): Promise<string> {
+  await insertNotifyEvent(context.store.db, {
+    provider: provider.name,
+    eventId: reversalMark(merchantId, purchase.transactionId),
+    outTradeNo: null,
+    payload: { transactionId: purchase.transactionId },
+    result: 'refund_reversed',
+  });
+  const reversed = await reverseRefund(context, {
+    merchantId,
+    provider: provider.name,
+    outRefundNo: storeRefundNo(purchase.transactionId),
+    raw: purchase.raw,
+  });
+  return `refund_reversed:${reversed.outcome}`;
+}
+
 /** The store refunded the whole purchase: our refund of it, settled at once. */
 async function refundPurchase(
   context: ServiceContext,
@@ -298,6 +409,8 @@ async function refundPurchase(
   order: Order,
   purchase: StorePurchase,
 ): Promise<string> {
+  const mark = reversalMark(order.merchantId, purchase.transactionId);
+  if (await hasNotifyEvent(context.store.db, provider.name, mark)) return 'refund:reversed_already';
   const outRefundNo = storeRefundNo(purchase.transactionId);
   const started = await startRefund(context, {
     merchantId: order.merchantId,
@@ -318,5 +431,14 @@ async function refundPurchase(
     source: 'notify',
     raw: purchase.raw,
   });
+  if (await hasNotifyEvent(context.store.db, provider.name, mark)) {
+    const reversed = await reverseRefund(context, {
+      merchantId: order.merchantId,
+      provider: provider.name,
+      outRefundNo,
+      raw: purchase.raw,
+    });
+    return `refund:${applied.outcome}:reversed_${reversed.outcome}`;
+  }
   return `refund:${applied.outcome}`;
 }

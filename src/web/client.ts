@@ -26,6 +26,11 @@ export interface ClientOptions {
     createPayment?: string;
     /** GET here; `:outTradeNo` is replaced. Answers VK-Pay's queryPayment envelope. */
     queryPayment?: string;
+    /**
+     * POST here with a StoreKit purchase to hand back (Apple IAP); your backend adds the buyer's
+     * user_id and calls VK-Pay's POST /api/store-purchases. Answers its envelope.
+     */
+    storePurchase?: string;
     headers?: Record<string, string>;
     credentials?: 'omit' | 'same-origin' | 'include';
   };
@@ -45,6 +50,23 @@ export interface BackendPayRequest {
 }
 
 export type PaymentTarget = { checkoutToken: string } | { outTradeNo: string };
+
+/**
+ * A purchase StoreKit made, handed back to the service: StoreKit 2's `Transaction.id` or
+ * `jwsRepresentation`, or an old app's base64 receipt; `outTradeNo` when it pays an order of ours.
+ */
+export interface StorePurchaseHandOver {
+  transactionId?: string;
+  signedTransaction?: string;
+  receipt?: string;
+  outTradeNo?: string;
+}
+
+export interface StorePurchaseResult {
+  order: { out_trade_no: string; status: OrderStatus; [field: string]: unknown };
+  /** applied, already_applied, ...: the purchase paid the order now, or earlier. */
+  outcome: string;
+}
 
 export interface WaitOptions {
   /** First gap between polls, ms (default 1000), growing by `factor` (1.5) up to `maxIntervalMs` (5000). */
@@ -66,6 +88,8 @@ export interface VkPayClient {
   queryPayment(target: PaymentTarget): Promise<Result<PaymentStatus>>;
   /** Polls until paid, closed, expired, failed or cancelled (signal), or the timeout. */
   waitForPayment(target: PaymentTarget, options?: WaitOptions): Promise<Result<PaymentStatus>>;
+  /** Hands a StoreKit purchase back through `backend.storePurchase` (Apple IAP). */
+  handOverPurchase(purchase: StorePurchaseHandOver): Promise<Result<StorePurchaseResult>>;
 }
 
 interface BackendOrder {
@@ -220,7 +244,30 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
     return { code: 0, msg: 'ok', data };
   }
 
-  return { lang, createPayment, queryPayment, waitForPayment };
+  async function handOverPurchase(purchase: StorePurchaseHandOver): Promise<Result<StorePurchaseResult>> {
+    const url = options.backend?.storePurchase;
+    if (!url) return failureOf(40001, lang, 'backend.storePurchase is not configured');
+    if (!purchase.transactionId && !purchase.signedTransaction && !purchase.receipt)
+      return failureOf(40001, lang, 'transactionId, signedTransaction or receipt is required');
+    const body = {
+      provider: 'appleiap',
+      ...(purchase.transactionId ? { transaction_id: purchase.transactionId } : {}),
+      ...(purchase.signedTransaction ? { signed_transaction: purchase.signedTransaction } : {}),
+      ...(purchase.receipt ? { receipt: purchase.receipt } : {}),
+      ...(purchase.outTradeNo ? { out_trade_no: purchase.outTradeNo } : {}),
+    };
+    return call<StorePurchaseResult>(
+      url,
+      {
+        method: 'POST',
+        body: JSON.stringify(body),
+        ...(options.backend?.credentials ? { credentials: options.backend.credentials } : {}),
+      },
+      true,
+    );
+  }
+
+  return { lang, createPayment, queryPayment, waitForPayment, handOverPurchase };
 }
 
 /**

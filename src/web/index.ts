@@ -7,6 +7,8 @@ export {
   type ClientOptions,
   createClient,
   type PaymentTarget,
+  type StorePurchaseHandOver,
+  type StorePurchaseResult,
   type VkPayClient,
   type WaitOptions,
 } from './client.ts';
@@ -21,6 +23,7 @@ export {
   type Success,
 } from './errors.ts';
 export { type NextStep, type ProceedOptions, proceed, type WindowLike } from './next-step.ts';
+export { type StoreKitPurchase, storeKitPurchase } from './storekit.ts';
 export type {
   ClientPayParams,
   OrderStatus,

@@ -4,6 +4,7 @@ import {
   assertOrderMove,
   canMoveOrder,
   canMoveRefund,
+  canReverseRefund,
   isFinal,
   isPaid,
   ORDER_STATUSES,
@@ -97,18 +98,20 @@ describe('refund state machine', () => {
         'ABNORMAL->PROCESSING',
         'REFUSED->PROCESSING',
         'REFUSED->SUCCESS',
+        'SUCCESS->REVERSED',
       ].sort(),
     );
   });
 
-  it('pays a refund out at most once, and nothing leaves SUCCESS or CLOSED', () => {
+  it('pays a refund out at most once; SUCCESS leaves only to REVERSED, and nothing leaves CLOSED or REVERSED', () => {
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...REFUND_STATUSES), { maxLength: 40 }), (attempts) => {
         let status: (typeof REFUND_STATUSES)[number] = 'PROCESSING';
         let paidOut = 0;
         for (const next of attempts) {
           if (!canMoveRefund(status, next)) continue;
-          expect(['SUCCESS', 'CLOSED']).not.toContain(status);
+          expect(['CLOSED', 'REVERSED']).not.toContain(status);
+          if (status === 'SUCCESS') expect(next).toBe('REVERSED');
           status = next;
           if (status === 'SUCCESS') paidOut += 1;
         }
@@ -119,5 +122,20 @@ describe('refund state machine', () => {
 
   it('holds the refunded amount exactly while the refund may still be paid out or has been', () => {
     expect(REFUND_STATUSES.filter(refundHoldsAmount).sort()).toEqual(['ABNORMAL', 'PROCESSING', 'SUCCESS']);
+  });
+
+  it('moves an order back from refunded only along the reversal edges, never to unpaid', () => {
+    const reversals = ORDER_STATUSES.flatMap((from) =>
+      ORDER_STATUSES.filter((to) => canReverseRefund(from, to)).map((to) => `${from}->${to}`),
+    );
+    expect(reversals.sort()).toEqual(
+      [
+        'PARTIAL_REFUNDED->PARTIAL_REFUNDED',
+        'PARTIAL_REFUNDED->SUCCESS',
+        'REFUNDED->PARTIAL_REFUNDED',
+        'REFUNDED->SUCCESS',
+      ].sort(),
+    );
+    expect(canMoveOrder('REFUNDED', 'SUCCESS')).toBe(false);
   });
 });

@@ -78,6 +78,7 @@ const createPaymentBody = {
       properties: {
         platform: { type: 'string', maxLength: 32 },
         userAgent: { type: 'string', maxLength: 512 },
+        os: { type: 'string', maxLength: 32 },
         clientIp: { type: 'string', maxLength: 45, pattern: '^[0-9A-Fa-f:.]+$' },
       },
     },
@@ -201,7 +202,7 @@ interface CreatePaymentBody {
   time_expire?: number;
   isPC?: boolean;
   needQRcode?: boolean;
-  context?: { platform?: string; userAgent?: string; clientIp?: string };
+  context?: { platform?: string; userAgent?: string; clientIp?: string; os?: string };
 }
 
 export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, options) => {
@@ -336,7 +337,13 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       const userAgent = body.context?.userAgent ?? request.headers['user-agent'];
       const scene = detectScene(
         body.provider,
-        { platform: body.context?.platform, userAgent, isPC: body.isPC, needQRcode: body.needQRcode },
+        {
+          platform: body.context?.platform,
+          userAgent,
+          isPC: body.isPC,
+          needQRcode: body.needQRcode,
+          ...(body.context?.os !== undefined ? { os: body.context.os } : {}),
+        },
         body.scene,
       );
       const { order, client } = await vkPay.pay({
@@ -425,20 +432,22 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
       const body = request.body as Record<string, unknown> | null | undefined;
       if (body === null || typeof body !== 'object' || Array.isArray(body))
         throw new PayError(40001, { field: '(body)', message: NOT_AN_OBJECT.message });
-      const text = (field: string): string | undefined => {
+      const text = (field: string, maxLength = 8192): string | undefined => {
         const value = body[field];
         if (value === undefined) return undefined;
-        if (typeof value !== 'string' || value.length === 0 || value.length > 8192)
+        if (typeof value !== 'string' || value.length === 0 || value.length > maxLength)
           throw new PayError(40001, { field, message: `${field} must be a non-empty string` });
         return value;
       };
       const provider = text('provider') ?? 'appleiap';
       const transactionId = text('transaction_id');
       const signedTransaction = text('signed_transaction');
-      if (!transactionId && !signedTransaction)
+      // An old app's receipt (legacy verifyReceipt), base64 of up to 512 KiB.
+      const receipt = text('receipt', 524_288);
+      if (!transactionId && !signedTransaction && !receipt)
         throw new PayError(40001, {
           field: 'transaction_id',
-          message: 'transaction_id or signed_transaction is required',
+          message: 'transaction_id, signed_transaction or receipt is required',
         });
       const outTradeNo = text('out_trade_no');
       const userId = text('user_id');
@@ -448,6 +457,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         provider,
         ...(transactionId ? { transactionId } : {}),
         ...(signedTransaction ? { signedTransaction } : {}),
+        ...(receipt ? { receipt } : {}),
         ...(outTradeNo ? { outTradeNo } : {}),
         ...(userId ? { userId } : {}),
         ...(account ? { account } : {}),

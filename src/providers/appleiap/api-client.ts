@@ -13,7 +13,7 @@ const TOKEN_LIFETIME_SECONDS = 300;
 
 export type AppleFetch = (
   url: string,
-  init: { method: string; headers: Record<string, string>; signal: AbortSignal },
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal },
 ) => Promise<{
   status: number;
   text(): Promise<string>;

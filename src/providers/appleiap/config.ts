@@ -9,6 +9,9 @@ import type { AppleEnvironment } from './signed-data.ts';
 
 export const PRODUCTION_URL = 'https://api.storekit.apple.com';
 export const SANDBOX_URL = 'https://api.storekit-sandbox.apple.com';
+/** The legacy verifyReceipt hosts (deprecated by Apple; for old apps' receipts). */
+export const RECEIPT_URL = 'https://buy.itunes.apple.com';
+export const SANDBOX_RECEIPT_URL = 'https://sandbox.itunes.apple.com';
 
 export interface AppleIapProductConfig {
   /** What a purchase of it pays, in fen. */
@@ -36,6 +39,11 @@ export interface AppleIapMerchantConfig {
   /** Server API hosts; Apple's by default, the emulator's in tests. */
   baseUrl?: string;
   sandboxBaseUrl?: string;
+  /** The app-specific shared secret, for legacy receipts (verifyReceipt's password). */
+  sharedSecret?: string;
+  /** verifyReceipt hosts; Apple's by default. */
+  receiptBaseUrl?: string;
+  sandboxReceiptBaseUrl?: string;
   timeoutMs?: number;
 }
 
@@ -51,6 +59,8 @@ export interface AppleIapMerchant {
   rootCertificates: string[];
   products: Map<string, AppleIapProductConfig>;
   baseUrls: Record<AppleEnvironment, string>;
+  sharedSecret?: string;
+  receiptUrls: Record<AppleEnvironment, string>;
   timeoutMs: number;
 }
 
@@ -86,6 +96,11 @@ export function resolveMerchant(config: AppleIapMerchantConfig): AppleIapMerchan
     products.set(productId, { totalFen: product.totalFen, type: product.type });
   }
   if (products.size === 0) throw invalid(id, 'products', 'at least one product is required');
+  if (
+    config.sharedSecret !== undefined &&
+    (typeof config.sharedSecret !== 'string' || !/^[0-9a-fA-F]{32}$/.test(config.sharedSecret))
+  )
+    throw invalid(id, 'sharedSecret', 'the shared secret must be 32 hex digits');
   return {
     merchantId: id,
     bundleId: config.bundleId,
@@ -100,6 +115,11 @@ export function resolveMerchant(config: AppleIapMerchantConfig): AppleIapMerchan
     baseUrls: {
       Production: (config.baseUrl ?? PRODUCTION_URL).replace(/\/+$/, ''),
       Sandbox: (config.sandboxBaseUrl ?? SANDBOX_URL).replace(/\/+$/, ''),
+    },
+    ...(config.sharedSecret ? { sharedSecret: config.sharedSecret } : {}),
+    receiptUrls: {
+      Production: (config.receiptBaseUrl ?? RECEIPT_URL).replace(/\/+$/, ''),
+      Sandbox: (config.sandboxReceiptBaseUrl ?? SANDBOX_RECEIPT_URL).replace(/\/+$/, ''),
     },
     timeoutMs: config.timeoutMs ?? 10_000,
   };

@@ -10,6 +10,7 @@ import { AppleApiClient, type AppleFetch } from './api-client.ts';
 import { type AppleIapMerchant, type AppleIapMerchantConfig, resolveMerchant } from './config.ts';
 import { ackAppleNotify, parseAppleNotify } from './notify.ts';
 import { appAccountTokenFor, purchaseOf } from './purchases.ts';
+import { purchaseOfReceipt, verifyLegacyReceipt } from './receipts.ts';
 import { type AppleEnvironment, AppleSignedDataVerifier } from './signed-data.ts';
 import type { TransactionInfoResponse } from './wire.ts';
 
@@ -36,6 +37,15 @@ export interface AppleIapProvider extends Provider {
     merchantId: string,
     account: string | undefined,
     input: TransactionInput,
+  ): Promise<StorePurchase>;
+  /**
+   * Verifies an old app's receipt with the legacy verifyReceipt (deprecated by Apple): the purchase
+   * of the entry named, or of the newest entry of a configured product.
+   */
+  verifyReceipt(
+    merchantId: string,
+    account: string | undefined,
+    input: { receipt: string; transactionId?: string },
   ): Promise<StorePurchase>;
   /** The appAccountToken StoreKit's purchase takes for an order of ours. */
   orderToken(merchantId: string, outTradeNo: string): string;
@@ -208,6 +218,11 @@ export function createAppleIapProvider(options: AppleIapProviderOptions): AppleI
     merchantIds: () => contexts.merchantIds(),
     accounts: (merchantId) => contexts.accounts(merchantId),
     verifyTransaction,
+    verifyReceipt: async (merchantId, account, input) => {
+      const { merchant } = contextFor(merchantId, account);
+      const verified = await verifyLegacyReceipt(merchant, fetchImpl, input.receipt);
+      return purchaseOfReceipt(merchant, verified.environment, verified.entries, input.transactionId);
+    },
     orderToken,
     requestTestNotification: async (merchantId, account) => {
       const context = contextFor(merchantId, account);

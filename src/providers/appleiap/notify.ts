@@ -16,6 +16,10 @@ import { purchaseOf } from './purchases.ts';
 import type { AppleSignedDataVerifier } from './signed-data.ts';
 
 const KINDS: Readonly<Record<string, StoreNotification['kind']>> = {
+  // A consumable, non-consumable or non-renewing subscription bought.
+  ONE_TIME_CHARGE: 'purchase',
+  // A subscription bought (INITIAL_BUY) or bought again after it lapsed (RESUBSCRIBE).
+  SUBSCRIBED: 'purchase',
   DID_RENEW: 'renewal',
   REFUND: 'refund',
   REFUND_REVERSED: 'refund_reversed',

@@ -8,8 +8,9 @@
  * whose gatewayCode names the reason (Apple's VerificationStatus names), or 40001 for an app or
  * environment that is not this merchant's.
  */
-import { X509Certificate as NodeCertificate } from 'node:crypto';
+import { type KeyObject, X509Certificate as NodeCertificate } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { PayError } from '../../core/errors.ts';
 import { loadX509 } from '../../core/x509.ts';
 import type { AppleNotificationPayload, AppleRenewalInfo, AppleTransaction } from './wire.ts';
@@ -47,8 +48,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A chain (leaf and intermediate, as x5c gave them) that verified to a trusted root: the leaf's key
+ * and each certificate's validity window, so the same chain's next JWS checks only its dates and
+ * its signature. The App Store signs with few leaves; a forged chain is never stored.
+ */
+interface TrustedChain {
+  leafKey: KeyObject;
+  windows: readonly (readonly [number, number])[];
+}
+
 export class AppleSignedDataVerifier {
   private readonly roots: NodeCertificate[];
+  private readonly chains = new LRUCache<string, TrustedChain>({ max: 64 });
 
   constructor(
     private readonly settings: SignedDataSettings,
@@ -114,25 +126,38 @@ export class AppleSignedDataVerifier {
     const chain = header.x5c;
     if (!Array.isArray(chain) || chain.length !== 3)
       throw refuse('INVALID_CHAIN_LENGTH', 'x5c is not three certificates');
-    let leaf: NodeCertificate;
-    let intermediate: NodeCertificate;
-    try {
-      leaf = new NodeCertificate(Buffer.from(String(chain[0]), 'base64'));
-      intermediate = new NodeCertificate(Buffer.from(String(chain[1]), 'base64'));
-    } catch (cause) {
-      throw refuse('INVALID_CERTIFICATE', 'an unreadable x5c certificate', cause);
-    }
     const signedAt = typeof payload.signedDate === 'number' ? payload.signedDate : this.now();
-    await this.verifyChain(leaf, intermediate, signedAt);
+    const chainKey = `${String(chain[0])}.${String(chain[1])}`;
+    let trusted = this.chains.get(chainKey);
+    if (!trusted) {
+      let leaf: NodeCertificate;
+      let intermediate: NodeCertificate;
+      try {
+        leaf = new NodeCertificate(Buffer.from(String(chain[0]), 'base64'));
+        intermediate = new NodeCertificate(Buffer.from(String(chain[1]), 'base64'));
+      } catch (cause) {
+        throw refuse('INVALID_CERTIFICATE', 'an unreadable x5c certificate', cause);
+      }
+      trusted = await this.verifyChain(leaf, intermediate);
+      this.chains.set(chainKey, trusted);
+    }
+    for (const [from, to] of trusted.windows) {
+      if (signedAt < from || signedAt > to)
+        throw refuse(
+          'CERTIFICATE_EXPIRED',
+          `a certificate is not valid at ${new Date(signedAt).toISOString()}`,
+        );
+    }
     try {
-      await compactVerify(jws, leaf.publicKey, { algorithms: ['ES256'] });
+      await compactVerify(jws, trusted.leafKey, { algorithms: ['ES256'] });
     } catch (cause) {
       throw refuse('VERIFICATION_FAILURE', 'the signature does not verify', cause);
     }
     return payload;
   }
 
-  private async verifyChain(leaf: NodeCertificate, intermediate: NodeCertificate, at: number): Promise<void> {
+  /** The chain's checks that do not depend on the payload; its dates are checked per JWS. */
+  private async verifyChain(leaf: NodeCertificate, intermediate: NodeCertificate): Promise<TrustedChain> {
     const root = this.roots.find(
       (candidate) => intermediate.issuer === candidate.subject && intermediate.verify(candidate.publicKey),
     );
@@ -147,9 +172,11 @@ export class AppleSignedDataVerifier {
       throw refuse('INVALID_MARKER', 'the leaf is not an App Store signer');
     if (!hasExtension(intermediate, INTERMEDIATE_MARKER_OID))
       throw refuse('INVALID_MARKER', 'the intermediate is not an Apple WWDR CA');
-    for (const certificate of [leaf, intermediate, root]) {
-      if (at < Date.parse(certificate.validFrom) || at > Date.parse(certificate.validTo))
-        throw refuse('CERTIFICATE_EXPIRED', `a certificate is not valid at ${new Date(at).toISOString()}`);
-    }
+    return {
+      leafKey: leaf.publicKey,
+      windows: [leaf, intermediate, root].map(
+        (certificate) => [Date.parse(certificate.validFrom), Date.parse(certificate.validTo)] as const,
+      ),
+    };
   }
 }

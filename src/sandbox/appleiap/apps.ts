@@ -3,7 +3,14 @@
  * purchase key (issuer id, key id, public key) the Server API's JWTs are checked with, the products
  * on sale and the notification URL of each environment.
  */
-import { createPublicKey, generateKeyPairSync, type KeyObject, randomInt, randomUUID } from 'node:crypto';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  randomInt,
+  randomUUID,
+} from 'node:crypto';
 
 export const ENVIRONMENTS = ['Production', 'Sandbox'] as const;
 export type AppleEnvironment = (typeof ENVIRONMENTS)[number];
@@ -35,6 +42,8 @@ export interface AppRecord {
   publicKey: KeyObject;
   products: Map<string, Product>;
   notificationUrls: Partial<Record<AppleEnvironment, string>>;
+  /** The app-specific shared secret verifyReceipt takes as `password`. */
+  sharedSecret: string;
 }
 
 export interface AppRegistration {
@@ -48,6 +57,8 @@ export interface AppRegistration {
   publicKeyPem?: string;
   issuerId?: string;
   keyId?: string;
+  /** The app-specific shared secret (32 hex digits); generated when absent. */
+  sharedSecret?: string;
 }
 
 /** What App Store Connect hands the developer: ids, and the .p8 key when it made one. */
@@ -57,6 +68,7 @@ export interface AppCredentials {
   issuerId: string;
   keyId: string;
   privateKeyPem?: string;
+  sharedSecret: string;
 }
 
 const BUNDLE_PATTERN = /^[A-Za-z0-9.-]{1,155}$/;
@@ -77,6 +89,11 @@ export function registrationProblem(input: AppRegistration): string | null {
     if (typeof product.currency !== 'string' || !/^[A-Z]{3}$/.test(product.currency))
       return `product ${product.productId}: currency is invalid`;
   }
+  if (
+    input.sharedSecret !== undefined &&
+    (typeof input.sharedSecret !== 'string' || !/^[0-9a-f]{32}$/.test(input.sharedSecret))
+  )
+    return 'sharedSecret must be 32 lowercase hex digits';
   for (const url of [input.notificationUrl, input.sandboxNotificationUrl]) {
     if (url !== undefined && (typeof url !== 'string' || !/^https?:\/\//.test(url)))
       return 'notification URLs must be http(s) URLs';
@@ -120,6 +137,7 @@ export function createApp(input: AppRegistration): { app: AppRecord; credentials
         },
       ]),
     ),
+    sharedSecret: input.sharedSecret ?? randomBytes(16).toString('hex'),
     notificationUrls: {
       ...(input.notificationUrl ? { Production: input.notificationUrl } : {}),
       ...(input.sandboxNotificationUrl ? { Sandbox: input.sandboxNotificationUrl } : {}),
@@ -133,6 +151,7 @@ export function createApp(input: AppRegistration): { app: AppRecord; credentials
       issuerId: app.issuerId,
       keyId: app.keyId,
       ...(privateKeyPem ? { privateKeyPem } : {}),
+      sharedSecret: app.sharedSecret,
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The emulator's control API (unauthenticated, under /sandbox): register an app as App Store
- * Connect would, make a buyer buy, and make Apple renew, refund, reverse a refund, revoke or expire;
+ * Connect would, make a buyer buy (which notifies ONE_TIME_CHARGE or SUBSCRIBED), and make Apple
+ * renew, take a resubscription, refund, reverse a refund, revoke or expire;
  * list the notifications sent and send one again (a duplicate, as Apple's retries are).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -12,7 +13,7 @@ export interface ControlRoutesOptions {
   gateway: AppleGateway;
 }
 
-const ACTIONS = ['renew', 'refund', 'refund-reversed', 'revoke', 'expire'] as const;
+const ACTIONS = ['renew', 'resubscribe', 'refund', 'refund-reversed', 'revoke', 'expire'] as const;
 type Action = (typeof ACTIONS)[number];
 
 function refuse(reply: FastifyReply, status: number, message: string) {
@@ -68,9 +69,30 @@ export async function controlRoutes(app: FastifyInstance, options: ControlRoutes
     )
       return refuse(reply, 400, 'quantity must be 1 to 10');
     try {
-      return transactionView(gateway.purchase(body));
+      const bought = gateway.purchase(body);
+      return {
+        ...transactionView(bought.transaction),
+        receipt: bought.receipt,
+        notification: notificationView(bought.notification),
+      };
     } catch (error) {
       return refuse(reply, 400, error instanceof Error ? error.message : 'purchase refused');
+    }
+  });
+
+  app.post<{ Body: { transactionIds?: unknown } }>('/receipts', async (request, reply) => {
+    const ids = request.body?.transactionIds;
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > 100 ||
+      ids.some((id) => typeof id !== 'string')
+    )
+      return refuse(reply, 400, 'transactionIds must list 1 to 100 transaction ids');
+    try {
+      return { receipt: gateway.receiptFor(ids as string[]) };
+    } catch (error) {
+      return refuse(reply, 400, error instanceof Error ? error.message : 'refused');
     }
   });
 
@@ -88,6 +110,13 @@ export async function controlRoutes(app: FastifyInstance, options: ControlRoutes
             return {
               ...transactionView(renewed.transaction),
               notification: notificationView(renewed.notification),
+            };
+          }
+          case 'resubscribe': {
+            const again = gateway.resubscribe(transactionId);
+            return {
+              ...transactionView(again.transaction),
+              notification: notificationView(again.notification),
             };
           }
           case 'refund': {

@@ -14,6 +14,7 @@ import {
   type Product,
 } from './apps.ts';
 import { type NotificationRecord, Notifier } from './notifier.ts';
+import { ReceiptBook } from './receipts.ts';
 import { signAppleJws } from './signing.ts';
 import { AppleTestCa } from './test-ca.ts';
 
@@ -65,6 +66,8 @@ export class AppleGateway {
   readonly transactions = new Map<string, TransactionRecord>();
   readonly now: () => number;
   readonly notifier: Notifier;
+  /** Receipts issued for the legacy verifyReceipt endpoint. */
+  readonly receipts = new ReceiptBook();
   private readonly scheduler: GatewayScheduler;
   private sequence = 0;
 
@@ -98,8 +101,71 @@ export class AppleGateway {
     return `${head}${String(randomInt(10_000_000, 99_999_999))}${String(this.sequence % 10)}`;
   }
 
-  /** A buyer buys a product: the signed transaction is what StoreKit 2 hands the app. */
-  purchase(input: PurchaseInput): TransactionRecord {
+  /**
+   * A buyer buys a product: the signed transaction is what StoreKit 2 hands the app. The App Store
+   * tells the app's server too: SUBSCRIBED / INITIAL_BUY for a subscription's first purchase,
+   * ONE_TIME_CHARGE for anything else.
+   */
+  purchase(input: PurchaseInput): {
+    transaction: TransactionRecord;
+    notification: NotificationRecord;
+    receipt: string;
+  } {
+    const transaction = this.makePurchase(input);
+    const notification =
+      transaction.type === 'Auto-Renewable Subscription'
+        ? this.notify(transaction, 'SUBSCRIBED', 'INITIAL_BUY')
+        : this.notify(transaction, 'ONE_TIME_CHARGE');
+    return { transaction, notification, receipt: this.receiptFor([transaction.transactionId]) };
+  }
+
+  /**
+   * The app's receipt (legacy StoreKit 1) holding these transactions of one app and environment,
+   * base64 as the app reads it from its bundle; verifyReceipt knows it.
+   */
+  receiptFor(transactionIds: string[]): string {
+    const records = transactionIds.map((id) => this.requireTransaction(id));
+    const first = records[0];
+    if (!first) throw new Error('a receipt holds at least one transaction');
+    if (records.some((r) => r.bundleId !== first.bundleId || r.environment !== first.environment))
+      throw new Error("a receipt holds one app's transactions of one environment");
+    return this.receipts.issue({
+      bundleId: first.bundleId,
+      environment: first.environment,
+      transactionIds: records.map((r) => r.transactionId),
+      createdAt: this.now(),
+    });
+  }
+
+  /**
+   * The buyer subscribes again after the subscription expired: a new purchase of the same
+   * original transaction, SUBSCRIBED / RESUBSCRIBE.
+   */
+  resubscribe(transactionId: string): { transaction: TransactionRecord; notification: NotificationRecord } {
+    const current = this.requireTransaction(transactionId);
+    if (current.type !== 'Auto-Renewable Subscription') throw new Error('only subscriptions resubscribe');
+    const latest = this.latestOf(current.originalTransactionId) ?? current;
+    if (!latest.expired && (latest.expiresDate ?? 0) > this.now())
+      throw new Error('the subscription is still active');
+    const app = this.requireApp(latest.bundleId);
+    const periodMs = (app.products.get(latest.productId)?.periodDays ?? 30) * DAY_MS;
+    const now = Math.max(this.now(), latest.purchaseDate + 1);
+    const again: TransactionRecord = {
+      ...latest,
+      transactionId: this.nextTransactionId(latest.environment),
+      purchaseDate: now,
+      expiresDate: now + periodMs,
+      transactionReason: 'PURCHASE',
+      webOrderLineItemId: this.nextTransactionId(latest.environment),
+      revocationDate: undefined,
+      revocationReason: undefined,
+      expired: false,
+    };
+    this.transactions.set(again.transactionId, again);
+    return { transaction: again, notification: this.notify(again, 'SUBSCRIBED', 'RESUBSCRIBE') };
+  }
+
+  private makePurchase(input: PurchaseInput): TransactionRecord {
     const app = this.apps.get(input.bundleId);
     if (!app) throw new Error(`no app ${input.bundleId}`);
     const product = app.products.get(input.productId);

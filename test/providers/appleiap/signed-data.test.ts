@@ -138,6 +138,34 @@ describe('App Store signed data', () => {
     expect(early.signedDate).toBe(now - 5 * 86_400_000);
   });
 
+  it('a chain verified once is remembered, yet each JWS on it still has its dates and signature checked', async () => {
+    const now = Date.now();
+    const chain = await ca.issueChain({
+      leafNotBefore: now - 10 * 86_400_000,
+      leafNotAfter: now - 86_400_000,
+    });
+    const one = verifier();
+    // Verified (and remembered) at an earlier signedDate...
+    await one.verifyTransaction(signAppleJws(transaction({ signedDate: now - 5 * 86_400_000 }), chain));
+    // ...the same chain past the leaf's expiry is still refused by the same verifier,
+    expect(await refusal(one.verifyTransaction(signAppleJws(transaction(), chain)))).toEqual({
+      code: 40002,
+      gatewayCode: 'CERTIFICATE_EXPIRED',
+    });
+    // and a tampered payload on a remembered chain does not verify.
+    const [header, , signature] = signAppleJws(
+      transaction({ signedDate: now - 5 * 86_400_000 }),
+      chain,
+    ).split('.');
+    const forged = Buffer.from(
+      JSON.stringify(transaction({ signedDate: now - 5 * 86_400_000, price: 1 })),
+    ).toString('base64url');
+    expect(await refusal(one.verifyTransaction(`${header}.${forged}.${signature}`))).toEqual({
+      code: 40002,
+      gatewayCode: 'VERIFICATION_FAILURE',
+    });
+  });
+
   it('another algorithm in the header is refused', async () => {
     const [, payload, signature] = signAppleJws(transaction(), ca.signingChain).split('.');
     const header = Buffer.from(JSON.stringify({ alg: 'HS256', x5c: ca.signingChain.x5c })).toString(

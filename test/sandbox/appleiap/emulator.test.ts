@@ -157,8 +157,13 @@ describe('App Store emulator', () => {
     expect(await get(await jwt(credentials.privateKeyPem, { claims: { iss: 'someone-else' } }))).toBe(401);
   });
 
-  it('a renewal, a refund and its reversal each send a signed notification V2', async () => {
+  it('a purchase, a renewal, a refund and its reversal each send a signed notification V2', async () => {
+    const before = received.length;
     const bought = await control('POST', '/purchases', { bundleId: BUNDLE, productId: 'vip_month' });
+    expect(bought.json.notification).toMatchObject({
+      notificationType: 'SUBSCRIBED',
+      subtype: 'INITIAL_BUY',
+    });
     const id = bought.json.transactionId;
     const verifier = new SignedDataVerifier(
       [emulator.gateway.ca.rootDer],
@@ -166,7 +171,6 @@ describe('App Store emulator', () => {
       Environment.SANDBOX,
       BUNDLE,
     );
-    const before = received.length;
     const renewed = await control('POST', `/transactions/${id}/renew`);
     expect(renewed.status).toBe(200);
     expect(renewed.json.originalTransactionId).toBe(id);
@@ -174,10 +178,13 @@ describe('App Store emulator', () => {
     await control('POST', `/transactions/${renewed.json.transactionId}/refund`);
     await control('POST', `/transactions/${renewed.json.transactionId}/refund-reversed`);
     await control('POST', `/transactions/${id}/expire`);
-    await expect.poll(() => received.length - before).toBe(4);
-    const decoded = await Promise.all(
-      received.slice(before).map((body) => verifier.verifyAndDecodeNotification(body.signedPayload)),
-    );
+    await expect.poll(() => received.length - before).toBe(5);
+    const decoded = (
+      await Promise.all(
+        received.slice(before).map((body) => verifier.verifyAndDecodeNotification(body.signedPayload)),
+      )
+    ).filter((n) => n.notificationType !== 'SUBSCRIBED');
+    expect(received.length - before - decoded.length).toBe(1);
     expect(decoded.map((n) => [n.notificationType, n.subtype ?? null])).toEqual([
       ['DID_RENEW', null],
       ['REFUND', null],
