@@ -80,6 +80,9 @@ export interface PaymentOrder {
    * used for this call only, never stored or logged.
    */
   sessionKey?: string | null;
+  /** The client's platform (mp-weixin, app, h5...) and user agent, where the request gave them. */
+  platform?: string | null;
+  userAgent?: string | null;
 }
 
 export interface CreatedPayment {

@@ -118,6 +118,8 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
         expireAt: order.expireAt ? new Date(order.expireAt) : null,
         ...(request.other ? { other: request.other } : {}),
         ...(request.sessionKey ? { sessionKey: request.sessionKey } : {}),
+        platform: request.platform ?? null,
+        userAgent: request.userAgent ?? null,
       }),
   );
   return { order, client: created.client };

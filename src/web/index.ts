@@ -20,7 +20,7 @@ export {
   type Result,
   type Success,
 } from './errors.ts';
-export { type NextStep, type ProceedOptions, proceed, type WindowLike } from './next-step.ts';
+export { type NextStep, type ProceedOptions, proceed, type WindowLike, type WxLike } from './next-step.ts';
 export type {
   ClientPayParams,
   OrderStatus,

@@ -164,6 +164,15 @@ describe.each(backends)('WeChat mini program virtual payment end to end on $name
     expect(outside.json.code).toBe(40001);
     const price = await create(tradeNo(), buyer, { total_fee: 500 });
     expect(price.json.code).toBe(40001);
+    const app = await create(tradeNo(), buyer, { context: { platform: 'app' } });
+    expect(app.json).toMatchObject({ code: 40001, field: 'context.platform' });
+    const iphone = await create(tradeNo(), buyer, {
+      context: {
+        platform: 'mp-weixin',
+        userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) MicroMessenger/8.0.50 miniProgram',
+      },
+    });
+    expect(iphone.json).toMatchObject({ code: 40009, field: 'context.userAgent' });
   });
 
   it('the emulator refuses a payment whose signature is not the buyer session_key', async () => {

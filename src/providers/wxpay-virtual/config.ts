@@ -31,6 +31,11 @@ export interface WxpayVirtualMerchantConfig {
   products?: Record<string, number>;
   /** short_series_coin: what one coin costs, in fen. */
   coinPriceFen?: number;
+  /**
+   * Whether WeChat offers this mini program's category virtual payment on iOS; false by default, as
+   * WeChat forbids it there for most categories.
+   */
+  allowIos?: boolean;
   /** signData's platform; android by default. */
   platform?: string;
   /** The API host; WeChat's by default, the emulator's in tests. */
@@ -52,6 +57,7 @@ export interface WxpayVirtualMerchant {
   products: Map<string, number>;
   coinPriceFen: number | null;
   platform: string;
+  allowIos: boolean;
   baseUrl: string;
   timeoutMs: number;
 }
@@ -105,6 +111,7 @@ export function resolveMerchant(config: WxpayVirtualMerchantConfig): WxpayVirtua
     products,
     coinPriceFen,
     platform: config.platform ?? 'android',
+    allowIos: config.allowIos === true,
     baseUrl: (config.baseUrl ?? PRODUCTION_URL).replace(/\/+$/, ''),
     timeoutMs: config.timeoutMs ?? 10_000,
   };

@@ -13,6 +13,8 @@ import type { SignData, VirtualPayMode } from './wire.ts';
 /** WeChat's outTradeNo: 8 to 32 of letters, digits, _-|*@, not starting with _. */
 const VIRTUAL_TRADE_NO = /^(?!_)[0-9A-Za-z_\-|*@]{8,32}$/;
 const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/;
+/** A mini program on an iPhone or iPad: WeChat's user agent there names the device. */
+const IOS_USER_AGENT = /iPhone|iPad|iPod/;
 
 const param = (field: string, message: string) => new PayError(40001, { field, message });
 
@@ -22,6 +24,13 @@ export function virtualPaymentParams(
 ): Extract<ClientPayParams, { signData: string }> {
   if (order.scene !== 'miniprogram')
     throw param('scene', 'wxpay-virtual pays in WeChat mini programs only (scene miniprogram)');
+  if (order.platform && order.platform.toLowerCase() !== 'mp-weixin')
+    throw param('context.platform', 'wxpay-virtual pays in WeChat mini programs only (platform mp-weixin)');
+  if (!merchant.allowIos && IOS_USER_AGENT.test(order.userAgent ?? ''))
+    throw new PayError(40009, {
+      field: 'context.userAgent',
+      message: "WeChat does not offer virtual payment on iOS for this mini program's category",
+    });
   if (!VIRTUAL_TRADE_NO.test(order.outTradeNo))
     throw param(
       'out_trade_no',
