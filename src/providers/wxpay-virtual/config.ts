@@ -77,8 +77,8 @@ export function resolveMerchant(config: WxpayVirtualMerchantConfig): WxpayVirtua
   const env = config.env ?? 0;
   if (env !== 0 && env !== 1) throw invalid(id, 'env', 'env must be 0 (production) or 1 (sandbox)');
   const appKey = env === 0 ? config.appKey : config.sandboxAppKey;
-  if (!nonEmpty(appKey))
-    throw invalid(id, env === 0 ? 'appKey' : 'sandboxAppKey', `the AppKey of env ${env} is required`);
+  const keyField = env === 0 ? 'appKey' : 'sandboxAppKey';
+  if (!nonEmpty(appKey)) throw invalid(id, keyField, `${keyField}, the AppKey of env ${env}, is required`);
   if (!nonEmpty(config.pushToken) || !/^[A-Za-z0-9]{3,32}$/.test(config.pushToken))
     throw invalid(id, 'pushToken', 'pushToken must be 3 to 32 letters or digits');
   let aesKey: Buffer | null = null;
