@@ -83,7 +83,8 @@ describe.each(backends)('WeChat mini program virtual payment end to end on $name
 
   beforeAll(async () => {
     emulator = await startWxVirtualSandbox({ timeFactor: 0.001 });
-    mp = (await control('POST', '/apps', { products: { coins_60: 600, coins_10: 100 } })).json;
+    mp = (await control('POST', '/apps', { products: { coins_60: 600, coins_10: 100 }, coinPriceFen: 10 }))
+      .json;
     const provider = createWxpayVirtualProvider({
       merchants: [
         {
@@ -98,6 +99,7 @@ describe.each(backends)('WeChat mini program virtual payment end to end on $name
           encodingAesKey: mp.encodingAesKey,
           originalId: mp.originalId,
           products: { coins_60: 600, coins_10: 100 },
+          coinPriceFen: 10,
           baseUrl: emulator.url,
           timeoutMs: 2_000,
         },
@@ -213,6 +215,25 @@ describe.each(backends)('WeChat mini program virtual payment end to end on $name
     expect(order).toMatchObject({ totalFen: 600, transactionId: expect.stringMatching(/^42000/) });
     // WeChat marks the order delivered once the push is taken.
     expect((await control('GET', `/apps/${mp.appId}/orders/${no}`)).json.status).toBe(4);
+  });
+
+  it('coins (short_series_coin) are bought by the number the amount pays for, and their push pays the order', async () => {
+    const buyer = await login();
+    const no = tradeNo();
+    const created = await create(no, buyer, { other: { mode: 'short_series_coin' } });
+    const payment = created.json.data.payment;
+    expect(payment.mode).toBe('short_series_coin');
+    expect(JSON.parse(payment.signData)).toMatchObject({ buyQuantity: 60, env: 1, outTradeNo: no });
+    expect(JSON.parse(payment.signData)).not.toHaveProperty('productId');
+    expect((await confirm(buyer.openid, payment)).status).toBe(200);
+    expect(
+      await eventually(
+        () => status(no),
+        (s) => s === 'SUCCESS',
+      ),
+    ).toBe('SUCCESS');
+    expect((await pushesOf(no))[0]?.event).toBe('xpay_coin_pay_notify');
+    expect(handled.filter((n) => n === no)).toHaveLength(1);
   });
 
   it('a query reads the order from query_order, with a token fetched again once expired', async () => {
