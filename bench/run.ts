@@ -20,6 +20,7 @@ import { startEmulators } from './support/emulators.ts';
 import { type SummaryRow, summaryTable } from './support/summary.ts';
 import { benchWebhooks } from './webhooks.ts';
 import { benchWxpayPrepay } from './wxpay-prepay.ts';
+import { benchWxpayVirtual } from './wxpay-virtual.ts';
 
 const quick = process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true';
 const size = (name: string, normal: number, small: number) => {
@@ -123,6 +124,32 @@ try {
     baseline: `${f(wxpay.signsPerSecond)} RSA-2048 signs/s`,
     ratio: wxpay.ratio.toFixed(3),
     latency: `${ms(wxpay.p50Ms)}/${ms(wxpay.p99Ms)}`,
+  });
+
+  // 2b. WeChat virtual payment: create and delivery pushes over HTTP, beside the HMAC-SHA256 rate.
+  out(
+    '\n== WeChat mini program virtual payment (PGlite in-process): createPayment and delivery pushes over HTTP',
+  );
+  const virtual = await benchWxpayVirtual(sizes.calls, sizes.concurrency, sizes.signMs);
+  out(
+    `orders=${virtual.orders} concurrency=${virtual.concurrency}  create/s ${f(virtual.createsPerSecond)} ` +
+      `(p50 ${ms(virtual.createP50Ms)}, p99 ${ms(virtual.createP99Ms)} ms)  pushes applied/s ${f(virtual.pushesPerSecond)} ` +
+      `(p50 ${ms(virtual.pushP50Ms)}, p99 ${ms(virtual.pushP99Ms)} ms, ${virtual.applied} handlers run)  ` +
+      `HMAC-SHA256 signs/s ${f(virtual.signsPerSecond)} (one core)`,
+  );
+  rows.push({
+    figure: 'wxpay-virtual create/s (PGlite)',
+    value: f(virtual.createsPerSecond),
+    baseline: `${f(virtual.signsPerSecond)} HMAC-SHA256 signs/s`,
+    ratio: (virtual.createsPerSecond / virtual.signsPerSecond).toFixed(5),
+    latency: `${ms(virtual.createP50Ms)}/${ms(virtual.createP99Ms)}`,
+  });
+  rows.push({
+    figure: 'wxpay-virtual pushes applied/s (PGlite, HTTP)',
+    value: f(virtual.pushesPerSecond),
+    baseline: `${f(virtual.signsPerSecond)} HMAC-SHA256 signs/s`,
+    ratio: (virtual.pushesPerSecond / virtual.signsPerSecond).toFixed(5),
+    latency: `${ms(virtual.pushP50Ms)}/${ms(virtual.pushP99Ms)}`,
   });
 
   // 3. Alipay precreate, ours against the official SDK.

@@ -16,10 +16,15 @@ import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/al
 import { type AppleIapMerchantConfig, createAppleIapProvider } from '../providers/appleiap/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
+import {
+  createWxpayVirtualProvider,
+  type WxpayVirtualMerchantConfig,
+} from '../providers/wxpay-virtual/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { AppleGateway, appleSandboxPlugin } from '../sandbox/appleiap/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
+import { WxVirtualGateway, wxVirtualSandboxPlugin } from '../sandbox/wxpay-virtual/index.ts';
 import { createFirstAdmin } from '../service/console/accounts.ts';
 import { type InstanceRegistration, registerInstance } from '../service/instances.ts';
 import { startSyncJob } from '../service/jobs.ts';
@@ -99,6 +104,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const wxpayGateway = config.sandbox.enabled ? new WxpayGateway({ timeFactor }) : null;
   const alipayGateway = config.sandbox.enabled ? await AlipayGateway.create({ timeFactor }) : null;
   const appleGateway = config.sandbox.enabled ? await AppleGateway.create({ timeFactor }) : null;
+  const wxVirtualGateway = config.sandbox.enabled ? new WxVirtualGateway({ timeFactor }) : null;
   // The emulators keep their state (and the demo merchant its keys) in the data folder, so a restart
   // does not forget the trades the service still holds.
   const sandboxFolder = config.dataDir === 'memory' ? null : join(config.dataDir, 'sandbox');
@@ -140,6 +146,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
   const appleApps = (config.appleiap ?? []) as unknown as AppleIapMerchantConfig[];
   if (appleApps.length > 0) providers.push(createAppleIapProvider({ merchants: appleApps }));
+  const virtualAccounts = (config['wxpay-virtual'] ?? []) as unknown as WxpayVirtualMerchantConfig[];
+  if (virtualAccounts.length > 0) providers.push(createWxpayVirtualProvider({ merchants: virtualAccounts }));
 
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
@@ -171,6 +179,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
           await root.register(alipaySandboxPlugin({ gateway: alipayGateway }), { prefix: '/sandbox/alipay' });
         if (appleGateway)
           await root.register(appleSandboxPlugin(appleGateway), { prefix: '/sandbox/appleiap' });
+        if (wxVirtualGateway)
+          await root.register(wxVirtualSandboxPlugin(wxVirtualGateway), { prefix: '/sandbox/wxpay-virtual' });
         if (demoSecret)
           await root.register(webhookReceiverPlugin({ secrets: () => [demoSecret] }), {
             prefix: '/sandbox/webhooks',

@@ -44,6 +44,8 @@ export interface ServiceConfig extends VkPayConfig {
   alipay: Record<string, unknown>[];
   /** Apple in-app purchase apps, checked by the appleiap provider when it is created. */
   appleiap?: Record<string, unknown>[];
+  /** WeChat mini program virtual payment accounts, checked by the wxpay-virtual provider when it is created. */
+  'wxpay-virtual'?: Record<string, unknown>[];
   /** Each merchant's routes: which of its gateway accounts takes a new payment. */
   routes: Record<string, Route[]>;
   /** Mount the gateway emulators on this service (development and testing only). */
@@ -395,6 +397,21 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       ? { sharedSecret: resolveSecret(app.sharedSecret, `appleiap[${i}].sharedSecret`, secrets).trim() }
       : {}),
   }));
+  const wxpayVirtual = list(file['wxpay-virtual'], 'wxpay-virtual').map((account, i) => {
+    const field = (name: string) => `wxpay-virtual[${i}].${name}`;
+    return {
+      ...account,
+      appSecret: resolveSecret(account.appSecret, field('appSecret'), secrets),
+      appKey: resolveSecret(account.appKey, field('appKey'), secrets),
+      ...(account.sandboxAppKey !== undefined
+        ? { sandboxAppKey: resolveSecret(account.sandboxAppKey, field('sandboxAppKey'), secrets) }
+        : {}),
+      pushToken: resolveSecret(account.pushToken, field('pushToken'), secrets),
+      ...(account.encodingAesKey !== undefined
+        ? { encodingAesKey: resolveSecret(account.encodingAesKey, field('encodingAesKey'), secrets) }
+        : {}),
+    };
+  });
   const fileSandbox = (file.sandbox ?? {}) as { enabled?: boolean; timeFactor?: number };
   const sandboxEnv = env.VKPAY_SANDBOX;
   const sandbox = {
@@ -439,7 +456,11 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     wxpay,
     alipay,
     appleiap,
-    routes: routesOf(file.routes, configuredAccounts({ wxpay, alipay, appleiap })),
+    'wxpay-virtual': wxpayVirtual,
+    routes: routesOf(
+      file.routes,
+      configuredAccounts({ wxpay, alipay, appleiap, 'wxpay-virtual': wxpayVirtual }),
+    ),
     sandbox,
     tls,
     checkoutSecret,
@@ -487,8 +508,15 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     );
   }
   if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
-  if (config.wxpay.length === 0 && config.alipay.length === 0 && (config.appleiap ?? []).length === 0)
-    problems.push('configure at least one wxpay merchant or alipay app (or appleiap app)');
+  if (
+    config.wxpay.length === 0 &&
+    config.alipay.length === 0 &&
+    (config.appleiap ?? []).length === 0 &&
+    (config['wxpay-virtual'] ?? []).length === 0
+  )
+    problems.push(
+      'configure at least one wxpay merchant or alipay app (or appleiap app, or wxpay-virtual account)',
+    );
   if (!config.webhooks.secretKey)
     problems.push(
       'webhooks.secretKey (or VKPAY_WEBHOOK_KEY) must be set in production, the same on every instance: it seals webhook endpoint secrets',
@@ -500,6 +528,7 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     wxpay: config.wxpay,
     alipay: config.alipay,
     appleiap: config.appleiap ?? [],
+    'wxpay-virtual': config['wxpay-virtual'] ?? [],
   };
   for (const [gateway, merchants] of Object.entries(gateways)) {
     for (const [i, merchant] of merchants.entries()) {

@@ -37,4 +37,12 @@ export type ClientPayParams =
   /** Alipay mini program: the trade number for my.tradePay. */
   | { scene: 'miniprogram'; tradeNO: string }
   /** Apple in-app purchase: StoreKit's product and the purchase option appAccountToken. */
-  | { scene: 'app'; productId: string; appAccountToken: string };
+  | { scene: 'app'; productId: string; appAccountToken: string }
+  /** WeChat mini program virtual payment: the arguments of wx.requestVirtualPayment. */
+  | {
+      scene: 'miniprogram';
+      mode: 'short_series_goods' | 'short_series_coin';
+      signData: string;
+      paySig: string;
+      signature: string;
+    };

@@ -5,7 +5,7 @@
 import { REDACTED, removeCardData } from './card-data.ts';
 
 const SENSITIVE_KEY =
-  /(card_?(number|no)|cvv|cvn|expiry|private_?key|secret|password|passwd|api_?v?3?_?key|apikey|token|authorization|sign(ature)?$|cipher_?text|id_?card|bank_?(card|account))/i;
+  /(card_?(number|no)|cvv|cvn|expiry|private_?key|secret|password|passwd|api_?v?3?_?key|apikey|session_?key|app_?key|token|authorization|sign(ature)?$|cipher_?text|id_?card|bank_?(card|account))/i;
 
 export { REDACTED };
 

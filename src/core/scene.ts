@@ -52,6 +52,8 @@ function appleIapScene(context: ClientContext, explicit?: Scene): Scene {
 export function detectScene(provider: ProviderName, context: ClientContext, explicit?: Scene): Scene {
   if (provider === 'appleiap') return appleIapScene(context, explicit);
   if (explicit) return explicit;
+  // WeChat's virtual payment exists in its mini programs only; the provider refuses other platforms.
+  if (provider === 'wxpay-virtual') return 'miniprogram';
   if (context.needQRcode) return 'native';
   const platform = (context.platform ?? '').toLowerCase();
   if (platform === 'mp-weixin' || platform === 'mp-alipay') return 'miniprogram';

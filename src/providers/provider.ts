@@ -75,6 +75,14 @@ export interface PaymentOrder {
   expireAt?: Date | null;
   /** Extra gateway fields passed through unchanged. */
   other?: Record<string, unknown>;
+  /**
+   * The buyer's WeChat session_key, for the user-state signature of a mini program virtual payment:
+   * used for this call only, never stored or logged.
+   */
+  sessionKey?: string | null;
+  /** The client's platform (mp-weixin, app, h5...) and user agent, where the request gave them. */
+  platform?: string | null;
+  userAgent?: string | null;
 }
 
 export interface CreatedPayment {
@@ -94,6 +102,8 @@ export interface RefundRequest {
   totalFen: Fen;
   reason?: string | null;
   notifyUrl: string;
+  /** The buyer's openid, for gateways whose refunds name the buyer (mini program virtual payment). */
+  openid?: string | null;
 }
 
 /** A verified callback about a payment or refund of ours, found by our numbers. */
@@ -209,6 +219,8 @@ export interface Provider {
     headers: Record<string, string | string[] | undefined>,
     rawBody: Buffer,
     account?: string,
+    /** The callback URL's query parameters, where a gateway signs there (WeChat's message push). */
+    query?: Record<string, string | undefined>,
   ): Promise<NotifyEvent>;
   /** The answer in the gateway's format: `accepted` stops its resends, anything else asks for another. */
   ackNotify(answer: NotifyAnswer, error?: PayError): NotifyAck;

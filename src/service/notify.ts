@@ -25,6 +25,8 @@ export interface NotifyRequest {
   headers: Record<string, string | string[] | undefined>;
   rawBody: Buffer;
   ip?: string | null;
+  /** The callback URL's query parameters (WeChat's message push signs there). */
+  query?: Record<string, string | undefined>;
 }
 
 export interface NotifyOutcome {
@@ -130,7 +132,13 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
   const started = performance.now();
   let event: NotifyEvent;
   try {
-    event = await provider.parseNotify(request.merchantId, request.headers, request.rawBody, account);
+    event = await provider.parseNotify(
+      request.merchantId,
+      request.headers,
+      request.rawBody,
+      account,
+      request.query,
+    );
   } catch (error) {
     const payError = isPayError(error) ? error : new PayError(50000, { cause: error });
     const reason = REFUSED_CODES.get(payError.code);

@@ -29,6 +29,8 @@ export interface PayRequest extends Omit<CreateOrderRequest, 'mchId' | 'appId'> 
   returnUrl?: string | null;
   /** Extra gateway fields passed through unchanged. */
   other?: Record<string, unknown>;
+  /** The buyer's WeChat session_key (mini program virtual payment): passed to the gateway call only. */
+  sessionKey?: string | null;
   /** The client platform (mp-weixin, app, h5, ...), matched by routes. */
   platform?: string | null;
   /**
@@ -115,6 +117,9 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
         returnUrl: request.returnUrl ?? null,
         expireAt: order.expireAt ? new Date(order.expireAt) : null,
         ...(request.other ? { other: request.other } : {}),
+        ...(request.sessionKey ? { sessionKey: request.sessionKey } : {}),
+        platform: request.platform ?? null,
+        userAgent: request.userAgent ?? null,
       }),
   );
   return { order, client: created.client };

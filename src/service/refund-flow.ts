@@ -69,6 +69,7 @@ export async function refund(
           refundFen: pending.refundFen,
           totalFen: order.totalFen,
           reason: pending.reason,
+          openid: order.openid,
           notifyUrl: notifyUrl(context, provider.name, order.merchantId, order.account),
         }),
     );

@@ -22,7 +22,7 @@ export {
   type Result,
   type Success,
 } from './errors.ts';
-export { type NextStep, type ProceedOptions, proceed, type WindowLike } from './next-step.ts';
+export { type NextStep, type ProceedOptions, proceed, type WindowLike, type WxLike } from './next-step.ts';
 export { type StoreKitPurchase, storeKitPurchase } from './storekit.ts';
 export type {
   ClientPayParams,

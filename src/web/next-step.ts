@@ -9,7 +9,9 @@ export type NextStep =
   | { kind: 'redirect'; url: string }
   | { kind: 'form'; action: string }
   | { kind: 'jsapi'; ok: boolean; message: string }
-  | { kind: 'app'; params: ClientPayParams };
+  | { kind: 'app'; params: ClientPayParams }
+  /** Mini program virtual payment: wx.requestVirtualPayment was invoked (or refused on iOS). */
+  | { kind: 'virtual'; ok: boolean; message: string; code?: number };
 
 /** The little of the DOM this needs, typed here so the SDK compiles without the DOM library. */
 interface FormLike {
@@ -36,6 +38,26 @@ export interface ProceedOptions {
   act?: boolean;
   /** Defaults to the global window; tests pass their own. */
   window?: WindowLike;
+  /** The mini program's `wx`, for virtual payment; defaults to the global one. */
+  wx?: WxLike;
+  /**
+   * Virtual payment on iOS: WeChat forbids it for most mini program categories, so it is refused
+   * there (40009) unless the merchant's category has it.
+   */
+  allowIos?: boolean;
+}
+
+/** The little of a mini program's `wx` virtual payment needs. */
+export interface WxLike {
+  requestVirtualPayment?(options: {
+    mode: string;
+    signData: string;
+    paySig: string;
+    signature: string;
+    success(answer: { errMsg: string }): void;
+    fail(answer: { errMsg: string; errCode?: number }): void;
+  }): void;
+  getSystemInfoSync?(): { platform?: string };
 }
 
 interface WeixinBridge {
@@ -76,6 +98,7 @@ export async function proceed(start: PaymentStart, options: ProceedOptions = {})
     return { kind: 'redirect', url: payment.payUrl };
   }
   if ('paySign' in payment) return invokeJsapi(payment, act ? win : undefined);
+  if ('signData' in payment) return invokeVirtual(payment, options, act);
   return { kind: 'app', params: payment };
 }
 
@@ -95,5 +118,43 @@ function invokeJsapi(
         message: answer.err_msg,
       }),
     ),
+  );
+}
+
+const IOS_REFUSED = "WeChat does not offer virtual payment on iOS for this mini program's category";
+
+function invokeVirtual(
+  payment: Extract<ClientPayParams, { signData: string }>,
+  options: ProceedOptions,
+  act: boolean,
+): Promise<NextStep> {
+  const wx = options.wx ?? (globalThis as { wx?: WxLike }).wx;
+  if (!wx?.requestVirtualPayment)
+    return Promise.resolve({
+      kind: 'virtual',
+      ok: false,
+      message: 'wx.requestVirtualPayment is not available: virtual payment runs in WeChat mini programs',
+      code: 40001,
+    });
+  const platform = (wx.getSystemInfoSync?.().platform ?? '').toLowerCase();
+  if (platform === 'ios' && !options.allowIos)
+    return Promise.resolve({ kind: 'virtual', ok: false, message: IOS_REFUSED, code: 40009 });
+  if (!act) return Promise.resolve({ kind: 'virtual', ok: false, message: 'not invoked' });
+  const request = wx.requestVirtualPayment;
+  return new Promise((resolve) =>
+    request.call(wx, {
+      mode: payment.mode,
+      signData: payment.signData,
+      paySig: payment.paySig,
+      signature: payment.signature,
+      success: (answer) => resolve({ kind: 'virtual', ok: true, message: answer.errMsg }),
+      fail: (answer) =>
+        resolve({
+          kind: 'virtual',
+          ok: false,
+          message: answer.errMsg,
+          ...(answer.errCode !== undefined ? { code: answer.errCode } : {}),
+        }),
+    }),
   );
 }

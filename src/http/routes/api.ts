@@ -61,6 +61,12 @@ const createPaymentBody = {
     type: FIELD.orderType,
     scene: { type: 'string', enum: [...SCENES], description: 'wins over the detected scene' },
     openid: FIELD.id,
+    session_key: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9+/]{22}==$',
+      description:
+        "wxpay-virtual: the buyer's session_key (code2Session) for the user-state signature; used once, never stored",
+    },
     user_id: FIELD.id,
     custom: FIELD.custom,
     other: {
@@ -195,6 +201,7 @@ interface CreatePaymentBody {
   type: string;
   scene?: Scene;
   openid?: string;
+  session_key?: string;
   user_id?: string;
   custom?: Record<string, unknown>;
   other?: Record<string, unknown>;
@@ -363,6 +370,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         returnUrl: body.return_url ?? null,
         expireAt: body.time_expire ? new Date(now() + body.time_expire * 1000) : null,
         ...(body.other ? { other: body.other } : {}),
+        ...(body.session_key ? { sessionKey: body.session_key } : {}),
       });
       return ok({ scene, order: orderView(order), payment: client });
     },

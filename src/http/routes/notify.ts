@@ -3,6 +3,7 @@
  * because the signature covers those bytes and not any re-serialisation of them.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import type { Provider } from '../../providers/provider.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 
@@ -31,6 +32,7 @@ export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app,
         headers: request.headers,
         rawBody,
         ip: request.ip,
+        query: queryOf(request.query),
       });
       // Labels only from what is configured: a forger's made-up names must not grow the metrics.
       const provider = vkPay.context.providers.has(request.params.provider)
@@ -46,4 +48,45 @@ export const notifyRoutes: FastifyPluginAsync<NotifyRoutesOptions> = async (app,
       return reply.send(ack.body);
     },
   );
+
+  // WeChat checks a mini program's message push URL with a signed GET before it sends there.
+  app.get<{ Params: { provider: string; merchant: string; account?: string } }>(
+    '/notify/:provider/:merchant/:account?',
+    { schema: { hide: true } },
+    async (request, reply) => {
+      const provider = vkPay.context.providers.get(request.params.provider) as
+        | (Provider & { answerUrlCheck?: UrlCheck })
+        | undefined;
+      let echo: string | null = null;
+      try {
+        echo =
+          provider?.answerUrlCheck?.(
+            request.params.merchant,
+            queryOf(request.query),
+            request.params.account,
+          ) ?? null;
+      } catch {
+        echo = null;
+      }
+      if (echo === null) return reply.status(404).send('');
+      return reply.type('text/plain').send(echo);
+    },
+  );
 };
+
+type UrlCheck = (
+  merchantId: string,
+  query: Record<string, string | undefined>,
+  account?: string,
+) => string | null;
+
+/** The URL's query parameters, the first value of each. */
+function queryOf(query: unknown): Record<string, string | undefined> {
+  const result: Record<string, string | undefined> = {};
+  if (query === null || typeof query !== 'object') return result;
+  for (const [key, value] of Object.entries(query as Record<string, unknown>)) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (typeof first === 'string') result[key] = first;
+  }
+  return result;
+}
