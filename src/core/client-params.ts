@@ -37,4 +37,8 @@ export type ClientPayParams =
   /** Alipay mini program: the trade number for my.tradePay. */
   | { scene: 'miniprogram'; tradeNO: string }
   /** Apple in-app purchase: StoreKit's product and the purchase option appAccountToken. */
-  | { scene: 'app'; productId: string; appAccountToken: string };
+  | { scene: 'app'; productId: string; appAccountToken: string }
+  /** Douyin general trade system: the arguments of tt.requestOrder (the order JSON and its signature). */
+  | { scene: 'miniprogram'; data: string; byteAuthorization: string }
+  /** Douyin guaranteed payment: the arguments of tt.pay. */
+  | { scene: 'miniprogram'; orderInfo: { order_id: string; order_token: string }; service: 5 };
