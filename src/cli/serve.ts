@@ -14,10 +14,12 @@ import { buildAdminApp } from '../http/admin-app.ts';
 import { buildApp, type VkPayApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import { type AppleIapMerchantConfig, createAppleIapProvider } from '../providers/appleiap/index.ts';
+import { createDouyinProvider, type DouyinMerchantConfig } from '../providers/douyin/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { AppleGateway, appleSandboxPlugin } from '../sandbox/appleiap/index.ts';
+import { DouyinGateway, douyinSandboxPlugin } from '../sandbox/douyin/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { createFirstAdmin } from '../service/console/accounts.ts';
@@ -99,6 +101,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const wxpayGateway = config.sandbox.enabled ? new WxpayGateway({ timeFactor }) : null;
   const alipayGateway = config.sandbox.enabled ? await AlipayGateway.create({ timeFactor }) : null;
   const appleGateway = config.sandbox.enabled ? await AppleGateway.create({ timeFactor }) : null;
+  const douyinGateway = config.sandbox.enabled ? new DouyinGateway({ timeFactor }) : null;
   // The emulators keep their state (and the demo merchant its keys) in the data folder, so a restart
   // does not forget the trades the service still holds.
   const sandboxFolder = config.dataDir === 'memory' ? null : join(config.dataDir, 'sandbox');
@@ -140,6 +143,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
   const appleApps = (config.appleiap ?? []) as unknown as AppleIapMerchantConfig[];
   if (appleApps.length > 0) providers.push(createAppleIapProvider({ merchants: appleApps }));
+  const douyinApps = (config.douyin ?? []) as unknown as DouyinMerchantConfig[];
+  if (douyinApps.length > 0) providers.push(createDouyinProvider({ merchants: douyinApps }));
 
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
@@ -171,6 +176,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
           await root.register(alipaySandboxPlugin({ gateway: alipayGateway }), { prefix: '/sandbox/alipay' });
         if (appleGateway)
           await root.register(appleSandboxPlugin(appleGateway), { prefix: '/sandbox/appleiap' });
+        if (douyinGateway)
+          await root.register(douyinSandboxPlugin(douyinGateway), { prefix: '/sandbox/douyin' });
         if (demoSecret)
           await root.register(webhookReceiverPlugin({ secrets: () => [demoSecret] }), {
             prefix: '/sandbox/webhooks',

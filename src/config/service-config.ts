@@ -44,6 +44,8 @@ export interface ServiceConfig extends VkPayConfig {
   alipay: Record<string, unknown>[];
   /** Apple in-app purchase apps, checked by the appleiap provider when it is created. */
   appleiap?: Record<string, unknown>[];
+  /** Douyin mini app payment apps, checked by the douyin provider when it is created. */
+  douyin?: Record<string, unknown>[];
   /** Each merchant's routes: which of its gateway accounts takes a new payment. */
   routes: Record<string, Route[]>;
   /** Mount the gateway emulators on this service (development and testing only). */
@@ -392,6 +394,27 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       resolveSecret(pem, `appleiap[${i}].rootCertificates[${j}]`, { ...secrets, allowInline: true }),
     ),
   }));
+  // Secrets by reference: the app secret and private key (trade), the salt and token (ecpay).
+  const douyin = list(file.douyin, 'douyin').map((app, i) => {
+    const secret = (name: string, inline = false) =>
+      app[name] === undefined
+        ? {}
+        : {
+            [name]: resolveSecret(
+              app[name],
+              `douyin[${i}].${name}`,
+              inline ? { ...secrets, allowInline: true } : secrets,
+            ),
+          };
+    return {
+      ...app,
+      ...secret('appSecret'),
+      ...secret('privateKey'),
+      ...secret('platformPublicKey', true),
+      ...secret('salt'),
+      ...secret('token'),
+    };
+  });
   const fileSandbox = (file.sandbox ?? {}) as { enabled?: boolean; timeFactor?: number };
   const sandboxEnv = env.VKPAY_SANDBOX;
   const sandbox = {
@@ -436,7 +459,8 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     wxpay,
     alipay,
     appleiap,
-    routes: routesOf(file.routes, configuredAccounts({ wxpay, alipay, appleiap })),
+    douyin,
+    routes: routesOf(file.routes, configuredAccounts({ wxpay, alipay, appleiap, douyin })),
     sandbox,
     tls,
     checkoutSecret,
@@ -484,8 +508,13 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     );
   }
   if (config.apps.length === 0) problems.push('apps must list at least one merchant API app');
-  if (config.wxpay.length === 0 && config.alipay.length === 0 && (config.appleiap ?? []).length === 0)
-    problems.push('configure at least one wxpay merchant or alipay app (or appleiap app)');
+  if (
+    config.wxpay.length === 0 &&
+    config.alipay.length === 0 &&
+    (config.appleiap ?? []).length === 0 &&
+    (config.douyin ?? []).length === 0
+  )
+    problems.push('configure at least one wxpay merchant or alipay app (or appleiap or douyin app)');
   if (!config.webhooks.secretKey)
     problems.push(
       'webhooks.secretKey (or VKPAY_WEBHOOK_KEY) must be set in production, the same on every instance: it seals webhook endpoint secrets',
@@ -497,6 +526,7 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     wxpay: config.wxpay,
     alipay: config.alipay,
     appleiap: config.appleiap ?? [],
+    douyin: config.douyin ?? [],
   };
   for (const [gateway, merchants] of Object.entries(gateways)) {
     for (const [i, merchant] of merchants.entries()) {
