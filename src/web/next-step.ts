@@ -1,6 +1,7 @@
 /**
  * The scene's next step, done for the caller: WeChat JSAPI inside the WeChat browser, a redirect to
- * the H5 page, Alipay's form submitted, or the QR content returned for the page to show.
+ * the H5 page, Alipay's form submitted, or the QR content returned for the page to show; inside a
+ * Douyin mini app, the tt API to call with its arguments.
  */
 import type { ClientPayParams, PaymentStart } from './types.ts';
 
@@ -9,7 +10,14 @@ export type NextStep =
   | { kind: 'redirect'; url: string }
   | { kind: 'form'; action: string }
   | { kind: 'jsapi'; ok: boolean; message: string }
-  | { kind: 'app'; params: ClientPayParams };
+  | { kind: 'app'; params: ClientPayParams }
+  /** Inside a Douyin mini app: the API to call and its arguments (the mini app calls it; the SDK does not). */
+  | { kind: 'douyin'; api: 'tt.requestOrder'; args: { data: string; byteAuthorization: string } }
+  | {
+      kind: 'douyin';
+      api: 'tt.pay';
+      args: { orderInfo: { order_id: string; order_token: string }; service: 5 };
+    };
 
 /** The little of the DOM this needs, typed here so the SDK compiles without the DOM library. */
 interface FormLike {
@@ -76,6 +84,18 @@ export async function proceed(start: PaymentStart, options: ProceedOptions = {})
     return { kind: 'redirect', url: payment.payUrl };
   }
   if ('paySign' in payment) return invokeJsapi(payment, act ? win : undefined);
+  if ('byteAuthorization' in payment)
+    return {
+      kind: 'douyin',
+      api: 'tt.requestOrder',
+      args: { data: payment.data, byteAuthorization: payment.byteAuthorization },
+    };
+  if ('orderInfo' in payment)
+    return {
+      kind: 'douyin',
+      api: 'tt.pay',
+      args: { orderInfo: payment.orderInfo, service: payment.service },
+    };
   return { kind: 'app', params: payment };
 }
 

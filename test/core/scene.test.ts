@@ -29,4 +29,10 @@ describe('scene detection', () => {
     expect(detectScene('alipay', { isPC: true })).toBe('pc');
     expect(detectScene('alipay', { needQRcode: true })).toBe('native');
   });
+
+  it('pays Douyin inside a Douyin mini app only, and reads mp-toutiao as a mini program', () => {
+    expect(detectScene('douyin', { platform: 'mp-toutiao' })).toBe('miniprogram');
+    expect(detectScene('douyin', { userAgent: IPHONE })).toBe('miniprogram');
+    expect(detectScene('douyin', { platform: 'mp-toutiao' }, 'h5')).toBe('h5');
+  });
 });
