@@ -33,18 +33,32 @@ describe('douyin in the service configuration', () => {
     ]);
     const config = loadServiceConfig({
       env: {
-        DOUYIN_SECRET: 'secret',
+        DOUYIN_SECRET: 'app-secret-value-1',
         DOUYIN_KEY: String(appKey.privateKey.export({ type: 'pkcs8', format: 'pem' })),
-        DOUYIN_SALT: 'salt',
-        DOUYIN_TOKEN: 'token',
+        DOUYIN_SALT: 'salt-value-2',
+        DOUYIN_TOKEN: 'token-value-3',
       },
       configPath: path,
     });
-    expect(config.douyin?.[0]).toMatchObject({ appSecret: 'secret', appId: 'tt0123456789abcdef' });
+    expect(config.douyin?.[0]).toMatchObject({
+      appSecret: 'app-secret-value-1',
+      appId: 'tt0123456789abcdef',
+    });
     expect(String(config.douyin?.[0]?.platformPublicKey)).toContain('BEGIN PUBLIC KEY');
-    expect(config.douyin?.[1]).toMatchObject({ salt: 'salt', token: 'token' });
+    expect(config.douyin?.[1]).toMatchObject({ salt: 'salt-value-2', token: 'token-value-3' });
     const provider = createDouyinProvider({ merchants: config.douyin as never });
     expect(provider.merchantIds?.()).toEqual(['shop1', 'shop2']);
+    // What operators see: public fingerprints, never the secret, salt or token.
+    const facts = provider.accountFacts?.('shop1') ?? [];
+    expect(facts[0]).toMatchObject({
+      provider: 'douyin',
+      appId: 'tt0123456789abcdef',
+      keyMode: 'douyin_trade_rsa',
+    });
+    expect(facts[0]?.keys.map((key) => key.role)).toEqual(['app', 'douyin_platform_public_key']);
+    const shown = JSON.stringify([...facts, ...(provider.accountFacts?.('shop2') ?? [])]);
+    for (const secret of ['app-secret-value-1', 'salt-value-2', 'token-value-3', 'PRIVATE'])
+      expect(shown).not.toContain(secret);
   });
 
   it('a secret written inline is refused with the field to fix', () => {

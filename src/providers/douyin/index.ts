@@ -9,6 +9,7 @@ import { guardedObserver } from '../network.ts';
 import type { Provider } from '../provider.ts';
 import { type DouyinMerchantConfig, resolveMerchant } from './config.ts';
 import type { DouyinContext } from './context.ts';
+import { douyinAccountFacts } from './facts.ts';
 import { ackNotify, parseNotify } from './notify.ts';
 import { createEcpayPayment, ecpayRefund, queryEcpayPayment, queryEcpayRefund } from './operations/ecpay.ts';
 import { createTradePayment, queryTradePayment, queryTradeRefund, tradeRefund } from './operations/trade.ts';
@@ -92,5 +93,9 @@ export function createDouyinProvider(options: DouyinProviderOptions): Provider {
     ackNotify,
     merchantIds: () => contexts.merchantIds(),
     accounts: (merchantId) => contexts.accounts(merchantId),
+    accountFacts: (merchantId) =>
+      contexts
+        .accounts(merchantId)
+        .map((account) => douyinAccountFacts(account, contextFor(merchantId, account).merchant)),
   };
 }
