@@ -27,6 +27,7 @@ describe.each(backends)('Douyin end to end on $name', (backend) => {
   /** Another trade app on the same platform, not configured here. */
   let stranger: { appId: string; platformPrivateKey: ReturnType<typeof generateKeyPairSync>['privateKey'] };
   const handled: string[] = [];
+  const failedOnce = new Set<string>();
   const next = tradeNumbers('DY');
 
   // biome-ignore lint/suspicious/noExplicitAny: tests read the emulator's answers freely
@@ -55,6 +56,7 @@ describe.each(backends)('Douyin end to end on $name', (backend) => {
         headers: Record<string, string>;
         type: string;
         delivered: boolean;
+        attempts: { status: number | null }[];
       }[]
     ).filter((record) => record.body.includes(outNo));
   const createTrade = async (outTradeNo: string, totalFee: number) => {
@@ -112,6 +114,14 @@ describe.each(backends)('Douyin end to end on $name', (backend) => {
     });
     vkPay = await backend.open({ providers: [provider] });
     vkPay.onPaid('goods', ({ order }) => {
+      handled.push(order.outTradeNo);
+    });
+    vkPay.onPaid('vip', ({ order }) => {
+      // Fails on its first run: the platform must send the callback again.
+      if (!failedOnce.has(order.outTradeNo)) {
+        failedOnce.add(order.outTradeNo);
+        throw new Error('the business work failed this time');
+      }
       handled.push(order.outTradeNo);
     });
     app = await buildApp({ vkPay, apps: [API_APP] });
@@ -234,6 +244,15 @@ describe.each(backends)('Douyin end to end on $name', (backend) => {
     expect(order).toMatchObject({ status: 'PARTIAL_REFUNDED', refundedFen: 400 });
     const queried = await api('GET', `/api/refunds/${no}R1`);
     expect(queried.json.data.refund.status).toBe('SUCCESS');
+    // The refund callback again: nothing is refunded twice.
+    const [refundCallback] = (await notificationsOf(trade.appId, `${no}R1`)).filter(
+      (record) => record.type === 'refund',
+    );
+    expect((await post(notifyUrl(), refundCallback!.headers, refundCallback!.body)).status).toBe(200);
+    expect(await vkPay.getOrder(MERCHANT, no)).toMatchObject({
+      status: 'PARTIAL_REFUNDED',
+      refundedFen: 400,
+    });
   });
 
   it('reordered callbacks: a late CANCEL after the payment leaves the order paid', async () => {
@@ -254,6 +273,28 @@ describe.each(backends)('Douyin end to end on $name', (backend) => {
       (found) => found.status === 'SUCCESS',
     );
     expect((await post(notifyUrl(), cancel.headers, cancel.body)).status).toBe(200);
+    expect(await vkPay.getOrder(MERCHANT, no)).toMatchObject({ status: 'SUCCESS' });
+  });
+
+  it('a callback our handler failed is answered for a resend, and the resend runs it once', async () => {
+    const no = next();
+    const created = await api('POST', '/api/payments', {
+      provider: 'douyin',
+      scene: 'miniprogram',
+      out_trade_no: no,
+      total_fee: 1500,
+      subject: 'vip month',
+      type: 'vip',
+    });
+    await control('POST', '/request-order', created.json.data.payment);
+    await control('POST', `/orders/${trade.appId}/${no}/pay`);
+    const [record] = await eventually(
+      () => notificationsOf(trade.appId, no),
+      (records) => records[0]?.delivered === true,
+    );
+    expect(record!.attempts.length).toBeGreaterThanOrEqual(2);
+    expect(record!.attempts[0]!.status).toBe(500);
+    expect(handled.filter((handledNo) => handledNo === no)).toHaveLength(1);
     expect(await vkPay.getOrder(MERCHANT, no)).toMatchObject({ status: 'SUCCESS' });
   });
 
