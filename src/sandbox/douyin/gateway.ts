@@ -2,7 +2,7 @@
  * The Douyin platform's behaviour: apps and their keys, orders from tt.requestOrder (trade) or
  * create_order (ecpay), the buyer paying, refunds within what was paid, and callbacks. Strict as
  * the platform: signatures, expiry, amounts, refund limits. Answers here are plain values or a
- * DouyinFailure; routes.ts puts them on the wire.
+ * DouyinFailure; api-routes.ts and control-routes.ts put them on the wire.
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { GatewayClock, type SandboxClock } from '../shared/clock.ts';

@@ -1,7 +1,8 @@
 /** The Douyin emulator as one Fastify plugin: the platform's APIs at its root, the control API under /sandbox. */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { apiRoutes } from './api-routes.ts';
+import { controlRoutes } from './control-routes.ts';
 import type { DouyinGateway } from './gateway.ts';
-import { apiRoutes, controlRoutes } from './routes.ts';
 
 export type DouyinSandboxPlugin = FastifyPluginAsync & { gateway: DouyinGateway };
 
