@@ -13,6 +13,7 @@ import { benchAppleIap } from './appleiap.ts';
 import { type ApplyBenchResult, benchApplyPayment } from './apply-payment.ts';
 import { benchCashierPage, printCashierPage } from './cashier-page.ts';
 import { benchConsoleQueries } from './console-queries.ts';
+import { benchDouyin } from './douyin.ts';
 import { benchHealing, type HealingBenchResult } from './healing.ts';
 import { benchRouting } from './routing.ts';
 import { benchService } from './service.ts';
@@ -188,6 +189,31 @@ try {
     baseline: `${f(apple.es256SignsPerSecond)} ES256 signs/s, ${f(apple.es256VerifiesPerSecond)} verifies/s`,
     ratio: apple.ratio.toFixed(3),
     latency: `${ms(apple.verified.p50Ms)}/${ms(apple.verified.p99Ms)}`,
+  });
+
+  // 3a. Douyin: create, the platform placing and paying, the signed callback applied over HTTP.
+  out(
+    '\n== Douyin general trade system: create + pay + signed callback applied over HTTP (emulator in-process)',
+  );
+  const douyinSchema = `bench_${randomBytes(4).toString('hex')}`;
+  const douyinStore = databaseUrl ? { databaseUrl, schema: douyinSchema } : { dataDir: 'memory' };
+  const douyinBackend = databaseUrl ? 'postgres' : 'pglite';
+  const douyin = await benchDouyin(douyinStore, sizes.calls, sizes.concurrency, sizes.signMs).finally(
+    async () => {
+      if (databaseUrl) await dropSchema(databaseUrl, douyinSchema);
+    },
+  );
+  out(
+    `${douyinBackend.padEnd(10)} payments=${douyin.payments} concurrency=${douyin.concurrency}  create+pay/s ${f(douyin.createPerSecond)} ` +
+      `(p50 ${ms(douyin.p50Ms)} ms, p99 ${ms(douyin.p99Ms)} ms)  paid and applied/s ${f(douyin.paymentsPerSecond)}  ` +
+      `RSA-2048 signs/s ${f(douyin.signsPerSecond)} (one core)  ratio ${douyin.ratio.toFixed(3)}`,
+  );
+  rows.push({
+    figure: `douyin create+callback/s (${douyinBackend}, emulator in-process)`,
+    value: f(douyin.paymentsPerSecond),
+    baseline: `${f(douyin.signsPerSecond)} RSA-2048 signs/s`,
+    ratio: douyin.ratio.toFixed(3),
+    latency: `${ms(douyin.p50Ms)}/${ms(douyin.p99Ms)}`,
   });
 
   // 3b. The gray release routing decision beside the createPayment it is part of.

@@ -14,6 +14,7 @@ import { buildAdminApp } from '../http/admin-app.ts';
 import { buildApp, type VkPayApp } from '../http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import { type AppleIapMerchantConfig, createAppleIapProvider } from '../providers/appleiap/index.ts';
+import { createDouyinProvider, type DouyinMerchantConfig } from '../providers/douyin/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
 import {
@@ -22,6 +23,7 @@ import {
 } from '../providers/wxpay-virtual/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
 import { AppleGateway, appleSandboxPlugin } from '../sandbox/appleiap/index.ts';
+import { DouyinGateway, douyinSandboxPlugin } from '../sandbox/douyin/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
 import { WxVirtualGateway, wxVirtualSandboxPlugin } from '../sandbox/wxpay-virtual/index.ts';
@@ -105,6 +107,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const alipayGateway = config.sandbox.enabled ? await AlipayGateway.create({ timeFactor }) : null;
   const appleGateway = config.sandbox.enabled ? await AppleGateway.create({ timeFactor }) : null;
   const wxVirtualGateway = config.sandbox.enabled ? new WxVirtualGateway({ timeFactor }) : null;
+  const douyinGateway = config.sandbox.enabled ? new DouyinGateway({ timeFactor }) : null;
   // The emulators keep their state (and the demo merchant its keys) in the data folder, so a restart
   // does not forget the trades the service still holds.
   const sandboxFolder = config.dataDir === 'memory' ? null : join(config.dataDir, 'sandbox');
@@ -148,6 +151,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   if (appleApps.length > 0) providers.push(createAppleIapProvider({ merchants: appleApps }));
   const virtualAccounts = (config['wxpay-virtual'] ?? []) as unknown as WxpayVirtualMerchantConfig[];
   if (virtualAccounts.length > 0) providers.push(createWxpayVirtualProvider({ merchants: virtualAccounts }));
+  const douyinApps = (config.douyin ?? []) as unknown as DouyinMerchantConfig[];
+  if (douyinApps.length > 0) providers.push(createDouyinProvider({ merchants: douyinApps }));
 
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });
   const apps = demo && config.apps.length === 0 ? [demo.app] : config.apps;
@@ -181,6 +186,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
           await root.register(appleSandboxPlugin(appleGateway), { prefix: '/sandbox/appleiap' });
         if (wxVirtualGateway)
           await root.register(wxVirtualSandboxPlugin(wxVirtualGateway), { prefix: '/sandbox/wxpay-virtual' });
+        if (douyinGateway)
+          await root.register(douyinSandboxPlugin(douyinGateway), { prefix: '/sandbox/douyin' });
         if (demoSecret)
           await root.register(webhookReceiverPlugin({ secrets: () => [demoSecret] }), {
             prefix: '/sandbox/webhooks',

@@ -46,6 +46,8 @@ export interface ServiceConfig extends VkPayConfig {
   appleiap?: Record<string, unknown>[];
   /** WeChat mini program virtual payment accounts, checked by the wxpay-virtual provider when it is created. */
   'wxpay-virtual'?: Record<string, unknown>[];
+  /** Douyin mini app payment apps, checked by the douyin provider when it is created. */
+  douyin?: Record<string, unknown>[];
   /** Each merchant's routes: which of its gateway accounts takes a new payment. */
   routes: Record<string, Route[]>;
   /** Mount the gateway emulators on this service (development and testing only). */
@@ -412,6 +414,27 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
         : {}),
     };
   });
+  // Secrets by reference: the app secret and private key (trade), the salt and token (ecpay).
+  const douyin = list(file.douyin, 'douyin').map((app, i) => {
+    const secret = (name: string, inline = false) =>
+      app[name] === undefined
+        ? {}
+        : {
+            [name]: resolveSecret(
+              app[name],
+              `douyin[${i}].${name}`,
+              inline ? { ...secrets, allowInline: true } : secrets,
+            ),
+          };
+    return {
+      ...app,
+      ...secret('appSecret'),
+      ...secret('privateKey'),
+      ...secret('platformPublicKey', true),
+      ...secret('salt'),
+      ...secret('token'),
+    };
+  });
   const fileSandbox = (file.sandbox ?? {}) as { enabled?: boolean; timeFactor?: number };
   const sandboxEnv = env.VKPAY_SANDBOX;
   const sandbox = {
@@ -457,9 +480,10 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     alipay,
     appleiap,
     'wxpay-virtual': wxpayVirtual,
+    douyin,
     routes: routesOf(
       file.routes,
-      configuredAccounts({ wxpay, alipay, appleiap, 'wxpay-virtual': wxpayVirtual }),
+      configuredAccounts({ wxpay, alipay, appleiap, 'wxpay-virtual': wxpayVirtual, douyin }),
     ),
     sandbox,
     tls,
@@ -512,10 +536,11 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     config.wxpay.length === 0 &&
     config.alipay.length === 0 &&
     (config.appleiap ?? []).length === 0 &&
-    (config['wxpay-virtual'] ?? []).length === 0
+    (config['wxpay-virtual'] ?? []).length === 0 &&
+    (config.douyin ?? []).length === 0
   )
     problems.push(
-      'configure at least one wxpay merchant or alipay app (or appleiap app, or wxpay-virtual account)',
+      'configure at least one wxpay merchant or alipay app (or appleiap app, wxpay-virtual account or douyin app)',
     );
   if (!config.webhooks.secretKey)
     problems.push(
@@ -529,6 +554,7 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     alipay: config.alipay,
     appleiap: config.appleiap ?? [],
     'wxpay-virtual': config['wxpay-virtual'] ?? [],
+    douyin: config.douyin ?? [],
   };
   for (const [gateway, merchants] of Object.entries(gateways)) {
     for (const [i, merchant] of merchants.entries()) {

@@ -45,4 +45,8 @@ export type ClientPayParams =
       signData: string;
       paySig: string;
       signature: string;
-    };
+    }
+  /** Douyin general trade system: the arguments of tt.requestOrder (the order JSON and its signature). */
+  | { scene: 'miniprogram'; data: string; byteAuthorization: string }
+  /** Douyin guaranteed payment: the arguments of tt.pay. */
+  | { scene: 'miniprogram'; orderInfo: { order_id: string; order_token: string }; service: 5 };

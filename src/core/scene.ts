@@ -7,7 +7,7 @@ import { PayError } from './errors.ts';
 import type { ProviderName, Scene } from './validate.ts';
 
 export interface ClientContext {
-  /** uni-app style platform: mp-weixin, mp-alipay, app, app-plus, h5, web. */
+  /** uni-app style platform: mp-weixin, mp-alipay, mp-toutiao (Douyin), app, app-plus, h5, web. */
   platform?: string | undefined;
   userAgent?: string | undefined;
   /** The buyer is on a PC: show a QR code (WeChat) or the PC cashier (Alipay). */
@@ -56,7 +56,9 @@ export function detectScene(provider: ProviderName, context: ClientContext, expl
   if (provider === 'wxpay-virtual') return 'miniprogram';
   if (context.needQRcode) return 'native';
   const platform = (context.platform ?? '').toLowerCase();
-  if (platform === 'mp-weixin' || platform === 'mp-alipay') return 'miniprogram';
+  if (platform === 'mp-weixin' || platform === 'mp-alipay' || platform === 'mp-toutiao') return 'miniprogram';
+  // Douyin pays only inside a Douyin mini app: there is no browser or app scene to fall back to.
+  if (provider === 'douyin') return 'miniprogram';
   if (platform === 'app' || platform === 'app-plus' || platform === 'app-harmony') return 'app';
   const userAgent = context.userAgent ?? '';
   if (provider === 'wxpay') {

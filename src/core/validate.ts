@@ -5,7 +5,7 @@
 import { PayError } from './errors.ts';
 import { DEFAULT_MAX_FEN, type Fen, fenProblem } from './money.ts';
 
-export const PROVIDERS = ['wxpay', 'alipay', 'appleiap', 'wxpay-virtual'] as const;
+export const PROVIDERS = ['wxpay', 'alipay', 'appleiap', 'wxpay-virtual', 'douyin'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 /** The gateways a browser pays at, which the cashier offers: an App Store purchase is made in the app. */
 export const CHECKOUT_PROVIDERS = ['wxpay', 'alipay'] as const;

@@ -1,6 +1,7 @@
 /**
  * The scene's next step, done for the caller: WeChat JSAPI inside the WeChat browser, a redirect to
- * the H5 page, Alipay's form submitted, or the QR content returned for the page to show.
+ * the H5 page, Alipay's form submitted, or the QR content returned for the page to show; inside a
+ * Douyin mini app, the tt API to call with its arguments.
  */
 import type { ClientPayParams, PaymentStart } from './types.ts';
 
@@ -11,7 +12,14 @@ export type NextStep =
   | { kind: 'jsapi'; ok: boolean; message: string }
   | { kind: 'app'; params: ClientPayParams }
   /** Mini program virtual payment: wx.requestVirtualPayment was invoked (or refused on iOS). */
-  | { kind: 'virtual'; ok: boolean; message: string; code?: number };
+  | { kind: 'virtual'; ok: boolean; message: string; code?: number }
+  /** Inside a Douyin mini app: the API to call and its arguments (the mini app calls it; the SDK does not). */
+  | { kind: 'douyin'; api: 'tt.requestOrder'; args: { data: string; byteAuthorization: string } }
+  | {
+      kind: 'douyin';
+      api: 'tt.pay';
+      args: { orderInfo: { order_id: string; order_token: string }; service: 5 };
+    };
 
 /** The little of the DOM this needs, typed here so the SDK compiles without the DOM library. */
 interface FormLike {
@@ -99,6 +107,18 @@ export async function proceed(start: PaymentStart, options: ProceedOptions = {})
   }
   if ('paySign' in payment) return invokeJsapi(payment, act ? win : undefined);
   if ('signData' in payment) return invokeVirtual(payment, options, act);
+  if ('byteAuthorization' in payment)
+    return {
+      kind: 'douyin',
+      api: 'tt.requestOrder',
+      args: { data: payment.data, byteAuthorization: payment.byteAuthorization },
+    };
+  if ('orderInfo' in payment)
+    return {
+      kind: 'douyin',
+      api: 'tt.pay',
+      args: { orderInfo: payment.orderInfo, service: payment.service },
+    };
   return { kind: 'app', params: payment };
 }
 

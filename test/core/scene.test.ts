@@ -55,4 +55,10 @@ describe('scene detection', () => {
     // The other gateways are unchanged by an os.
     expect(detectScene('wxpay', { platform: 'app', os: 'ios' })).toBe('app');
   });
+
+  it('pays Douyin inside a Douyin mini app only, and reads mp-toutiao as a mini program', () => {
+    expect(detectScene('douyin', { platform: 'mp-toutiao' })).toBe('miniprogram');
+    expect(detectScene('douyin', { userAgent: IPHONE })).toBe('miniprogram');
+    expect(detectScene('douyin', { platform: 'mp-toutiao' }, 'h5')).toBe('h5');
+  });
 });

@@ -115,6 +115,31 @@ describe('the next step of each scene', () => {
     ]);
   });
 
+  it('inside a Douyin mini app, names the tt API and its arguments without touching the page', async () => {
+    const { win, calls } = fakeWindow();
+    const order = {
+      scene: 'miniprogram' as const,
+      data: '{"outOrderNo":"A1"}',
+      byteAuthorization: 'SHA256-RSA2048 appid=tt1',
+    };
+    expect(await proceed({ scene: 'miniprogram', payment: order }, { window: win })).toEqual({
+      kind: 'douyin',
+      api: 'tt.requestOrder',
+      args: { data: order.data, byteAuthorization: order.byteAuthorization },
+    });
+    const legacy = {
+      scene: 'miniprogram' as const,
+      orderInfo: { order_id: 'N1', order_token: 'tok' },
+      service: 5 as const,
+    };
+    expect(await proceed({ scene: 'miniprogram', payment: legacy }, { window: win })).toEqual({
+      kind: 'douyin',
+      api: 'tt.pay',
+      args: { orderInfo: legacy.orderInfo, service: 5 },
+    });
+    expect(calls).toEqual([]);
+  });
+
   it('only works the step out when told not to act', async () => {
     const { win, calls } = fakeWindow();
     await proceed(
