@@ -304,6 +304,51 @@ describe.each(backends)('WeChat Pay APIv2 end to end on $name', (backend) => {
     ).toBe(40001);
   });
 
+  it("reconciles a past day's APIv2 trade bills with the orders and refunds of each account", async () => {
+    // The gateway's clock two days back: what is paid and refunded now is billed on that day.
+    const day = new Date(Date.now() - 2 * 86_400_000 + 8 * 3600_000).toISOString().slice(0, 10);
+    await control('POST', '/clock', { offsetMs: -2 * 86_400_000 });
+    const [no, appNo] = [tradeNo(), tradeNo()];
+    try {
+      await pay(no, 'native', 800);
+      await control('POST', `/trades/${md5.mchid}/${no}/pay`);
+      await paid(no);
+      await vkPay.refund({
+        merchantId: MERCHANT,
+        out_trade_no: no,
+        out_refund_no: `${no}R1`,
+        refund_fee: 200,
+      });
+      await control('POST', `/refunds/${md5.mchid}/${no}R1/settle`);
+      await eventually(
+        () => order(no),
+        (o) => o.refundedFen === 200,
+      );
+      await pay(appNo, 'app', 500);
+      await control('POST', `/trades/${hmac.mchid}/${appNo}/pay`);
+      await paid(appNo);
+    } finally {
+      await control('POST', '/clock', { offsetMs: 0 });
+    }
+    const report = await vkPay.reconcile('wxpay', MERCHANT, day);
+    expect(report.accounts.find((a) => a.account === 'default')).toMatchObject({
+      payments: 1,
+      paymentsFen: 800,
+      refunds: 1,
+      refundsFen: 200,
+      matched: 2,
+      mismatches: 0,
+    });
+    expect(report.accounts.find((a) => a.account === 'hmac')).toMatchObject({
+      payments: 1,
+      paymentsFen: 500,
+      mismatches: 0,
+    });
+    // A day without a trade has no bill at the gateway: an empty day, not a failure.
+    const empty = await vkPay.reconcile('wxpay', MERCHANT, '2026-01-01', 'hmac');
+    expect(empty).toMatchObject({ payments: 0, refunds: 0, mismatches: 0 });
+  });
+
   it('the emulator refuses a refund without the client certificate its CA issued', async () => {
     const no = tradeNo();
     await pay(no);

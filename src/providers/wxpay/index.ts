@@ -29,6 +29,7 @@ import {
   appIdForV2,
   closePaymentV2,
   createPaymentV2,
+  downloadTradeBillV2,
   queryPaymentV2,
   queryRefundV2,
   refundV2,
@@ -190,8 +191,12 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         : ackNotify(answer, error),
     applyAbnormalRefund: async (request) =>
       applyAbnormalRefund(contextFor(request.merchantId, request.account, 'applyAbnormalRefund'), request),
-    downloadTradeBill: async (merchantId, date, account) =>
-      downloadTradeBill(contextFor(merchantId, account, 'downloadTradeBill'), date),
+    downloadTradeBill: async (merchantId, date, account) => {
+      const entry = entryFor(merchantId, account);
+      return entry.version === 'v2'
+        ? downloadTradeBillV2(entry.context, date)
+        : downloadTradeBill(entry.context, date);
+    },
     // WeChat Pay keeps trade bills for three months.
     billWindowDays: 90,
     merchantIds: () => entries.merchantIds(),

@@ -43,6 +43,8 @@ export interface V2Trade {
   timeEnd: string | null;
   expireAt: number | null;
   refundedFee: number;
+  /** When it was paid, in ms. */
+  paidAt: number | null;
 }
 
 export interface V2Refund {
@@ -55,6 +57,7 @@ export interface V2Refund {
   notifyUrl: string | null;
   status: 'PROCESSING' | 'SUCCESS' | 'CHANGE' | 'REFUNDCLOSE';
   successTime: string | null;
+  createdAt: number;
 }
 
 export interface DeliveryAttempt {
@@ -90,6 +93,12 @@ export class WxpayV2Gateway {
   readonly notifications: V2Notification[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
   #stopped = false;
+  /** Gateway time minus wall time: payments and refunds are stamped (and billed) at gateway time. */
+  clockOffsetMs = 0;
+
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
 
   constructor(
     readonly authority: V2CertificateAuthority,
@@ -152,6 +161,8 @@ export class WxpayV2Gateway {
         return this.#refund(merchant, fields);
       case '/pay/refundquery':
         return this.#refundQuery(merchant, fields);
+      case '/pay/downloadbill':
+        return this.#downloadBill(merchant, fields);
       default:
         return { status: 404, body: writeXml({ return_code: 'FAIL', return_msg: 'not found' }) };
     }
@@ -276,6 +287,7 @@ export class WxpayV2Gateway {
       timeEnd: null,
       expireAt,
       refundedFee: 0,
+      paidAt: null,
     };
     this.trades.set(`${merchant.mchid}/${trade.outTradeNo}`, trade);
     return this.#ok(merchant, f, this.#prepayFields(trade));
@@ -356,6 +368,7 @@ export class WxpayV2Gateway {
       notifyUrl: f.notify_url || null,
       status: 'PROCESSING',
       successTime: null,
+      createdAt: this.now(),
     };
     trade.refundedFee += refundFee;
     trade.state = 'REFUND';
@@ -402,6 +415,102 @@ export class WxpayV2Gateway {
     return this.#ok(merchant, f, result);
   }
 
+  /** The ALL bill of a China date as text (amounts in yuan, values after a backquote); XML when there is none. */
+  #downloadBill(merchant: V2Merchant, f: Fields): Answer {
+    if (!/^\d{8}$/.test(f.bill_date ?? ''))
+      return this.#fail(merchant, f, 'INVALID_REQUEST', 'bill_date格式错误');
+    if (f.bill_type && f.bill_type !== 'ALL')
+      return this.#fail(merchant, f, 'INVALID_REQUEST', 'bill_type仅支持ALL');
+    const day = (ms: number) => beijing(ms).slice(0, 8);
+    const yuan = (fen: number) => `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+    const rows: string[][] = [];
+    let paid = 0;
+    let refunded = 0;
+    for (const trade of this.trades.values()) {
+      if (trade.mchid !== merchant.mchid || trade.paidAt === null || day(trade.paidAt) !== f.bill_date)
+        continue;
+      paid += trade.totalFee;
+      rows.push([
+        beijing(trade.paidAt, true),
+        trade.appid,
+        merchant.mchid,
+        '',
+        '',
+        trade.transactionId!,
+        trade.outTradeNo,
+        trade.openid ?? '',
+        trade.tradeType,
+        'SUCCESS',
+        'OTHERS',
+        'CNY',
+        yuan(trade.totalFee),
+        '0.00',
+        '0',
+        '0',
+        '0.00',
+        '0.00',
+        '',
+        '',
+        trade.body,
+        '',
+        '0.00',
+        '0.00%',
+        yuan(trade.totalFee),
+        '0.00',
+        '',
+      ]);
+    }
+    for (const refund of this.refunds.values()) {
+      if (refund.mchid !== merchant.mchid || day(refund.createdAt) !== f.bill_date) continue;
+      const trade = this.trades.get(`${merchant.mchid}/${refund.outTradeNo}`)!;
+      refunded += refund.refundFee;
+      rows.push([
+        beijing(refund.createdAt, true),
+        trade.appid,
+        merchant.mchid,
+        '',
+        '',
+        trade.transactionId ?? '',
+        trade.outTradeNo,
+        trade.openid ?? '',
+        trade.tradeType,
+        'REFUND',
+        'OTHERS',
+        'CNY',
+        '0.00',
+        '0.00',
+        refund.refundId,
+        refund.outRefundNo,
+        yuan(refund.refundFee),
+        '0.00',
+        'ORIGINAL',
+        refund.status,
+        trade.body,
+        '',
+        '0.00',
+        '0.00%',
+        yuan(trade.totalFee),
+        yuan(refund.refundFee),
+        '',
+      ]);
+    }
+    if (rows.length === 0)
+      return {
+        status: 200,
+        body: writeXml({ return_code: 'FAIL', return_msg: 'No Bill Exist', error_code: '20002' }),
+      };
+    const header =
+      '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注';
+    const lines = rows.map((row) => row.map((value) => `\`${value}`).join(','));
+    const summary = [
+      '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额',
+      [String(rows.length), yuan(paid), yuan(refunded), '0.00', '0.00', yuan(paid), yuan(refunded)]
+        .map((v) => `\`${v}`)
+        .join(','),
+    ];
+    return { status: 200, body: `${[header, ...lines, ...summary].join('\r\n')}\r\n` };
+  }
+
   // --- payer and operator actions ------------------------------------------------------------
 
   /** The payer pays (or the payment fails); a paid trade's notification goes out. */
@@ -422,7 +531,8 @@ export class WxpayV2Gateway {
     }
     trade.state = 'SUCCESS';
     trade.transactionId = `42${beijing(Date.now()).slice(2)}${randomBytes(6).readUIntBE(0, 6).toString().padStart(15, '0').slice(0, 14)}`;
-    trade.timeEnd = beijing(Date.now());
+    trade.timeEnd = beijing(this.now());
+    trade.paidAt = this.now();
     trade.openid ??= `oSandbox${randomBytes(10).toString('hex')}`;
     const merchant = this.merchants.get(mchid)!;
     const body = this.paymentNotification(merchant, trade);
@@ -478,7 +588,7 @@ export class WxpayV2Gateway {
     if (refund.status !== 'PROCESSING') throw new Error(`the refund is ${refund.status}`);
     refund.status = status;
     const trade = this.trades.get(`${mchid}/${refund.outTradeNo}`)!;
-    if (status === 'SUCCESS') refund.successTime = beijing(Date.now(), true);
+    if (status === 'SUCCESS') refund.successTime = beijing(this.now(), true);
     else trade.refundedFee -= refund.refundFee;
     if (refund.notifyUrl) {
       const merchant = this.merchants.get(mchid)!;

@@ -66,6 +66,7 @@ export async function startWxpayV2Sandbox(
     '/pay/closeorder',
     '/secapi/pay/refund',
     '/pay/refundquery',
+    '/pay/downloadbill',
   ]) {
     app.post(path, async (request, reply) => {
       const raw = typeof request.body === 'string' ? request.body : '';
@@ -120,6 +121,10 @@ export async function startWxpayV2Sandbox(
     } catch (error) {
       return problem(reply, error);
     }
+  });
+  app.post<{ Body: { offsetMs?: number } | undefined }>('/sandbox/clock', async (request) => {
+    gateway.clockOffsetMs = Number(request.body?.offsetMs ?? 0) || 0;
+    return { offsetMs: gateway.clockOffsetMs, now: new Date(gateway.now()).toISOString() };
   });
   app.get<{ Querystring: { mchid?: string; out_trade_no?: string } }>(
     '/sandbox/notifications',

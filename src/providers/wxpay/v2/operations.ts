@@ -11,8 +11,10 @@ import type {
   PaymentResult,
   RefundRequest,
   RefundResult,
+  TradeBill,
 } from '../../provider.ts';
 import type { WxpayScene } from '../config.ts';
+import { parseTradeBill } from '../operations/bill.ts';
 import { wxpayScene } from '../operations/prepay.ts';
 import type { WxpayV2Merchant } from './config.ts';
 import { beijingCompact, malformed, toPaymentResultV2, toRefundResultV2 } from './results.ts';
@@ -251,4 +253,17 @@ export async function queryRefundV2(
     );
   }
   throw malformed('refund query', 'out_refund_no');
+}
+
+/** The trade bill of a China date from /pay/downloadbill (ALL); a day without one is empty. */
+export async function downloadTradeBillV2(context: WxpayV2Context, date: string): Promise<TradeBill> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date))
+    throw new PayError(40001, { field: 'date', message: 'the bill date must be YYYY-MM-DD (China time)' });
+  const text = await context.transport.download({
+    api: 'downloadbill',
+    path: '/pay/downloadbill',
+    fields: { appid: context.merchant.appId, bill_date: date.replace(/-/g, ''), bill_type: 'ALL' },
+    write: false,
+  });
+  return text === null ? { date, records: [] } : parseTradeBill(date, text);
 }

@@ -23,6 +23,8 @@ export interface V2Call {
   write: boolean;
   /** A /secapi call: sent with the merchant's client certificate. */
   secure?: boolean;
+  /** A file download (a bill): a body that is not XML is the file, returned as text. */
+  file?: boolean;
 }
 
 export interface V2TransportOptions {
@@ -87,6 +89,24 @@ export class WxpayV2Transport {
 
   /** Sends with retries; the verified fields of a SUCCESS/SUCCESS answer. */
   async call(call: V2Call): Promise<XmlFields> {
+    return (await this.#send({ ...call, file: false })) as XmlFields;
+  }
+
+  /**
+   * A download: the file's text, or null when the gateway says there is none ("No Bill Exist").
+   * The file itself is unsigned, as the gateway sends it; errors come as XML and are mapped as usual.
+   */
+  async download(call: V2Call): Promise<string | null> {
+    try {
+      const answer = await this.#send({ ...call, file: true });
+      return typeof answer === 'string' ? answer : null;
+    } catch (error) {
+      if (error instanceof PayError && /No Bill Exist/i.test(error.message)) return null;
+      throw error;
+    }
+  }
+
+  async #send(call: V2Call): Promise<XmlFields | string> {
     const { merchant } = this.#options;
     const fields: Record<string, string | number | undefined> = {
       ...call.fields,
@@ -108,7 +128,12 @@ export class WxpayV2Transport {
     }
   }
 
-  async #attempt(call: V2Call, body: string, attempt: number, dispatcher: unknown): Promise<XmlFields> {
+  async #attempt(
+    call: V2Call,
+    body: string,
+    attempt: number,
+    dispatcher: unknown,
+  ): Promise<XmlFields | string> {
     const { merchant } = this.#options;
     const started = performance.now();
     let status: number | null = null;
@@ -159,12 +184,15 @@ export class WxpayV2Transport {
     }
   }
 
-  #interpret(call: V2Call, status: number, raw: Buffer): XmlFields {
+  #interpret(call: V2Call, status: number, raw: Buffer): XmlFields | string {
     const { merchant } = this.#options;
     if (status >= 500)
       throw Object.assign(failure(40010, call, `HTTP ${status}`, { outcomeUnknown: call.write }), {
         retry: true,
       });
+    // A download's file is text, not XML: only an error comes as <xml>.
+    if (call.file && status === 200 && !/^\s*<xml>/.test(raw.subarray(0, 64).toString('utf8')))
+      return raw.toString('utf8');
     let fields: XmlFields;
     try {
       fields = parseXml(raw);
