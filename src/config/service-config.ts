@@ -501,6 +501,10 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     alipay: config.alipay,
     appleiap: config.appleiap ?? [],
   };
+  // Extra gateway CAs exist for a sandbox: in production only the system's CAs vouch for WeChat Pay.
+  for (const [i, merchant] of config.wxpay.entries())
+    if ('gatewayCaPems' in merchant && (merchant.gatewayCaPems ?? []).length > 0)
+      problems.push(`wxpay[${i}].gatewayCaPems is for a sandbox, not production`);
   for (const [gateway, merchants] of Object.entries(gateways)) {
     for (const [i, merchant] of merchants.entries()) {
       for (const [setting, value] of Object.entries(merchant as Record<string, unknown>)) {

@@ -80,3 +80,37 @@ describe('WeChat Pay APIv2 accounts in the service configuration', () => {
     });
   });
 });
+
+describe('WeChat Pay APIv2 accounts in production', () => {
+  it('refuses extra gateway CAs, which only a sandbox needs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vkpay-wxv2-prod-'));
+    const path = join(dir, 'vk-pay.config.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        env: 'production',
+        publicUrl: 'https://pay.example.com',
+        wxpay: [
+          {
+            apiVersion: 'v2',
+            merchantId: 'm1',
+            mchId: '1900000109',
+            appId: 'wx1',
+            apiKey: 'env:WXPAY_V2_KEY',
+            gatewayCaPems: ['-----BEGIN CERTIFICATE-----'],
+          },
+        ],
+      }),
+    );
+    let message = '';
+    try {
+      loadServiceConfig({
+        env: { WXPAY_V2_KEY: 'a'.repeat(32), ENCRYPTION_KEY: 'e'.repeat(32) },
+        configPath: path,
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('wxpay[0].gatewayCaPems is for a sandbox, not production');
+  });
+});
