@@ -232,6 +232,30 @@ describe.each(backends)('WeChat Pay APIv2 end to end on $name', (backend) => {
     await paid(no);
   });
 
+  it('an H5 payment opens the gateway page (MWEB) with the payer IP; a failed payment is never SUCCESS', async () => {
+    const no = tradeNo();
+    const { client } = await vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      scene: 'h5',
+      out_trade_no: no,
+      total_fee: 100,
+      subject: 'H5 商品',
+      type: 'goods',
+      clientIp: '203.0.113.7',
+    });
+    expect(client).toMatchObject({
+      scene: 'h5',
+      h5Url: expect.stringContaining(`${emulator.url}/sandbox/payer?prepay_id=`),
+    });
+    expect(emulator.gateway.trades.get(`${md5.mchid}/${no}`)).toMatchObject({ tradeType: 'MWEB' });
+    expect((await control('POST', `/trades/${md5.mchid}/${no}/fail`)).json).toEqual({ state: 'PAYERROR' });
+    const answer = await vkPay.queryPayment(MERCHANT, no);
+    expect(answer.orderPaid).toBe(false);
+    expect((await order(no)).status).not.toBe('SUCCESS');
+    expect(handled).not.toContain(no);
+  });
+
   it('queries an order at the gateway: unpaid, then paid', async () => {
     const no = tradeNo();
     await pay(no);
