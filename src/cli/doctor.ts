@@ -84,15 +84,16 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
         return undefined;
       }),
     );
-    checks.push(
-      attempt(`${name}: merchant private key is RSA 2048 or longer`, () => {
-        const key = createPrivateKey(merchant.privateKey as string);
-        const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-        if (key.asymmetricKeyType !== 'rsa' || bits < 2048)
-          throw new Error(`is ${key.asymmetricKeyType} ${bits}`);
-        return `${bits} bits`;
-      }),
-    );
+    if (merchant.apiVersion !== 'v2')
+      checks.push(
+        attempt(`${name}: merchant private key is RSA 2048 or longer`, () => {
+          const key = createPrivateKey(merchant.privateKey as string);
+          const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+          if (key.asymmetricKeyType !== 'rsa' || bits < 2048)
+            throw new Error(`is ${key.asymmetricKeyType} ${bits}`);
+          return `${bits} bits`;
+        }),
+      );
     if (config.env === 'production' && merchant.baseUrl && !merchant.baseUrl.startsWith('https://')) {
       checks.push({ ok: false, what: `${name}: gateway URL`, detail: 'must be https:// in production' });
     }

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
+import type { WxpayV2MerchantConfig } from '../providers/wxpay/v2/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
 import type { Route } from '../service/routing.ts';
 import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
@@ -39,7 +40,8 @@ export interface ServiceConfig extends VkPayConfig {
   publicUrl: string;
   apps: ApiApp[];
   security: SecurityConfig;
-  wxpay: WxpayMerchantConfig[];
+  /** APIv3 accounts, and APIv2 ones (`apiVersion: 'v2'`). */
+  wxpay: Array<WxpayMerchantConfig | WxpayV2MerchantConfig>;
   /** Alipay apps, checked by the Alipay provider when it is created. */
   alipay: Record<string, unknown>[];
   /** Apple in-app purchase apps, checked by the appleiap provider when it is created. */
@@ -365,8 +367,9 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       ...(app.payee === undefined ? {} : { payee: payeeOf(app.payee, `apps[${i}].payee`, production) }),
     };
   });
-  const wxpay = list(file.wxpay, 'wxpay').map((merchant, i) => {
+  const wxpay = list(file.wxpay, 'wxpay').map((merchant, i): WxpayMerchantConfig | WxpayV2MerchantConfig => {
     const field = (name: string) => `wxpay[${i}].${name}`;
+    if (merchant.apiVersion === 'v2') return wxpayV2Account(merchant, field, secrets);
     const publicKey = merchant.wechatpayPublicKey as { id?: unknown; pem?: unknown } | undefined;
     return {
       ...(merchant as unknown as WxpayMerchantConfig),
@@ -556,6 +559,10 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
     'wxpay-virtual': config['wxpay-virtual'] ?? [],
     douyin: config.douyin ?? [],
   };
+  // Extra gateway CAs exist for a sandbox: in production only the system's CAs vouch for WeChat Pay.
+  for (const [i, merchant] of config.wxpay.entries())
+    if ('gatewayCaPems' in merchant && (merchant.gatewayCaPems ?? []).length > 0)
+      problems.push(`wxpay[${i}].gatewayCaPems is for a sandbox, not production`);
   for (const [gateway, merchants] of Object.entries(gateways)) {
     for (const [i, merchant] of merchants.entries()) {
       for (const [setting, value] of Object.entries(merchant as Record<string, unknown>)) {
@@ -566,4 +573,29 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
   }
   if (problems.length > 0)
     throw new ConfigError(`production configuration refused:\n  - ${problems.join('\n  - ')}`);
+}
+
+/** An APIv2 account from the file: the API key and the client certificate's key by secret reference. */
+function wxpayV2Account(
+  merchant: Record<string, unknown>,
+  field: (name: string) => string,
+  secrets: SecretContext,
+): WxpayV2MerchantConfig {
+  const certificate = merchant.clientCertificate as { cert?: unknown; key?: unknown } | undefined;
+  return {
+    ...(merchant as unknown as WxpayV2MerchantConfig),
+    apiVersion: 'v2',
+    apiKey: resolveSecret(merchant.apiKey, field('apiKey'), secrets),
+    ...(certificate
+      ? {
+          clientCertificate: {
+            cert: resolveSecret(certificate.cert, field('clientCertificate.cert'), {
+              ...secrets,
+              allowInline: true,
+            }),
+            key: resolveSecret(certificate.key, field('clientCertificate.key'), secrets),
+          },
+        }
+      : {}),
+  };
 }

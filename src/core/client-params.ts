@@ -12,7 +12,8 @@ export type ClientPayParams =
       timeStamp: string;
       nonceStr: string;
       package: string;
-      signType: 'RSA';
+      /** RSA on APIv3; MD5 or HMAC-SHA256 on an APIv2 account. */
+      signType: 'RSA' | 'MD5' | 'HMAC-SHA256';
       paySign: string;
     }
   /** APP: the arguments of the WeChat SDK's PayReq. */

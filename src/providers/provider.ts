@@ -222,8 +222,15 @@ export interface Provider {
     /** The callback URL's query parameters, where a gateway signs there (WeChat's message push). */
     query?: Record<string, string | undefined>,
   ): Promise<NotifyEvent>;
-  /** The answer in the gateway's format: `accepted` stops its resends, anything else asks for another. */
-  ackNotify(answer: NotifyAnswer, error?: PayError): NotifyAck;
+  /**
+   * The answer in the gateway's format: `accepted` stops its resends, anything else asks for another.
+   * `target` is the merchant account the callback came for, when known (its API version may set the format).
+   */
+  ackNotify(
+    answer: NotifyAnswer,
+    error?: PayError,
+    target?: { merchantId: string; account: string },
+  ): NotifyAck;
   /**
    * Settles an ABNORMAL refund (the buyer's card closed, say) by paying it to a bank card instead.
    * Only gateways that have such an API implement it (WeChat Pay).

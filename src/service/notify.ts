@@ -145,7 +145,7 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     if (reason) {
       await rejectCallback(context, provider.name, request, payError, reason);
       return {
-        ack: provider.ackNotify('refused', payError),
+        ack: provider.ackNotify('refused', payError, { merchantId: request.merchantId, account }),
         outcome: String(payError.code),
         rejected: reason,
         error: payError,
@@ -153,7 +153,11 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     }
     // Not a verdict on the callback but a bug while reading it: ours, so the gateway sends it again.
     await recordFailure(context, provider.name, request, payError, started);
-    return { ack: provider.ackNotify('retry', payError), outcome: String(payError.code), error: payError };
+    return {
+      ack: provider.ackNotify('retry', payError, { merchantId: request.merchantId, account }),
+      outcome: String(payError.code),
+      error: payError,
+    };
   }
   try {
     return await applyEvent(context, provider, request.merchantId, account, event);
@@ -161,7 +165,11 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
     // Our own failure (the store, a bug): the gateway must send it again.
     const payError = storeFailure(error);
     if (!isPayError(error)) await recordError(context, payError, { provider: provider.name });
-    return { ack: provider.ackNotify('retry', payError), outcome: String(payError.code), error: payError };
+    return {
+      ack: provider.ackNotify('retry', payError, { merchantId: request.merchantId, account }),
+      outcome: String(payError.code),
+      error: payError,
+    };
   }
 }
 
@@ -173,7 +181,7 @@ async function applyEvent(
   event: NotifyEvent,
 ): Promise<NotifyOutcome> {
   const accepted = (outcome: string, error?: PayError): NotifyOutcome => ({
-    ack: provider.ackNotify('accepted'),
+    ack: provider.ackNotify('accepted', undefined, { merchantId, account }),
     outcome,
     ...(error ? { error } : {}),
   });
@@ -195,7 +203,7 @@ async function applyEvent(
       });
       if (applied.outcome === 'handler_failed') {
         return {
-          ack: provider.ackNotify('retry', applied.error),
+          ack: provider.ackNotify('retry', applied.error, { merchantId, account }),
           outcome: 'handler_failed',
           error: applied.error,
         };

@@ -19,6 +19,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
 
 export interface WxpayMerchantConfig {
+  /** APIv3 (the default); an APIv2 account is a WxpayV2MerchantConfig with apiVersion 'v2'. */
+  apiVersion?: 'v3';
   /** Our merchant id (the tenant inside VK-Pay), not WeChat's. */
   merchantId: string;
   /** Which of the merchant's WeChat Pay accounts this is, for routes and its orders; `default` when unset. */

@@ -4,6 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { fetch as undiciFetch } from 'undici';
+import { PayError } from '../../core/errors.ts';
 import { AccountContexts, accountOf } from '../merchant-lookup.ts';
 import { guardedObserver } from '../network.ts';
 import type { Provider } from '../provider.ts';
@@ -21,12 +22,39 @@ import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
 import { queryRefund } from './operations/refund-query.ts';
 import { type FetchLike, type WxpayRequestEvent, WxpayTransport } from './transport.ts';
+import { createV2Context, v2AccountFacts } from './v2/account.ts';
+import { isV2Config, type WxpayV2MerchantConfig } from './v2/config.ts';
+import { ackNotifyV2, parseNotifyV2 } from './v2/notify.ts';
+import {
+  appIdForV2,
+  closePaymentV2,
+  createPaymentV2,
+  downloadTradeBillV2,
+  queryPaymentV2,
+  queryRefundV2,
+  refundV2,
+  type WxpayV2Context,
+} from './v2/operations.ts';
 
 export type { WxpayMerchantConfig, WxpayScene } from './config.ts';
 export type { FetchLike, WxpayRequestEvent } from './transport.ts';
+export type { WxpayV2MerchantConfig } from './v2/config.ts';
+
+/** An account on APIv3, or on APIv2 when it says `apiVersion: 'v2'`. */
+export type WxpayAccountConfig = WxpayMerchantConfig | WxpayV2MerchantConfig;
+
+/** An account's context: APIv3's, or APIv2's behind the same provider. */
+type AccountEntry = { version: 'v3'; context: WxpayContext } | { version: 'v2'; context: WxpayV2Context };
+
+function notOnV2(operation: string, merchantId: string): PayError {
+  return new PayError(40001, {
+    field: 'account',
+    message: `wxpay merchant ${merchantId}: ${operation} is not available on an APIv2 account`,
+  });
+}
 
 export interface WxpayProviderOptions {
-  merchants: WxpayMerchantConfig[];
+  merchants: WxpayAccountConfig[];
   /** Replaces the HTTP client (tests, proxies); defaults to undici's fetch. */
   fetch?: FetchLike;
   /** An undici Dispatcher (Agent, ProxyAgent, MockAgent) for the default fetch. */
@@ -51,8 +79,25 @@ export interface WxpayProvider extends Provider {
 
 export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvider {
   const now = options.now ?? Date.now;
-  const contexts = new AccountContexts<WxpayContext>('wxpay');
+  const entries = new AccountContexts<AccountEntry>('wxpay');
+  const sleep = options.sleep ?? ((ms: number) => delay(ms));
   for (const config of options.merchants) {
+    if (isV2Config(config)) {
+      const context = createV2Context(config, {
+        fetch: options.fetch ?? (undiciFetch as unknown as FetchLike),
+        dispatcher: options.dispatcher,
+        now,
+        sleep,
+        random: options.random ?? Math.random,
+        onRequest: guardedObserver(options.onRequest),
+        userAgent: options.userAgent ?? 'vk-pay/0.1 (wxpay; node)',
+      });
+      entries.add(context.merchant.merchantId, accountOf('wxpay', config.merchantId, config.account), {
+        version: 'v2',
+        context,
+      });
+      continue;
+    }
     const merchant = resolveMerchant(config);
     const account = accountOf('wxpay', merchant.merchantId, config.account);
     const transport = new WxpayTransport({
@@ -62,7 +107,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
       fetch: options.fetch ?? (undiciFetch as unknown as FetchLike),
       dispatcher: options.dispatcher,
       now,
-      sleep: options.sleep ?? ((ms) => delay(ms)),
+      sleep,
       random: options.random ?? Math.random,
       onRequest: guardedObserver(options.onRequest),
       userAgent: options.userAgent ?? 'vk-pay/0.1 (wxpay; node)',
@@ -80,37 +125,93 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         ? { unknownSerialCooldownMs: options.unknownSerialCooldownMs }
         : {}),
     });
-    contexts.add(merchant.merchantId, account, { merchant, transport, keys, now });
+    entries.add(merchant.merchantId, account, { version: 'v3', context: { merchant, transport, keys, now } });
   }
 
-  const contextFor = (merchantId: string, account?: string) => contexts.get(merchantId, account);
+  const entryFor = (merchantId: string, account?: string) => entries.get(merchantId, account);
+  /** The APIv3 context of an account; 40001 for an APIv2 one, which has no such operation. */
+  const contextFor = (merchantId: string, account: string | undefined, operation: string) => {
+    const entry = entryFor(merchantId, account);
+    if (entry.version === 'v2') throw notOnV2(operation, merchantId);
+    return entry.context;
+  };
 
   return {
     name: 'wxpay',
     identity: (merchantId, scene, account) => {
-      const { merchant } = contextFor(merchantId, account);
-      return { mchId: merchant.mchId, appId: appIdFor(merchant, wxpayScene(scene)) };
+      const entry = entryFor(merchantId, account);
+      if (entry.version === 'v2')
+        return {
+          mchId: entry.context.merchant.mchId,
+          appId: appIdForV2(entry.context.merchant, wxpayScene(scene)),
+        };
+      return {
+        mchId: entry.context.merchant.mchId,
+        appId: appIdFor(entry.context.merchant, wxpayScene(scene)),
+      };
     },
-    createPayment: async (order) => createPayment(contextFor(order.merchantId, order.account), order),
-    queryPayment: async (query) => queryPayment(contextFor(query.merchantId, query.account), query),
-    closePayment: async (query) => closePayment(contextFor(query.merchantId, query.account), query),
-    refund: async (request) => refund(contextFor(request.merchantId, request.account), request),
-    queryRefund: async (query) => queryRefund(contextFor(query.merchantId, query.account), query),
-    parseNotify: async (merchantId, headers, rawBody, account) =>
-      parseNotify(contextFor(merchantId, account), headers, rawBody),
-    ackNotify,
+    createPayment: async (order) => {
+      const entry = entryFor(order.merchantId, order.account);
+      return entry.version === 'v2'
+        ? createPaymentV2(entry.context, order)
+        : createPayment(entry.context, order);
+    },
+    queryPayment: async (query) => {
+      const entry = entryFor(query.merchantId, query.account);
+      return entry.version === 'v2'
+        ? queryPaymentV2(entry.context, query)
+        : queryPayment(entry.context, query);
+    },
+    closePayment: async (query) => {
+      const entry = entryFor(query.merchantId, query.account);
+      return entry.version === 'v2'
+        ? closePaymentV2(entry.context, query)
+        : closePayment(entry.context, query);
+    },
+    refund: async (request) => {
+      const entry = entryFor(request.merchantId, request.account);
+      return entry.version === 'v2' ? refundV2(entry.context, request) : refund(entry.context, request);
+    },
+    queryRefund: async (query) => {
+      const entry = entryFor(query.merchantId, query.account);
+      return entry.version === 'v2' ? queryRefundV2(entry.context, query) : queryRefund(entry.context, query);
+    },
+    parseNotify: async (merchantId, headers, rawBody, account) => {
+      const entry = entryFor(merchantId, account);
+      return entry.version === 'v2'
+        ? parseNotifyV2(entry.context, rawBody)
+        : parseNotify(entry.context, headers, rawBody);
+    },
+    // APIv2 accounts are answered in XML; every other answer (no account known yet) in v3's JSON.
+    ackNotify: (answer, error, target) =>
+      target &&
+      entries.has(target.merchantId, target.account) &&
+      entryFor(target.merchantId, target.account).version === 'v2'
+        ? ackNotifyV2(answer, error)
+        : ackNotify(answer, error),
     applyAbnormalRefund: async (request) =>
-      applyAbnormalRefund(contextFor(request.merchantId, request.account), request),
-    downloadTradeBill: async (merchantId, date, account) =>
-      downloadTradeBill(contextFor(merchantId, account), date),
+      applyAbnormalRefund(contextFor(request.merchantId, request.account, 'applyAbnormalRefund'), request),
+    downloadTradeBill: async (merchantId, date, account) => {
+      const entry = entryFor(merchantId, account);
+      return entry.version === 'v2'
+        ? downloadTradeBillV2(entry.context, date)
+        : downloadTradeBill(entry.context, date);
+    },
     // WeChat Pay keeps trade bills for three months.
     billWindowDays: 90,
-    merchantIds: () => contexts.merchantIds(),
-    accounts: (merchantId) => contexts.accounts(merchantId),
+    merchantIds: () => entries.merchantIds(),
+    accounts: (merchantId) => entries.accounts(merchantId),
     accountFacts: (merchantId) =>
-      contexts
-        .accounts(merchantId)
-        .map((account) => wxpayAccountFacts(account, contextFor(merchantId, account))),
-    refreshCertificates: async (merchantId, account) => contextFor(merchantId, account).keys.refresh(),
+      entries.accounts(merchantId).map((account) => {
+        const entry = entryFor(merchantId, account);
+        return entry.version === 'v2'
+          ? v2AccountFacts(account, entry.context)
+          : wxpayAccountFacts(account, entry.context);
+      }),
+    refreshCertificates: async (merchantId, account) => {
+      const entry = entryFor(merchantId, account);
+      // APIv2 answers are verified with the API key: no platform certificates to download.
+      if (entry.version === 'v3') await entry.context.keys.refresh();
+    },
   };
 }
