@@ -1,7 +1,53 @@
+import {
+  DEMO_APPLE_BUNDLE_ID,
+  DEMO_DOUYIN_APP_ID,
+  DEMO_PRODUCT_ID,
+  DEMO_VIRTUAL_APP_ID,
+} from './demo-merchants.ts';
+
+/**
+ * The guide's steps for the mini program and store emulators, shell commands (curl and jq) that
+ * create, pay as the buyer and query one payment each.
+ */
+export function gatewaySteps(url: string): string {
+  const json = `-H 'content-type: application/json'`;
+  return `  6. Douyin mini app (general trade system): create; the mini app hands the answer to
+     tt.requestOrder (the emulator's request-order), the buyer pays at the cashier; query
+     curl -s -X POST ${url}/api/payments ${json} \\
+       -d '{"provider":"douyin","scene":"miniprogram","out_trade_no":"FIRST0003","total_fee":600,"subject":"first douyin","type":"goods"}' \\
+       | jq -c .data.payment | curl -s -X POST ${url}/sandbox/douyin/sandbox/request-order ${json} -d @-
+     curl -s -X POST ${url}/sandbox/douyin/sandbox/orders/${DEMO_DOUYIN_APP_ID}/FIRST0003/pay
+     curl -s ${url}/api/payments/FIRST0003
+
+  7. WeChat mini program virtual payment: the buyer logs in (wx.login: an openid and a session_key),
+     the order is created with both, wx.requestVirtualPayment confirms it; query
+     SESSION_KEY=$(curl -s -X POST ${url}/sandbox/wxpay-virtual/sandbox/apps/${DEMO_VIRTUAL_APP_ID}/sessions ${json} \\
+       -d '{"openid":"demo-buyer"}' | jq -r .session_key)
+     curl -s -X POST ${url}/api/payments ${json} \\
+       -d '{"provider":"wxpay-virtual","scene":"miniprogram","out_trade_no":"FIRST0004","total_fee":600,"subject":"sixty coins","type":"goods","openid":"demo-buyer","session_key":"'"$SESSION_KEY"'","other":{"productId":"${DEMO_PRODUCT_ID}"}}' \\
+       | jq -c '.data.payment + {openid: "demo-buyer"}' \\
+       | curl -s -X POST ${url}/sandbox/wxpay-virtual/sandbox/apps/${DEMO_VIRTUAL_APP_ID}/payments ${json} -d @-
+     curl -s ${url}/api/payments/FIRST0004
+
+  8. App Store in-app purchase: create (the answer's appAccountToken goes with the purchase), the
+     buyer buys on the emulator, the app hands the transaction over; query
+     TOKEN=$(curl -s -X POST ${url}/api/payments ${json} \\
+       -d '{"provider":"appleiap","scene":"app","out_trade_no":"FIRST0005","total_fee":600,"subject":"sixty coins","type":"goods","other":{"productId":"${DEMO_PRODUCT_ID}"}}' \\
+       | jq -r .data.payment.appAccountToken)
+     TRANSACTION=$(curl -s -X POST ${url}/sandbox/appleiap/sandbox/purchases ${json} \\
+       -d '{"bundleId":"${DEMO_APPLE_BUNDLE_ID}","productId":"${DEMO_PRODUCT_ID}","environment":"Sandbox","appAccountToken":"'"$TOKEN"'"}' \\
+       | jq -r .transactionId)
+     curl -s -X POST ${url}/api/store-purchases ${json} \\
+       -d '{"provider":"appleiap","transaction_id":"'"$TRANSACTION"'","out_trade_no":"FIRST0005"}'
+     curl -s ${url}/api/payments/FIRST0005
+`;
+}
+
 /** What a new user sees on a first run: how to take, pay, query and refund a first payment. */
 export function firstRunGuide(url: string): string {
   return `
-  VK-Pay is running at ${url} with a demo merchant on the built-in WeChat Pay and Alipay emulators.
+  VK-Pay is running at ${url} with a demo merchant on the built-in WeChat Pay, Alipay, Douyin,
+  WeChat virtual payment and App Store emulators.
   Take a first payment (development mode: requests need no signature):
 
   1. create a PC QR-code payment of 0.01 yuan
@@ -31,6 +77,7 @@ export function firstRunGuide(url: string): string {
      curl -s -X POST ${url}/sandbox/alipay/sandbox/alipay/trades/2021000000000001/FIRST0002/pay
      curl -s ${url}/api/payments/FIRST0002
 
+${gatewaySteps(url)}
   API docs: ${url}/docs   health: ${url}/readyz   metrics: ${url}/metrics
 
 `;

@@ -22,7 +22,7 @@ import {
   type WxpayVirtualMerchantConfig,
 } from '../providers/wxpay-virtual/index.ts';
 import { AlipayGateway, alipaySandboxPlugin } from '../sandbox/alipay/index.ts';
-import { AppleGateway, appleSandboxPlugin } from '../sandbox/appleiap/index.ts';
+import { AppleGateway, appleSandboxPlugin, SANDBOX_HOST_PATH } from '../sandbox/appleiap/index.ts';
 import { DouyinGateway, douyinSandboxPlugin } from '../sandbox/douyin/index.ts';
 import { webhookReceiverPlugin } from '../sandbox/webhooks/receiver.ts';
 import { WxpayGateway, wxpaySandboxPlugin } from '../sandbox/wxpay/index.ts';
@@ -34,7 +34,16 @@ import { startJournalRollupJob } from '../service/journal-rollup.ts';
 import { startAlertMonitor, webhookSender } from '../service/monitoring.ts';
 import { startAutoRollbackMonitor } from '../service/route-monitoring.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
-import { DEMO_MERCHANT, demoAlipayApp, demoKeys, demoWxpayMerchant } from './demo-merchants.ts';
+import {
+  DEMO_MERCHANT,
+  type DemoKeys,
+  demoAlipayApp,
+  demoAppleApp,
+  demoDouyinApp,
+  demoKeys,
+  demoVirtualAccount,
+  demoWxpayMerchant,
+} from './demo-merchants.ts';
 
 export interface RunningService {
   app: FastifyInstance;
@@ -119,8 +128,9 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const wxpayMerchants = [...config.wxpay];
   const alipayApps = [...(config.alipay as unknown as AlipayMerchantConfig[])];
   let demo: RunningService['demo'] = null;
+  let keys: DemoKeys | null = null;
   if (wxpayGateway && alipayGateway && wxpayMerchants.length === 0 && alipayApps.length === 0) {
-    const keys = demoKeys(sandboxFolder);
+    keys = demoKeys(sandboxFolder);
     wxpayMerchants.push(await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`, keys));
     alipayApps.push(await demoAlipayApp(alipayGateway, `${sandboxBase}/alipay/gateway.do`, keys));
     const app: ApiApp = { appId: 'demo-app', merchantId: DEMO_MERCHANT, secret: keys.apiAppSecret };
@@ -147,11 +157,40 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   const providers: Provider[] = [];
   if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
-  const appleApps = (config.appleiap ?? []) as unknown as AppleIapMerchantConfig[];
+  const appleApps = [...((config.appleiap ?? []) as unknown as AppleIapMerchantConfig[])];
+  const virtualAccounts = [...((config['wxpay-virtual'] ?? []) as unknown as WxpayVirtualMerchantConfig[])];
+  const douyinApps = [...((config.douyin ?? []) as unknown as DouyinMerchantConfig[])];
+  // The demo merchant also gets an app on each store and mini program emulator nobody configured.
+  if (keys) {
+    const notifyBase = `${config.publicUrl.replace(/\/+$/, '')}/notify`;
+    if (appleGateway && appleApps.length === 0)
+      appleApps.push(
+        demoAppleApp(
+          appleGateway,
+          {
+            serverApi: `${sandboxBase}/appleiap`,
+            sandboxServerApi: `${sandboxBase}/appleiap${SANDBOX_HOST_PATH}`,
+            notifyUrl: `${notifyBase}/appleiap/${DEMO_MERCHANT}`,
+          },
+          keys,
+        ),
+      );
+    if (douyinGateway && douyinApps.length === 0)
+      douyinApps.push(demoDouyinApp(douyinGateway, `${sandboxBase}/douyin`, keys));
+    if (wxVirtualGateway && virtualAccounts.length === 0)
+      virtualAccounts.push(
+        demoVirtualAccount(
+          wxVirtualGateway,
+          {
+            baseUrl: `${sandboxBase}/wxpay-virtual`,
+            pushUrl: `${notifyBase}/wxpay-virtual/${DEMO_MERCHANT}`,
+          },
+          keys,
+        ),
+      );
+  }
   if (appleApps.length > 0) providers.push(createAppleIapProvider({ merchants: appleApps }));
-  const virtualAccounts = (config['wxpay-virtual'] ?? []) as unknown as WxpayVirtualMerchantConfig[];
   if (virtualAccounts.length > 0) providers.push(createWxpayVirtualProvider({ merchants: virtualAccounts }));
-  const douyinApps = (config.douyin ?? []) as unknown as DouyinMerchantConfig[];
   if (douyinApps.length > 0) providers.push(createDouyinProvider({ merchants: douyinApps }));
 
   const vkPay = await createVkPay({ ...config, webhooks, providers, publicUrl: config.publicUrl, logger });

@@ -110,6 +110,11 @@ export class WxVirtualGateway {
     pushMode?: PushMode;
     products?: Record<string, number>;
     coinPriceFen?: number | null;
+    /** Secrets a developer kept from an earlier registration (a restart): the same mini program. */
+    kept?: Pick<
+      MiniProgram,
+      'appId' | 'appSecret' | 'originalId' | 'offerId' | 'appKeys' | 'pushToken' | 'encodingAesKey'
+    >;
   }): MiniProgram {
     const products = new Map<string, number>();
     for (const [id, price] of Object.entries(input.products ?? {})) {
@@ -117,6 +122,8 @@ export class WxVirtualGateway {
         throw new VirtualPayError(268490002, `product ${id}: bad price`);
       products.set(id, price);
     }
+    if (input.kept && this.apps.has(input.kept.appId))
+      throw new VirtualPayError(268490002, `app ${input.kept.appId} exists`);
     const app: MiniProgram = {
       appId: `wx${hex(8)}`,
       appSecret: hex(16),
@@ -130,6 +137,7 @@ export class WxVirtualGateway {
       products,
       coinPriceFen: input.coinPriceFen ?? null,
       sessions: new Map(),
+      ...input.kept,
     };
     this.apps.set(app.appId, app);
     return app;
