@@ -11,8 +11,9 @@ import {
  */
 export function gatewaySteps(url: string): string {
   const json = `-H 'content-type: application/json'`;
-  return `  6. Douyin mini app (general trade system): create; the mini app hands the answer to
-     tt.requestOrder (the emulator's request-order), the buyer pays at the cashier; query
+  return `  6. Douyin mini app (general trade system; steps 6 to 8 pass answers on with jq): create; the
+     mini app hands the answer to tt.requestOrder (the emulator's request-order), the buyer pays
+     at the cashier; query
      curl -s -X POST ${url}/api/payments ${json} \\
        -d '{"provider":"douyin","scene":"miniprogram","out_trade_no":"FIRST0003","total_fee":600,"subject":"first douyin","type":"goods"}' \\
        | jq -c .data.payment | curl -s -X POST ${url}/sandbox/douyin/sandbox/request-order ${json} -d @-
