@@ -43,7 +43,7 @@ describe('vk-pay command', () => {
         location: dir,
         cache: 'memory',
         sandbox: true,
-        providers: ['wxpay', 'alipay'],
+        providers: ['wxpay', 'alipay', 'appleiap', 'wxpay-virtual', 'douyin'],
       });
       expect(ready.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(result.stderr).toContain('Take a first payment');
