@@ -344,7 +344,8 @@ describe.each(backends)('Douyin end to end on $name', (backend) => {
       out_refund_no: `${no}R1`,
       refund_fee: 800,
     });
-    expect(refund.refund.status).toBe('PROCESSING');
+    // The platform settles it moments later by itself; its callback may win the race with the answer.
+    expect(['PROCESSING', 'SUCCESS']).toContain(refund.refund.status);
     const order = await eventually(
       () => vkPay.getOrder(LEGACY, no),
       (found) => found.status === 'REFUNDED',

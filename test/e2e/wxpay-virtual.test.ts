@@ -262,7 +262,9 @@ describe.each(backends)('WeChat mini program virtual payment end to end on $name
       out_refund_no: `${no}R1`,
       refund_fee: 200,
     });
-    expect(first.refund.status).toBe('PROCESSING');
+    // WeChat answers refund_order at once and pushes the result; the push may win the race with
+    // the answer, so the refund reads as processing or already settled.
+    expect(['PROCESSING', 'SUCCESS']).toContain(first.refund.status);
     const settled = await eventually(
       async () => (await vkPay.queryRefund(MERCHANT, `${no}R1`)).refund.status,
       (s) => s === 'SUCCESS',
@@ -275,7 +277,7 @@ describe.each(backends)('WeChat mini program virtual payment end to end on $name
       out_refund_no: `${no}R2`,
       refund_fee: 400,
     });
-    expect(rest.refund.status).toBe('PROCESSING');
+    expect(['PROCESSING', 'SUCCESS']).toContain(rest.refund.status);
     expect(
       await eventually(
         () => status(no),
