@@ -6,7 +6,8 @@ import { PayError } from '../../../core/errors.ts';
 import type { PaymentResult, RefundResult } from '../../provider.ts';
 import type { RefundWire, TransactionWire } from '../wire.ts';
 
-const PAYMENT_STATUS: Readonly<Record<string, PaymentResult['status']>> = {
+/** trade_state words, the same in APIv3 and APIv2. */
+export const PAYMENT_STATUS: Readonly<Record<string, PaymentResult['status']>> = {
   SUCCESS: 'SUCCESS',
   // REFUND means a refund was started on a paid order: the payment itself did happen.
   REFUND: 'SUCCESS',

@@ -4,18 +4,8 @@
  */
 import { PayError } from '../../../core/errors.ts';
 import type { PaymentResult, RefundResult } from '../../provider.ts';
+import { PAYMENT_STATUS } from '../operations/results.ts';
 import type { XmlFields } from './xml.ts';
-
-const PAYMENT_STATUS: Readonly<Record<string, PaymentResult['status']>> = {
-  SUCCESS: 'SUCCESS',
-  REFUND: 'SUCCESS',
-  NOTPAY: 'NOTPAY',
-  USERPAYING: 'USERPAYING',
-  ACCEPT: 'USERPAYING',
-  CLOSED: 'CLOSED',
-  REVOKED: 'CLOSED',
-  PAYERROR: 'FAILED',
-};
 
 /** v2 refund_status words: CHANGE is the v3 ABNORMAL, REFUNDCLOSE is CLOSED. */
 export const REFUND_STATUS: Readonly<Record<string, RefundResult['status']>> = {
