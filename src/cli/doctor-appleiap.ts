@@ -5,22 +5,8 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { ServiceConfig } from '../config/service-config.ts';
-import { isPayError } from '../core/errors.ts';
 import { type AppleIapMerchantConfig, createAppleIapProvider } from '../providers/appleiap/index.ts';
-import type { Check } from './doctor.ts';
-
-function attempt(what: string, work: () => string | undefined): Check {
-  try {
-    const detail = work();
-    return detail === undefined ? { ok: true, what } : { ok: true, what, detail };
-  } catch (error) {
-    return {
-      ok: false,
-      what,
-      detail: isPayError(error) || error instanceof Error ? error.message : String(error),
-    };
-  }
-}
+import { attempt, type Check } from './doctor.ts';
 
 export function appleIapChecks(config: ServiceConfig, now: Date): Check[] {
   const checks: Check[] = [];

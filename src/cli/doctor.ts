@@ -35,7 +35,8 @@ function certificateCheck(what: string, pem: string, now: Date, privateKey?: Key
   }
 }
 
-function attempt(what: string, work: () => string | undefined): Check {
+/** A check that passes unless `work` throws; what it returns is the detail. */
+export function attempt(what: string, work: () => string | undefined): Check {
   try {
     const detail = work();
     return detail === undefined ? { ok: true, what } : { ok: true, what, detail };
