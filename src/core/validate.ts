@@ -11,8 +11,11 @@ export type ProviderName = (typeof PROVIDERS)[number];
 export const CHECKOUT_PROVIDERS = ['wxpay', 'alipay'] as const;
 export type CheckoutProviderName = (typeof CHECKOUT_PROVIDERS)[number];
 
-/** Payment scenes: mini program, official-account web page, app, mobile browser, PC QR code, PC page. */
-export const SCENES = ['miniprogram', 'jsapi', 'app', 'h5', 'native', 'pc'] as const;
+/**
+ * Payment scenes: mini program, official-account web page, app, mobile browser, PC QR code, PC page,
+ * and the counter's scan of the buyer's payment code (`micropay`, with `auth_code`).
+ */
+export const SCENES = ['miniprogram', 'jsapi', 'app', 'h5', 'native', 'pc', 'micropay'] as const;
 export type Scene = (typeof SCENES)[number];
 
 export const BUILTIN_ORDER_TYPES = ['recharge', 'goods', 'vip', 'custom'] as const;
@@ -27,6 +30,11 @@ export const MAX_EXPIRE_SECONDS = 15 * 86_400;
 /** Longest user_id or openid kept with an order. */
 export const MAX_ID_LENGTH = 128;
 const ORDER_TYPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+/**
+ * The buyer's payment code as a scanner reads it: WeChat's 18 digits (10..15 first), Alipay's 16 to
+ * 24 (25..30 first); other gateways' codes are digits too. Used for one call, never stored or logged.
+ */
+export const AUTH_CODE_PATTERN = /^[0-9]{10,32}$/;
 
 export interface ValidationRules {
   maxFen: Fen;
@@ -62,6 +70,8 @@ export interface PaymentInput {
   custom?: unknown;
   user_id?: unknown;
   openid?: unknown;
+  /** The buyer's payment code, for the `micropay` scene only. */
+  auth_code?: unknown;
 }
 
 export interface PaymentParams {
@@ -74,6 +84,8 @@ export interface PaymentParams {
   custom: Record<string, unknown>;
   userId: string | null;
   openid: string | null;
+  /** The buyer's payment code (`micropay` only): passed to the gateway call, never stored. */
+  authCode: string | null;
 }
 
 export function isOrderTypeName(value: string): boolean {
@@ -170,6 +182,7 @@ function checkPaymentInput(
   }
   const userId = optionalId(input.user_id, 'user_id', problems);
   const openid = optionalId(input.openid, 'openid', problems);
+  const authCode = authCodeOf(input.auth_code, scene, problems);
   const params: PaymentParams = {
     outTradeNo: out_trade_no as string,
     totalFen: total_fee as Fen,
@@ -180,8 +193,26 @@ function checkPaymentInput(
     custom: customObject,
     userId,
     openid,
+    authCode,
   };
   return { params, problems };
+}
+
+/** A payment code comes with the `micropay` scene, and that scene needs one. */
+function authCodeOf(input: unknown, scene: unknown, problems: Problem[]): string | null {
+  const given = input !== undefined && input !== null && input !== '';
+  if (scene !== 'micropay') {
+    if (given) problems.push({ field: 'auth_code', message: 'auth_code is for the micropay scene only' });
+    return null;
+  }
+  if (typeof input !== 'string' || !AUTH_CODE_PATTERN.test(input)) {
+    problems.push({
+      field: 'auth_code',
+      message: "auth_code must be the buyer's payment code: 10 to 32 digits",
+    });
+    return null;
+  }
+  return input;
 }
 
 export const OUT_REFUND_NO_PATTERN = /^[0-9A-Za-z_\-|*@]{1,64}$/;

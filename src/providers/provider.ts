@@ -83,12 +83,23 @@ export interface PaymentOrder {
   /** The client's platform (mp-weixin, app, h5...) and user agent, where the request gave them. */
   platform?: string | null;
   userAgent?: string | null;
+  /**
+   * The buyer's payment code, scanned at the counter (`micropay` scene): used for this call only,
+   * never stored or logged.
+   */
+  authCode?: string | null;
 }
 
 export interface CreatedPayment {
   client: ClientPayParams;
   /** The gateway's id for the attempt (WeChat prepay_id), when it gives one. */
   prepayId?: string | null;
+  /**
+   * What the gateway said of the payment itself in its answer to the create call (a `micropay`:
+   * SUCCESS at once, USERPAYING while the buyer confirms, FAILED when refused); applied like a
+   * query's answer. Absent for scenes where the buyer pays later.
+   */
+  result?: PaymentResult;
   raw: unknown;
 }
 
@@ -202,6 +213,17 @@ export interface Provider {
     account?: string;
     outTradeNo: string;
   }): Promise<'closed' | 'absent' | void>;
+  /**
+   * Reverses a payment-code payment whose buyer never confirmed (WeChat's reverse, Alipay's
+   * trade.cancel): the gateway closes it, or refunds it if the buyer paid meanwhile. `retry`: the
+   * gateway asks for the same call again (WeChat recall=Y, Alipay retry_flag=Y). Only gateways with
+   * payment codes implement it.
+   */
+  reversePayment?(query: {
+    merchantId: string;
+    account?: string;
+    outTradeNo: string;
+  }): Promise<'reversed' | 'retry'>;
   refund(request: RefundRequest): Promise<RefundResult>;
   /** Alipay needs the order's number beside the refund's; WeChat ignores it. */
   queryRefund(query: {

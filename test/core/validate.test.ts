@@ -46,6 +46,25 @@ describe('payment parameter validation', () => {
     ).toEqual(['out_trade_no', 'total_fee', 'subject', 'type', 'provider', 'scene', 'custom']);
   });
 
+  it("takes the buyer's payment code with the micropay scene only", () => {
+    const counter = { ...good, scene: 'micropay' };
+    expect(validatePaymentInput({ ...counter, auth_code: '134567890123456789' }).authCode).toBe(
+      '134567890123456789',
+    );
+    expect(validatePaymentInput(good).authCode).toBeNull();
+    expect(problemsOf(counter)).toEqual(['auth_code']);
+    for (const auth_code of [
+      '13456789012345678x',
+      '123',
+      134567890123456789,
+      '1'.repeat(33),
+      '１３４５６７８９０１２',
+    ]) {
+      expect(problemsOf({ ...counter, auth_code })).toEqual(['auth_code']);
+    }
+    expect(problemsOf({ ...good, auth_code: '134567890123456789' })).toEqual(['auth_code']);
+  });
+
   it('checks out_trade_no length and alphabet', () => {
     expect(problemsOf({ ...good, out_trade_no: 'A*-_09' })).toEqual([]);
     expect(problemsOf({ ...good, out_trade_no: 'x'.repeat(32) })).toEqual([]);
