@@ -11,7 +11,7 @@ import { AppRegistry } from './apps.ts';
 import { AlipayBillDesk } from './bills.ts';
 import { FaultBook } from './faults.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
-import { PaymentCodeBook } from './payment-codes.ts';
+import { AlipayPaymentCodes } from './payment-codes.ts';
 import { RejectedRequest, verifyRequest } from './request-auth.ts';
 import { type AlipayRuntime, createRuntime, type RandomSource, type SandboxClock } from './runtime.ts';
 import { signedResponseBody, type WireParams } from './signing.ts';
@@ -53,7 +53,7 @@ export class AlipayGateway {
   readonly trades: TradeBook;
   readonly bills: AlipayBillDesk;
   /** Sandbox buyers' payment codes, for alipay.trade.pay (bar_code). */
-  readonly paymentCodes: PaymentCodeBook;
+  readonly paymentCodes: AlipayPaymentCodes;
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
   private stateFile: StateFile | undefined;
@@ -65,7 +65,7 @@ export class AlipayGateway {
   ) {
     this.runtime = runtime;
     this.bills = new AlipayBillDesk(runtime.clock.wall);
-    this.paymentCodes = new PaymentCodeBook(runtime);
+    this.paymentCodes = new AlipayPaymentCodes(runtime);
     this.scheduler = new GatewayScheduler(runtime.timeFactor);
     this.apps = new AppRegistry(runtime, ca);
     this.notifier = new Notifier(runtime, this.scheduler, this.apps, this.faults, options);

@@ -5,7 +5,7 @@
 import { fenToYuan } from '../../core/money.ts';
 import { type AlipayBillDesk, alipayTradeBillZip, BILL_READY_HOUR } from './bills.ts';
 import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
-import type { PaymentCodeBook } from './payment-codes.ts';
+import type { AlipayPaymentCodes } from './payment-codes.ts';
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
 import { type NewTrade, type Trade, type TradeBook, type TradeProduct, timeoutDeadline } from './trades.ts';
@@ -14,7 +14,7 @@ import { barCodePayResponse, queryResponse, refundQueryResponse } from './wire-v
 
 export interface MethodContext {
   trades: TradeBook;
-  paymentCodes: PaymentCodeBook;
+  paymentCodes: AlipayPaymentCodes;
   bills: AlipayBillDesk;
   now: number;
   /** Where payer pages live, e.g. http://127.0.0.1:8091/sandbox/alipay. */
@@ -127,7 +127,7 @@ const barCodePay: MethodHandler = (request, { trades, paymentCodes, now }) => {
     // Waiting for this or another buyer: a second code for the same order is a different request.
     throw businessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
   }
-  const code = paymentCodes.take(authCode);
+  const code = paymentCodes.spend(authCode);
   if (code.behaviour === 'insufficient')
     throw businessFailure('ACQ.BUYER_BALANCE_NOT_ENOUGH', '买家余额不足');
   const trade = trades.open({
