@@ -35,6 +35,8 @@ export type ClientPayParams =
   | { scene: 'pc' | 'h5'; payUrl: string; form?: string }
   /** Alipay APP: the signed order string for the SDK. */
   | { scene: 'app'; orderString: string }
+  /** Payment code at the counter: nothing for a client to invoke, the counter scanned the buyer's code. */
+  | { scene: 'micropay' }
   /** Alipay mini program: the trade number for my.tradePay. */
   | { scene: 'miniprogram'; tradeNO: string }
   /** Apple in-app purchase: StoreKit's product and the purchase option appAccountToken. */

@@ -64,9 +64,15 @@ export function isRetryableCode(unified: ErrorCode): boolean {
   return unified === 40010;
 }
 
-/** The gateway's sub_msg may echo the request it rebuilt (C.3); an ISV token must not reach logs. */
+/**
+ * The gateway's sub_msg may echo the request it rebuilt (C.3): neither an ISV token nor a buyer's
+ * payment code (auth_code, inside biz_content) may reach logs.
+ */
 export function redactGatewayMessage(message: string): string {
-  return message.replace(/(app_auth_token|auth_token)=[^&\s]*/g, '$1=[redacted]').slice(0, 512);
+  return message
+    .replace(/(app_auth_token|auth_token|auth_code)=[^&\s]*/g, '$1=[redacted]')
+    .replace(/("?auth_code"?\s*[:=]\s*"?)[0-9A-Za-z]+/g, '$1[redacted]')
+    .slice(0, 512);
 }
 
 export interface GatewayFailure {

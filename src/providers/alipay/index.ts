@@ -14,7 +14,7 @@ import type { AlipayContext } from './context.ts';
 import { alipayAccountFacts } from './facts.ts';
 import { type AlipayReturn, ackNotify, parseNotify, type ReturnQuery, verifyReturn } from './notify.ts';
 import { downloadAlipayTradeBill } from './operations/bill.ts';
-import { type CancelResult, cancelPayment } from './operations/cancel.ts';
+import { type CancelResult, cancelPayment, reversePayment } from './operations/cancel.ts';
 import { closePayment } from './operations/close.ts';
 import { createPayment, sceneMethod } from './operations/pay.ts';
 import { queryPayment } from './operations/query.ts';
@@ -83,6 +83,7 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
     queryPayment: async (query) => queryPayment(contextFor(query.merchantId, query.account), query),
     closePayment: async (query) => closePayment(contextFor(query.merchantId, query.account), query),
     cancelPayment: async (query) => cancelPayment(contextFor(query.merchantId, query.account), query),
+    reversePayment: async (query) => reversePayment(contextFor(query.merchantId, query.account), query),
     refund: async (request) => refund(contextFor(request.merchantId, request.account), request),
     queryRefund: async (query) => queryRefund(contextFor(query.merchantId, query.account), query),
     parseNotify: async (merchantId, headers, rawBody, account) =>

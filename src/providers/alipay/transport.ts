@@ -23,6 +23,11 @@ export interface AlipayCall {
   write: boolean;
   notifyUrl?: string | null;
   /**
+   * Sent once, never resent on a system error (alipay.trade.pay with a payment code): its outcome
+   * is settled by query and trade.cancel, as Alipay asks for bar-code payments.
+   */
+  once?: boolean;
+  /**
    * Certificate download only: the answer's signature is not checked (it may be made with the very
    * key being fetched); the certificate it carries is trusted only through the root's signature.
    */
@@ -101,7 +106,7 @@ export class AlipayTransport {
       try {
         return await this.#attempt(call, request, attempt);
       } catch (error) {
-        const retry = (error as Retryable).retry === true;
+        const retry = (error as Retryable).retry === true && !call.once;
         if (!retry || attempt >= merchant.retry.maxAttempts) throw error;
         const ceiling = Math.min(merchant.retry.maxDelayMs, merchant.retry.baseDelayMs * 2 ** (attempt - 1));
         // Equal jitter: at least half the backoff, so retries from many instances spread out.

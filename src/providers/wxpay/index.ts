@@ -24,15 +24,16 @@ import { queryRefund } from './operations/refund-query.ts';
 import { type FetchLike, type WxpayRequestEvent, WxpayTransport } from './transport.ts';
 import { createV2Context, v2AccountFacts } from './v2/account.ts';
 import { isV2Config, type WxpayV2MerchantConfig } from './v2/config.ts';
+import { reversePaymentV2 } from './v2/micropay.ts';
 import { ackNotifyV2, parseNotifyV2 } from './v2/notify.ts';
 import {
-  appIdForV2,
   closePaymentV2,
   createPaymentV2,
   downloadTradeBillV2,
   queryPaymentV2,
   queryRefundV2,
   refundV2,
+  sceneAppIdV2,
   type WxpayV2Context,
 } from './v2/operations.ts';
 
@@ -143,7 +144,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
       if (entry.version === 'v2')
         return {
           mchId: entry.context.merchant.mchId,
-          appId: appIdForV2(entry.context.merchant, wxpayScene(scene)),
+          appId: sceneAppIdV2(entry.context.merchant, scene),
         };
       return {
         mchId: entry.context.merchant.mchId,
@@ -167,6 +168,16 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
       return entry.version === 'v2'
         ? closePaymentV2(entry.context, query)
         : closePayment(entry.context, query);
+    },
+    // Payment codes: APIv2's /secapi/pay/reverse.
+    reversePayment: async (query) => {
+      const entry = entryFor(query.merchantId, query.account);
+      if (entry.version === 'v3')
+        throw new PayError(40001, {
+          field: 'scene',
+          message: 'wxpay APIv3 accounts do not reverse payment codes yet',
+        });
+      return reversePaymentV2(entry.context, query);
     },
     refund: async (request) => {
       const entry = entryFor(request.merchantId, request.account);

@@ -11,6 +11,7 @@ import { type AppRegistration, AppRegistryError } from './apps.ts';
 import { applyBuyerAction, type BuyerAction } from './buyer-actions.ts';
 import { type FaultSpec, FaultSpecError, faultView } from './faults.ts';
 import type { AlipayGateway } from './gateway.ts';
+import { CodeRequestError } from './payment-codes.ts';
 import { RejectedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
 import type { Buyer, Trade } from './trades.ts';
@@ -58,7 +59,11 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
   scope.setErrorHandler((error, _request, reply) => {
     if (error instanceof NotFound)
       return reply.code(404).send({ error: 'NOT_FOUND', message: error.message });
-    if (error instanceof AppRegistryError || error instanceof FaultSpecError) {
+    if (
+      error instanceof AppRegistryError ||
+      error instanceof FaultSpecError ||
+      error instanceof CodeRequestError
+    ) {
       return reply.code(400).send({ error: 'INVALID_REQUEST', message: error.message });
     }
     if (error instanceof RejectedRequest)
@@ -125,6 +130,20 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
   scope.post('/trades/:appId/:outTradeNo/finish', async (request) =>
     view(gateway.trades.finish(tradeOf(request)), request),
   );
+
+  // A sandbox buyer's payment code for alipay.trade.pay (bar_code): single use, short-lived.
+  scope.post('/payment-codes', async (request) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const buyer: Partial<Buyer> = {};
+    if (typeof body.buyerId === 'string') buyer.buyerId = body.buyerId;
+    if (typeof body.buyerLogonId === 'string') buyer.buyerLogonId = body.buyerLogonId;
+    const issued = gateway.paymentCodes.issue({
+      behaviour: body.behaviour,
+      ttlSeconds: body.ttlSeconds,
+      buyer,
+    });
+    return { ...issued, expiresAt: beijingTime(issued.expiresAt) };
+  });
 
   scope.post('/app-orders', async (request) => {
     const orderString = (request.body as Body)?.orderString;

@@ -11,6 +11,7 @@ import { AppRegistry } from './apps.ts';
 import { AlipayBillDesk } from './bills.ts';
 import { FaultBook } from './faults.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
+import { AlipayPaymentCodes } from './payment-codes.ts';
 import { RejectedRequest, verifyRequest } from './request-auth.ts';
 import { type AlipayRuntime, createRuntime, type RandomSource, type SandboxClock } from './runtime.ts';
 import { signedResponseBody, type WireParams } from './signing.ts';
@@ -51,6 +52,8 @@ export class AlipayGateway {
   readonly notifier: Notifier;
   readonly trades: TradeBook;
   readonly bills: AlipayBillDesk;
+  /** Sandbox buyers' payment codes, for alipay.trade.pay (bar_code). */
+  readonly paymentCodes: AlipayPaymentCodes;
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
   private stateFile: StateFile | undefined;
@@ -62,6 +65,7 @@ export class AlipayGateway {
   ) {
     this.runtime = runtime;
     this.bills = new AlipayBillDesk(runtime.clock.wall);
+    this.paymentCodes = new AlipayPaymentCodes(runtime);
     this.scheduler = new GatewayScheduler(runtime.timeFactor);
     this.apps = new AppRegistry(runtime, ca);
     this.notifier = new Notifier(runtime, this.scheduler, this.apps, this.faults, options);
@@ -121,6 +125,7 @@ export class AlipayGateway {
       const handler = TRADE_METHODS[method]!;
       result = handler(request, {
         trades: this.trades,
+        paymentCodes: this.paymentCodes,
         bills: this.bills,
         now: this.runtime.clock.now(),
         sandboxBaseUrl,
@@ -167,6 +172,7 @@ export class AlipayGateway {
     const request = verifyRequest(params, this.apps, SUPPORTED_METHODS);
     const result = TRADE_METHODS[request.method]!(request, {
       trades: this.trades,
+      paymentCodes: this.paymentCodes,
       bills: this.bills,
       now: this.runtime.clock.now(),
       sandboxBaseUrl: '',

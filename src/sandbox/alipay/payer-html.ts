@@ -27,6 +27,7 @@ const PRODUCT_NAMES: Record<Trade['product'], string> = {
   app: 'APP支付 (alipay.trade.app.pay)',
   precreate: '当面付扫码 (alipay.trade.precreate)',
   create: '小程序支付 (alipay.trade.create)',
+  barcode: '当面付付款码 (alipay.trade.pay)',
 };
 
 /** `actionBase` is the URL the three buttons post to, followed by /pay, /insufficient or /abandon. */

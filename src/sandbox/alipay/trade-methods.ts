@@ -5,14 +5,16 @@
 import { fenToYuan } from '../../core/money.ts';
 import { type AlipayBillDesk, alipayTradeBillZip, BILL_READY_HOUR } from './bills.ts';
 import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
+import type { AlipayPaymentCodes } from './payment-codes.ts';
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime } from './runtime.ts';
 import { type NewTrade, type Trade, type TradeBook, type TradeProduct, timeoutDeadline } from './trades.ts';
-import { AlipayGatewayError, invalidParameter } from './wire-errors.ts';
-import { queryResponse, refundQueryResponse } from './wire-views.ts';
+import { AlipayGatewayError, businessFailure, invalidParameter } from './wire-errors.ts';
+import { barCodePayResponse, queryResponse, refundQueryResponse } from './wire-views.ts';
 
 export interface MethodContext {
   trades: TradeBook;
+  paymentCodes: AlipayPaymentCodes;
   bills: AlipayBillDesk;
   now: number;
   /** Where payer pages live, e.g. http://127.0.0.1:8091/sandbox/alipay. */
@@ -102,7 +104,44 @@ function buyerOf(biz: Biz): NewTrade['buyer'] {
   return { ...(buyerId ? { buyerId } : {}), ...(buyerOpenId ? { buyerOpenId } : {}) };
 }
 
+/**
+ * alipay.trade.pay, scene=bar_code: the counter sends the buyer's payment code. The trade is
+ * checked first (a paid or closed out_trade_no is refused without spending the code), then the
+ * code is spent, and its buyer pays at once (10000), is asked for a password (10003,
+ * WAIT_BUYER_PAY) or has too little balance (40004, no trade made).
+ */
+const barCodePay: MethodHandler = (request, { trades, paymentCodes, now }) => {
+  const { biz } = request;
+  const scene = requiredString(biz, 'scene', 32);
+  if (scene !== 'bar_code') throw invalidParameter('scene', '模拟器仅支持bar_code');
+  const authCode = requiredString(biz, 'auth_code', 32);
+  const productCode = optionalString(biz, 'product_code', 32);
+  if (productCode !== undefined && productCode !== 'FACE_TO_FACE_PAYMENT')
+    throw invalidParameter('product_code', '应为FACE_TO_FACE_PAYMENT');
+  const order = newTrade(request, 'barcode', now);
+  const existing = trades.lookup(request.app.appId, order.outTradeNo);
+  if (existing?.visible) {
+    if (existing.status === 'TRADE_SUCCESS' || existing.status === 'TRADE_FINISHED')
+      throw businessFailure('ACQ.TRADE_HAS_SUCCESS', '交易已被支付');
+    if (existing.status === 'TRADE_CLOSED') throw businessFailure('ACQ.TRADE_HAS_CLOSE', '交易已经关闭');
+    // Waiting for this or another buyer: a second code for the same order is a different request.
+    throw businessFailure('ACQ.TRADE_STATUS_ERROR', '交易状态不合法');
+  }
+  const code = paymentCodes.spend(authCode);
+  if (code.behaviour === 'insufficient')
+    throw businessFailure('ACQ.BUYER_BALANCE_NOT_ENOUGH', '买家余额不足');
+  const trade = trades.open({
+    ...order,
+    buyer: code.buyer,
+    ...(code.behaviour === 'never' ? { neverConfirms: true } : {}),
+  });
+  if (code.behaviour === 'pay') trades.pay(trade);
+  return { kind: 'json', response: barCodePayResponse(trade), trade };
+};
+
 export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
+  'alipay.trade.pay': barCodePay,
+
   'alipay.trade.page.pay': cashier('page', 'FAST_INSTANT_TRADE_PAY'),
   'alipay.trade.wap.pay': cashier('wap', 'QUICK_WAP_WAY'),
   'alipay.trade.app.pay': cashier('app'),
@@ -181,10 +220,20 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
     return success({ bill_download_url: `${sandboxBaseUrl}/bills/${bills.issue(zip)}` });
   },
 
+  // A trade Alipay never made (a pay that never arrived) is cancelled too: 10000, retry_flag N, no
+  // action and no trade_no ("action: returned when the call succeeds and the trade exists").
   'alipay.trade.cancel': (request, { trades }) => {
-    const trade = findTrade(request, trades);
+    let trade: Trade;
+    try {
+      trade = findTrade(request, trades);
+    } catch (error) {
+      if (!(error instanceof AlipayGatewayError) || error.subCode !== 'ACQ.TRADE_NOT_EXIST') throw error;
+      const ids = tradeIds(request.biz);
+      return success({ out_trade_no: ids.outTradeNo ?? '', retry_flag: 'N' });
+    }
     const action = trades.cancel(trade);
-    return success({ ...ids(trade), retry_flag: 'N', action }, trade);
+    const fields = action ? { ...ids(trade), action } : { out_trade_no: trade.outTradeNo };
+    return success({ ...fields, retry_flag: 'N' }, trade);
   },
 };
 

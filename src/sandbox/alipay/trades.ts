@@ -12,7 +12,7 @@ import { randomDigits, randomToken, tradeNumber } from './runtime.ts';
 import { businessFailure, tradeNotExist } from './wire-errors.ts';
 
 export type TradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_FINISHED' | 'TRADE_CLOSED';
-export type TradeProduct = 'page' | 'wap' | 'app' | 'precreate' | 'create';
+export type TradeProduct = 'page' | 'wap' | 'app' | 'precreate' | 'create' | 'barcode';
 
 export interface Buyer {
   buyerId: string;
@@ -39,8 +39,10 @@ export interface NewTrade {
   notifyUrl?: string;
   returnUrl?: string;
   quitUrl?: string;
-  /** alipay.trade.create names the buyer up front. */
+  /** alipay.trade.create names the buyer up front; a payment code says who the buyer is. */
   buyer?: Partial<Buyer>;
+  /** A payment-code trade whose buyer never confirms: the control API's pay is refused. */
+  neverConfirms?: boolean;
   /** time_expire: the absolute deadline, epoch ms. */
   timeExpireAt?: number;
   /** timeout_express as sent ('90m', '2h', '3d', '1c'); Alipay's default is 15d. */
@@ -137,14 +139,16 @@ export class TradeBook {
       ...order,
       tradeNo: tradeNumber(this.now(), this.runtime.random),
       status: 'WAIT_BUYER_PAY',
-      visible: order.product === 'create',
+      // create and bar-code trades exist at Alipay from the call on.
+      visible: order.product === 'create' || order.product === 'barcode',
       payToken: randomToken(this.runtime.random, 24),
       gmtCreate: this.now(),
       refunds: [],
       refundedFen: 0,
     };
     if (trade.timeExpireAt !== undefined) trade.expiresAt = trade.timeExpireAt;
-    if (trade.product === 'create' || trade.product === 'page') this.startTimeout(trade);
+    if (trade.product === 'create' || trade.product === 'page' || trade.product === 'barcode')
+      this.startTimeout(trade);
     this.byOutTradeNo.set(`${order.appId}/${order.outTradeNo}`, trade);
     this.byTradeNo.set(trade.tradeNo, trade);
     this.byToken.set(trade.payToken, trade);
@@ -180,7 +184,13 @@ export class TradeBook {
 
   /** The buyer opened the cashier or scanned the code: the trade now exists at Alipay. */
   reveal(trade: Trade): Trade {
-    if (!trade.visible && trade.product !== 'page' && trade.product !== 'create') this.startTimeout(trade);
+    if (
+      !trade.visible &&
+      trade.product !== 'page' &&
+      trade.product !== 'create' &&
+      trade.product !== 'barcode'
+    )
+      this.startTimeout(trade);
     trade.visible = true;
     return trade;
   }
@@ -231,6 +241,8 @@ export class TradeBook {
   pay(trade: Trade, buyer: Partial<Buyer> = {}): Trade {
     this.refreshed(trade);
     this.assertPayable(trade);
+    if (trade.neverConfirms)
+      throw businessFailure('ACQ.TRADE_STATUS_ERROR', '买家未确认支付（该付款码的买家从不确认）');
     this.reveal(trade);
     trade.buyer = {
       buyerId: buyer.buyerId ?? trade.buyer?.buyerId ?? `2088${randomDigits(this.runtime.random, 12)}`,

@@ -14,6 +14,7 @@ const PRODUCT_METHODS: Record<Trade['product'], string> = {
   app: 'alipay.trade.app.pay',
   precreate: 'alipay.trade.precreate',
   create: 'alipay.trade.create',
+  barcode: 'alipay.trade.pay',
 };
 
 export function tradeMethod(trade: Trade): string {
@@ -44,6 +45,33 @@ export function queryResponse(trade: Trade): Record<string, unknown> {
   if (trade.buyer?.buyerOpenId) response.buyer_open_id = trade.buyer.buyerOpenId;
   if (trade.gmtPayment !== undefined) {
     response.send_pay_date = beijingTime(trade.gmtPayment);
+    response.fund_bill_list = [{ fund_channel: 'ALIPAYACCOUNT', amount: fenToYuan(paid) }];
+  }
+  return response;
+}
+
+/**
+ * The answer to alipay.trade.pay (bar_code): 10000 with the payment when the buyer paid at once,
+ * 10003 while the buyer confirms. The payment code is never echoed.
+ */
+export function barCodePayResponse(trade: Trade): Record<string, unknown> {
+  const paid = paidFen(trade);
+  const waiting = trade.status === 'WAIT_BUYER_PAY';
+  const response: Record<string, unknown> = {
+    code: waiting ? '10003' : '10000',
+    msg: waiting ? ' order success pay inprocess' : 'Success',
+    trade_no: trade.tradeNo,
+    out_trade_no: trade.outTradeNo,
+    total_amount: fenToYuan(trade.totalFen),
+    receipt_amount: fenToYuan(paid),
+    buyer_pay_amount: fenToYuan(paid),
+    point_amount: '0.00',
+    invoice_amount: fenToYuan(paid),
+  };
+  if (trade.buyer?.buyerLogonId) response.buyer_logon_id = trade.buyer.buyerLogonId;
+  if (trade.buyer?.buyerId) response.buyer_user_id = trade.buyer.buyerId;
+  if (trade.gmtPayment !== undefined) {
+    response.gmt_payment = beijingTime(trade.gmtPayment);
     response.fund_bill_list = [{ fund_channel: 'ALIPAYACCOUNT', amount: fenToYuan(paid) }];
   }
   return response;

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IssuedCertificate, V2CertificateAuthority } from './certificates.ts';
+import { type DeskAnswer, MicropayDesk, V2PaymentCodes } from './micropay.ts';
 import {
   beijing,
   encryptReqInfo,
@@ -38,13 +39,18 @@ export interface V2Trade {
   prepayId: string;
   codeUrl: string | null;
   mwebUrl: string | null;
-  state: 'NOTPAY' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'REFUND';
+  /** USERPAYING and REVOKED are payment-code (MICROPAY) states: confirming, and reversed. */
+  state: 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'CLOSED' | 'PAYERROR' | 'REFUND' | 'REVOKED';
   transactionId: string | null;
   timeEnd: string | null;
   expireAt: number | null;
   refundedFee: number;
   /** When it was paid, in ms. */
   paidAt: number | null;
+  /** When it was made, in ms (payment codes: the reverse window counts from it). */
+  createdAt?: number;
+  /** A payment-code buyer who never confirms: the control API's pay is refused. */
+  neverConfirms?: boolean;
 }
 
 export interface V2Refund {
@@ -86,6 +92,13 @@ export interface Answer {
 
 const OUT_NO = /^[0-9A-Za-z_\-|*@]{1,32}$/;
 
+const STATE_WORDS: Partial<Record<V2Trade['state'], string>> = {
+  CLOSED: '订单已关闭',
+  USERPAYING: '需要用户输入支付密码',
+  REVOKED: '已撤销',
+  PAYERROR: '支付失败',
+};
+
 export class WxpayV2Gateway {
   readonly merchants = new Map<string, V2Merchant>();
   readonly trades = new Map<string, V2Trade>();
@@ -95,6 +108,9 @@ export class WxpayV2Gateway {
   #stopped = false;
   /** Gateway time minus wall time: payments and refunds are stamped (and billed) at gateway time. */
   clockOffsetMs = 0;
+  /** Sandbox buyers' payment codes, and the micropay and reverse rules. */
+  readonly paymentCodes = new V2PaymentCodes(() => this.now());
+  readonly micropayDesk = new MicropayDesk(this.trades, this.paymentCodes, () => this.now());
 
   now(): number {
     return Date.now() + this.clockOffsetMs;
@@ -163,6 +179,16 @@ export class WxpayV2Gateway {
         return this.#refundQuery(merchant, fields);
       case '/pay/downloadbill':
         return this.#downloadBill(merchant, fields);
+      case '/pay/micropay':
+        return this.#desk(merchant, fields, this.micropayDesk.micropay(merchant, fields));
+      case '/secapi/pay/reverse':
+        return this.#desk(
+          merchant,
+          fields,
+          this.micropayDesk.reverse(merchant, fields, (f) =>
+            this.#trade(merchant, f.out_trade_no, f.transaction_id),
+          ),
+        );
       default:
         return { status: 404, body: writeXml({ return_code: 'FAIL', return_msg: 'not found' }) };
     }
@@ -185,7 +211,19 @@ export class WxpayV2Gateway {
     return { status: 200, body: signedXml(answer, merchant.apiKey, merchant.signType) };
   }
 
-  #fail(merchant: V2Merchant, fields: Fields, code: string, description: string): Answer {
+  #desk(merchant: V2Merchant, fields: Fields, answer: DeskAnswer): Answer {
+    return 'ok' in answer
+      ? this.#ok(merchant, fields, answer.ok)
+      : this.#fail(merchant, fields, answer.fail, answer.description, answer.extra);
+  }
+
+  #fail(
+    merchant: V2Merchant,
+    fields: Fields,
+    code: string,
+    description: string,
+    extra: Record<string, string | number | undefined> = {},
+  ): Answer {
     return {
       status: 200,
       body: signedXml(
@@ -198,6 +236,7 @@ export class WxpayV2Gateway {
           result_code: 'FAIL',
           err_code: code,
           err_code_des: description,
+          ...extra,
         },
         merchant.apiKey,
         merchant.signType,
@@ -312,7 +351,7 @@ export class WxpayV2Gateway {
     return this.#ok(merchant, f, {
       out_trade_no: trade.outTradeNo,
       trade_state: trade.state,
-      trade_state_desc: paid ? '支付成功' : trade.state === 'CLOSED' ? '订单已关闭' : '订单未支付',
+      trade_state_desc: paid ? '支付成功' : (STATE_WORDS[trade.state] ?? '订单未支付'),
       total_fee: trade.totalFee,
       fee_type: 'CNY',
       trade_type: paid ? trade.tradeType : undefined,
@@ -522,7 +561,9 @@ export class WxpayV2Gateway {
     const trade = this.trades.get(`${mchid}/${outTradeNo}`);
     if (!trade) throw new Error('no such trade');
     this.#expire(trade);
-    if (trade.state !== 'NOTPAY') throw new Error(`the trade is ${trade.state}`);
+    if (trade.state !== 'NOTPAY' && trade.state !== 'USERPAYING')
+      throw new Error(`the trade is ${trade.state}`);
+    if (trade.neverConfirms) throw new Error('the buyer of this payment code never confirms');
     if (trade.tradeType === 'JSAPI' && options.openid && options.openid !== trade.openid)
       throw new Error('the payer is not the openid the order was made for');
     if (options.fail) {
@@ -534,6 +575,8 @@ export class WxpayV2Gateway {
     trade.timeEnd = beijing(this.now());
     trade.paidAt = this.now();
     trade.openid ??= `oSandbox${randomBytes(10).toString('hex')}`;
+    // Payment codes are answered at the counter: WeChat sends no notification for them.
+    if (!trade.notifyUrl) return trade;
     const merchant = this.merchants.get(mchid)!;
     const body = this.paymentNotification(merchant, trade);
     for (let i = 0; i <= (options.duplicates ?? 0); i += 1)

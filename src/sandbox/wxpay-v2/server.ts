@@ -67,6 +67,8 @@ export async function startWxpayV2Sandbox(
     '/secapi/pay/refund',
     '/pay/refundquery',
     '/pay/downloadbill',
+    '/pay/micropay',
+    '/secapi/pay/reverse',
   ]) {
     app.post(path, async (request, reply) => {
       const raw = typeof request.body === 'string' ? request.body : '';
@@ -82,6 +84,23 @@ export async function startWxpayV2Sandbox(
     async (request, reply) => {
       try {
         return await gateway.addMerchant(request.body ?? {});
+      } catch (error) {
+        return problem(reply, error);
+      }
+    },
+  );
+  // A sandbox buyer's payment code for /pay/micropay: single use, short-lived.
+  app.post<{ Body: { behaviour?: unknown; ttlSeconds?: unknown; openid?: unknown } | undefined }>(
+    '/sandbox/payment-codes',
+    async (request, reply) => {
+      try {
+        const body = request.body ?? {};
+        const issued = gateway.paymentCodes.issue({
+          behaviour: body.behaviour,
+          ttlSeconds: body.ttlSeconds,
+          buyer: typeof body.openid === 'string' ? { openid: body.openid } : {},
+        });
+        return { ...issued, expiresAt: new Date(issued.expiresAt).toISOString() };
       } catch (error) {
         return problem(reply, error);
       }

@@ -4,7 +4,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toRefundAnswer } from '../../../src/providers/alipay/operations/refund.ts';
-import { APP_ID, order, parties, payError, provider, SELLER_ID } from './support/fixtures.ts';
+import { APP_ID, NOON_BEIJING, order, parties, payError, provider, SELLER_ID } from './support/fixtures.ts';
+
+const NOON_PLUS = NOON_BEIJING + 3_600_000;
+
 import { type Script, startGateway, type TestGateway } from './support/gateway.ts';
 import { requestParams, requestVerifies } from './support/signer.ts';
 
@@ -223,6 +226,74 @@ describe('alipay close and cancel', () => {
       action: 'refund',
       transactionId: '2024',
     });
+  });
+});
+
+describe('alipay payment code (trade.pay bar_code) and reverse (trade.cancel)', () => {
+  const counter = {
+    scene: 'micropay' as const,
+    authCode: '281234567890123456',
+    expireAt: new Date(NOON_PLUS),
+  };
+
+  it('sends scene=bar_code, the auth code and FACE_TO_FACE_PAYMENT, and no time_expire', async () => {
+    gateway.script = () =>
+      ok({
+        trade_no: '2024010122001400000000000001',
+        out_trade_no: 'T20240101000001',
+        total_amount: '88.80',
+      });
+    const created = await alipay().createPayment(order(counter));
+    expect(gateway.requests[0]!.params.method).toBe('alipay.trade.pay');
+    expect(gateway.requests[0]!.biz).toEqual({
+      product_code: 'FACE_TO_FACE_PAYMENT',
+      out_trade_no: 'T20240101000001',
+      total_amount: '88.80',
+      subject: 'VIP 会员',
+      scene: 'bar_code',
+      auth_code: '281234567890123456',
+    });
+    expect(created.result).toMatchObject({
+      status: 'SUCCESS',
+      amountFen: 8880,
+      transactionId: '2024010122001400000000000001',
+    });
+  });
+
+  it('10003 is USERPAYING, and an echoed auth_code is stripped from raw', async () => {
+    gateway.script = () => ({
+      response: {
+        code: '10003',
+        msg: ' order success pay inprocess',
+        trade_no: '2024',
+        out_trade_no: 'T20240101000001',
+        total_amount: '88.80',
+        auth_code: '281234567890123456',
+      },
+    });
+    const created = await alipay().createPayment(order(counter));
+    expect(created.result).toMatchObject({ status: 'USERPAYING', transactionId: '2024', paidAt: null });
+    expect(JSON.stringify([created.raw, created.result!.raw])).not.toContain('281234567890123456');
+  });
+
+  it('a 20000 is sent once only: an unknown outcome, never resent with the single-use code', async () => {
+    gateway.script = () => ({
+      response: { code: '20000', msg: 'Service Currently Unavailable', sub_code: 'isp.unknow-error' },
+    });
+    const error = await payError(alipay().createPayment(order(counter)));
+    expect([error.code, error.outcomeUnknown]).toEqual([40010, true]);
+    expect(gateway.requests).toHaveLength(1);
+  });
+
+  it('retry_flag=Y asks for the same cancel again; N is reversed', async () => {
+    gateway.script = () => ok({ out_trade_no: 'T20240101000001', retry_flag: 'Y' });
+    expect(await alipay().reversePayment!({ merchantId: 'm1', outTradeNo: 'T20240101000001' })).toBe('retry');
+    gateway.script = () =>
+      ok({ out_trade_no: 'T20240101000001', trade_no: '2024', retry_flag: 'N', action: 'close' });
+    expect(await alipay().reversePayment!({ merchantId: 'm1', outTradeNo: 'T20240101000001' })).toBe(
+      'reversed',
+    );
+    expect(gateway.requests.at(-1)!.biz).toEqual({ out_trade_no: 'T20240101000001' });
   });
 });
 

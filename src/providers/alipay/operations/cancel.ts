@@ -12,6 +12,31 @@ export interface CancelResult {
   raw: unknown;
 }
 
+/**
+ * The Provider's reversePayment: `retry` when the gateway sets retry_flag=Y (send the same cancel
+ * again), `reversed` otherwise: closed (unpaid), refunded (paid meanwhile), or no trade to act on.
+ * A system error stays a PayError with outcomeUnknown, so the caller cancels again.
+ */
+export async function reversePayment(
+  context: AlipayContext,
+  query: { merchantId: string; outTradeNo: string },
+): Promise<'reversed' | 'retry'> {
+  const { response } = await context.transport.call({
+    method: 'alipay.trade.cancel',
+    bizContent: { out_trade_no: query.outTradeNo },
+    write: true,
+  });
+  if (response.out_trade_no !== undefined && response.out_trade_no !== query.outTradeNo) {
+    throw new PayError(50000, {
+      field: 'out_trade_no',
+      gatewayCode: 'MALFORMED_RESPONSE',
+      message: `alipay cancel answer is for another order than ${query.outTradeNo}`,
+      outcomeUnknown: true,
+    });
+  }
+  return response.retry_flag === 'Y' ? 'retry' : 'reversed';
+}
+
 export async function cancelPayment(
   context: AlipayContext,
   query: { merchantId: string; outTradeNo: string },

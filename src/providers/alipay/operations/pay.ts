@@ -8,6 +8,7 @@ import type { CreatedPayment, PaymentOrder } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { autoSubmitForm, orderString, pageUrl, signedParams } from '../request.ts';
 import { beijingTime } from '../sign.ts';
+import { BAR_CODE_PRODUCT, barCodePay } from './bar-code.ts';
 import { createMiniProgramTrade } from './create.ts';
 import { precreate } from './precreate.ts';
 
@@ -22,6 +23,7 @@ export const SCENE_METHODS: Readonly<Record<string, SceneMethod>> = {
   app: { method: 'alipay.trade.app.pay', productCode: 'QUICK_MSECURITY_PAY' },
   native: { method: 'alipay.trade.precreate', productCode: 'FACE_TO_FACE_PAYMENT' },
   miniprogram: { method: 'alipay.trade.create', productCode: 'JSAPI_PAY' },
+  micropay: { method: 'alipay.trade.pay', productCode: BAR_CODE_PRODUCT },
 };
 
 export function sceneMethod(scene: string): SceneMethod {
@@ -29,7 +31,7 @@ export function sceneMethod(scene: string): SceneMethod {
   if (!found) {
     throw new PayError(40001, {
       field: 'scene',
-      message: `alipay has no ${JSON.stringify(String(scene).slice(0, 32))} scene (use pc, h5, app, native or miniprogram)`,
+      message: `alipay has no ${JSON.stringify(String(scene).slice(0, 32))} scene (use pc, h5, app, native, miniprogram or micropay)`,
     });
   }
   return found;
@@ -53,6 +55,7 @@ export async function createPayment(context: AlipayContext, order: PaymentOrder)
   const biz = orderBizContent(order, productCode);
   if (order.scene === 'native') return precreate(context, order, biz);
   if (order.scene === 'miniprogram') return createMiniProgramTrade(context, order, biz);
+  if (order.scene === 'micropay') return barCodePay(context, order, biz);
   const { merchant } = context;
   const browser = order.scene === 'pc' || order.scene === 'h5';
   const params = signedParams(

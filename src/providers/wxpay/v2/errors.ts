@@ -17,6 +17,11 @@ export const WXPAY_V2_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
   APPID_MCHID_NOT_MATCH: 40001,
   OUT_TRADE_NO_USED: 40001,
   INVALID_TRANSACTIONID: 40001,
+  // Payment codes (micropay): expired, not a WeChat code, or not the buyer's.
+  AUTHCODEEXPIRE: 40001,
+  AUTH_CODE_INVALID: 40001,
+  AUTH_CODE_ERROR: 40001,
+  BUYER_MISMATCH: 40001,
   SIGNERROR: 40002,
   CA_ERROR: 40003,
   ORDERNOTEXIST: 40005,
@@ -34,6 +39,10 @@ export const WXPAY_V2_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
   USER_ACCOUNT_ABNORMAL: 50000,
   TRADE_STATE_ERROR: 50000,
   ERROR: 50000,
+  ORDERREVERSED: 50000,
+  NOTSUPORTCARD: 50000,
+  TRADE_ERROR: 50000,
+  REVERSE_EXPIRE: 50000,
 };
 
 /** The unified code of a result_code=FAIL answer's err_code; 50000 for one we do not know. */

@@ -17,9 +17,11 @@ import type { WxpayScene } from '../config.ts';
 import { parseTradeBill } from '../operations/bill.ts';
 import { wxpayScene } from '../operations/prepay.ts';
 import type { WxpayV2Merchant } from './config.ts';
+import { micropayV2 } from './micropay.ts';
 import { beijingCompact, malformed, toPaymentResultV2, toRefundResultV2 } from './results.ts';
 import { nonceStr, signV2 } from './sign.ts';
 import type { WxpayV2Transport } from './transport.ts';
+import { cutBytes } from './xml.ts';
 
 export interface WxpayV2Context {
   merchant: WxpayV2Merchant;
@@ -40,16 +42,6 @@ const TRADE_TYPE: Readonly<Record<WxpayScene, string>> = {
   native: 'NATIVE',
 };
 
-/** body is String(128) in bytes: cut at a character boundary. */
-function cutBytes(text: string, maxBytes: number): string {
-  let out = '';
-  for (const char of text) {
-    if (Buffer.byteLength(out + char, 'utf8') > maxBytes) break;
-    out += char;
-  }
-  return out;
-}
-
 /** Extra gateway fields pass through as text, never over the fields the mapping owns. */
 function passThrough(other: Record<string, unknown> | undefined): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -61,7 +53,13 @@ function passThrough(other: Record<string, unknown> | undefined): Record<string,
   return fields;
 }
 
+/** The appid of a scene; a payment code (micropay) is taken under the account's main appid. */
+export function sceneAppIdV2(merchant: WxpayV2Merchant, scene: string): string {
+  return scene === 'micropay' ? merchant.appId : appIdForV2(merchant, wxpayScene(scene));
+}
+
 export async function createPaymentV2(context: WxpayV2Context, order: PaymentOrder): Promise<CreatedPayment> {
+  if (order.scene === 'micropay') return micropayV2(context, order);
   const { merchant } = context;
   const scene = wxpayScene(order.scene);
   const appid = appIdForV2(merchant, scene);

@@ -25,6 +25,13 @@ export interface V2Call {
   secure?: boolean;
   /** A file download (a bill): a body that is not XML is the file, returned as text. */
   file?: boolean;
+  /**
+   * Sent once, never resent on SYSTEMERROR, BANKERROR or 5xx (a micropay with the buyer's
+   * single-use code): the outcome is settled by query and reverse, as WeChat asks.
+   */
+  once?: boolean;
+  /** err_codes that are an answer rather than a failure (micropay's USERPAYING): returned as fields. */
+  answers?: readonly string[];
 }
 
 export interface V2TransportOptions {
@@ -121,7 +128,7 @@ export class WxpayV2Transport {
       try {
         return await this.#attempt(call, body, attempt, dispatcher);
       } catch (error) {
-        if ((error as Retryable).retry !== true || attempt >= retry.maxAttempts) throw error;
+        if ((error as Retryable).retry !== true || call.once || attempt >= retry.maxAttempts) throw error;
         const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
         await this.#options.sleep(ceiling / 2 + this.#options.random() * (ceiling / 2));
       }
@@ -226,7 +233,7 @@ export class WxpayV2Transport {
         outcomeUnknown: call.write,
       });
     }
-    if (fields.result_code !== 'SUCCESS') {
+    if (fields.result_code !== 'SUCCESS' && !(fields.err_code && call.answers?.includes(fields.err_code))) {
       const errCode = fields.err_code;
       const retry = isRetryableV2(errCode);
       throw Object.assign(

@@ -78,3 +78,13 @@ export function buildXml(fields: Record<string, string | number | undefined | nu
   }
   return `${body}</xml>`;
 }
+
+/** A String(n) field counted in bytes (body is String(128)): cut at a character boundary. */
+export function cutBytes(text: string, maxBytes: number): string {
+  let out = '';
+  for (const char of text) {
+    if (Buffer.byteLength(out + char, 'utf8') > maxBytes) break;
+    out += char;
+  }
+  return out;
+}
