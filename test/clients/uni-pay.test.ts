@@ -66,12 +66,10 @@ describe.each(backends)('the uni-app client on $name', (backend) => {
     ...extra,
   });
   /** What VK-Pay answered the backend's createPayment: the client parameters, unchanged. */
-  const served = (recorded: ReturnType<typeof recordedPlatform>) =>
-    (
-      recorded.backend.find((entry) => entry.path === '/pay')?.answer as {
-        data: { payment: Record<string, unknown> };
-      }
-    ).data.payment;
+  const served = (recorded: ReturnType<typeof recordedPlatform>): Record<string, unknown> => {
+    const entry = recorded.backend.find((found) => found.path === '/pay');
+    return (entry!.answer as { data: { payment: Record<string, unknown> } }).data.payment;
+  };
 
   it('mp-weixin: requestPayment gets exactly the five signed fields; paid reads paid once the service says so', async () => {
     const { uni, recorded } = client('mp-weixin', {
