@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { BUDGET_BYTES, buildClient } from '../../scripts/build-client.ts';
+import { BUDGET_BYTES, buildClient, bundleClient, CLIENTS } from '../../scripts/build-client.ts';
 import { bundleCashierScript } from '../../src/http/checkout-assets.ts';
 
 describe('what the browser downloads', () => {
@@ -14,5 +16,33 @@ describe('what the browser downloads', () => {
     const script = await bundleCashierScript();
     expect(gzipSync(script).byteLength).toBeLessThan(BUDGET_BYTES);
     expect(script).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+  });
+});
+
+describe('what a uni-app project and a WeChat mini program take', () => {
+  it.each(['uni-app', 'wx-miniprogram'] as const)(
+    'the %s bundle is small, needs nothing, and the committed one is a fresh build',
+    async (name) => {
+      const built = await bundleClient(name, false);
+      expect(built.gzipBytes).toBeLessThan(BUDGET_BYTES);
+      const text = new TextDecoder().decode(built.code);
+      expect(text).not.toMatch(/\brequire\(|\bimport\s*["'(]|from\s*["']/);
+      // The runtimes are ES2017: no optional chaining or object spread left in the bundle.
+      expect(text).not.toMatch(/\?\.[a-zA-Z_$(]/);
+      const committed = readFileSync(built.file);
+      expect(Buffer.compare(committed, Buffer.from(built.code)), 'run npm run build:client').toBe(0);
+    },
+  );
+
+  it('the mini program bundle loads as CommonJS and the uni-app one as ESM', async () => {
+    const wx = createRequire(import.meta.url)(`../../${CLIENTS['wx-miniprogram'].out}`);
+    expect(typeof wx.createWxPayClient).toBe('function');
+    expect(wx.describeForBuyer(40007, 'zh').title).toBe('余额不足');
+    const uni = await import(`../../${CLIENTS['uni-app'].out}`);
+    expect(typeof uni.createUniPayClient).toBe('function');
+    expect(uni.uniContext({ getSystemInfoSync: () => ({ uniPlatform: 'web', deviceType: 'pc' }) })).toEqual({
+      platform: 'web',
+      isPC: true,
+    });
   });
 });
