@@ -211,6 +211,10 @@ describe("the buyer's words", () => {
     expect(read('alipay', true, { resultCode: 6001 })).toBe('cancelled/cancelled');
     expect(read('alipay', false, { resultCode: '6004' })).toBe('pending/pending');
     expect(read('alipay', false, { errMsg: 'requestPayment:fail', code: 62001 })).toBe('cancelled/cancelled');
+    expect(
+      read('alipay', true, { errMsg: 'requestPayment:ok', rawdata: '{"resultStatus":"8000","memo":""}' }),
+    ).toBe('pending/pending');
+    expect(read('alipay', true, { errMsg: 'requestPayment:ok', rawdata: 'not json' })).toBe('paid/paid');
     expect(read('alipay', false, { errMsg: 'requestPayment:fail' })).toBe('failed/failed');
     // Douyin tt.pay: 0 paid, 1 timeout, 2 failed, 3 closed, 4 cancelled, 9 unknown.
     expect([0, 1, 2, 3, 4, 9].map((code) => read('douyin-pay', true, { code }))).toEqual([

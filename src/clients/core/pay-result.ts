@@ -69,6 +69,20 @@ export interface PlatformAnswer {
   resultCode?: number | string;
   /** Douyin's trade system: tt.requestOrder / tt.getOrderPayment. */
   errNo?: number | string;
+  /** uni-app's APP Alipay: the SDK's answer as JSON text, with its resultStatus. */
+  rawdata?: string;
+}
+
+/** Alipay's result code: the mini program's resultCode, or the APP SDK's resultStatus in rawdata. */
+function alipayResultCode(answer: PlatformAnswer | undefined): string | undefined {
+  if (answer?.resultCode !== undefined) return String(answer.resultCode);
+  if (typeof answer?.rawdata !== 'string') return undefined;
+  try {
+    const status = (JSON.parse(answer.rawdata) as { resultStatus?: unknown }).resultStatus;
+    return status === undefined ? undefined : String(status);
+  } catch {
+    return undefined;
+  }
 }
 
 export type PlatformKind = 'wechat' | 'alipay' | 'douyin-pay' | 'douyin-trade' | 'appleiap';
@@ -85,7 +99,7 @@ export function readPlatformAnswer(
   const message = answer?.errMsg ?? '';
   const code = String(answer?.code ?? answer?.errCode ?? answer?.errNo ?? '');
   if (kind === 'alipay') {
-    const resultCode = answer?.resultCode !== undefined ? String(answer.resultCode) : undefined;
+    const resultCode = alipayResultCode(answer);
     if (resultCode === '9000') return { outcome: 'paid', situation: 'paid' };
     if (resultCode === '6001') return { outcome: 'cancelled', situation: 'cancelled' };
     if (resultCode === '8000' || resultCode === '6004') return { outcome: 'pending', situation: 'pending' };
