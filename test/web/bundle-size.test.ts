@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { BUDGET_BYTES, buildClient, bundleClient, CLIENTS } from '../../scripts/build-client.ts';
+import {
+  BUDGET_BYTES,
+  buildClient,
+  bundleClient,
+  CLIENTS,
+  declareClient,
+} from '../../scripts/build-client.ts';
 import { bundleCashierScript } from '../../src/http/checkout-assets.ts';
 
 describe('what the browser downloads', () => {
@@ -32,6 +38,19 @@ describe('what a uni-app project and a WeChat mini program take', () => {
       const committed = readFileSync(built.file);
       expect(Buffer.compare(committed, Buffer.from(built.code)), 'run npm run build:client').toBe(0);
     },
+  );
+
+  it.each(['uni-app', 'wx-miniprogram'] as const)(
+    'the %s type declarations are committed as a fresh emit makes them',
+    (name) => {
+      const declared = declareClient(name, false);
+      expect(declared.size).toBeGreaterThan(5);
+      for (const [file, text] of declared) {
+        expect(text, file).not.toMatch(/from '\.{1,2}\/[^']*\.ts'/);
+        expect(readFileSync(file, 'utf8'), `${file}: run npm run build:client`).toBe(text);
+      }
+    },
+    30_000,
   );
 
   it('the mini program bundle loads as CommonJS and the uni-app one as ESM', async () => {
