@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUniPayClient } from '../../src/clients/uni/index.ts';
+import { createUniPayClient, providersFor } from '../../src/clients/uni/index.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createDouyinProvider } from '../../src/providers/douyin/index.ts';
 import { type RunningDouyinSandbox, startDouyinSandbox } from '../../src/sandbox/douyin/index.ts';
@@ -280,5 +280,22 @@ describe('the uni-app client: WeChat virtual payment and Apple IAP', () => {
       start: { scene: 'app', payment: { scene: 'app', productId: 'coins_60', appAccountToken } },
     });
     expect(none.outcome).toBe('cancelled');
+  });
+});
+
+describe('the providers a uni-app platform can pay with', () => {
+  it('offers what works where the buyer is, as the plugin cashier does', () => {
+    const on = (uniPlatform: string, osName = 'android') =>
+      createUniPayClient({
+        uni: recordedPlatform({ systemInfo: { uniPlatform, osName } }).global,
+      }).providers();
+    expect(on('mp-weixin')).toEqual(['wxpay', 'wxpay-virtual']);
+    expect(on('mp-alipay')).toEqual(['alipay']);
+    expect(on('mp-toutiao')).toEqual(['douyin']);
+    expect(on('app')).toEqual(['wxpay', 'alipay']);
+    expect(on('app', 'ios')).toEqual(['wxpay', 'alipay', 'appleiap']);
+    expect(on('web', 'windows')).toEqual(['wxpay', 'alipay']);
+    expect(on('mp-baidu')).toEqual([]);
+    expect(providersFor({ platform: 'app-plus', os: 'ios' })).toContain('appleiap');
   });
 });

@@ -5,6 +5,7 @@
  * platform takes, WeixinJSBridge and redirects in a browser, the QR code's content on a PC.
  */
 
+import type { ProviderName } from '../../core/validate.ts';
 import { proceed, type WindowLike, type WxLike } from '../../web/next-step.ts';
 import {
   type BackendEndpoints,
@@ -97,6 +98,8 @@ export type UniPayRequest =
 export interface UniPayClient extends VkPayClient {
   /** The client context from uni.getSystemInfoSync(), as the plugin reads it. */
   context(): UniContext;
+  /** The providers that can pay on this platform, for a cashier to offer (see providersFor). */
+  providers(): ProviderName[];
   /** Creates (unless given) and runs the payment on this platform; never throws. */
   pay(request: UniPayRequest, options?: UniPayOptions): Promise<PayResult>;
 }
@@ -122,6 +125,31 @@ export function uniContext(uni: UniLike): UniContext {
     ...(info.ua ? { userAgent: info.ua } : {}),
     isPC,
   };
+}
+
+/**
+ * The providers that can pay in a context, as the plugin's cashier offers them: WeChat's (and its
+ * virtual payment) in a WeChat mini program, Alipay in Alipay's, Douyin in Douyin's; in an app
+ * WeChat Pay and Alipay, plus Apple IAP on iOS; in a browser WeChat Pay and Alipay (Alipay's WAP
+ * cashier also opens inside WeChat's browser).
+ */
+export function providersFor(context: Pick<UniContext, 'platform' | 'os'>): ProviderName[] {
+  switch (context.platform) {
+    case 'mp-weixin':
+      return ['wxpay', 'wxpay-virtual'];
+    case 'mp-alipay':
+      return ['alipay'];
+    case 'mp-toutiao':
+      return ['douyin'];
+    case 'app':
+    case 'app-plus':
+      return context.os === 'ios' ? ['wxpay', 'alipay', 'appleiap'] : ['wxpay', 'alipay'];
+    case 'web':
+    case 'h5':
+      return ['wxpay', 'alipay'];
+    default:
+      return [];
+  }
 }
 
 export function createUniPayClient(options: UniClientOptions = {}): UniPayClient {
@@ -348,7 +376,7 @@ export function createUniPayClient(options: UniClientOptions = {}): UniPayClient
     return platform;
   }
 
-  return { ...core, createPayment, context, pay };
+  return { ...core, createPayment, context, providers: () => providersFor(context()), pay };
 }
 
 export { type BuyerSituation, type BuyerWords, buyerWords, describeForBuyer } from '../core/buyer.ts';
@@ -378,6 +406,7 @@ export type {
   PaymentOutcome,
   PaymentStart,
   PaymentStatus,
-  ProviderName,
+  ProviderName as CheckoutProviderName,
   Scene,
 } from '../core/types.ts';
+export type { ProviderName };

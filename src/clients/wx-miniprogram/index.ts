@@ -169,6 +169,7 @@ export function createWxPayClient(options: WxClientOptions = {}): WxPayClient {
   return { ...core, createPayment, context, pay };
 }
 
+export type { ProviderName } from '../../core/validate.ts';
 export { type BuyerSituation, type BuyerWords, buyerWords, describeForBuyer } from '../core/buyer.ts';
 export type {
   BackendEndpoints,
@@ -196,6 +197,6 @@ export type {
   PaymentOutcome,
   PaymentStart,
   PaymentStatus,
-  ProviderName,
+  ProviderName as CheckoutProviderName,
   Scene,
 } from '../core/types.ts';

@@ -51,8 +51,9 @@ export interface WxPayClient extends VkPayClient {
     pay(request: WxPayRequest, options?: WxPayOptions): Promise<PayResult>;
 }
 export declare function createWxPayClient(options?: WxClientOptions): WxPayClient;
+export type { ProviderName } from '../../core/validate.js';
 export { type BuyerSituation, type BuyerWords, buyerWords, describeForBuyer } from '../core/buyer.js';
 export type { BackendEndpoints, BackendPayRequest, CheckoutPayRequest, PaymentTarget, StorePurchaseHandOver, StorePurchaseResult, VkPayClient, WaitOptions, } from '../core/client.js';
 export { describeError, type ErrorDescription, type Failure, isSuccess, type Lang, type Result, type Success, } from '../core/errors.js';
 export type { PayNext, PayOutcome, PayResult } from '../core/pay-result.js';
-export type { ClientPayParams, OrderStatus, PaymentOutcome, PaymentStart, PaymentStatus, ProviderName, Scene, } from '../core/types.js';
+export type { ClientPayParams, OrderStatus, PaymentOutcome, PaymentStart, PaymentStatus, ProviderName as CheckoutProviderName, Scene, } from '../core/types.js';

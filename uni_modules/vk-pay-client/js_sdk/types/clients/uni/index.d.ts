@@ -4,6 +4,7 @@
  * and one `pay()` that runs the platform's payment: `uni.requestPayment` with the parameters each
  * platform takes, WeixinJSBridge and redirects in a browser, the QR code's content on a PC.
  */
+import type { ProviderName } from '../../core/validate.js';
 import { type WindowLike } from '../../web/next-step.js';
 import { type BackendEndpoints, type BackendPayRequest, type CheckoutPayRequest, type VkPayClient, type WaitOptions } from '../core/client.js';
 import { type Lang } from '../core/errors.js';
@@ -74,14 +75,24 @@ export type UniPayRequest = CheckoutPayRequest | BackendPayRequest | {
 export interface UniPayClient extends VkPayClient {
     /** The client context from uni.getSystemInfoSync(), as the plugin reads it. */
     context(): UniContext;
+    /** The providers that can pay on this platform, for a cashier to offer (see providersFor). */
+    providers(): ProviderName[];
     /** Creates (unless given) and runs the payment on this platform; never throws. */
     pay(request: UniPayRequest, options?: UniPayOptions): Promise<PayResult>;
 }
 /** uniPlatform, isPC (a browser on a PC: deviceType pc or a desktop system), osName and the UA. */
 export declare function uniContext(uni: UniLike): UniContext;
+/**
+ * The providers that can pay in a context, as the plugin's cashier offers them: WeChat's (and its
+ * virtual payment) in a WeChat mini program, Alipay in Alipay's, Douyin in Douyin's; in an app
+ * WeChat Pay and Alipay, plus Apple IAP on iOS; in a browser WeChat Pay and Alipay (Alipay's WAP
+ * cashier also opens inside WeChat's browser).
+ */
+export declare function providersFor(context: Pick<UniContext, 'platform' | 'os'>): ProviderName[];
 export declare function createUniPayClient(options?: UniClientOptions): UniPayClient;
 export { type BuyerSituation, type BuyerWords, buyerWords, describeForBuyer } from '../core/buyer.js';
 export type { BackendEndpoints, BackendPayRequest, CheckoutPayRequest, PaymentTarget, StorePurchaseHandOver, StorePurchaseResult, VkPayClient, WaitOptions, } from '../core/client.js';
 export { describeError, type ErrorDescription, type Failure, isSuccess, type Lang, type Result, type Success, } from '../core/errors.js';
 export type { PayNext, PayOutcome, PayResult } from '../core/pay-result.js';
-export type { ClientPayParams, OrderStatus, PaymentOutcome, PaymentStart, PaymentStatus, ProviderName, Scene, } from '../core/types.js';
+export type { ClientPayParams, OrderStatus, PaymentOutcome, PaymentStart, PaymentStatus, ProviderName as CheckoutProviderName, Scene, } from '../core/types.js';
+export type { ProviderName };
