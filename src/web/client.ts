@@ -1,19 +1,25 @@
 /**
- * The browser client: create a payment (through the merchant's backend, or a checkout token),
- * query it, and wait for it with backoff until a final state or the payment's expiry. Every call
- * resolves to the unified envelope; a request that gets no answer is told apart: never reached
- * (40004, kind `network`) or refused to this page's origin by CORS (40009, kind `origin`).
+ * The browser client: the shared client core (src/clients/core) over fetch. Every call resolves to
+ * the unified envelope; a request that gets no answer is told apart: never reached (40004, kind
+ * `network`) or refused to this page's origin by CORS (40009, kind `origin`).
  */
-import { type Failure, failureOf, isSuccess, type Lang, type Result } from './errors.ts';
 import {
-  type ClientPayParams,
-  type OrderStatus,
-  outcomeOf,
-  type PaymentStart,
-  type PaymentStatus,
-  type ProviderName,
-  type Scene,
-} from './types.ts';
+  type BackendEndpoints,
+  type ClientResponse,
+  createCoreClient,
+  type VkPayClient,
+} from '../clients/core/client.ts';
+import { type Failure, failureOf, type Lang } from '../clients/core/errors.ts';
+
+export type {
+  BackendPayRequest,
+  CheckoutPayRequest,
+  PaymentTarget,
+  StorePurchaseHandOver,
+  StorePurchaseResult,
+  VkPayClient,
+  WaitOptions,
+} from '../clients/core/client.ts';
 
 type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -21,118 +27,39 @@ export interface ClientOptions {
   /** Base URL of the VK-Pay service for checkout-token calls; default: this page's origin. */
   baseUrl?: string;
   /** The merchant backend's own endpoints, which call VK-Pay's signed API for the browser. */
-  backend?: {
-    /** POST here with the payment request; answers VK-Pay's createPayment envelope. */
-    createPayment?: string;
-    /** GET here; `:outTradeNo` is replaced. Answers VK-Pay's queryPayment envelope. */
-    queryPayment?: string;
-    /**
-     * POST here with a StoreKit purchase to hand back (Apple IAP); your backend adds the buyer's
-     * user_id and calls VK-Pay's POST /api/store-purchases. Answers its envelope.
-     */
-    storePurchase?: string;
-    headers?: Record<string, string>;
-    credentials?: 'omit' | 'same-origin' | 'include';
-  };
+  backend?: BackendEndpoints & { credentials?: 'omit' | 'same-origin' | 'include' };
   lang?: Lang;
   fetch?: FetchLike;
 }
 
-/** Pay through a checkout token with the provider the buyer chose. */
-export interface CheckoutPayRequest {
-  checkoutToken: string;
-  provider: ProviderName;
-}
-
-/** Pay through the merchant backend: the body is the merchant's own. */
-export interface BackendPayRequest {
-  body: Record<string, unknown>;
-}
-
-export type PaymentTarget = { checkoutToken: string } | { outTradeNo: string };
-
-/**
- * A purchase StoreKit made, handed back to the service: StoreKit 2's `Transaction.id` or
- * `jwsRepresentation`, or an old app's base64 receipt; `outTradeNo` when it pays an order of ours.
- */
-export interface StorePurchaseHandOver {
-  transactionId?: string;
-  signedTransaction?: string;
-  receipt?: string;
-  outTradeNo?: string;
-}
-
-export interface StorePurchaseResult {
-  order: { out_trade_no: string; status: OrderStatus; [field: string]: unknown };
-  /** applied, already_applied, ...: the purchase paid the order now, or earlier. */
-  outcome: string;
-}
-
-export interface WaitOptions {
-  /** First gap between polls, ms (default 1000), growing by `factor` (1.5) up to `maxIntervalMs` (5000). */
-  intervalMs?: number;
-  maxIntervalMs?: number;
-  factor?: number;
-  /**
-   * Give up after this long: the result is the last status, outcome pending. Default: the payment's
-   * expiry as the service reports it (one last poll then reads its final state), else 15 minutes.
-   */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  onStatus?: (status: PaymentStatus) => void;
-}
-
-export interface VkPayClient {
-  readonly lang: Lang;
-  createPayment(request: CheckoutPayRequest | BackendPayRequest): Promise<Result<PaymentStart>>;
-  queryPayment(target: PaymentTarget): Promise<Result<PaymentStatus>>;
-  /** Polls until paid, closed, expired, failed or cancelled (signal), or the timeout. */
-  waitForPayment(target: PaymentTarget, options?: WaitOptions): Promise<Result<PaymentStatus>>;
-  /** Hands a StoreKit purchase back through `backend.storePurchase` (Apple IAP). */
-  handOverPurchase(purchase: StorePurchaseHandOver): Promise<Result<StorePurchaseResult>>;
-}
-
-interface BackendOrder {
-  out_trade_no: string;
-  status: OrderStatus;
-  expire_date?: string | null;
-}
-
-/** A little past the expiry, so the last poll reads the closed state the service settles then. */
-const EXPIRY_GRACE_MS = 2_000;
-const DEFAULT_TIMEOUT_MS = 15 * 60_000;
-
 export function createClient(options: ClientOptions = {}): VkPayClient {
   const lang = options.lang ?? 'zh';
   const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
-  const base = (options.baseUrl ?? '').replace(/\/+$/, '');
-  const checkoutUrl = (token: string, path: string) => `${base}/checkout/${encodeURIComponent(token)}${path}`;
+  const credentials = options.backend?.credentials;
 
-  // The merchant's headers go to its backend only: on the service's checkout calls they would need a
-  // CORS preflight the service does not allow them in.
-  async function call<T>(url: string, init: RequestInit = {}, toBackend = false): Promise<Result<T>> {
-    let response: Response;
-    try {
-      response = await doFetch(url, {
-        ...init,
-        headers: {
-          accept: 'application/json',
-          'accept-language': lang === 'en' ? 'en' : 'zh-CN',
-          ...(init.body ? { 'content-type': 'application/json' } : {}),
-          ...(toBackend ? options.backend?.headers : {}),
-        },
-      });
-    } catch (error) {
-      return unanswered(url, error instanceof Error ? error.message : String(error));
-    }
-    try {
-      const body = (await response.json()) as Result<T>;
-      if (typeof body?.code === 'number') return body;
-    } catch {
-      // fall through: not the envelope
-    }
-    return failureOf(response.status === 429 ? 40008 : response.status >= 500 ? 40010 : 50000, lang);
-  }
+  return createCoreClient({
+    ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+    lang,
+    async request({ url, method, headers, body, toBackend }): Promise<ClientResponse> {
+      const init: RequestInit = { headers };
+      if (method !== 'GET') init.method = method;
+      if (body !== undefined) init.body = JSON.stringify(body);
+      if (toBackend && credentials) init.credentials = credentials;
+      let response: Response;
+      try {
+        response = await doFetch(url, init);
+      } catch (error) {
+        return { unanswered: error instanceof Error ? error.message : String(error) };
+      }
+      try {
+        return { status: response.status, body: await response.json() };
+      } catch {
+        return { status: response.status, body: undefined };
+      }
+    },
+    unanswered,
+  });
 
   /**
    * A fetch that failed looks the same to the page whether the network is down or CORS refused
@@ -159,134 +86,4 @@ export function createClient(options: ClientOptions = {}): VkPayClient {
       kind: 'origin',
     };
   }
-
-  async function createPayment(
-    request: CheckoutPayRequest | BackendPayRequest,
-  ): Promise<Result<PaymentStart>> {
-    if ('checkoutToken' in request) {
-      return call<PaymentStart>(checkoutUrl(request.checkoutToken, '/pay'), {
-        method: 'POST',
-        body: JSON.stringify({ provider: request.provider }),
-      });
-    }
-    const url = options.backend?.createPayment;
-    if (!url) return failureOf(40001, lang, 'backend.createPayment is not configured');
-    const answer = await call<{ scene: Scene; payment: ClientPayParams }>(
-      url,
-      {
-        method: 'POST',
-        body: JSON.stringify(request.body),
-        ...(options.backend?.credentials ? { credentials: options.backend.credentials } : {}),
-      },
-      true,
-    );
-    if (!isSuccess(answer)) return answer;
-    return { ...answer, data: { scene: answer.data.scene, payment: answer.data.payment } };
-  }
-
-  async function queryPayment(target: PaymentTarget): Promise<Result<PaymentStatus>> {
-    if ('checkoutToken' in target) return call<PaymentStatus>(checkoutUrl(target.checkoutToken, '/status'));
-    const url = options.backend?.queryPayment;
-    if (!url) return failureOf(40001, lang, 'backend.queryPayment is not configured');
-    const answer = await call<{ order: BackendOrder }>(
-      url.replace(':outTradeNo', encodeURIComponent(target.outTradeNo)),
-      options.backend?.credentials ? { credentials: options.backend.credentials } : {},
-      true,
-    );
-    if (!isSuccess(answer)) return answer;
-    const { order } = answer.data;
-    return {
-      ...answer,
-      data: {
-        outTradeNo: order.out_trade_no,
-        status: order.status,
-        outcome: outcomeOf(order.status),
-        failure: null,
-        expiresAt: order.expire_date ?? null,
-      },
-    };
-  }
-
-  async function waitForPayment(
-    target: PaymentTarget,
-    wait: WaitOptions = {},
-  ): Promise<Result<PaymentStatus>> {
-    const factor = wait.factor ?? 1.5;
-    const maxInterval = wait.maxIntervalMs ?? 5_000;
-    const started = Date.now();
-    let deadline = started + (wait.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    let interval = wait.intervalMs ?? 1_000;
-    let last: Result<PaymentStatus> = failureOf(40010, lang);
-    for (;;) {
-      if (wait.signal?.aborted) return cancelled(last);
-      last = await queryPayment(target);
-      if (isSuccess(last)) {
-        wait.onStatus?.(last.data);
-        if (last.data.outcome !== 'pending') return last;
-        const expiresAt = last.data.expiresAt ? Date.parse(last.data.expiresAt) : Number.NaN;
-        if (wait.timeoutMs === undefined && Number.isFinite(expiresAt))
-          deadline = expiresAt + EXPIRY_GRACE_MS;
-      } else if (!transient(last)) {
-        return last;
-      }
-      const now = Date.now();
-      if (now >= deadline) return last;
-      // The last gap ends at the deadline, so the final poll reads the state there.
-      await sleep(Math.min(interval, deadline - now), wait.signal);
-      interval = Math.min(interval * factor, maxInterval);
-    }
-  }
-
-  function cancelled(last: Result<PaymentStatus>): Result<PaymentStatus> {
-    const data: PaymentStatus = isSuccess(last)
-      ? { ...last.data, outcome: 'cancelled' }
-      : { outTradeNo: '', status: 'NOTPAY', outcome: 'cancelled', failure: null };
-    return { code: 0, msg: 'ok', data };
-  }
-
-  async function handOverPurchase(purchase: StorePurchaseHandOver): Promise<Result<StorePurchaseResult>> {
-    const url = options.backend?.storePurchase;
-    if (!url) return failureOf(40001, lang, 'backend.storePurchase is not configured');
-    if (!purchase.transactionId && !purchase.signedTransaction && !purchase.receipt)
-      return failureOf(40001, lang, 'transactionId, signedTransaction or receipt is required');
-    const body = {
-      provider: 'appleiap',
-      ...(purchase.transactionId ? { transaction_id: purchase.transactionId } : {}),
-      ...(purchase.signedTransaction ? { signed_transaction: purchase.signedTransaction } : {}),
-      ...(purchase.receipt ? { receipt: purchase.receipt } : {}),
-      ...(purchase.outTradeNo ? { out_trade_no: purchase.outTradeNo } : {}),
-    };
-    return call<StorePurchaseResult>(
-      url,
-      {
-        method: 'POST',
-        body: JSON.stringify(body),
-        ...(options.backend?.credentials ? { credentials: options.backend.credentials } : {}),
-      },
-      true,
-    );
-  }
-
-  return { lang, createPayment, queryPayment, waitForPayment, handOverPurchase };
-}
-
-/**
- * Network trouble, rate limits and a busy gateway pass; keep polling through them. A refusal of
- * this origin does not pass by waiting.
- */
-function transient(failure: Failure): boolean {
-  if (failure.kind === 'origin') return false;
-  return failure.code === 40004 || failure.code === 40008 || failure.code === 40010;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

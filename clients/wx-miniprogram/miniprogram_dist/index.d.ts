@@ -1,0 +1,1 @@
+export * from './types/clients/wx-miniprogram/index.js';
