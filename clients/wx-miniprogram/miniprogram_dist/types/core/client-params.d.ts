@@ -47,6 +47,10 @@ export type ClientPayParams =
     scene: 'app';
     orderString: string;
 }
+/** Payment code at the counter: nothing for a client to invoke, the counter scanned the buyer's code. */
+ | {
+    scene: 'micropay';
+}
 /** Alipay mini program: the trade number for my.tradePay. */
  | {
     scene: 'miniprogram';
