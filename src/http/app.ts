@@ -27,6 +27,7 @@ import { reviewPages } from './routes/console-reviews.ts';
 import { consoleRoutePages } from './routes/console-routes.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
+import { transferNotifyRoutes } from './routes/transfers.ts';
 
 /** Every answer's security headers; helmet adds the rest on HTML pages. */
 const BASE_SECURITY_HEADERS = {
@@ -146,6 +147,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(healthRoutes, { vkPay, metrics, adminAllowlist: security.adminAllowlist });
   await app.register(notifyRoutes, { vkPay, metrics });
+  await app.register(transferNotifyRoutes, { vkPay });
   await app.register(apiRoutes, {
     vkPay,
     apps: options.apps ?? [],
