@@ -70,7 +70,12 @@ export async function transfer(
   request: CreateTransferRequest,
   withCreated?: WithChange<CreatedTransfer>,
 ): Promise<CreatedTransfer> {
-  transferOperations(context, request.provider);
+  const operations = transferOperations(context, request.provider);
+  if (!operations.identityTypes.includes(request.payee?.identityType))
+    throw new PayError(40001, {
+      field: 'payee.identity_type',
+      message: `${request.provider} transfers go to ${operations.identityTypes.join(' or ')}`,
+    });
   const created = await createTransfer(context, request, withCreated);
   if (!created.created || created.transfer.status !== 'APPROVED') return created;
   return { transfer: await sendTransfer(context, request.merchantId, request.outTransferNo), created: true };
