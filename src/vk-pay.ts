@@ -338,6 +338,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     transfers: {
       ...DEFAULT_TRANSFERS,
       ...transfers,
+      merchants: { ...transfers?.merchants },
       sync: { ...DEFAULT_TRANSFERS.sync, ...transfers?.sync },
     },
   };

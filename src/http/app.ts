@@ -25,6 +25,7 @@ import { consoleOverviewPages } from './routes/console-overview.ts';
 import { consoleReconciliationPages } from './routes/console-reconciliation.ts';
 import { reviewPages } from './routes/console-reviews.ts';
 import { consoleRoutePages } from './routes/console-routes.ts';
+import { transferPages } from './routes/console-transfers.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
 import { transferNotifyRoutes } from './routes/transfers.ts';
@@ -179,6 +180,7 @@ export function consoleOptions(vkPay: VkPay) {
     consoleOverviewPages({ vkPay }),
     consoleOrderPages(),
     reviewPages(vkPay),
+    transferPages(vkPay),
     deliveryPages(vkPay),
     alertPages(vkPay),
     consoleReconciliationPages({ vkPay, production }),

@@ -89,7 +89,16 @@ export async function decide(
 ): Promise<Transfer> {
   const decided = await decideTransfer(context, decision, withDecision);
   if (decided.status !== 'APPROVED') return decided;
-  return sendTransfer(context, decision.merchantId, decision.outTransferNo);
+  try {
+    return await sendTransfer(context, decision.merchantId, decision.outTransferNo);
+  } catch (error) {
+    // The approval stands: an APPROVED transfer not sent now is sent by the background job.
+    context.logger.warn(
+      { outTransferNo: decision.outTransferNo, code: isPayError(error) ? error.code : 50000 },
+      'approved transfer not sent yet; the job sends it',
+    );
+    return decided;
+  }
 }
 
 /** Sends an APPROVED transfer, once: whoever loses the claim gets the transfer as it stands. */
@@ -98,6 +107,8 @@ export async function sendTransfer(
   merchantId: string,
   outTransferNo: string,
 ): Promise<Transfer> {
+  // A gateway not configured (now) leaves it APPROVED, not UNKNOWN: nothing was sent.
+  transferOperations(context, (await getTransfer(context, merchantId, outTransferNo)).provider);
   const claimed = await claimForSending(context, merchantId, outTransferNo);
   if (!claimed) return toTransfer(await getTransfer(context, merchantId, outTransferNo));
   return askGateway(context, claimed);
