@@ -208,11 +208,21 @@ async function askAbout(context: ServiceContext, row: TransferRow): Promise<Tran
   } catch (error) {
     // The transfer is ours, so a 40005 is the gateway's: it never received the request.
     if (error instanceof PayError && error.code === 40005 && row.status === 'UNKNOWN') {
+      // Of several queries finding nothing at once, one sends again (the same number either way).
+      const claimed = await context.store.db
+        .updateTable('payment_transfers')
+        .set({ version: row.version + 1, update_date: context.now() })
+        .where('id', '=', row.id)
+        .where('status', '=', 'UNKNOWN')
+        .where('version', '=', row.version)
+        .returningAll()
+        .executeTakeFirst();
+      if (!claimed) return toTransfer(await getTransfer(context, row.merchant_id, row.out_transfer_no));
       context.logger.info(
         { outTransferNo: row.out_transfer_no },
         'transfer unknown at the gateway: sent again',
       );
-      return askGateway(context, row);
+      return askGateway(context, claimed);
     }
     throw error;
   }

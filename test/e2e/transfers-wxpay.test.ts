@@ -168,17 +168,30 @@ describe.each(backends)('WeChat Pay transfers on $name', (backend) => {
     expect((await bill(no)).json.create_requests).toBe(1);
   });
 
-  it('a create lost before the gateway saw it is sent again with the same number after the query finds nothing', async () => {
+  it('a create lost before the gateway saw it is sent again, once, with the same number after queries find nothing', async () => {
     const no = transferNo();
     const id = await payee('NORMAL', 'required');
     await h.control('POST', '/faults', { kind: 'hang', operation: 'transfer', outTradeNo: no });
     const { transfer } = await h.vkPay.transfer(request(no, id, 160));
     expect(transfer.status).toBe('UNKNOWN');
     expect((await bill(no)).status).toBe(404);
-    const settled = await stored(no);
+    // Five queries at once: each finds nothing at the gateway, one of them sends again.
+    await Promise.all(Array.from({ length: 5 }, () => h.vkPay.queryTransfer(MERCHANT, no)));
+    const settled = await eventually(
+      () => stored(no),
+      (t) => t.status === 'WAIT_USER_CONFIRM',
+    );
     expect(settled.status).toBe('WAIT_USER_CONFIRM');
     const atGateway = (await bill(no)).json;
     expect(atGateway).toMatchObject({ out_bill_no: no, transfer_amount: 160, create_requests: 1 });
+    const sends = await h.vkPay.store.db
+      .selectFrom('payment_logs')
+      .select('status')
+      .where('type', '=', 'transfer')
+      .where('out_trade_no', '=', no)
+      .orderBy('id')
+      .execute();
+    expect(sends.map((send) => send.status)).toEqual(['ERROR', 'SUCCESS']);
   });
 
   it('50 concurrent creates with one out_transfer_no make one transfer and one gateway call', async () => {
@@ -356,6 +369,7 @@ describe.each(backends)('WeChat Pay transfers on $name', (backend) => {
       'payment_transfers',
       'payment_logs',
       'payment_errors',
+      'payment_notify_events',
       'console_audit',
       'webhook_events',
     ] as const) {
