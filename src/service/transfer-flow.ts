@@ -71,6 +71,13 @@ export async function transfer(
   withCreated?: WithChange<CreatedTransfer>,
 ): Promise<CreatedTransfer> {
   const operations = transferOperations(context, request.provider);
+  const account = request.account ?? 'default';
+  const accounts = providerFor(context, request.provider).accounts?.(request.merchantId);
+  if (accounts && !accounts.includes(account))
+    throw new PayError(40001, {
+      field: 'account',
+      message: `merchant ${request.merchantId} has no ${request.provider} account ${account}`,
+    });
   if (!operations.identityTypes.includes(request.payee?.identityType))
     throw new PayError(40001, {
       field: 'payee.identity_type',

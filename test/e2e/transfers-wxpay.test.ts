@@ -221,6 +221,10 @@ describe.each(backends)('WeChat Pay transfers on $name', (backend) => {
 
   it('limits hold: per transfer, and two transfers racing for the last of the daily limit', async () => {
     expect(await codeOf(h.vkPay.transfer(request(transferNo(), openid(), 100_001)))).toBe(40009);
+    // A merchant without a gateway account for transfers is refused before anything is stored.
+    expect(
+      await codeOf(h.vkPay.transfer({ ...request(transferNo(), openid(), 100), merchantId: 'nobody' })),
+    ).toBe(40001);
     const merchant = `lim${randomBytes(3).toString('hex')}`;
     h.vkPay.context.transfers!.merchants[merchant] = { dailyMaxFen: 1_000, approvalThresholdFen: null };
     // Reserved without sending (the merchant has no gateway account): the limits are what is tested.
