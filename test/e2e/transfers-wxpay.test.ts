@@ -357,6 +357,34 @@ describe.each(backends)('WeChat Pay transfers on $name', (backend) => {
     await h.control('DELETE', '/faults');
   });
 
+  it('the job sends an APPROVED transfer its sender never sent, and its events go to the default endpoint', async () => {
+    const endpoint = await h.vkPay.createWebhookEndpoint(MERCHANT, { url: 'http://127.0.0.1:9/hooks' });
+    const no = transferNo();
+    const id = await payee('NORMAL', 'required');
+    const { transfer } = await importCreate(h, request(no, id, 140));
+    expect(transfer.status).toBe('APPROVED');
+    expect((await bill(no)).status).toBe(404);
+    const later: ServiceContext = { ...h.vkPay.context, now: () => new Date(Date.now() + 120_000) };
+    const report = await syncPendingTransfers(later);
+    expect(report.sent).toBe(1);
+    expect((await stored(no)).status).toBe('WAIT_USER_CONFIRM');
+    expect((await bill(no)).json.create_requests).toBe(1);
+    const deliveries = await h.vkPay.store.db
+      .selectFrom('webhook_deliveries')
+      .innerJoin('webhook_events', 'webhook_events.id', 'webhook_deliveries.event_id')
+      .select(['webhook_events.type', 'webhook_deliveries.endpoint_id'])
+      .where(sql<boolean>`webhook_events.payload->'data'->'transfer'->>'out_transfer_no' = ${no}`)
+      .execute();
+    expect(deliveries.map((delivery) => delivery.type).sort()).toEqual([
+      'transfer.created',
+      'transfer.wait_user_confirm',
+    ]);
+    expect(new Set(deliveries.map((delivery) => delivery.endpoint_id))).toEqual(
+      new Set([endpoint.endpoint.id]),
+    );
+    await h.vkPay.disableWebhookEndpoint(MERCHANT, endpoint.endpoint.id);
+  });
+
   it('payee identities and names are ciphertext in rows and absent from journal, audit, events and logs', async () => {
     const no = transferNo();
     const id = await payee('NORMAL', 'required');
