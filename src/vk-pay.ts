@@ -47,6 +47,16 @@ import {
   type VerifyStorePurchaseRequest,
   verifyStorePurchase,
 } from './service/store-purchases.ts';
+import {
+  cancelTransfer,
+  decide,
+  handleTransferNotify,
+  queryTransfer,
+  type TransferNotifyRequest,
+  transfer,
+} from './service/transfer-flow.ts';
+import { DEFAULT_TRANSFERS, type TransferSettings } from './service/transfer-settings.ts';
+import { type CreateTransferRequest, type TransferDecision, toTransfer } from './service/transfers.ts';
 import { startWebhookWorker, type WebhookWorker } from './service/webhook-delivery.ts';
 import {
   createEndpoint,
@@ -73,6 +83,7 @@ import {
   type WebhookSettings,
 } from './service/webhook-settings.ts';
 import { openStore, type Store } from './store/db.ts';
+import { listTransfers, type TransferListFilter } from './store/transfers.ts';
 
 export interface VkPayOptions extends Partial<VkPayConfig> {
   /** A PostgreSQL schema to work in (tests give each run its own). */
@@ -91,6 +102,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   sealing?: SealingConfig | null;
   /** Merchant webhooks: configured endpoints, the key sealing API-made secrets, retry time factor. */
   webhooks?: Partial<WebhookSettings>;
+  /** Transfer limits (per transfer, per day), the approval threshold, per-merchant overrides. */
+  transfers?: Partial<TransferSettings>;
 }
 
 export interface VkPay {
@@ -146,6 +159,30 @@ export interface VkPay {
   ): ReturnType<typeof applyAbnormalRefund>;
   /** Verifies a gateway callback from its raw bytes, applies it, and returns the answer to send back. */
   handleNotify(request: NotifyRequest): ReturnType<typeof handleNotify>;
+  /**
+   * A transfer to a buyer's wallet: reserved within the limits, held for approval above the
+   * threshold, else sent. The same out_transfer_no is the same transfer, sent once.
+   */
+  transfer(
+    request: CreateTransferRequest,
+    withCreated?: Parameters<typeof transfer>[2],
+  ): ReturnType<typeof transfer>;
+  /** The transfer, asking the gateway (by its number) while the outcome is awaited. */
+  queryTransfer(merchantId: string, outTransferNo: string): ReturnType<typeof queryTransfer>;
+  /** Approves (and sends) or rejects a transfer awaiting approval; never by the one who asked for it. */
+  decideTransfer(
+    decision: TransferDecision,
+    withDecision?: Parameters<typeof decide>[2],
+  ): ReturnType<typeof decide>;
+  /** Withdraws a transfer the buyer has not confirmed yet (WeChat Pay). */
+  cancelTransfer(merchantId: string, outTransferNo: string): ReturnType<typeof cancelTransfer>;
+  /** A merchant's transfers (null: every merchant's), newest first. */
+  listTransfers(
+    merchantIds: readonly string[] | null,
+    filter?: TransferListFilter,
+  ): Promise<ReturnType<typeof toTransfer>[]>;
+  /** Verifies and applies a transfer notification; returns the answer to send back. */
+  handleTransferNotify(request: TransferNotifyRequest): ReturnType<typeof handleTransferNotify>;
   /**
    * Matches the gateway's trade bill of one China date (YYYY-MM-DD) of each of the merchant's
    * accounts (or of `account` alone) with the orders and refunds that account took.
@@ -241,6 +278,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     routes,
     sealing,
     webhooks,
+    transfers,
     ...overrides
   } = options;
   const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
@@ -297,6 +335,12 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       instanceId: newInstanceId(),
       wake: () => worker?.wake(),
     },
+    transfers: {
+      ...DEFAULT_TRANSFERS,
+      ...transfers,
+      merchants: { ...transfers?.merchants },
+      sync: { ...DEFAULT_TRANSFERS.sync, ...transfers?.sync },
+    },
   };
   let unwatchRoutes: () => void = () => {};
   try {
@@ -334,6 +378,13 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     applyAbnormalRefund: (merchantId, outRefundNo, recipient) =>
       applyAbnormalRefund(context, merchantId, outRefundNo, recipient),
     handleNotify: (request) => handleNotify(context, request),
+    transfer: (request, withCreated) => transfer(context, request, withCreated),
+    queryTransfer: (merchantId, outTransferNo) => queryTransfer(context, merchantId, outTransferNo),
+    decideTransfer: (decision, withDecision) => decide(context, decision, withDecision),
+    cancelTransfer: (merchantId, outTransferNo) => cancelTransfer(context, merchantId, outTransferNo),
+    listTransfers: async (merchantIds, filter = {}) =>
+      (await listTransfers(store.db, merchantIds, filter)).map(toTransfer),
+    handleTransferNotify: (request) => handleTransferNotify(context, request),
     reconcile: (provider, merchantId, date, account) =>
       reconcileTradeBill(context, provider, merchantId, date, account),
     listReconciledDays: (filter) => listReconciledDays(context, filter),

@@ -10,6 +10,7 @@ import type { WxpayV2MerchantConfig } from '../providers/wxpay/v2/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
 import type { Route } from '../service/routing.ts';
 import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
+import type { TransferSettings } from '../service/transfer-settings.ts';
 import { checkConfiguredEndpoint } from '../service/webhook-endpoints.ts';
 import type { ConfiguredEndpoint, WebhookSettings } from '../service/webhook-settings.ts';
 import { type AdminListenerConfig, adminListenerOf } from './admin-listener.ts';
@@ -32,6 +33,7 @@ import {
   rateLimitSettingsOf,
   type SecurityConfig,
 } from './security.ts';
+import { transferSettingsOf } from './transfers.ts';
 
 export interface ServiceConfig extends VkPayConfig {
   host: string;
@@ -66,6 +68,8 @@ export interface ServiceConfig extends VkPayConfig {
   webhooks: Partial<WebhookSettings>;
   /** Fields of `custom` stored encrypted (AES-256-GCM), as `sealing` does for the library. */
   sealing: SealingConfig | null;
+  /** Transfer limits, the approval threshold and per-merchant overrides (`transfers` in the file). */
+  transfers: Partial<TransferSettings>;
   /** Serve the API reference at /docs: on outside production; VKPAY_DOCS or `docs` in the file. */
   docs: boolean;
   /** Health, readiness and metrics on a port of their own (plain HTTP, own allowlist); null: off. */
@@ -501,6 +505,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       secrets,
       base.env === 'production' ? sealingProblems : null,
     ),
+    transfers: transferSettingsOf(file.transfers),
     admin: adminListenerOf(file.admin, env, listenPort),
     console: consoleSettings(file.console, env),
     allowLocalCache: booleanFlag(env, 'VKPAY_ALLOW_LOCAL_CACHE') ?? file.allowLocalCache === true,

@@ -15,6 +15,14 @@ export const WEBHOOK_EVENT_TYPES = [
   'refund.reversed',
   'review.opened',
   'review.resolved',
+  'transfer.created',
+  'transfer.approved',
+  'transfer.rejected',
+  'transfer.processing',
+  'transfer.wait_user_confirm',
+  'transfer.succeeded',
+  'transfer.failed',
+  'transfer.cancelled',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -25,8 +25,10 @@ import { consoleOverviewPages } from './routes/console-overview.ts';
 import { consoleReconciliationPages } from './routes/console-reconciliation.ts';
 import { reviewPages } from './routes/console-reviews.ts';
 import { consoleRoutePages } from './routes/console-routes.ts';
+import { transferPages } from './routes/console-transfers.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
+import { transferNotifyRoutes } from './routes/transfers.ts';
 
 /** Every answer's security headers; helmet adds the rest on HTML pages. */
 const BASE_SECURITY_HEADERS = {
@@ -146,6 +148,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(healthRoutes, { vkPay, metrics, adminAllowlist: security.adminAllowlist });
   await app.register(notifyRoutes, { vkPay, metrics });
+  await app.register(transferNotifyRoutes, { vkPay });
   await app.register(apiRoutes, {
     vkPay,
     apps: options.apps ?? [],
@@ -177,6 +180,7 @@ export function consoleOptions(vkPay: VkPay) {
     consoleOverviewPages({ vkPay }),
     consoleOrderPages(),
     reviewPages(vkPay),
+    transferPages(vkPay),
     deliveryPages(vkPay),
     alertPages(vkPay),
     consoleReconciliationPages({ vkPay, production }),

@@ -8,6 +8,7 @@ import type { ClientPayParams } from '../core/client-params.ts';
 import type { PayError } from '../core/errors.ts';
 import type { Fen } from '../core/money.ts';
 import type { Scene } from '../core/validate.ts';
+import type { TransferOperations } from './transfer.ts';
 
 export type { ClientPayParams };
 
@@ -268,6 +269,8 @@ export interface Provider {
   accounts?(merchantId: string): string[];
   /** Each of a merchant's accounts as configured and in force, for operators: never a secret. */
   accountFacts?(merchantId: string): GatewayAccountFacts[];
+  /** Transfers to buyers' wallets, where the gateway has them (transfer.ts). */
+  readonly transfers?: TransferOperations;
 }
 
 /** A public key by its SHA-256 fingerprint (of the DER SubjectPublicKeyInfo, hex). */

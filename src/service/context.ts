@@ -12,6 +12,7 @@ import type { Database } from '../store/schema.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
+import type { TransferSettings } from './transfer-settings.ts';
 import type { WebhookRuntime } from './webhook-settings.ts';
 
 /** What an observer learns of each gateway call; route and variant are null for an order no route chose. */
@@ -48,6 +49,8 @@ export interface ServiceContext {
   publicUrl: string;
   /** Merchant webhooks: settings, sealed secrets and the delivery worker's wake-up call. */
   webhooks: WebhookRuntime;
+  /** Transfer limits and approval; the defaults when unset. */
+  transfers?: TransferSettings;
 }
 
 /**

@@ -146,6 +146,23 @@ export async function recordRefundEvent(
   });
 }
 
+/** A transfer event (transfer.created, transfer.succeeded, ...), with the transfer as the API shows it. */
+export function recordTransferEvent(
+  context: ServiceContext,
+  tx: Transaction<Database>,
+  type: WebhookEventType & `transfer.${string}`,
+  merchantId: string,
+  transfer: Record<string, unknown>,
+): Promise<RecordedEvent> {
+  return recordEvent(context, tx, {
+    merchantId,
+    type,
+    orderType: null,
+    outTradeNo: null,
+    data: { transfer },
+  });
+}
+
 /** review.opened or review.resolved; the order type routes it when the case concerns an order. */
 export async function recordReviewEvent(
   context: ServiceContext,

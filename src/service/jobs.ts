@@ -14,6 +14,7 @@ import { reconcileDueDays } from './reconcile.ts';
 import { settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
+import { syncPendingTransfers } from './transfer-flow.ts';
 import { pruneWebhookHistory } from './webhook-ops.ts';
 
 export interface HealOptions {
@@ -302,6 +303,9 @@ export function startSyncJob(
       if (report.checked > 0) context.logger.info(report, 'unpaid orders synced');
       if (report.checked < options.batchSize) break;
     }
+    // Transfers awaiting the gateway: claimed like unpaid orders, so every instance takes its share.
+    const transfers = await syncPendingTransfers(context);
+    if (transfers.checked > 0) context.logger.info(transfers, 'pending transfers synced');
     if (!(await context.cache.setIfAbsent('job:sync-unpaid', 1, Math.max(intervalMs - 100, 1000)))) return;
     const refunds = await syncPendingRefunds(context);
     if (refunds.checked > 0 || refunds.escalated > 0) context.logger.info(refunds, 'pending refunds synced');

@@ -25,6 +25,10 @@ export interface SealedValue {
 export interface FieldSealer {
   seal(custom: Record<string, unknown>): Record<string, unknown>;
   unseal(custom: Record<string, unknown>): Record<string, unknown>;
+  /** One value sealed with the active key, whatever `fields` says (a transfer's payee). */
+  sealValue(value: unknown): SealedValue;
+  /** A sealed value opened with the key it names. */
+  openValue(sealed: unknown): unknown;
 }
 
 /**
@@ -68,40 +72,50 @@ export function createFieldSealer(config: SealingConfig): FieldSealer {
     });
   // Every key also opens what it sealed under its fingerprint id, whatever id it is listed under now.
   const byFingerprint = new Map(Object.values(config.keys).map((key) => [sealingKeyId(key), key]));
+  const sealValue = (value: unknown): SealedValue => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', active, iv);
+    const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    return {
+      $sealed: 'aes-256-gcm',
+      kid: config.activeKeyId,
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    };
+  };
+  const openValue = (value: SealedValue, field: string): unknown => {
+    const key = config.keys[value.kid] ?? byFingerprint.get(value.kid);
+    if (!key)
+      throw new PayError(40003, {
+        field,
+        message: `${field} is sealed with key ${value.kid}, which is not configured`,
+      });
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(value.iv, 'base64'));
+    decipher.setAuthTag(Buffer.from(value.tag, 'base64'));
+    const plain = Buffer.concat([decipher.update(Buffer.from(value.data, 'base64')), decipher.final()]);
+    return JSON.parse(plain.toString('utf8'));
+  };
   return {
     seal(custom) {
       const copy = { ...custom };
       for (const field of config.fields) {
         if (!(field in copy) || isSealed(copy[field])) continue;
-        const iv = randomBytes(12);
-        const cipher = createCipheriv('aes-256-gcm', active, iv);
-        const data = Buffer.concat([cipher.update(JSON.stringify(copy[field]), 'utf8'), cipher.final()]);
-        copy[field] = {
-          $sealed: 'aes-256-gcm',
-          kid: config.activeKeyId,
-          iv: iv.toString('base64'),
-          tag: cipher.getAuthTag().toString('base64'),
-          data: data.toString('base64'),
-        } satisfies SealedValue;
+        copy[field] = sealValue(copy[field]);
       }
       return copy;
     },
     unseal(custom) {
       const copy = { ...custom };
       for (const [field, value] of Object.entries(copy)) {
-        if (!isSealed(value)) continue;
-        const key = config.keys[value.kid] ?? byFingerprint.get(value.kid);
-        if (!key)
-          throw new PayError(40003, {
-            field,
-            message: `${field} is sealed with key ${value.kid}, which is not configured`,
-          });
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(value.iv, 'base64'));
-        decipher.setAuthTag(Buffer.from(value.tag, 'base64'));
-        const plain = Buffer.concat([decipher.update(Buffer.from(value.data, 'base64')), decipher.final()]);
-        copy[field] = JSON.parse(plain.toString('utf8'));
+        if (isSealed(value)) copy[field] = openValue(value, field);
       }
       return copy;
+    },
+    sealValue,
+    openValue(sealed) {
+      if (!isSealed(sealed)) throw new PayError(50000, { message: 'the value is not sealed' });
+      return openValue(sealed, '(sealed value)');
     },
   };
 }

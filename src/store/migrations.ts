@@ -495,6 +495,48 @@ export const MIGRATIONS: readonly Migration[] = [
       'delete from journal_rollup_progress',
     ],
   },
+  {
+    id: 15,
+    name: 'transfers to buyers',
+    statements: [
+      // The payee's identity and name are stored sealed (AES-256-GCM, src/service/sealing.ts) only.
+      `create table payment_transfers (
+        id bigint generated always as identity primary key,
+        merchant_id text not null,
+        out_transfer_no text not null,
+        provider text not null,
+        account text not null default 'default',
+        amount integer not null check (amount > 0),
+        remark text not null,
+        payee_type text not null,
+        payee_identity_sealed jsonb not null,
+        payee_name_sealed jsonb,
+        scene_id text,
+        scene_report_infos jsonb,
+        user_recv_perception text,
+        user_id text,
+        status text not null,
+        transfer_id text,
+        package_info text,
+        fail_reason text,
+        requested_by text not null,
+        decided_by text,
+        decision_note text,
+        limit_date text not null,
+        next_check_at timestamptz,
+        checks integer not null default 0,
+        success_time timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        version integer not null default 0,
+        constraint payment_transfers_merchant_out_transfer_no unique (merchant_id, out_transfer_no)
+      )`,
+      'create index payment_transfers_limit on payment_transfers (merchant_id, limit_date)',
+      `create index payment_transfers_due on payment_transfers (next_check_at)
+        where next_check_at is not null`,
+      'create index payment_transfers_status on payment_transfers (status, create_date)',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

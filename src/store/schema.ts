@@ -1,6 +1,7 @@
 /** Row types of the payment tables, as Kysely sees them. */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { OrderStatus, RefundStatus } from '../core/states.ts';
+import type { TransferStatus } from '../core/transfer-states.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
@@ -316,6 +317,43 @@ export interface Database {
   journal_hourly: JournalHourlyTable;
   journal_periods: JournalPeriodsTable;
   journal_rollup_progress: JournalRollupProgressTable;
+  payment_transfers: PaymentTransfersTable;
+}
+
+/** A transfer to a buyer's wallet; the payee's identity and name only sealed. */
+export interface PaymentTransfersTable {
+  id: Generated<number>;
+  merchant_id: string;
+  out_transfer_no: string;
+  provider: string;
+  account: string;
+  amount: number;
+  remark: string;
+  /** OPENID, ALIPAY_USER_ID, ALIPAY_LOGON_ID. */
+  payee_type: string;
+  payee_identity_sealed: ColumnType<unknown, string, string>;
+  payee_name_sealed: ColumnType<unknown | null, string | null, string | null>;
+  scene_id: string | null;
+  scene_report_infos: ColumnType<unknown | null, string | null, string | null>;
+  user_recv_perception: string | null;
+  user_id: string | null;
+  status: TransferStatus;
+  transfer_id: string | null;
+  package_info: string | null;
+  fail_reason: string | null;
+  requested_by: string;
+  /** Who approved or rejected it (above the approval threshold). */
+  decided_by: string | null;
+  decision_note: string | null;
+  /** The China date whose daily limit it counts in. */
+  limit_date: string;
+  /** When the job next asks the gateway about it; null when nothing is awaited. */
+  next_check_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  checks: Generated<number>;
+  success_time: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  create_date: Timestamp;
+  update_date: Timestamp;
+  version: Generated<number>;
 }
 
 /** The journal summed per closed hour: merchant_id '' counts every row, a merchant its orders' rows. */
@@ -395,6 +433,7 @@ export type WebhookEventRow = Selectable<WebhookEventsTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 export type ConsoleUserRow = Selectable<ConsoleUsersTable>;
+export type TransferRow = Selectable<PaymentTransfersTable>;
 export type ConsoleSessionRow = Selectable<ConsoleSessionsTable>;
 export type ConsoleAuditRow = Selectable<ConsoleAuditTable>;
 export type MonitoringAlertRow = Selectable<MonitoringAlertsTable>;

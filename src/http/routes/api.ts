@@ -28,6 +28,7 @@ import { NOT_AN_OBJECT, refuseProblems } from '../request-problems.ts';
 import { checkoutApiRoutes } from './checkout.ts';
 import { FIELD } from './fields.ts';
 import { routeApiRoutes } from './gray-release.ts';
+import { transferApiRoutes } from './transfers.ts';
 import { webhookApiRoutes } from './webhooks.ts';
 
 export interface ApiRoutesOptions {
@@ -318,6 +319,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
   await app.register(checkoutApiRoutes, { vkPay, ...(options.now ? { now: options.now } : {}) });
   await app.register(webhookApiRoutes, { vkPay });
   await app.register(routeApiRoutes, { vkPay });
+  await app.register(transferApiRoutes, { vkPay });
 
   app.post<{ Body: CreatePaymentBody }>(
     '/api/payments',

@@ -20,6 +20,7 @@ import { createPayment, sceneMethod } from './operations/pay.ts';
 import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
 import { queryRefund, type RefundQuery } from './operations/refund-query.ts';
+import { alipayTransferOperations } from './operations/transfer.ts';
 import { type AlipayRequestEvent, AlipayTransport, type FetchLike } from './transport.ts';
 
 export type { AlipayCertificates, AlipayMerchantConfig, RetryPolicy } from './config.ts';
@@ -97,6 +98,7 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
       contexts
         .accounts(merchantId)
         .map((account) => alipayAccountFacts(account, contextFor(merchantId, account).merchant)),
+    transfers: alipayTransferOperations(contextFor),
     // Alipay's bill download covers the past year; reconciliation catches up within three months.
     billWindowDays: 90,
     downloadTradeBill: async (merchantId, date, account) => {

@@ -21,6 +21,7 @@ import { createPayment, wxpayScene } from './operations/prepay.ts';
 import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
 import { queryRefund } from './operations/refund-query.ts';
+import { wxpayTransferOperations } from './operations/transfer.ts';
 import { type FetchLike, type WxpayRequestEvent, WxpayTransport } from './transport.ts';
 import { createV2Context, v2AccountFacts } from './v2/account.ts';
 import { isV2Config, type WxpayV2MerchantConfig } from './v2/config.ts';
@@ -219,6 +220,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
           ? v2AccountFacts(account, entry.context)
           : wxpayAccountFacts(account, entry.context);
       }),
+    transfers: wxpayTransferOperations((merchantId, account) => contextFor(merchantId, account, 'transfer')),
     refreshCertificates: async (merchantId, account) => {
       const entry = entryFor(merchantId, account);
       // APIv2 answers are verified with the API key: no platform certificates to download.

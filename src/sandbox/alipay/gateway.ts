@@ -19,6 +19,7 @@ import { alipayState, restoreAlipayState } from './state.ts';
 import { AlipayTestCa } from './test-ca.ts';
 import { type MethodResult, SUPPORTED_METHODS, TRADE_METHODS } from './trade-methods.ts';
 import { type Trade, TradeBook } from './trades.ts';
+import { FUND_METHOD_NAMES, fundMethodsOf } from './transfers.ts';
 import { AlipayGatewayError } from './wire-errors.ts';
 
 export interface AlipayGatewayOptions extends NotifierOptions {
@@ -38,6 +39,8 @@ export const PAGE_METHODS: ReadonlySet<string> = new Set([
   'alipay.trade.wap.pay',
   'alipay.trade.app.pay',
 ]);
+
+const ALL_METHODS: ReadonlySet<string> = new Set([...SUPPORTED_METHODS, ...FUND_METHOD_NAMES]);
 
 const FAULT_ERRORS: Record<string, () => AlipayGatewayError> = {
   unknownError: () => new AlipayGatewayError('20000', 'isp.unknow-error', '系统繁忙'),
@@ -104,13 +107,15 @@ export class AlipayGateway {
   async answer(params: WireParams, sandboxBaseUrl: string): Promise<GatewayAnswer> {
     let request: ReturnType<typeof verifyRequest>;
     try {
-      request = verifyRequest(params, this.apps, SUPPORTED_METHODS);
+      request = verifyRequest(params, this.apps, ALL_METHODS);
     } catch (error) {
       if (!(error instanceof RejectedRequest)) throw error;
       return this.json(error.responseKey, error.error.toResponse(), error.app);
     }
     const { app, method, biz } = request;
-    const outTradeNo = typeof biz.out_trade_no === 'string' ? biz.out_trade_no : undefined;
+    // Transfers (alipay.fund.trans.*) are aimed at by their out_biz_no.
+    const reference = biz.out_trade_no ?? biz.out_biz_no;
+    const outTradeNo = typeof reference === 'string' ? reference : undefined;
     const fault = this.faults.take('api', { appId: app.appId, outTradeNo, method })?.spec;
     if (fault?.kind === 'delay') await this.scheduler.sleepRealMs(fault.delayMs ?? 1000);
 
@@ -122,7 +127,7 @@ export class AlipayGateway {
 
     let result: MethodResult;
     try {
-      const handler = TRADE_METHODS[method]!;
+      const handler = TRADE_METHODS[method] ?? fundMethodsOf(this)[method]!;
       result = handler(request, {
         trades: this.trades,
         paymentCodes: this.paymentCodes,

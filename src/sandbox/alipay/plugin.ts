@@ -10,6 +10,7 @@ import { AlipayGateway, type AlipayGatewayOptions, type GatewayAnswer, PAGE_METH
 import { pageRoutes } from './page-routes.ts';
 import { errorPage, payerPage } from './payer-html.ts';
 import type { WireParams } from './signing.ts';
+import { fundControlRoutes } from './transfers.ts';
 
 export interface AlipaySandboxOptions extends AlipayGatewayOptions {
   /** Use this gateway (e.g. one a test holds) instead of creating one. */
@@ -97,6 +98,7 @@ export function alipaySandboxPlugin(options: AlipaySandboxOptions = {}): Fastify
 
     await scope.register(pageRoutes, { prefix: SANDBOX_PATH, gateway, basePath });
     await scope.register(controlRoutes, { prefix: SANDBOX_PATH, gateway, sandboxBaseUrl });
+    await scope.register(fundControlRoutes, { prefix: `${SANDBOX_PATH}/transfers`, gateway });
   };
 }
 

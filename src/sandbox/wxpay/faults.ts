@@ -13,7 +13,10 @@ export type ApiOperation =
   | 'refundQuery'
   | 'abnormalRefund'
   | 'bill'
-  | 'certificates';
+  | 'certificates'
+  | 'transfer'
+  | 'transferQuery'
+  | 'transferCancel';
 export const API_OPERATIONS: readonly ApiOperation[] = [
   'prepay',
   'query',
@@ -23,6 +26,9 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   'abnormalRefund',
   'bill',
   'certificates',
+  'transfer',
+  'transferQuery',
+  'transferCancel',
 ];
 
 /** Faults on API calls: error statuses, a short balance, a delay, a response that never comes, or a bad signature. */

@@ -7,6 +7,7 @@ import { apiRoutes } from './api-routes.ts';
 import { controlRoutes } from './control-routes.ts';
 import { WxpayGateway, type WxpayGatewayOptions } from './gateway.ts';
 import { payerPageRoutes } from './payer-page.ts';
+import { transferApiRoutes, transferControlRoutes } from './transfers.ts';
 
 export interface WxpaySandboxPluginOptions extends WxpayGatewayOptions {
   /** Use an existing gateway (to share it or drive it from code); one is created otherwise. */
@@ -34,6 +35,8 @@ export function wxpaySandboxPlugin(options: WxpaySandboxPluginOptions = {}): Wxp
     await app.register(apiRoutes, { prefix: '/v3', gateway, payerBaseUrl });
     await app.register(controlRoutes, { prefix: '/sandbox', gateway, payerBaseUrl });
     await app.register(payerPageRoutes, { prefix: '/sandbox/payer', gateway });
+    await app.register(transferApiRoutes, { prefix: '/v3/fund-app/mch-transfer', gateway });
+    await app.register(transferControlRoutes, { prefix: '/sandbox/transfers', gateway });
   };
   return Object.assign(plugin, { gateway });
 }
