@@ -17,6 +17,7 @@ import { ackNotify, parseNotify } from './notify.ts';
 import { applyAbnormalRefund } from './operations/abnormal-refund.ts';
 import { downloadTradeBill } from './operations/bill.ts';
 import { closePayment } from './operations/close.ts';
+import { createCodepay, reverseCodepay } from './operations/codepay.ts';
 import { createPayment, wxpayScene } from './operations/prepay.ts';
 import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
@@ -147,13 +148,18 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         };
       return {
         mchId: entry.context.merchant.mchId,
-        appId: appIdFor(entry.context.merchant, wxpayScene(scene)),
+        // A payment code is paid to the account's own app id.
+        appId:
+          scene === 'micropay'
+            ? entry.context.merchant.appId
+            : appIdFor(entry.context.merchant, wxpayScene(scene)),
       };
     },
     createPayment: async (order) => {
       const entry = entryFor(order.merchantId, order.account);
-      return entry.version === 'v2'
-        ? createPaymentV2(entry.context, order)
+      if (entry.version === 'v2') return createPaymentV2(entry.context, order);
+      return order.scene === 'micropay'
+        ? createCodepay(entry.context, order)
         : createPayment(entry.context, order);
     },
     queryPayment: async (query) => {
@@ -168,6 +174,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         ? closePaymentV2(entry.context, query)
         : closePayment(entry.context, query);
     },
+    reversePayment: async (query) => reverseCodepay(contextFor(query.merchantId, query.account, 'reverse'), query),
     refund: async (request) => {
       const entry = entryFor(request.merchantId, request.account);
       return entry.version === 'v2' ? refundV2(entry.context, request) : refund(entry.context, request);

@@ -13,7 +13,9 @@ export type ApiOperation =
   | 'refundQuery'
   | 'abnormalRefund'
   | 'bill'
-  | 'certificates';
+  | 'certificates'
+  | 'codepay'
+  | 'reverse';
 export const API_OPERATIONS: readonly ApiOperation[] = [
   'prepay',
   'query',
@@ -23,6 +25,8 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   'abnormalRefund',
   'bill',
   'certificates',
+  'codepay',
+  'reverse',
 ];
 
 /** Faults on API calls: error statuses, a short balance, a delay, a response that never comes, or a bad signature. */
