@@ -9,6 +9,7 @@ import { PROVIDERS, SCENES } from './core/validate.ts';
 import type { PaymentResult, Provider, RefundResult } from './providers/provider.ts';
 import type { ServiceContext } from './service/context.ts';
 import { type BusinessHandler, HandlerRegistry } from './service/handlers.ts';
+import type { MicropaySettings } from './service/micropay.ts';
 import { handleNotify, type NotifyRequest } from './service/notify.ts';
 import {
   closePayment,
@@ -91,6 +92,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   sealing?: SealingConfig | null;
   /** Merchant webhooks: configured endpoints, the key sealing API-made secrets, retry time factor. */
   webhooks?: Partial<WebhookSettings>;
+  /** Payment codes: how long the buyer has to confirm, and how often the gateway is asked meanwhile. */
+  micropay?: Partial<MicropaySettings>;
 }
 
 export interface VkPay {
@@ -241,6 +244,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     routes,
     sealing,
     webhooks,
+    micropay,
     ...overrides
   } = options;
   const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
@@ -297,6 +301,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       instanceId: newInstanceId(),
       wake: () => worker?.wake(),
     },
+    ...(micropay ? { micropay } : {}),
   };
   let unwatchRoutes: () => void = () => {};
   try {

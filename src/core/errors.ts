@@ -250,7 +250,7 @@ export const PAYMENT_CODE_REFUSALS = {
   },
   /** The buyer's account or card cannot pay (frozen, card not supported, risk control). */
   buyer_cannot_pay: {
-    code: 50000,
+    code: 40001,
     zh: '顾客账户暂不能完成支付',
     en: "The buyer's account cannot complete this payment",
     actionZh: '请顾客更换付款方式，或改用其他支付方式',

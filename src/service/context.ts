@@ -10,6 +10,7 @@ import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
 import type { Database } from '../store/schema.ts';
 import type { HandlerRegistry } from './handlers.ts';
+import type { MicropaySettings } from './micropay.ts';
 import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
 import type { WebhookRuntime } from './webhook-settings.ts';
@@ -48,6 +49,8 @@ export interface ServiceContext {
   publicUrl: string;
   /** Merchant webhooks: settings, sealed secrets and the delivery worker's wake-up call. */
   webhooks: WebhookRuntime;
+  /** Payment codes: the confirmation window and its polling (DEFAULT_MICROPAY where unset). */
+  micropay?: Partial<MicropaySettings>;
 }
 
 /**

@@ -56,7 +56,7 @@ describe('payment parameter validation', () => {
     for (const auth_code of [
       '13456789012345678x',
       '123',
-      134567890123456789,
+      1345678901234567,
       '1'.repeat(33),
       '１３４５６７８９０１２',
     ]) {

@@ -174,7 +174,8 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         ? closePaymentV2(entry.context, query)
         : closePayment(entry.context, query);
     },
-    reversePayment: async (query) => reverseCodepay(contextFor(query.merchantId, query.account, 'reverse'), query),
+    reversePayment: async (query) =>
+      reverseCodepay(contextFor(query.merchantId, query.account, 'reverse'), query),
     refund: async (request) => {
       const entry = entryFor(request.merchantId, request.account);
       return entry.version === 'v2' ? refundV2(entry.context, request) : refund(entry.context, request);

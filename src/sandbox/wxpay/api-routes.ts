@@ -141,7 +141,10 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
             value: appid,
           });
         const trade = gateway.trades.reverse(merchant.mchid, (request.params as Params).outTradeNo!);
-        return { status: 200, body: { appid: trade.appid, mchid: trade.mchid, out_trade_no: trade.outTradeNo } };
+        return {
+          status: 200,
+          body: { appid: trade.appid, mchid: trade.mchid, out_trade_no: trade.outTradeNo },
+        };
       },
     }),
   );

@@ -130,9 +130,11 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
   scope.post('/trades/:mchid/:outTradeNo/notify', async (request) => {
     const { mchid, outTradeNo } = request.params as Params;
     const url = (request.body as Body)?.url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) throw invalidField('url', url, '应为http(s)地址');
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+      throw invalidField('url', url, '应为http(s)地址');
     const trade = gateway.trades.get(mchid!, outTradeNo!);
-    if (trade.successAt === undefined) throw new WxpayWireError(400, 'ORDER_NOT_PAID', '订单未支付，不发送支付通知');
+    if (trade.successAt === undefined)
+      throw new WxpayWireError(400, 'ORDER_NOT_PAID', '订单未支付，不发送支付通知');
     gateway.notifier.paymentSucceeded({ ...trade, notifyUrl: url });
     return tradeView(trade, request);
   });

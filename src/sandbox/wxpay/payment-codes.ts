@@ -47,7 +47,9 @@ export class PaymentCodeBook {
       code,
       behaviour: behaviour as BuyerBehaviour,
       openid:
-        typeof openid === 'string' && openid ? openid : `oSandbox${randomAlphanumeric(this.runtime.random, 20)}`,
+        typeof openid === 'string' && openid
+          ? openid
+          : `oSandbox${randomAlphanumeric(this.runtime.random, 20)}`,
       issuedAt: this.runtime.clock.now(),
       usedBy: undefined,
     };

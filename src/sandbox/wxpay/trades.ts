@@ -3,6 +3,8 @@
  * trade_state rules (protocols.md A.6). An order past its time_expire cannot be paid but keeps
  * reading NOTPAY, as at WeChat, which has no expired state: the merchant closes it.
  */
+
+import type { PaymentCodeBook } from './payment-codes.ts';
 import {
   compactChinaTime,
   randomAlphanumeric,
@@ -11,17 +13,9 @@ import {
   type SandboxRuntime,
 } from './runtime.ts';
 import { invalidRequest, orderNotExist, WxpayWireError } from './wire-errors.ts';
-import type { PaymentCodeBook } from './payment-codes.ts';
 import type { CodepayRequest, PrepayRequest, TradeType } from './wire-requests.ts';
 
-export type TradeState =
-  | 'NOTPAY'
-  | 'USERPAYING'
-  | 'SUCCESS'
-  | 'REFUND'
-  | 'CLOSED'
-  | 'REVOKED'
-  | 'PAYERROR';
+export type TradeState = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'REVOKED' | 'PAYERROR';
 
 /** Why a payer's attempt failed; NOT_ENOUGH is the insufficient-balance case. */
 export type PaymentFailureCode = 'NOT_ENOUGH' | 'ACCOUNT_ERROR' | 'BANK_ERROR';
@@ -283,11 +277,14 @@ export class TradeBook {
       bankType: undefined,
       lastFailure: undefined,
       fingerprint: request.fingerprint,
-      ...(code.behaviour === 'password' || code.behaviour === 'never' ? { confirmation: code.behaviour } : {}),
+      ...(code.behaviour === 'password' || code.behaviour === 'never'
+        ? { confirmation: code.behaviour }
+        : {}),
     };
     this.trades.set(key(trade.mchid, trade.outTradeNo), trade);
     codes.use(code, key(trade.mchid, trade.outTradeNo));
-    if (code.behaviour === 'pays') return { trade: this.pay(trade.mchid, trade.outTradeNo), confirming: false };
+    if (code.behaviour === 'pays')
+      return { trade: this.pay(trade.mchid, trade.outTradeNo), confirming: false };
     this.setState(trade, 'USERPAYING');
     return { trade, confirming: true };
   }
@@ -298,7 +295,8 @@ export class TradeBook {
    */
   reverse(mchid: string, outTradeNo: string): Trade {
     const trade = this.get(mchid, outTradeNo);
-    if (trade.tradeType !== 'MICROPAY') throw invalidRequest('非付款码支付订单，不能撤销，请调用关单或退款接口');
+    if (trade.tradeType !== 'MICROPAY')
+      throw invalidRequest('非付款码支付订单，不能撤销，请调用关单或退款接口');
     if (this.runtime.clock.now() - trade.createdAt > REVERSE_WINDOW_MS)
       throw invalidRequest('订单已超过可撤销期限（7天），请调用退款接口');
     switch (trade.tradeState) {

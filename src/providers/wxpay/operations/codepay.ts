@@ -6,7 +6,7 @@
  * or refunds it when the buyer paid meanwhile. The code itself goes into the request body only:
  * never into a path, an error, a log or the result.
  */
-import { type PaymentCodeRefusal, PayError, paymentCodeRefused } from '../../../core/errors.ts';
+import { PayError, type PaymentCodeRefusal, paymentCodeRefused } from '../../../core/errors.ts';
 import type { CreatedPayment, PaymentOrder, PaymentResult } from '../../provider.ts';
 import { segment, type WxpayContext } from '../context.ts';
 import { canonicalWxpayCode } from '../errors.ts';
@@ -54,7 +54,10 @@ export function codepayRequest(context: WxpayContext, order: PaymentOrder): Code
     scene_info: {
       ...sceneInfo,
       ...(order.clientIp && typeof sceneInfo.device_ip !== 'string' ? { device_ip: order.clientIp } : {}),
-      store_info: { ...storeInfo, out_id: typeof storeInfo.out_id === 'string' ? storeInfo.out_id : 'default' },
+      store_info: {
+        ...storeInfo,
+        out_id: typeof storeInfo.out_id === 'string' ? storeInfo.out_id : 'default',
+      },
     },
   };
 }
@@ -63,7 +66,7 @@ export function codepayRequest(context: WxpayContext, order: PaymentOrder): Code
 function withoutCode(error: PayError, authCode: string): PayError {
   const scrub = (text: string) => text.split(authCode).join('[auth_code]');
   const details = JSON.parse(scrub(JSON.stringify(error.details ?? null)));
-  const code = error.gatewayCode ? canonicalWxpayCode(error.gatewayCode) ?? error.gatewayCode : '';
+  const code = error.gatewayCode ? (canonicalWxpayCode(error.gatewayCode) ?? error.gatewayCode) : '';
   const refusal = REFUSALS[code] ?? (CARD_NOT_SUPPORTED.test(code) ? 'buyer_cannot_pay' : undefined);
   if (refusal) {
     return paymentCodeRefused(refusal, {
