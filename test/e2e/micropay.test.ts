@@ -38,6 +38,10 @@ interface CodeGateway {
   notify(h: WxpayHarness, outTradeNo: string, notifyUrl: string): Promise<void>;
   /** Posts a notification of a paid trade that does not verify; answers the HTTP status. */
   forge(h: WxpayHarness, outTradeNo: string, notifyUrl: string): Promise<number>;
+  /** The gateway acts on the order's next payment call, but its answer never arrives (every retry fails too). */
+  loseAnswer(h: WxpayHarness, outTradeNo: string): Promise<void>;
+  /** The gateway refuses every reversal of the order for a business reason (not a retry). */
+  refuseReversal(h: WxpayHarness, outTradeNo: string): Promise<void>;
 }
 
 const WXPAY_STATES: Record<string, 'paid' | 'confirming' | 'reversed'> = {
@@ -85,6 +89,20 @@ const wxpayV3: CodeGateway = {
       body: JSON.stringify({ id: 'forged', event_type: 'TRANSACTION.SUCCESS', out_trade_no: outTradeNo }),
     });
     return response.status;
+  },
+  async loseAnswer(h, outTradeNo) {
+    const fault = {
+      kind: 'systemError',
+      operation: 'codepay',
+      outTradeNo,
+      times: 'always',
+      afterHandling: true,
+    };
+    if ((await h.control('POST', '/faults', fault)).status !== 200) throw new Error('fault refused');
+  },
+  async refuseReversal(h, outTradeNo) {
+    const fault = { kind: 'notEnough', operation: 'reverse', outTradeNo, times: 'always' };
+    if ((await h.control('POST', '/faults', fault)).status !== 200) throw new Error('fault refused');
   },
 };
 
@@ -282,6 +300,38 @@ describe.each(backends.flatMap((backend) => GATEWAYS.map((gateway) => ({ backend
       await tick(12);
       expect(handled.get(no)).toBe(1);
       expect(await gateway.tradeState(h, no)).toBe('paid');
+    });
+
+    it('an answer lost after the gateway took the payment: confirming, then paid at the first check, never reversed', async () => {
+      const no = tradeNo();
+      await gateway.loseAnswer(h, no);
+      const answer = await pay(no, await code('pays'));
+      expect(answer.status).toBe(200);
+      expect(answer.json.data.micropay.state).toBe('confirming');
+      expect(handled.get(no)).toBeUndefined();
+      await tick(1);
+      expect((await orderOf(no)).status).toBe('SUCCESS');
+      expect(handled.get(no)).toBe(1);
+      await tick(12);
+      expect(await gateway.tradeState(h, no)).toBe('paid');
+      expect(handled.get(no)).toBe(1);
+    });
+
+    it('a reversal the gateway refuses becomes one review; the order is not closed', async () => {
+      const no = tradeNo();
+      await gateway.refuseReversal(h, no);
+      await pay(no, await code('never'));
+      await tick(Math.ceil(WINDOW_MS / POLL_MS) + 3);
+      expect((await orderOf(no)).status).toBe('USERPAYING');
+      const reviews = await h.vkPay.store.db
+        .selectFrom('payment_reviews')
+        .select(['kind', 'status'])
+        .where('merchant_id', '=', MERCHANT)
+        .where('reference', '=', no)
+        .execute();
+      expect(reviews).toEqual([{ kind: 'reverse_failed', status: 'OPEN' }]);
+      expect(await gateway.tradeState(h, no)).toBe('confirming');
+      expect(handled.get(no)).toBeUndefined();
     });
 
     it("leaves the buyer's code in no row of any table and in no log line", async () => {
