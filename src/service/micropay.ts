@@ -114,8 +114,8 @@ export interface CodeCall {
 /**
  * Sends the buyer's code for `order` (made or found by createOrder) and applies the answer. A paid
  * order is answered as paid, and one whose buyer is confirming as confirming, without sending the
- * code again; the sending itself is claimed with the order's version, so of two identical requests
- * at once only one reaches the gateway.
+ * code again; the sending itself holds a cache lock (Redis across instances) and is claimed with the
+ * order's version, so of two identical requests at once only one reaches the gateway.
  */
 export async function payWithCode(
   context: ServiceContext,
@@ -126,6 +126,32 @@ export async function payWithCode(
   if (isPaid(found.status) || found.status === 'USERPAYING')
     return { order: found, outcome: micropayOutcome(found) };
   const settings = micropaySettings(context);
+  // One code in flight per order, across instances: a request that finds one answers as it stands.
+  const sending = `micropay:sending:${found.merchantId}:${found.outTradeNo}`;
+  const free = await context.cache.setIfAbsent(sending, 1, settings.confirmWindowMs).catch((error) => {
+    // Without the cache the gateway's own idempotency still holds (the same out_trade_no is one trade).
+    context.logger.warn({ err: error }, 'cache unavailable; sending the payment code without its lock');
+    return true;
+  });
+  if (!free) {
+    const current = await findOrder(context.store.db, found.merchantId, found.outTradeNo);
+    const order = current ? toOrder(current) : found;
+    return { order, outcome: micropayOutcome(order) };
+  }
+  try {
+    return await sendCode(context, provider, found, call, settings);
+  } finally {
+    await context.cache.delete(sending).catch(() => {});
+  }
+}
+
+async function sendCode(
+  context: ServiceContext,
+  provider: Provider,
+  found: Order,
+  call: CodeCall,
+  settings: MicropaySettings,
+): Promise<{ order: Order; outcome: MicropayOutcome }> {
   const now = context.now();
   const claimed = await updateOrder(
     context.store.db,
@@ -186,8 +212,10 @@ export async function payWithCode(
     result = created.result;
   } catch (error) {
     const payError = isPayError(error) ? error : withoutAuthCode(error, call.authCode);
+    // The gateway has this order paid already (an earlier send whose answer was lost): read it back.
+    if (payError.code === 40006) result = await queryGateway(context, provider, order);
     // Refused: nothing was taken; the order stays unpaid and another code may be sent for it.
-    if (!payError.outcomeUnknown) throw payError;
+    else if (!payError.outcomeUnknown) throw payError;
   }
   // No answer, or one without the payment's state: the buyer may have paid. Treated as confirming,
   // so the schedule asks the gateway and reverses it if it never settles.
@@ -210,6 +238,29 @@ export async function payWithCode(
     });
   }
   return { order: applied.order, outcome: micropayOutcome(applied.order) };
+}
+
+async function queryGateway(
+  context: ServiceContext,
+  provider: Provider,
+  order: Order,
+): Promise<PaymentResult> {
+  return gatewayCall(
+    context,
+    {
+      type: 'query',
+      provider: provider.name,
+      outTradeNo: order.outTradeNo,
+      amount: order.totalFen,
+      ...routeTags(order),
+    },
+    () =>
+      provider.queryPayment({
+        merchantId: order.merchantId,
+        account: order.account,
+        outTradeNo: order.outTradeNo,
+      }),
+  );
 }
 
 function pendingResult(order: Order, provider: string): PaymentResult {

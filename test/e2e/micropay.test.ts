@@ -269,6 +269,60 @@ describe.each(backends.flatMap((backend) => GATEWAYS.map((gateway) => ({ backend
       expect(late.json.code).toBe(40001);
     });
 
+    it('two identical requests at once send the code once and charge once', async () => {
+      const no = tradeNo();
+      const authCode = await code('pays');
+      const answers = await Promise.all([pay(no, authCode), pay(no, authCode)]);
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+      expect(answers.map((answer) => answer.json.data.micropay.state)).toContain('paid');
+      const creates = await h.vkPay.store.db
+        .selectFrom('payment_logs')
+        .select('id')
+        .where('out_trade_no', '=', no)
+        .where('type', '=', 'create')
+        .execute();
+      expect(creates).toHaveLength(1);
+      expect((await orderOf(no)).status).toBe('SUCCESS');
+      expect(handled.get(no)).toBe(1);
+    });
+
+    it('the merchant closing a confirming order reverses it at the gateway', async () => {
+      const no = tradeNo();
+      await pay(no, await code('never'));
+      const closed = await api('POST', `/api/payments/${no}/close`);
+      expect(closed.status).toBe(200);
+      expect((await orderOf(no)).status).toBe('CLOSED');
+      expect(await gateway.tradeState(h, no)).toBe('reversed');
+      expect(handled.get(no)).toBeUndefined();
+    });
+
+    it('refuses a code without the scene, the scene without a code, and never echoes the code', async () => {
+      const authCode = await code('pays');
+      const native = await api('POST', '/api/payments', {
+        provider: gateway.provider,
+        scene: 'native',
+        out_trade_no: tradeNo(),
+        total_fee: 100,
+        subject: 'counter',
+        type: 'goods',
+        auth_code: authCode,
+      });
+      expect(native.status).toBe(400);
+      expect(native.json.code).toBe(40001);
+      expect(JSON.stringify(native.json)).toContain('auth_code');
+      expect(JSON.stringify(native.json)).not.toContain(authCode);
+      const bare = await api('POST', '/api/payments', {
+        provider: gateway.provider,
+        scene: 'micropay',
+        out_trade_no: tradeNo(),
+        total_fee: 100,
+        subject: 'counter',
+        type: 'goods',
+      });
+      expect(bare.status).toBe(400);
+      expect(JSON.stringify(bare.json.details)).toContain('auth_code');
+    });
+
     it('a short balance is refused with words for the cashier, and another code may follow', async () => {
       const no = tradeNo();
       const short = await pay(no, await code('insufficient'));
