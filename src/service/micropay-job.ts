@@ -44,8 +44,8 @@ interface DueOrder {
 
 /**
  * Claims the due payment-code orders still unpaid and moves each one's next check: a confirming
- * one (USERPAYING) `pollMs` on, never past its window's end; an unpaid one whose code was refused
- * (NOTPAY, nothing in flight) at its window's end, when it is closed.
+ * one (USERPAYING) `pollMs` on, never past its window's end; one whose code was refused (NOTPAY) or
+ * whose payment failed (FAILED), with nothing in flight, at its window's end, when it is closed.
  */
 async function claimDue(context: ServiceContext, settings: MicropaySettings): Promise<DueOrder[]> {
   const now = context.now();
@@ -55,7 +55,7 @@ async function claimDue(context: ServiceContext, settings: MicropaySettings): Pr
   const { rows } = await sql<DueOrder>`
     with due as (
       select id from payment_orders
-      where scene = 'micropay' and status in ('NOTPAY', 'USERPAYING') and next_check_at <= ${now}
+      where scene = 'micropay' and status in ('NOTPAY', 'USERPAYING', 'FAILED') and next_check_at <= ${now}
         and provider = any(${providers})
       order by next_check_at, id
       limit ${settings.batchSize}
@@ -64,7 +64,7 @@ async function claimDue(context: ServiceContext, settings: MicropaySettings): Pr
     update payment_orders o
     set next_check_at = case
       when o.expire_at is null or o.expire_at <= ${now} then ${poll}
-      when o.status = 'NOTPAY' then o.expire_at
+      when o.status <> 'USERPAYING' then o.expire_at
       else least(${poll}, o.expire_at) end
     from due
     where o.id = due.id
