@@ -47,7 +47,7 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
       prepay_id: trade.prepayId,
       code_url: `weixin://wxpay/bizpayurl?pr=${trade.codeToken}`,
       payer_page_url:
-        trade.tradeType === 'NATIVE'
+        trade.tradeType === 'NATIVE' || trade.tradeType === 'MICROPAY'
           ? `${base}/native/${trade.codeToken}`
           : `${base}/prepay/${trade.prepayId}`,
       last_failure: trade.lastFailure ?? null,

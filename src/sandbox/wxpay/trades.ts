@@ -269,7 +269,8 @@ export class TradeBook {
       payerClientIp: request.deviceIp,
       prepayId: '',
       prepayExpiresAt: 0,
-      codeToken: '',
+      // The payer page finds the trade by this token: where the sandbox buyer enters the password.
+      codeToken: randomAlphanumeric(this.runtime.random, 9),
       timeExpireMs: undefined,
       createdAt: now,
       transactionId: undefined,
@@ -282,6 +283,7 @@ export class TradeBook {
         : {}),
     };
     this.trades.set(key(trade.mchid, trade.outTradeNo), trade);
+    this.byCodeToken.set(trade.codeToken, trade);
     codes.use(code, key(trade.mchid, trade.outTradeNo));
     if (code.behaviour === 'pays')
       return { trade: this.pay(trade.mchid, trade.outTradeNo), confirming: false };

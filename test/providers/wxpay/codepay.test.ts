@@ -119,6 +119,24 @@ describe('WeChat Pay APIv3 codepay and reverse against the emulator', () => {
     expect(paid).toMatchObject({ status: 'SUCCESS', amountFen: 1234 });
   });
 
+  it("the buyer may enter the password on the emulator's payer page instead", async () => {
+    const no = tradeNo();
+    await wxpay.createPayment(order(no, await codeOf('password')));
+    const view = await h.control('GET', `/trades/${h.mchId}/${no}`);
+    const page = await fetch(view.json.payer_page_url);
+    const html = await page.text();
+    expect(html).toContain('USERPAYING');
+    expect(html).toContain('data-testid="pay"');
+    const paid = await fetch(`${view.json.payer_page_url}/pay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'action=pay',
+      redirect: 'manual',
+    });
+    expect(paid.status).toBe(303);
+    expect((await wxpay.queryPayment({ merchantId: MERCHANT, outTradeNo: no })).status).toBe('SUCCESS');
+  });
+
   it('reverses a payment never confirmed (REVOKED, closed for good) and refunds a paid one', async () => {
     const waiting = tradeNo();
     await wxpay.createPayment(order(waiting, await codeOf('never')));
