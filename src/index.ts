@@ -10,6 +10,8 @@ export { type AlipayMerchantConfig, createAlipayProvider } from './providers/ali
 export type { PaymentResult, Provider, RefundResult } from './providers/provider.ts';
 export { createWxpayProvider, type WxpayMerchantConfig } from './providers/wxpay/index.ts';
 export type { BusinessHandler, HandlerContext } from './service/handlers.ts';
+export type { MicropayOutcome, MicropaySettings } from './service/micropay.ts';
+export { type MicropayReport, settleConfirmingPayments, startMicropayJob } from './service/micropay-job.ts';
 export type { Order, Refund } from './service/model.ts';
 export type { ApplyOutcome } from './service/payments.ts';
 export type { RefundApplyOutcome } from './service/refunds.ts';

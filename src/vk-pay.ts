@@ -9,6 +9,7 @@ import { PROVIDERS, SCENES } from './core/validate.ts';
 import type { PaymentResult, Provider, RefundResult } from './providers/provider.ts';
 import type { ServiceContext } from './service/context.ts';
 import { type BusinessHandler, HandlerRegistry } from './service/handlers.ts';
+import type { MicropaySettings } from './service/micropay.ts';
 import { handleNotify, type NotifyRequest } from './service/notify.ts';
 import {
   closePayment,
@@ -104,6 +105,8 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   webhooks?: Partial<WebhookSettings>;
   /** Transfer limits (per transfer, per day), the approval threshold, per-merchant overrides. */
   transfers?: Partial<TransferSettings>;
+  /** Payment codes: how long the buyer has to confirm, and how often the gateway is asked meanwhile. */
+  micropay?: Partial<MicropaySettings>;
 }
 
 export interface VkPay {
@@ -279,6 +282,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     sealing,
     webhooks,
     transfers,
+    micropay,
     ...overrides
   } = options;
   const config: VkPayConfig = { ...DEFAULT_CONFIG, ...overrides };
@@ -341,6 +345,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       merchants: { ...transfers?.merchants },
       sync: { ...DEFAULT_TRANSFERS.sync, ...transfers?.sync },
     },
+    ...(micropay ? { micropay } : {}),
   };
   let unwatchRoutes: () => void = () => {};
   try {

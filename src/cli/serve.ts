@@ -31,6 +31,7 @@ import { createFirstAdmin } from '../service/console/accounts.ts';
 import { type InstanceRegistration, registerInstance } from '../service/instances.ts';
 import { startSyncJob } from '../service/jobs.ts';
 import { startJournalRollupJob } from '../service/journal-rollup.ts';
+import { startMicropayJob } from '../service/micropay-job.ts';
 import { startAlertMonitor, webhookSender } from '../service/monitoring.ts';
 import { startAutoRollbackMonitor } from '../service/route-monitoring.ts';
 import { createVkPay, type VkPay } from '../vk-pay.ts';
@@ -249,6 +250,8 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     if (created) firstAdmin = { name: created.user.name, password: created.password };
   }
   const stopSync = config.syncIntervalMs > 0 ? startSyncJob(vkPay.context, config.syncIntervalMs) : () => {};
+  // Payment codes awaiting the buyer's confirmation: asked about every few seconds, reversed at the window's end.
+  const stopMicropay = config.syncIntervalMs > 0 ? startMicropayJob(vkPay.context) : () => {};
   const stopAlerts = startAlertMonitor(vkPay.context, config.alerts);
   const stopAutoRollbacks = startAutoRollbackMonitor(
     vkPay.context,
@@ -268,6 +271,7 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     firstAdmin,
     async close() {
       stopSync();
+      stopMicropay();
       stopAlerts();
       stopAutoRollbacks();
       stopRollup();

@@ -62,6 +62,8 @@ export interface ServiceConfig extends VkPayConfig {
   checkoutSecret: string | null;
   /** How often unpaid orders are reconciled with their gateway; 0 turns the job off. */
   syncIntervalMs: number;
+  /** Payment codes: how often a confirming buyer's payment is asked about, and for how long before it is reversed. */
+  micropay: { pollMs: number; confirmWindowMs: number };
   /** The error-rate alert: threshold, window and the webhook it is sent to. */
   alerts: AlertSettings;
   /** Merchant webhooks: endpoints from the file, the key sealing API-made secrets, retry time factor. */
@@ -175,6 +177,25 @@ function alertSettings(value: unknown, env: NodeJS.ProcessEnv, secrets: SecretCo
         : positive(file.intervalSeconds, 'alerts.intervalSeconds') * 1000,
     repeatMs: minutes('repeatMinutes', DEFAULT_ALERTS.repeatMs),
   };
+}
+
+/**
+ * `micropay` in the file: `{ "pollMs": 5000, "confirmWindowMs": 45000 }`; VKPAY_MICROPAY_POLL_MS and
+ * VKPAY_MICROPAY_WINDOW_MS over it. The window is bounded to what the gateways allow a buyer.
+ */
+function micropayConfig(value: unknown, env: NodeJS.ProcessEnv): { pollMs: number; confirmWindowMs: number } {
+  if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+    throw new ConfigError('micropay must be an object { "pollMs": ..., "confirmWindowMs": ... }');
+  const file = (value ?? {}) as Record<string, unknown>;
+  const pollMs = positive(env.VKPAY_MICROPAY_POLL_MS || (file.pollMs ?? 5_000), 'micropay.pollMs');
+  const confirmWindowMs = positive(
+    env.VKPAY_MICROPAY_WINDOW_MS || (file.confirmWindowMs ?? 45_000),
+    'micropay.confirmWindowMs',
+  );
+  if (pollMs < 100 || pollMs > 60_000) throw new ConfigError('micropay.pollMs must be from 100 to 60000');
+  if (confirmWindowMs < pollMs || confirmWindowMs > 600_000)
+    throw new ConfigError('micropay.confirmWindowMs must be from pollMs to 600000 (ten minutes)');
+  return { pollMs, confirmWindowMs };
 }
 
 /** `console` in the file: `{ "enabled": true|false }`; VKPAY_CONSOLE (1 or 0) over it. On by default. */
@@ -497,6 +518,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     checkoutSecret,
     // 0 turns the job off, so only a missing value falls back to the default.
     syncIntervalMs: Number(env.VKPAY_SYNC_INTERVAL_MS || (file.syncIntervalMs ?? 30_000)),
+    micropay: micropayConfig(file.micropay, env),
     alerts: alertSettings(file.alerts, env, secrets),
     webhooks: webhookSettings(file.webhooks, env, secrets, base.env === 'production'),
     sealing: sealingSettings(

@@ -136,6 +136,18 @@ export interface PayErrorOptions {
   message?: string;
   /** For network failures on writes: the gateway may or may not have acted. */
   outcomeUnknown?: boolean;
+  /**
+   * Words for the person in front of the payment (the buyer, the cashier) instead of the code's
+   * generic msg and action: a refused payment code says why and what to do next.
+   */
+  text?: ErrorText;
+}
+
+export interface ErrorText {
+  zh: string;
+  en: string;
+  actionZh: string;
+  actionEn: string;
 }
 
 export class PayError extends Error {
@@ -144,6 +156,7 @@ export class PayError extends Error {
   readonly gatewayCode: string | undefined;
   readonly details: unknown;
   readonly outcomeUnknown: boolean;
+  readonly text: ErrorText | undefined;
 
   constructor(code: ErrorCode, options: PayErrorOptions = {}) {
     super(
@@ -156,6 +169,7 @@ export class PayError extends Error {
     this.gatewayCode = options.gatewayCode;
     this.details = options.details;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
+    this.text = options.text;
   }
 
   get spec(): ErrorSpec {
@@ -172,7 +186,7 @@ export class PayError extends Error {
 
   /** The unified failure body: `{ code, msg, action, details? }`. */
   toResult(lang: Lang = 'zh'): ErrorResult {
-    const spec = this.spec;
+    const spec = this.text ?? this.spec;
     const result: ErrorResult = {
       code: this.code,
       msg: lang === 'zh' ? spec.zh : spec.en,
@@ -181,7 +195,7 @@ export class PayError extends Error {
     if (this.field !== undefined) result.field = this.field;
     if (this.gatewayCode !== undefined) result.gatewayCode = this.gatewayCode;
     // An internal error's own message may name tables or hosts: callers get the generic text only.
-    if (this.code !== 50000 && this.message !== spec.en) result.reason = this.message;
+    if (this.code !== 50000 && this.message !== this.spec.en) result.reason = this.message;
     if (this.details !== undefined) result.details = this.details;
     if (this.outcomeUnknown) result.outcomeUnknown = true;
     return result;
@@ -210,5 +224,53 @@ export function toPayError(value: unknown): PayError {
   return new PayError(50000, {
     cause: value,
     message: value instanceof Error ? value.message : String(value),
+  });
+}
+
+/**
+ * Why a gateway refused a buyer's payment code, in words for the counter. Every gateway's refusal
+ * codes map onto these (WeChat AUTH_CODE_INVALID, Alipay ACQ.PAYMENT_AUTH_CODE_INVALID, ...).
+ */
+export const PAYMENT_CODE_REFUSALS = {
+  /** The code is malformed, expired (a code lives about a minute) or was used already. */
+  code_invalid: {
+    code: 40001,
+    zh: '付款码无效或已过期',
+    en: "The buyer's payment code is invalid or expired",
+    actionZh: '请顾客刷新付款码后重新扫码',
+    actionEn: 'Ask the buyer to refresh the payment code, then scan it again',
+  },
+  /** The buyer's balance or card cannot cover the amount. */
+  insufficient_balance: {
+    code: 40007,
+    zh: '顾客余额不足',
+    en: "The buyer's balance is insufficient",
+    actionZh: '请顾客更换付款方式（如切换银行卡）后重新出示付款码',
+    actionEn: 'Ask the buyer to choose another card or method, then show a new payment code',
+  },
+  /** The buyer's account or card cannot pay (frozen, card not supported, risk control). */
+  buyer_cannot_pay: {
+    code: 40001,
+    zh: '顾客账户暂不能完成支付',
+    en: "The buyer's account cannot complete this payment",
+    actionZh: '请顾客更换付款方式，或改用其他支付方式',
+    actionEn: 'Ask the buyer to pay another way',
+  },
+} as const satisfies Record<string, ErrorText & { code: ErrorCode }>;
+
+export type PaymentCodeRefusal = keyof typeof PAYMENT_CODE_REFUSALS;
+
+/** A refused payment code as a PayError: the unified code, the gateway's own, words for the counter. */
+export function paymentCodeRefused(
+  reason: PaymentCodeRefusal,
+  options: { gatewayCode: string; message: string; details?: unknown },
+): PayError {
+  const { code, ...text } = PAYMENT_CODE_REFUSALS[reason];
+  return new PayError(code, {
+    field: 'auth_code',
+    gatewayCode: options.gatewayCode,
+    message: options.message,
+    details: options.details,
+    text,
   });
 }

@@ -10,6 +10,7 @@ import type { Store } from '../store/db.ts';
 import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store/journal.ts';
 import type { Database } from '../store/schema.ts';
 import type { HandlerRegistry } from './handlers.ts';
+import type { MicropaySettings } from './micropay.ts';
 import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
 import type { TransferSettings } from './transfer-settings.ts';
@@ -51,6 +52,8 @@ export interface ServiceContext {
   webhooks: WebhookRuntime;
   /** Transfer limits and approval; the defaults when unset. */
   transfers?: TransferSettings;
+  /** Payment codes: the confirmation window and its polling (DEFAULT_MICROPAY where unset). */
+  micropay?: Partial<MicropaySettings>;
 }
 
 /**

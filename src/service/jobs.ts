@@ -179,6 +179,8 @@ async function claimDueOrders(context: ServiceContext, options: HealOptions): Pr
     with due as (
       select id from payment_orders
       where status in ('NOTPAY', 'USERPAYING') and next_check_at <= ${now} and provider = any(${providers})
+        -- Payment codes have a schedule of their own (micropay-job.ts).
+        and scene <> 'micropay'
       order by next_check_at, id
       limit ${options.batchSize}
       for update skip locked

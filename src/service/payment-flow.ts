@@ -12,6 +12,7 @@ import type { OrderAttempt } from '../store/schema.ts';
 import { recordLog, type ServiceContext, type WithChange } from './context.ts';
 import { announceOrderChange, orderChannel } from './events.ts';
 import { gatewayCall, providerFor, routeTags } from './gateway-call.ts';
+import { checkTakesPaymentCodes, type MicropayOutcome, payWithCode } from './micropay.ts';
 import { type Order, toOrder } from './model.ts';
 import {
   applyPaymentResult,
@@ -44,6 +45,8 @@ export interface PayResponse {
   order: Order;
   /** What the client needs to invoke the payment in its scene. */
   client: ClientPayParams;
+  /** A payment code's outcome: paid, or the buyer is confirming. */
+  micropay?: MicropayOutcome;
 }
 
 /** Where a gateway calls back for one of a merchant's accounts; the `default` account keeps the short URL. */
@@ -65,6 +68,7 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
     orderTypes: context.handlers.orderTypes(),
   });
   const provider = providerFor(context, String(request.provider));
+  if (params.scene === 'micropay') checkTakesPaymentCodes(provider);
   const choice = chooseAccount(
     context.routes.get(request.merchantId) ?? [],
     {
@@ -90,7 +94,20 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
     account: choice.account,
     route: choice.route,
     variant: choice.variant,
+    // A payment code asked again is answered with the order as it stands (paid, or confirming).
+    ...(params.scene === 'micropay' ? { repeatPaid: true } : {}),
   });
+  if (params.scene === 'micropay') {
+    const paid = await payWithCode(context, provider, order, {
+      authCode: params.authCode as string,
+      notifyUrl: notifyUrl(context, provider.name, order.merchantId, order.account),
+      clientIp: request.clientIp ?? null,
+      ...(request.other ? { other: request.other } : {}),
+      platform: request.platform ?? null,
+      userAgent: request.userAgent ?? null,
+    });
+    return { order: paid.order, client: { scene: 'micropay' }, micropay: paid.outcome };
+  }
   const created = await gatewayCall(
     context,
     {
@@ -430,12 +447,24 @@ export async function closePayment(
   if (isPaid(order.status))
     throw new PayError(40006, { field: 'out_trade_no', details: { status: order.status } });
   const provider = providerFor(context, order.provider);
+  // A payment code is reversed rather than closed: the buyer may be confirming it right now.
+  const reverse = order.scene === 'micropay' ? provider.reversePayment : undefined;
   try {
-    await gatewayCall(
-      context,
-      { type: 'close', provider: provider.name, outTradeNo, amount: order.totalFen, ...routeTags(order) },
-      () => provider.closePayment({ merchantId, account: order.account, outTradeNo }),
-    );
+    if (reverse) {
+      const answer = await gatewayCall(
+        context,
+        { type: 'reverse', provider: provider.name, outTradeNo, amount: order.totalFen, ...routeTags(order) },
+        () => reverse({ merchantId, account: order.account, outTradeNo }),
+      );
+      if (answer === 'retry')
+        throw new PayError(40010, { message: `the gateway asks to repeat the reversal of ${outTradeNo}` });
+    } else {
+      await gatewayCall(
+        context,
+        { type: 'close', provider: provider.name, outTradeNo, amount: order.totalFen, ...routeTags(order) },
+        () => provider.closePayment({ merchantId, account: order.account, outTradeNo }),
+      );
+    }
   } catch (error) {
     if (!(error instanceof PayError)) throw error;
     if (error.code === 40006) {

@@ -32,6 +32,8 @@ export interface CreateOrderRequest extends PaymentInput {
   expireAt?: Date | null;
   /** Made by a buyer's choice in the cashier: claims the checkout, refused once it is cancelled. */
   checkout?: boolean;
+  /** The same request for a paid order returns it (a payment code asked again) instead of 40006. */
+  repeatPaid?: boolean;
 }
 
 /** An unpaid order is first asked about at the gateway this long after it was made (its callback's turn first). */
@@ -94,7 +96,7 @@ export async function createOrder(
 
   const existing = await findOrder(db, request.merchantId, params.outTradeNo);
   if (!existing) throw new PayError(40010, { message: 'the order was removed while being created; retry' });
-  if (isPaid(existing.status)) {
+  if (isPaid(existing.status) && !request.repeatPaid) {
     throw new PayError(40006, { field: 'out_trade_no', details: { status: existing.status } });
   }
   const differences = (

@@ -23,6 +23,7 @@ export const REVIEW_KINDS = [
   'close_failed',
   'refund_conflict',
   'rollback_close_failed',
+  'reverse_failed',
 ] as const;
 export type ReviewKind = (typeof REVIEW_KINDS)[number];
 
@@ -40,6 +41,8 @@ export const REVIEW_ACTIONS: Record<ReviewKind, string> = {
     'the gateway refunded a refund recorded here as refused, and the order has no refundable amount left for it: compare the refunds with the gateway and reverse the extra one',
   rollback_close_failed:
     "a route was rolled back but the gateway would not close this unpaid order of its canary account (details.gatewayCode): close it in that account's merchant platform, or check whether the buyer paid",
+  reverse_failed:
+    "the buyer's payment code was never confirmed and the gateway would not reverse the payment (details.gatewayCode): reverse or refund it in the merchant platform, or check whether the buyer paid",
   close_failed:
     'the order expired but the gateway would not close it (details.gatewayCode): close it in the merchant platform, or check whether the buyer paid',
   webhook_exhausted:

@@ -68,6 +68,9 @@ export interface OrderChange {
   route?: string | null;
   variant?: string | null;
   attempts?: string;
+  /** The schedule: a payment code's confirmation window (its expiry) and its next check. */
+  expire_at?: Date | null;
+  next_check_at?: Date | null;
 }
 
 /**

@@ -52,6 +52,28 @@ describe('service configuration', () => {
     );
   });
 
+  it("takes the payment-code schedule from the file and the environment, within the gateways' bounds", () => {
+    const empty = mkdtempSync(join(tmpdir(), 'vkpay-empty-'));
+    expect(loadServiceConfig({ env: {}, cwd: empty }).micropay).toEqual({
+      pollMs: 5000,
+      confirmWindowMs: 45000,
+    });
+    const { path } = withFile({ micropay: { pollMs: 2000, confirmWindowMs: 30000 } });
+    expect(loadServiceConfig({ env: {}, configPath: path }).micropay).toEqual({
+      pollMs: 2000,
+      confirmWindowMs: 30000,
+    });
+    expect(
+      loadServiceConfig({ env: { VKPAY_MICROPAY_WINDOW_MS: '60000' }, configPath: path }).micropay,
+    ).toEqual({ pollMs: 2000, confirmWindowMs: 60000 });
+    expect(
+      errorOf(() => loadServiceConfig({ env: { VKPAY_MICROPAY_WINDOW_MS: '1000' }, configPath: path })),
+    ).toContain('micropay.confirmWindowMs');
+    expect(
+      errorOf(() => loadServiceConfig({ env: { VKPAY_MICROPAY_POLL_MS: 'soon' }, cwd: empty })),
+    ).toContain('micropay.pollMs');
+  });
+
   it('names the field and the problem, never the secret', () => {
     const { path } = withFile({ apps: [{ appId: 'a1', merchantId: 'm1', secret: 'too-short-secret' }] });
     const message = errorOf(() => loadServiceConfig({ env: {}, configPath: path }));

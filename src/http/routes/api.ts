@@ -69,6 +69,12 @@ const createPaymentBody = {
         "wxpay-virtual: the buyer's session_key (code2Session) for the user-state signature; used once, never stored",
     },
     user_id: FIELD.id,
+    auth_code: {
+      type: 'string',
+      pattern: '^[0-9]{10,32}$',
+      description:
+        "micropay only: the buyer's payment code as the counter's scanner reads it (WeChat: 18 digits starting 10-15; Alipay: 16-24 digits starting 25-30). Sent to the gateway once, never stored, logged or answered back",
+    },
     custom: FIELD.custom,
     other: {
       type: 'object',
@@ -204,6 +210,8 @@ interface CreatePaymentBody {
   openid?: string;
   session_key?: string;
   user_id?: string;
+  /** The buyer's payment code (micropay): passed to the gateway call only. */
+  auth_code?: string;
   custom?: Record<string, unknown>;
   other?: Record<string, unknown>;
   return_url?: string;
@@ -324,7 +332,13 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
   app.post<{ Body: CreatePaymentBody }>(
     '/api/payments',
     {
-      schema: { body: createPaymentBody, tags: ['payments'], summary: 'createPayment' },
+      schema: {
+        body: createPaymentBody,
+        tags: ['payments'],
+        summary: 'createPayment',
+        description:
+          "Scene micropay (the counter scans the buyer's payment code, auth_code): the answer's data.micropay is the outcome, { state: 'paid' | 'confirming', confirmBy, message }. confirming: the buyer is confirming (a password) and the order is USERPAYING; query the order, and the service reverses the payment when confirmBy passes unconfirmed. The same request again returns the order as it stands and does not send the code again. A refused code is an error whose msg and action are for the cashier (40001 invalid or expired code, 40007 insufficient balance).",
+      },
       // The schema's findings are listed with the domain's below, so every problem comes back at once.
       attachValidation: true,
     },
@@ -355,7 +369,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         },
         body.scene,
       );
-      const { order, client } = await vkPay.pay({
+      const { order, client, micropay } = await vkPay.pay({
         merchantId: merchantOf(request),
         provider: body.provider,
         out_trade_no: body.out_trade_no,
@@ -373,8 +387,10 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (app, optio
         expireAt: body.time_expire ? new Date(now() + body.time_expire * 1000) : null,
         ...(body.other ? { other: body.other } : {}),
         ...(body.session_key ? { sessionKey: body.session_key } : {}),
+        ...(body.auth_code ? { auth_code: body.auth_code } : {}),
       });
-      return ok({ scene, order: orderView(order), payment: client });
+      // A payment code answers with its outcome: paid, or the buyer is confirming (query again).
+      return ok({ scene, order: orderView(order), payment: client, ...(micropay ? { micropay } : {}) });
     },
   );
 

@@ -5,6 +5,7 @@
  */
 import { PayError } from '../../core/errors.ts';
 import { AccountContexts, accountOf } from '../merchant-lookup.ts';
+import { refusePaymentCode } from '../payment-codes.ts';
 import type { PaymentResult, Provider, StorePurchase } from '../provider.ts';
 import { AppleApiClient, type AppleFetch } from './api-client.ts';
 import { type AppleIapMerchant, type AppleIapMerchantConfig, resolveMerchant } from './config.ts';
@@ -154,6 +155,7 @@ export function createAppleIapProvider(options: AppleIapProviderOptions): AppleI
       appId: null,
     }),
     createPayment: async (order) => {
+      refusePaymentCode('appleiap', order);
       const { merchant } = contextFor(order.merchantId, order.account);
       const productId = order.other?.productId;
       const product = typeof productId === 'string' ? merchant.products.get(productId) : undefined;

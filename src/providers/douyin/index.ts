@@ -6,6 +6,7 @@ import { fetch as undiciFetch } from 'undici';
 import { PayError } from '../../core/errors.ts';
 import { AccountContexts, accountOf } from '../merchant-lookup.ts';
 import { guardedObserver } from '../network.ts';
+import { refusePaymentCode } from '../payment-codes.ts';
 import type { Provider } from '../provider.ts';
 import { type DouyinMerchantConfig, resolveMerchant } from './config.ts';
 import type { DouyinContext } from './context.ts';
@@ -54,6 +55,7 @@ export function createDouyinProvider(options: DouyinProviderOptions): Provider {
       return { mchId: merchant.appId, appId: merchant.appId };
     },
     createPayment: async (order) => {
+      refusePaymentCode('douyin', order);
       const context = contextFor(order.merchantId, order.account);
       return ecpay(context) ? createEcpayPayment(context, order) : createTradePayment(context, order);
     },

@@ -6,6 +6,7 @@
  */
 import { PayError } from '../../core/errors.ts';
 import { AccountContexts, accountOf } from '../merchant-lookup.ts';
+import { refusePaymentCode } from '../payment-codes.ts';
 import type { PaymentResult, Provider, RefundResult } from '../provider.ts';
 import { VirtualApiClient, type VirtualFetch } from './api-client.ts';
 import { resolveMerchant, type WxpayVirtualMerchant, type WxpayVirtualMerchantConfig } from './config.ts';
@@ -73,6 +74,7 @@ export function createWxpayVirtualProvider(options: WxpayVirtualProviderOptions)
       return { mchId: merchant.offerId, appId: merchant.appId };
     },
     createPayment: async (order) => {
+      refusePaymentCode('wxpay-virtual', order);
       const { merchant } = contextFor(order.merchantId, order.account);
       return { client: virtualPaymentParams(merchant, order), raw: null };
     },

@@ -29,6 +29,14 @@ export const WXPAY_ERROR_CODES: Readonly<Record<string, ErrorCode>> = {
   ORDER_CLOSED: 50000,
   TRADE_ERROR: 50000,
   ACCOUNT_ERROR: 50000,
+  // Payment codes (codepay): a bad, used or expired code; a code of another buyer; a buyer's
+  // account that cannot pay; a trade already reversed.
+  AUTH_CODE_INVALID: 40001,
+  AUTH_CODE_ERROR: 40001,
+  AUTH_CODE_EXPIRE: 40001,
+  BUYER_MISMATCH: 40001,
+  USER_ACCOUNT_ABNORMAL: 50000,
+  ORDER_REVERSED: 50000,
 };
 
 /** The legacy spellings the gateway is known to use; any underscore-free spelling is accepted. */
@@ -42,6 +50,7 @@ export const LEGACY_SPELLINGS: Readonly<Record<string, string>> = {
   BANKERROR: 'BANK_ERROR',
   ORDERPAID: 'ORDER_PAID',
   ORDERCLOSED: 'ORDER_CLOSED',
+  ORDERREVERSED: 'ORDER_REVERSED',
 };
 
 const squash = (code: string): string => code.toUpperCase().replace(/_/g, '');

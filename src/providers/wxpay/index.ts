@@ -17,6 +17,7 @@ import { ackNotify, parseNotify } from './notify.ts';
 import { applyAbnormalRefund } from './operations/abnormal-refund.ts';
 import { downloadTradeBill } from './operations/bill.ts';
 import { closePayment } from './operations/close.ts';
+import { createCodepay, reverseCodepay } from './operations/codepay.ts';
 import { createPayment, wxpayScene } from './operations/prepay.ts';
 import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
@@ -149,13 +150,18 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         };
       return {
         mchId: entry.context.merchant.mchId,
-        appId: appIdFor(entry.context.merchant, wxpayScene(scene)),
+        // A payment code is paid to the account's own app id.
+        appId:
+          scene === 'micropay'
+            ? entry.context.merchant.appId
+            : appIdFor(entry.context.merchant, wxpayScene(scene)),
       };
     },
     createPayment: async (order) => {
       const entry = entryFor(order.merchantId, order.account);
-      return entry.version === 'v2'
-        ? createPaymentV2(entry.context, order)
+      if (entry.version === 'v2') return createPaymentV2(entry.context, order);
+      return order.scene === 'micropay'
+        ? createCodepay(entry.context, order)
         : createPayment(entry.context, order);
     },
     queryPayment: async (query) => {
@@ -170,15 +176,12 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         ? closePaymentV2(entry.context, query)
         : closePayment(entry.context, query);
     },
-    // Payment codes: APIv2's /secapi/pay/reverse.
+    // Payment codes: APIv3's reverse, APIv2's /secapi/pay/reverse.
     reversePayment: async (query) => {
       const entry = entryFor(query.merchantId, query.account);
-      if (entry.version === 'v3')
-        throw new PayError(40001, {
-          field: 'scene',
-          message: 'wxpay APIv3 accounts do not reverse payment codes yet',
-        });
-      return reversePaymentV2(entry.context, query);
+      return entry.version === 'v2'
+        ? reversePaymentV2(entry.context, query)
+        : reverseCodepay(contextFor(query.merchantId, query.account, 'reverse'), query);
     },
     refund: async (request) => {
       const entry = entryFor(request.merchantId, request.account);

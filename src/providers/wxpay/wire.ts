@@ -25,6 +25,22 @@ export interface PrepayRequestWire {
   [field: string]: unknown;
 }
 
+/** The codepay body: the buyer's code instead of an openid, the store instead of a notify_url. */
+export interface CodepayRequestWire {
+  appid: string;
+  mchid: string;
+  description: string;
+  out_trade_no: string;
+  payer: { auth_code: string };
+  amount: { total: number; currency: 'CNY' };
+  scene_info: {
+    device_ip?: string;
+    store_info: { out_id: string; [field: string]: unknown };
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}
+
 export interface PrepayResponseWire {
   prepay_id?: string;
   h5_url?: string;

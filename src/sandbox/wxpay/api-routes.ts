@@ -17,7 +17,12 @@ import {
   resourceNotExists,
   WxpayWireError,
 } from './wire-errors.ts';
-import { parsePrepayRequest, parseRefundRequest, type TradeType } from './wire-requests.ts';
+import {
+  parseCodepayRequest,
+  parsePrepayRequest,
+  parseRefundRequest,
+  type TradeType,
+} from './wire-requests.ts';
 import { refundJson, transactionJson } from './wire-views.ts';
 
 function requiredText(body: Record<string, unknown>, field: string): string {
@@ -98,6 +103,51 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
       }),
     );
   }
+
+  // 付款码支付: SUCCESS at once (200 Transaction), or 202 USERPAYING while the buyer confirms.
+  scope.post(
+    '/pay/transactions/codepay',
+    signedOperation(gateway, {
+      operation: 'codepay',
+      outTradeNo: bodyOutTradeNo,
+      handle: ({ merchant, body }) => {
+        const { trade, confirming } = gateway.trades.codepay(
+          parseCodepayRequest(body, merchant),
+          gateway.codes,
+        );
+        if (confirming) return { status: 202, body: { code: 'USERPAYING', message: '需要用户输入支付密码' } };
+        return { status: 200, body: transactionJson(trade) };
+      },
+    }),
+  );
+
+  // 撤销: closes an unpaid payment-code trade for good, or refunds a paid one (REVOKED either way).
+  scope.post(
+    '/pay/transactions/out-trade-no/:outTradeNo/reverse',
+    signedOperation(gateway, {
+      operation: 'reverse',
+      outTradeNo: (_context, request) => (request.params as Params).outTradeNo,
+      handle: ({ merchant, body }, request) => {
+        if (body.mchid === undefined) throw missingField('mchid');
+        if (body.mchid !== merchant.mchid)
+          throw invalidRequest('请求参数中的mchid与请求头Authorization中的mchid不一致', {
+            field: 'mchid',
+            value: body.mchid,
+          });
+        const appid = requiredText(body, 'appid');
+        if (!merchant.appids.has(appid))
+          throw new WxpayWireError(400, 'APPID_MCHID_NOT_MATCH', 'appid和mchid不匹配，请检查后重试', {
+            field: 'appid',
+            value: appid,
+          });
+        const trade = gateway.trades.reverse(merchant.mchid, (request.params as Params).outTradeNo!);
+        return {
+          status: 200,
+          body: { appid: trade.appid, mchid: trade.mchid, out_trade_no: trade.outTradeNo },
+        };
+      },
+    }),
+  );
 
   scope.get(
     '/pay/transactions/out-trade-no/:outTradeNo',

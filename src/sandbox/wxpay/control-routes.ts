@@ -47,7 +47,7 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
       prepay_id: trade.prepayId,
       code_url: `weixin://wxpay/bizpayurl?pr=${trade.codeToken}`,
       payer_page_url:
-        trade.tradeType === 'NATIVE'
+        trade.tradeType === 'NATIVE' || trade.tradeType === 'MICROPAY'
           ? `${base}/native/${trade.codeToken}`
           : `${base}/prepay/${trade.prepayId}`,
       last_failure: trade.lastFailure ?? null,
@@ -117,6 +117,26 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
   scope.post('/trades/:mchid/:outTradeNo/abandon', async (request) => {
     const { mchid, outTradeNo } = request.params as Params;
     return tradeView(gateway.trades.abandon(mchid!, outTradeNo!), request);
+  });
+
+  // A sandbox buyer shows a payment code: how they behave once it is scanned is chosen here.
+  scope.post('/payment-codes', async (request) => {
+    const body = request.body as Body;
+    return gateway.codes.view(gateway.codes.issue(body?.behaviour ?? 'pays', body?.openid));
+  });
+
+  // Sends a paid trade's TRANSACTION.SUCCESS to a URL (a codepay names none): the sandbox's way to
+  // deliver, and repeat, a genuine notification of a payment-code payment.
+  scope.post('/trades/:mchid/:outTradeNo/notify', async (request) => {
+    const { mchid, outTradeNo } = request.params as Params;
+    const url = (request.body as Body)?.url;
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url))
+      throw invalidField('url', url, '应为http(s)地址');
+    const trade = gateway.trades.get(mchid!, outTradeNo!);
+    if (trade.successAt === undefined)
+      throw new WxpayWireError(400, 'ORDER_NOT_PAID', '订单未支付，不发送支付通知');
+    gateway.notifier.paymentSucceeded({ ...trade, notifyUrl: url });
+    return tradeView(trade, request);
   });
 
   scope.get('/refunds/:mchid/:outRefundNo', async (request) => {

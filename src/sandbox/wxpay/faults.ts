@@ -16,7 +16,9 @@ export type ApiOperation =
   | 'certificates'
   | 'transfer'
   | 'transferQuery'
-  | 'transferCancel';
+  | 'transferCancel'
+  | 'codepay'
+  | 'reverse';
 export const API_OPERATIONS: readonly ApiOperation[] = [
   'prepay',
   'query',
@@ -29,6 +31,8 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   'transfer',
   'transferQuery',
   'transferCancel',
+  'codepay',
+  'reverse',
 ];
 
 /** Faults on API calls: error statuses, a short balance, a delay, a response that never comes, or a bad signature. */

@@ -9,6 +9,7 @@ import { BillDesk } from './bills.ts';
 import { FaultBook } from './faults.ts';
 import { MerchantRegistry } from './merchants.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
+import { PaymentCodeBook } from './payment-codes.ts';
 import { RefundBook } from './refunds.ts';
 import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
 import { restoreWxpayState, wxpayState } from './state.ts';
@@ -30,6 +31,8 @@ export class WxpayGateway {
   readonly trades: TradeBook;
   readonly refunds: RefundBook;
   readonly bills = new BillDesk();
+  /** Sandbox buyers' payment codes; not kept in the state file (a code lives a minute). */
+  readonly codes: PaymentCodeBook;
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
   private stateFile: StateFile | undefined;
@@ -38,6 +41,7 @@ export class WxpayGateway {
     this.runtime = createRuntime(options);
     this.scheduler = new GatewayScheduler(this.runtime.timeFactor);
     this.merchants = new MerchantRegistry(this.runtime);
+    this.codes = new PaymentCodeBook(this.runtime);
     this.notifier = new Notifier(this.runtime, this.scheduler, this.merchants, this.faults, options);
     this.trades = new TradeBook(this.runtime, (trade) => {
       this.notifier.paymentSucceeded(trade);

@@ -91,8 +91,9 @@ export class Notifier {
     );
   }
 
-  /** WeChat notifies only successful payments. */
+  /** WeChat notifies only successful payments, to the order's notify_url (a codepay may have none). */
   paymentSucceeded(trade: Trade): void {
+    if (!trade.notifyUrl) return;
     this.dispatch(
       trade.mchid,
       trade.outTradeNo,

@@ -3,6 +3,8 @@
  * trade_state rules (protocols.md A.6). An order past its time_expire cannot be paid but keeps
  * reading NOTPAY, as at WeChat, which has no expired state: the merchant closes it.
  */
+
+import type { PaymentCodeBook } from './payment-codes.ts';
 import {
   compactChinaTime,
   randomAlphanumeric,
@@ -11,9 +13,9 @@ import {
   type SandboxRuntime,
 } from './runtime.ts';
 import { invalidRequest, orderNotExist, WxpayWireError } from './wire-errors.ts';
-import type { PrepayRequest, TradeType } from './wire-requests.ts';
+import type { CodepayRequest, PrepayRequest, TradeType } from './wire-requests.ts';
 
-export type TradeState = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'PAYERROR';
+export type TradeState = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'REFUND' | 'CLOSED' | 'REVOKED' | 'PAYERROR';
 
 /** Why a payer's attempt failed; NOT_ENOUGH is the insufficient-balance case. */
 export type PaymentFailureCode = 'NOT_ENOUGH' | 'ACCOUNT_ERROR' | 'BANK_ERROR';
@@ -43,6 +45,19 @@ export interface Trade {
   bankType: string | undefined;
   lastFailure: PaymentFailureCode | undefined;
   fingerprint: string;
+  /** Codepay trades: the buyer confirms only through the control API (or never). */
+  confirmation?: 'password' | 'never';
+  /** Set when a reversal refunded the payment. */
+  reversedAt?: number;
+}
+
+/** Reverse works on payment-code trades of the last seven days only. */
+export const REVERSE_WINDOW_MS = 7 * 86_400_000;
+
+/** The answer to a codepay: the trade, and whether the buyer is still confirming (USERPAYING). */
+export interface CodepayOutcome {
+  trade: Trade;
+  confirming: boolean;
 }
 
 /** A prepay_id may be reused for two hours; after that the same request gets a new one. */
@@ -54,6 +69,7 @@ const STATE_DESC: Record<TradeState, string> = {
   SUCCESS: '支付成功',
   REFUND: '订单发生过退款',
   CLOSED: '订单已关闭',
+  REVOKED: '订单已撤销',
   PAYERROR: '支付失败，请重新下单支付',
 };
 
@@ -205,6 +221,100 @@ export class TradeBook {
         return trade;
       case 'CLOSED':
         return trade;
+      case 'REVOKED':
+        throw new WxpayWireError(400, 'ORDER_REVERSED', '订单已撤销');
+    }
+  }
+
+  /**
+   * A payment code at the counter. A refused code (bad, used, expired) or a short balance makes no
+   * trade, so the merchant may send another code with the same out_trade_no; a trade that exists is
+   * answered as it stands when the same request comes again, and refused for a new code.
+   */
+  codepay(request: CodepayRequest, codes: PaymentCodeBook): CodepayOutcome {
+    const existing = this.find(request.mchid, request.outTradeNo);
+    if (existing) {
+      if (existing.fingerprint !== request.fingerprint) {
+        throw invalidRequest('201 商户订单号重复，更换付款码请使用新的商户订单号', { field: 'out_trade_no' });
+      }
+      switch (existing.tradeState) {
+        case 'SUCCESS':
+        case 'REFUND':
+          throw orderPaid();
+        case 'REVOKED':
+          throw new WxpayWireError(400, 'ORDER_REVERSED', '订单已撤销');
+        case 'CLOSED':
+        case 'PAYERROR':
+          throw orderClosed();
+        default:
+          return { trade: existing, confirming: true };
+      }
+    }
+    const code = codes.usable(request.authCode);
+    if (code.behaviour === 'insufficient') throw paymentFailureError('NOT_ENOUGH');
+    const now = this.runtime.clock.now();
+    const trade: Trade = {
+      mchid: request.mchid,
+      appid: request.appid,
+      outTradeNo: request.outTradeNo,
+      tradeType: 'MICROPAY',
+      tradeState: 'NOTPAY',
+      tradeStateDesc: STATE_DESC.NOTPAY,
+      description: request.description,
+      attach: request.attach,
+      notifyUrl: request.notifyUrl ?? '',
+      totalFen: request.totalFen,
+      currency: request.currency,
+      payerOpenid: code.openid,
+      payerClientIp: request.deviceIp,
+      prepayId: '',
+      prepayExpiresAt: 0,
+      // The payer page finds the trade by this token: where the sandbox buyer enters the password.
+      codeToken: randomAlphanumeric(this.runtime.random, 9),
+      timeExpireMs: undefined,
+      createdAt: now,
+      transactionId: undefined,
+      successAt: undefined,
+      bankType: undefined,
+      lastFailure: undefined,
+      fingerprint: request.fingerprint,
+      ...(code.behaviour === 'password' || code.behaviour === 'never'
+        ? { confirmation: code.behaviour }
+        : {}),
+    };
+    this.trades.set(key(trade.mchid, trade.outTradeNo), trade);
+    this.byCodeToken.set(trade.codeToken, trade);
+    codes.use(code, key(trade.mchid, trade.outTradeNo));
+    if (code.behaviour === 'pays')
+      return { trade: this.pay(trade.mchid, trade.outTradeNo), confirming: false };
+    this.setState(trade, 'USERPAYING');
+    return { trade, confirming: true };
+  }
+
+  /**
+   * 撤销: an unpaid payment-code trade is closed for good (REVOKED), a paid one refunded in full and
+   * REVOKED too. Only payment-code trades of the last seven days; a closed one is ORDER_CLOSED.
+   */
+  reverse(mchid: string, outTradeNo: string): Trade {
+    const trade = this.get(mchid, outTradeNo);
+    if (trade.tradeType !== 'MICROPAY')
+      throw invalidRequest('非付款码支付订单，不能撤销，请调用关单或退款接口');
+    if (this.runtime.clock.now() - trade.createdAt > REVERSE_WINDOW_MS)
+      throw invalidRequest('订单已超过可撤销期限（7天），请调用退款接口');
+    switch (trade.tradeState) {
+      case 'CLOSED':
+        throw orderClosed();
+      case 'REFUND':
+        throw invalidRequest('订单已发生退款，不能撤销，请调用退款接口');
+      case 'REVOKED':
+        return trade;
+      case 'SUCCESS':
+        trade.reversedAt = this.runtime.clock.now();
+        this.setState(trade, 'REVOKED');
+        return trade;
+      default:
+        this.setState(trade, 'REVOKED');
+        return trade;
     }
   }
 
@@ -261,7 +371,8 @@ export class TradeBook {
   private payable(mchid: string, outTradeNo: string): Trade {
     const trade = this.get(mchid, outTradeNo);
     if (trade.tradeState === 'SUCCESS' || trade.tradeState === 'REFUND') throw orderPaid();
-    if (trade.tradeState === 'CLOSED' || trade.tradeState === 'PAYERROR') throw orderClosed();
+    if (trade.tradeState === 'CLOSED' || trade.tradeState === 'PAYERROR' || trade.tradeState === 'REVOKED')
+      throw orderClosed();
     if (this.isExpired(trade)) throw orderExpired();
     return trade;
   }

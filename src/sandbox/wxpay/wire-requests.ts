@@ -5,7 +5,7 @@
 import type { Merchant } from './merchants.ts';
 import { invalidField, invalidRequest, missingField, WxpayWireError } from './wire-errors.ts';
 
-export type TradeType = 'JSAPI' | 'APP' | 'MWEB' | 'NATIVE';
+export type TradeType = 'JSAPI' | 'APP' | 'MWEB' | 'NATIVE' | 'MICROPAY';
 
 export interface PrepayRequest {
   tradeType: TradeType;
@@ -21,6 +21,23 @@ export interface PrepayRequest {
   payerOpenid: string | undefined;
   payerClientIp: string | undefined;
   /** Canonical form of the whole body: a reused out_trade_no must match it exactly. */
+  fingerprint: string;
+}
+
+/** A codepay: the buyer's code instead of an openid; no notify_url in WeChat's field list. */
+export interface CodepayRequest {
+  appid: string;
+  mchid: string;
+  description: string;
+  outTradeNo: string;
+  authCode: string;
+  totalFen: number;
+  currency: string;
+  attach: string | undefined;
+  storeId: string;
+  deviceIp: string | undefined;
+  /** Sandbox only: where to send TRANSACTION.SUCCESS, if anywhere (WeChat's codepay lists none). */
+  notifyUrl: string | undefined;
   fingerprint: string;
 }
 
@@ -187,6 +204,60 @@ export function parsePrepayRequest(
     payerOpenid,
     payerClientIp,
     fingerprint: canonicalJson({ trade_type: tradeType, ...body }),
+  };
+}
+
+export function parseCodepayRequest(body: Json, merchant: Merchant): CodepayRequest {
+  const appid = requiredText(body, 'appid', 'appid', 32);
+  const mchid = requiredText(body, 'mchid', 'mchid', 32);
+  const description = requiredText(body, 'description', 'description', 127);
+  const outTradeNo = requiredText(body, 'out_trade_no', 'out_trade_no');
+  if (!OUT_TRADE_NO.test(outTradeNo))
+    throw invalidField('out_trade_no', outTradeNo, '应为6-32位数字、大小写字母或_-*');
+  const payer = objectAt(body, 'payer');
+  if (!payer) throw missingField('payer');
+  // The code's own value is never echoed back in an error's detail.
+  const authCode = payer.auth_code;
+  if (authCode === undefined || authCode === null || authCode === '') throw missingField('payer/auth_code');
+  if (typeof authCode !== 'string' || authCode.length > 128)
+    throw invalidField('payer/auth_code', '(auth_code)', '类型错误，应为字符串');
+  const amount = objectAt(body, 'amount');
+  if (!amount) throw missingField('amount');
+  const totalFen = positiveFen(amount, 'total', 'amount/total');
+  const sceneInfo = objectAt(body, 'scene_info');
+  if (!sceneInfo) throw missingField('scene_info');
+  const storeInfo = objectAt(sceneInfo, 'store_info');
+  if (!storeInfo) throw missingField('scene_info/store_info');
+  const storeId = requiredText(storeInfo, 'out_id', 'scene_info/store_info/out_id', 32);
+  const deviceIp = text(sceneInfo, 'device_ip', 'scene_info/device_ip', false, 45);
+  const notify = text(body, 'notify_url', 'notify_url', false, 255);
+  if (mchid !== merchant.mchid) {
+    throw invalidRequest('请求参数中的mchid与请求头Authorization中的mchid不一致', {
+      field: 'mchid',
+      value: mchid,
+    });
+  }
+  if (!merchant.appids.has(appid)) {
+    throw new WxpayWireError(400, 'APPID_MCHID_NOT_MATCH', 'appid和mchid不匹配，请检查后重试', {
+      field: 'appid',
+      value: appid,
+    });
+  }
+  const { payer: _payer, ...rest } = body;
+  return {
+    appid,
+    mchid,
+    description,
+    outTradeNo,
+    authCode,
+    totalFen,
+    currency: currency(amount, 'amount/currency'),
+    attach: text(body, 'attach', 'attach', false, 128),
+    storeId,
+    deviceIp,
+    notifyUrl: notify === undefined ? undefined : notifyUrl(notify, 'notify_url'),
+    // The same out_trade_no may come again with the same content; a new code needs a new number.
+    fingerprint: canonicalJson({ trade_type: 'MICROPAY', ...rest, payer: { auth_code: authCode } }),
   };
 }
 
