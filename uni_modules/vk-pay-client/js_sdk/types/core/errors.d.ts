@@ -29,6 +29,17 @@ export interface PayErrorOptions {
     message?: string;
     /** For network failures on writes: the gateway may or may not have acted. */
     outcomeUnknown?: boolean;
+    /**
+     * Words for the person in front of the payment (the buyer, the cashier) instead of the code's
+     * generic msg and action: a refused payment code says why and what to do next.
+     */
+    text?: ErrorText;
+}
+export interface ErrorText {
+    zh: string;
+    en: string;
+    actionZh: string;
+    actionEn: string;
 }
 export declare class PayError extends Error {
     readonly code: ErrorCode;
@@ -36,6 +47,7 @@ export declare class PayError extends Error {
     readonly gatewayCode: string | undefined;
     readonly details: unknown;
     readonly outcomeUnknown: boolean;
+    readonly text: ErrorText | undefined;
     constructor(code: ErrorCode, options?: PayErrorOptions);
     get spec(): ErrorSpec;
     get httpStatus(): number;
@@ -57,3 +69,40 @@ export interface ErrorResult {
 export declare function isPayError(value: unknown): value is PayError;
 /** Any thrown value as a PayError: PayErrors pass through, everything else is 50000. */
 export declare function toPayError(value: unknown): PayError;
+/**
+ * Why a gateway refused a buyer's payment code, in words for the counter. Every gateway's refusal
+ * codes map onto these (WeChat AUTH_CODE_INVALID, Alipay ACQ.PAYMENT_AUTH_CODE_INVALID, ...).
+ */
+export declare const PAYMENT_CODE_REFUSALS: {
+    /** The code is malformed, expired (a code lives about a minute) or was used already. */
+    readonly code_invalid: {
+        readonly code: 40001;
+        readonly zh: "付款码无效或已过期";
+        readonly en: "The buyer's payment code is invalid or expired";
+        readonly actionZh: "请顾客刷新付款码后重新扫码";
+        readonly actionEn: "Ask the buyer to refresh the payment code, then scan it again";
+    };
+    /** The buyer's balance or card cannot cover the amount. */
+    readonly insufficient_balance: {
+        readonly code: 40007;
+        readonly zh: "顾客余额不足";
+        readonly en: "The buyer's balance is insufficient";
+        readonly actionZh: "请顾客更换付款方式（如切换银行卡）后重新出示付款码";
+        readonly actionEn: "Ask the buyer to choose another card or method, then show a new payment code";
+    };
+    /** The buyer's account or card cannot pay (frozen, card not supported, risk control). */
+    readonly buyer_cannot_pay: {
+        readonly code: 40001;
+        readonly zh: "顾客账户暂不能完成支付";
+        readonly en: "The buyer's account cannot complete this payment";
+        readonly actionZh: "请顾客更换付款方式，或改用其他支付方式";
+        readonly actionEn: "Ask the buyer to pay another way";
+    };
+};
+export type PaymentCodeRefusal = keyof typeof PAYMENT_CODE_REFUSALS;
+/** A refused payment code as a PayError: the unified code, the gateway's own, words for the counter. */
+export declare function paymentCodeRefused(reason: PaymentCodeRefusal, options: {
+    gatewayCode: string;
+    message: string;
+    details?: unknown;
+}): PayError;
