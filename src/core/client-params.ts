@@ -52,6 +52,4 @@ export type ClientPayParams =
   /** Douyin general trade system: the arguments of tt.requestOrder (the order JSON and its signature). */
   | { scene: 'miniprogram'; data: string; byteAuthorization: string }
   /** Douyin guaranteed payment: the arguments of tt.pay. */
-  | { scene: 'miniprogram'; orderInfo: { order_id: string; order_token: string }; service: 5 }
-  /** Payment code (micropay): nothing for a client to invoke; the create call's answer is the outcome. */
-  | { scene: 'micropay' };
+  | { scene: 'miniprogram'; orderInfo: { order_id: string; order_token: string }; service: 5 };

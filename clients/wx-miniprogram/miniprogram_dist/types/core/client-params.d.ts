@@ -84,8 +84,4 @@ export type ClientPayParams =
         order_token: string;
     };
     service: 5;
-}
-/** Payment code (micropay): nothing for a client to invoke; the create call's answer is the outcome. */
- | {
-    scene: 'micropay';
 };
