@@ -49,7 +49,10 @@ export interface DeliveryAttempt {
 
 export interface NotificationRecord {
   id: string;
+  /** The merchant whose order it is about (the sub_mchid in partner mode). */
   mchid: string;
+  /** Partner mode: the service provider whose keys encrypt and sign it. */
+  spMchid?: string;
   outTradeNo: string;
   outRefundNo: string | undefined;
   eventType: NotificationEventType;
@@ -94,7 +97,7 @@ export class Notifier {
   /** WeChat notifies only successful payments. */
   paymentSucceeded(trade: Trade): void {
     this.dispatch(
-      trade.mchid,
+      { mchid: trade.mchid, spMchid: trade.partner?.spMchid },
       trade.outTradeNo,
       undefined,
       'TRANSACTION.SUCCESS',
@@ -111,7 +114,7 @@ export class Notifier {
     if (!refund.notifyUrl || refund.status === 'PROCESSING') return;
     const eventType = `REFUND.${refund.status}` as NotificationEventType;
     this.dispatch(
-      refund.mchid,
+      { mchid: refund.mchid, spMchid: refund.spMchid },
       refund.outTradeNo,
       refund.outRefundNo,
       eventType,
@@ -124,7 +127,7 @@ export class Notifier {
   }
 
   private dispatch(
-    mchid: string,
+    owner: { mchid: string; spMchid: string | undefined },
     outTradeNo: string,
     outRefundNo: string | undefined,
     eventType: NotificationEventType,
@@ -132,7 +135,8 @@ export class Notifier {
     originalType: 'transaction' | 'refund',
     resource: Record<string, unknown>,
   ): void {
-    const merchant = this.merchants.get(mchid);
+    const { mchid, spMchid } = owner;
+    const merchant = this.merchants.get(spMchid ?? mchid);
     if (!merchant) return;
     const now = this.runtime.clock.now();
     const nonce = randomAlphanumeric(this.runtime.random, 12);
@@ -154,6 +158,7 @@ export class Notifier {
     const record: NotificationRecord = {
       id,
       mchid,
+      ...(spMchid ? { spMchid } : {}),
       outTradeNo,
       outRefundNo,
       eventType,
@@ -203,7 +208,7 @@ export class Notifier {
   }
 
   private deliver(record: NotificationRecord, copy: number, attempt: number): void {
-    const merchant = this.merchants.get(record.mchid);
+    const merchant = this.merchants.get(record.spMchid ?? record.mchid);
     if (!merchant) return;
     const key = this.merchants.notificationSigningKey(merchant);
     const signatureFault = this.faults.take<SignatureFaultKind>(
