@@ -120,7 +120,23 @@ export function partnerRoutes(scope: FastifyInstance, options: ApiRoutesOptions)
         operation: 'prepay',
         outTradeNo: ({ body }) => (typeof body.out_trade_no === 'string' ? body.out_trade_no : undefined),
         handle: ({ merchant, body }, request) => {
-          const trade = gateway.trades.prepay(parsePartnerPrepayRequest(gateway, tradeType, body, merchant));
+          const prepay = parsePartnerPrepayRequest(gateway, tradeType, body, merchant);
+          // out_trade_no is unique under the service provider, across its sub-merchants.
+          const taken = gateway.trades
+            .all()
+            .some(
+              (trade) =>
+                trade.outTradeNo === prepay.outTradeNo &&
+                trade.partner?.spMchid === merchant.mchid &&
+                trade.mchid !== prepay.mchid,
+            );
+          if (taken)
+            throw invalidRequest('201 商户订单号重复', {
+              field: 'out_trade_no',
+              value: prepay.outTradeNo,
+              issue: '同一服务商商户号下商户订单号已被其他子商户使用',
+            });
+          const trade = gateway.trades.prepay(prepay);
           return prepayAnswer(gateway, options.payerBaseUrl, trade, request);
         },
       }),
