@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewaySignatureHeaders } from '../../src/sandbox/wxpay/gateway-signature.ts';
+import { addUser, ConsoleClient, PASSWORD } from '../console/client.ts';
 import { backends } from '../support/backends.ts';
 import { signed } from '../support/signed-client.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -251,5 +252,35 @@ describe.each(backends)('WeChat Pay partner mode end to end on $name', (backend)
     );
     expect((await deliver(SHOP_A, record!.body, forgedHeaders)).statusCode).toBe(401);
     expect(await status(SHOP_B, noB)).toBe('NOTPAY');
+  });
+
+  it("an operator of A sees A's account with its service provider, and A's orders only", async () => {
+    const [noA, noB] = [tradeNo(), tradeNo()];
+    await create(SHOP_A, noA);
+    await create(SHOP_B, noB);
+    const name = `ana${Date.now().toString(36)}`;
+    await addUser(h.vkPay, name, 'viewer', [SHOP_A]);
+    const console = new ConsoleClient(h.app);
+    expect((await console.signIn(name, PASSWORD)).statusCode).toBe(200);
+    const merchants = (await console.get('/console/merchants')).json().data.merchants;
+    expect(merchants.map((merchant: { merchantId: string }) => merchant.merchantId)).toEqual([SHOP_A]);
+    expect(merchants[0].accounts).toEqual([
+      expect.objectContaining({
+        provider: 'wxpay',
+        mchId: sub(SHOP_A),
+        appId: h.partner!.spAppId,
+        serviceProvider: { id: 'sp', mchId: h.partner!.spMchId, appId: h.partner!.spAppId },
+      }),
+    ]);
+    const page = await console.get('/console/merchants', { html: true });
+    expect(page.body).toContain('data-testid="service-provider"');
+    const rows = (await console.get('/console/orders?limit=100')).json().data.rows as Array<{
+      merchantId: string;
+      outTradeNo: string;
+    }>;
+    expect(rows.map((row) => row.outTradeNo)).toContain(noA);
+    expect(rows.map((row) => row.outTradeNo)).not.toContain(noB);
+    expect(rows.every((row) => row.merchantId === SHOP_A)).toBe(true);
+    expect((await console.get(`/console/orders/${SHOP_B}/${noB}`)).statusCode).toBe(404);
   });
 });
