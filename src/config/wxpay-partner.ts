@@ -86,6 +86,8 @@ export function wxpaySubMerchantOf(
         (known.length > 0 ? ` (known: ${known.join(', ')})` : ' (none is configured)'),
     );
   }
+  if (entry.apiVersion !== undefined && entry.apiVersion !== 'v3')
+    throw new ConfigError(`${field('apiVersion')}: partner mode is APIv3 only; leave it out or say "v3"`);
   if (typeof entry.merchantId !== 'string' || entry.merchantId === '')
     throw new ConfigError(`${field('merchantId')} must be a non-empty string`);
   if (entry.subMchId === undefined || entry.subMchId === '')

@@ -92,6 +92,9 @@ describe('WeChat Pay service providers in the service configuration', () => {
     expect(errorOf({ ...base, wxpay: [{ ...shopB, apiV3Key: 'env:SP_APIV3_KEY' }] })).toContain(
       'wxpay[0].apiV3Key: a sub-merchant carries no keys or gateway settings of its own',
     );
+    expect(errorOf({ ...base, wxpay: [{ ...shopB, apiVersion: 'v2' }] })).toContain(
+      'partner mode is APIv3 only',
+    );
     expect(errorOf({ ...base, wxpay: [shopA, { ...shopB, subMchId: shopA.subMchId }] })).toContain(
       'sub-merchant 1900000101 of agency is already merchant shopA',
     );

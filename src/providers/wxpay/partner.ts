@@ -90,6 +90,8 @@ export function resolvePartner(
       'serviceProvider',
       `${who}: service provider ${JSON.stringify(String(config.serviceProvider).slice(0, 64))} is not configured`,
     );
+  if (config.apiVersion !== undefined && config.apiVersion !== 'v3')
+    throw partnerError('apiVersion', `${who}: partner mode is APIv3 only`);
   if (!config.subMchId) throw partnerError('subMchId', `${who}: subMchId is required`);
   if (typeof config.subMchId !== 'string' || !MCHID.test(config.subMchId))
     throw partnerError('subMchId', `${who}: subMchId must be the digits of a WeChat Pay merchant number`);
