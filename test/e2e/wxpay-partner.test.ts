@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewaySignatureHeaders } from '../../src/sandbox/wxpay/gateway-signature.ts';
 import { addUser, ConsoleClient, PASSWORD } from '../console/client.ts';
 import { backends } from '../support/backends.ts';
+import { noonOf, pastDay } from '../support/days.ts';
 import { signed } from '../support/signed-client.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 import { eventually, startWxpayHarness, tradeNumbers, type WxpayHarness } from './harness.ts';
@@ -282,5 +283,42 @@ describe.each(backends)('WeChat Pay partner mode end to end on $name', (backend)
     expect(rows.map((row) => row.outTradeNo)).not.toContain(noB);
     expect(rows.every((row) => row.merchantId === SHOP_A)).toBe(true);
     expect((await console.get(`/console/orders/${SHOP_B}/${noB}`)).statusCode).toBe(404);
+  });
+
+  it("reconciles each sub-merchant against its own bill: the other's trades are not in it", async () => {
+    const date = pastDay();
+    const [a1, a2, b1] = [tradeNo(), tradeNo(), tradeNo()];
+    await h.control('POST', '/clock', { at: noonOf(date) });
+    try {
+      for (const [merchantId, no, fen] of [
+        [SHOP_A, a1, 1000],
+        [SHOP_A, a2, 700],
+        [SHOP_B, b1, 400],
+      ] as const) {
+        await create(merchantId, no, fen);
+        await h.control('POST', `/trades/${sub(merchantId)}/${no}/pay`);
+        await paid(merchantId, no);
+      }
+      await api(SHOP_A, 'POST', '/api/refunds', {
+        out_trade_no: a1,
+        out_refund_no: `${a1}R`,
+        refund_fee: 250,
+      });
+      await h.control('POST', `/refunds/${sub(SHOP_A)}/${a1}R/succeed`);
+      await eventually(
+        async () => (await h.vkPay.listRefunds(SHOP_A, a1))[0]?.status,
+        (s) => s === 'SUCCESS',
+      );
+    } finally {
+      await h.control('POST', '/clock', { offsetMs: 0 });
+    }
+    const reportA = await h.vkPay.reconcile('wxpay', SHOP_A, date);
+    expect(reportA).toMatchObject({ payments: 2, refunds: 1, matched: 3, mismatches: 0 });
+    const reportB = await h.vkPay.reconcile('wxpay', SHOP_B, date);
+    expect(reportB).toMatchObject({ payments: 1, refunds: 0, matched: 1, mismatches: 0 });
+    for (const merchantId of [SHOP_A, SHOP_B])
+      expect(
+        (await h.vkPay.listReviews(merchantId)).filter((review) => review.kind === 'bill_mismatch'),
+      ).toEqual([]);
   });
 });
