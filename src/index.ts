@@ -8,7 +8,12 @@ export type { OrderStatus, RefundStatus } from './core/states.ts';
 export { buildApp } from './http/app.ts';
 export { type AlipayMerchantConfig, createAlipayProvider } from './providers/alipay/index.ts';
 export type { PaymentResult, Provider, RefundResult } from './providers/provider.ts';
-export { createWxpayProvider, type WxpayMerchantConfig } from './providers/wxpay/index.ts';
+export {
+  createWxpayProvider,
+  type WxpayMerchantConfig,
+  type WxpayServiceProviderConfig,
+  type WxpaySubMerchantConfig,
+} from './providers/wxpay/index.ts';
 export type { BusinessHandler, HandlerContext } from './service/handlers.ts';
 export type { MicropayOutcome, MicropaySettings } from './service/micropay.ts';
 export { type MicropayReport, settleConfirmingPayments, startMicropayJob } from './service/micropay-job.ts';

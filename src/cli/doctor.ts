@@ -9,6 +9,7 @@ import type { ServiceConfig } from '../config/service-config.ts';
 import { isPayError } from '../core/errors.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../providers/alipay/index.ts';
 import { createWxpayProvider } from '../providers/wxpay/index.ts';
+import { isSubMerchantConfig, resolveServiceProvider } from '../providers/wxpay/partner.ts';
 import { createFieldSealer, sealingKeyId } from '../service/sealing.ts';
 import { DataDirInUseError } from '../store/data-lock.ts';
 import { openStore } from '../store/db.ts';
@@ -77,8 +78,22 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
     detail: config.configFile ?? 'no file: defaults and environment',
   });
 
+  checks.push(...wxpayServiceProviderChecks(config));
   for (const merchant of config.wxpay) {
     const name = `wxpay merchant ${merchant.merchantId}`;
+    if (isSubMerchantConfig(merchant)) {
+      // The keys are the service provider's, checked above; what is the sub-merchant's own is its
+      // sub_mchid under that service provider.
+      const provider = (config.wxpayServiceProviders ?? []).find((sp) => sp.id === merchant.serviceProvider);
+      checks.push(
+        attempt(`${name}: sub-merchant of service provider ${merchant.serviceProvider}`, () => {
+          createWxpayProvider({ merchants: [merchant], serviceProviders: provider ? [provider] : [] });
+          const appId = merchant.subAppId ? `, sub_appid ${merchant.subAppId}` : ', pays under sp_appid';
+          return `sub_mchid ${merchant.subMchId} via sp_mchid ${provider?.spMchId}${appId}`;
+        }),
+      );
+      continue;
+    }
     checks.push(
       attempt(`${name}: keys and settings parse`, () => {
         createWxpayProvider({ merchants: [merchant] });
@@ -86,15 +101,7 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
       }),
     );
     if (merchant.apiVersion !== 'v2')
-      checks.push(
-        attempt(`${name}: merchant private key is RSA 2048 or longer`, () => {
-          const key = createPrivateKey(merchant.privateKey as string);
-          const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-          if (key.asymmetricKeyType !== 'rsa' || bits < 2048)
-            throw new Error(`is ${key.asymmetricKeyType} ${bits}`);
-          return `${bits} bits`;
-        }),
-      );
+      checks.push(rsaKeyCheck(`${name}: merchant private key is RSA 2048 or longer`, merchant.privateKey));
     if (config.env === 'production' && merchant.baseUrl && !merchant.baseUrl.startsWith('https://')) {
       checks.push({ ok: false, what: `${name}: gateway URL`, detail: 'must be https:// in production' });
     }
@@ -173,6 +180,39 @@ export async function runDoctor(config: ServiceConfig, now = new Date()): Promis
       what: 'cache reachable',
       detail: error instanceof Error ? error.message : String(error),
     });
+  }
+  return checks;
+}
+
+function rsaKeyCheck(what: string, privateKey: unknown): Check {
+  return attempt(what, () => {
+    const key = createPrivateKey(privateKey as string);
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (key.asymmetricKeyType !== 'rsa' || bits < 2048)
+      throw new Error(`is ${key.asymmetricKeyType} ${bits}`);
+    return `${bits} bits`;
+  });
+}
+
+/** Each WeChat Pay service provider once: its keys parse, and how many sub-merchants of ours it serves. */
+function wxpayServiceProviderChecks(config: ServiceConfig): Check[] {
+  const checks: Check[] = [];
+  for (const provider of config.wxpayServiceProviders ?? []) {
+    const name = `wxpay service provider ${provider.id} (sp_mchid ${provider.spMchId})`;
+    const subMerchants = config.wxpay.filter(
+      (merchant) => isSubMerchantConfig(merchant) && merchant.serviceProvider === provider.id,
+    );
+    checks.push(
+      attempt(`${name}: keys and settings parse`, () => {
+        resolveServiceProvider(provider);
+        return `${subMerchants.length} sub-merchant${subMerchants.length === 1 ? '' : 's'}: ${
+          subMerchants.map((merchant) => merchant.merchantId).join(', ') || 'none'
+        }`;
+      }),
+    );
+    checks.push(rsaKeyCheck(`${name}: private key is RSA 2048 or longer`, provider.privateKey));
+    if (config.env === 'production' && provider.baseUrl && !provider.baseUrl.startsWith('https://'))
+      checks.push({ ok: false, what: `${name}: gateway URL`, detail: 'must be https:// in production' });
   }
   return checks;
 }

@@ -156,7 +156,10 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
     : config.webhooks;
   const demoSecret = demo?.webhookSecret;
   const providers: Provider[] = [];
-  if (wxpayMerchants.length > 0) providers.push(createWxpayProvider({ merchants: wxpayMerchants }));
+  if (wxpayMerchants.length > 0)
+    providers.push(
+      createWxpayProvider({ merchants: wxpayMerchants, serviceProviders: config.wxpayServiceProviders }),
+    );
   if (alipayApps.length > 0) providers.push(createAlipayProvider({ merchants: alipayApps }));
   const appleApps = [...((config.appleiap ?? []) as unknown as AppleIapMerchantConfig[])];
   const virtualAccounts = [...((config['wxpay-virtual'] ?? []) as unknown as WxpayVirtualMerchantConfig[])];

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
+import type { WxpayServiceProviderConfig, WxpaySubMerchantConfig } from '../providers/wxpay/partner.ts';
 import type { WxpayV2MerchantConfig } from '../providers/wxpay/v2/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
 import type { Route } from '../service/routing.ts';
@@ -34,6 +35,7 @@ import {
   type SecurityConfig,
 } from './security.ts';
 import { transferSettingsOf } from './transfers.ts';
+import { wxpayServiceProvidersOf, wxpaySubMerchantOf } from './wxpay-partner.ts';
 
 export interface ServiceConfig extends VkPayConfig {
   host: string;
@@ -42,8 +44,10 @@ export interface ServiceConfig extends VkPayConfig {
   publicUrl: string;
   apps: ApiApp[];
   security: SecurityConfig;
-  /** APIv3 accounts, and APIv2 ones (`apiVersion: 'v2'`). */
-  wxpay: Array<WxpayMerchantConfig | WxpayV2MerchantConfig>;
+  /** APIv3 accounts, APIv2 ones (`apiVersion: 'v2'`) and sub-merchants of service providers (`serviceProvider`). */
+  wxpay: Array<WxpayMerchantConfig | WxpayV2MerchantConfig | WxpaySubMerchantConfig>;
+  /** WeChat Pay service providers (服务商): keys shared by the sub-merchants that name them. */
+  wxpayServiceProviders: WxpayServiceProviderConfig[];
   /** Alipay apps, checked by the Alipay provider when it is created. */
   alipay: Record<string, unknown>[];
   /** Apple in-app purchase apps, checked by the appleiap provider when it is created. */
@@ -392,8 +396,12 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       ...(app.payee === undefined ? {} : { payee: payeeOf(app.payee, `apps[${i}].payee`, production) }),
     };
   });
-  const wxpay = list(file.wxpay, 'wxpay').map((merchant, i): WxpayMerchantConfig | WxpayV2MerchantConfig => {
+  const wxpayServiceProviders = wxpayServiceProvidersOf(file.wxpayServiceProviders, secrets);
+  const subMchIds = new Map<string, string>();
+  const wxpay = list(file.wxpay, 'wxpay').map((merchant, i): ServiceConfig['wxpay'][number] => {
     const field = (name: string) => `wxpay[${i}].${name}`;
+    if (merchant.serviceProvider !== undefined)
+      return wxpaySubMerchantOf(merchant, i, wxpayServiceProviders, subMchIds);
     if (merchant.apiVersion === 'v2') return wxpayV2Account(merchant, field, secrets);
     const publicKey = merchant.wechatpayPublicKey as { id?: unknown; pem?: unknown } | undefined;
     return {
@@ -505,6 +513,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
     apps,
     security,
     wxpay,
+    wxpayServiceProviders,
     alipay,
     appleiap,
     'wxpay-virtual': wxpayVirtual,
@@ -581,6 +590,7 @@ export function checkProduction(config: ServiceConfig, found: string[] = []): vo
   // Every gateway URL of every gateway: keys, signatures and payments would cross the network in clear.
   const gateways: Record<string, object[]> = {
     wxpay: config.wxpay,
+    wxpayServiceProviders: config.wxpayServiceProviders ?? [],
     alipay: config.alipay,
     appleiap: config.appleiap ?? [],
     'wxpay-virtual': config['wxpay-virtual'] ?? [],

@@ -312,6 +312,11 @@ export interface GatewayAccountFacts {
   certificates: CertificateFacts[];
   /** The gateway's API base URL this account calls. */
   gatewayUrl: string;
+  /**
+   * A sub-merchant paid through a service provider (WeChat Pay partner mode): whose keys sign for
+   * it. `mchId` and `appId` are then the sub-merchant's (sub_appid, or the sp_appid it pays under).
+   */
+  serviceProvider?: { id: string; mchId: string; appId: string };
 }
 
 /** One line of a trade bill: a payment on the day it succeeded, or a refund on the day it was accepted. */

@@ -8,7 +8,12 @@ import type { FastifyInstance } from 'fastify';
 import { PayError } from '../../src/core/errors.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { type AlipayMerchantConfig, createAlipayProvider } from '../../src/providers/alipay/index.ts';
-import { createWxpayProvider, type WxpayMerchantConfig } from '../../src/providers/wxpay/index.ts';
+import {
+  createWxpayProvider,
+  type WxpayMerchantConfig,
+  type WxpayServiceProviderConfig,
+  type WxpaySubMerchantConfig,
+} from '../../src/providers/wxpay/index.ts';
 import { type RunningAlipaySandbox, startAlipaySandbox } from '../../src/sandbox/alipay/index.ts';
 import { type RunningWxpaySandbox, startWxpaySandbox } from '../../src/sandbox/wxpay/index.ts';
 import type { VkPay, VkPayOptions } from '../../src/vk-pay.ts';
@@ -35,6 +40,15 @@ export interface WxpayHarness {
   control: Control;
   /** Further WeChat Pay merchants on the same emulator, configured as accounts of MERCHANT. */
   accounts: Record<string, { mchId: string; appId: string }>;
+  /** WeChat Pay partner mode, when asked for: one service provider and its sub-merchants. */
+  partner: {
+    spMchId: string;
+    spAppId: string;
+    /** Each sub-merchant's sub_mchid, by its merchant id of ours. */
+    subMchIds: Record<string, string>;
+    /** The merchant API app of each sub-merchant. */
+    apps: Record<string, { appId: string; merchantId: string; secret: string }>;
+  } | null;
   alipay: {
     emulator: RunningAlipaySandbox;
     appId: string;
@@ -76,6 +90,8 @@ export async function startWxpayHarness(
     wxpayAccounts?: string[];
     /** Ids of further Alipay accounts of MERCHANT, each an app of its own on the emulator. */
     alipayAccounts?: string[];
+    /** Merchants of ours that are sub-merchants of one WeChat Pay service provider (partner mode). */
+    partnerMerchants?: string[];
   } = {},
 ): Promise<WxpayHarness> {
   const emulator = await startWxpaySandbox({ timeFactor: 0.001 });
@@ -126,12 +142,39 @@ export async function startWxpayHarness(
       ...(keyMode !== 'publicKey' ? { platformCertificates: { download: true } } : {}),
     };
   };
+  /** A service provider on the emulator with each merchant id as one of its sub-merchants. */
+  const partnerWorld = async (merchantIds: string[]) => {
+    const sp = await wxpayAccount('service-provider', 'wx5555555555555555');
+    delete accounts['service-provider'];
+    const { merchantId: _m, account: _a, mchId: spMchId, appId: spAppId, appIds: _i, ...keys } = sp;
+    const subMchIds: Record<string, string> = {};
+    const apps: Record<string, { appId: string; merchantId: string; secret: string }> = {};
+    const subMerchants: WxpaySubMerchantConfig[] = [];
+    for (const [i, merchantId] of merchantIds.entries()) {
+      const subMchId = `18${spMchId.slice(2, 8)}${String(i + 10)}`;
+      const registered = await control('POST', '/sub-merchants', { spMchid: spMchId, subMchid: subMchId });
+      if (registered.status !== 200)
+        throw new Error(`emulator refused the sub-merchant: ${JSON.stringify(registered.json)}`);
+      subMchIds[merchantId] = subMchId;
+      apps[merchantId] = { appId: `app-${merchantId}`, merchantId, secret: randomBytes(24).toString('hex') };
+      subMerchants.push({ merchantId, serviceProvider: 'sp', subMchId });
+    }
+    return {
+      serviceProvider: { ...keys, id: 'sp', spMchId, spAppId } satisfies WxpayServiceProviderConfig,
+      merchants: subMerchants,
+      world: { spMchId, spAppId, subMchIds, apps },
+    };
+  };
   const appId = 'wx8888888888888888';
   const merchants = [await wxpayAccount('default', appId)];
   for (const [i, account] of (options.wxpayAccounts ?? []).entries())
     merchants.push(await wxpayAccount(account, `wx77777777777777${String(i).padStart(2, '0')}`));
   const mchId = accounts.default!.mchId;
-  const provider = createWxpayProvider({ merchants });
+  const partner = options.partnerMerchants ? await partnerWorld(options.partnerMerchants) : null;
+  const provider = createWxpayProvider({
+    merchants: [...merchants, ...(partner?.merchants ?? [])],
+    serviceProviders: partner ? [partner.serviceProvider] : [],
+  });
   const alipayEmulator = await startAlipaySandbox({ timeFactor: 0.001 });
   const alipayControl = controlOf(alipayEmulator.controlUrl);
   const alipayKeyMode = options.alipayKeyMode ?? 'publicKey';
@@ -171,7 +214,7 @@ export async function startWxpayHarness(
   const vkPay = await backend.open({ providers: [provider, alipayProvider], ...options.vkPay });
   const app = await buildApp({
     vkPay,
-    apps: [API_APP],
+    apps: [API_APP, ...Object.values(partner?.world.apps ?? {})],
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -184,6 +227,7 @@ export async function startWxpayHarness(
     appId,
     control,
     accounts,
+    partner: partner?.world ?? null,
     alipay: {
       emulator: alipayEmulator,
       appId: alipayAccounts.default!.appId,

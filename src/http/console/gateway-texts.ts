@@ -57,6 +57,10 @@ const TEXTS = {
   mchId: { zh: '商户号 (mch_id / seller_id)', en: 'Merchant number (mch_id / seller_id)' },
   appId: { zh: 'App ID', en: 'App ID' },
   appIds: { zh: '各场景 App ID', en: 'App IDs by scene' },
+  serviceProvider: {
+    zh: '服务商 (sp_mchid / sp_appid)，本账户为其特约商户',
+    en: 'Service provider (sp_mchid / sp_appid) this sub-merchant is paid through',
+  },
   keyMode: { zh: '验签方式', en: 'Key mode' },
   wechatpay_public_key: { zh: '微信支付公钥', en: 'WeChat Pay public key' },
   platform_certificates: { zh: '平台证书', en: 'Platform certificates' },

@@ -59,6 +59,11 @@ function accountSection(ctx: PageContext, account: ConsoleGatewayAccount, id: st
 <dt>${g(ctx, 'mchId')}</dt><dd><code>${escapeHtml(account.mchId ?? '—')}</code></dd>
 <dt>${g(ctx, 'appId')}</dt><dd><code>${escapeHtml(account.appId)}</code></dd>
 ${appIds ? `<dt>${g(ctx, 'appIds')}</dt><dd>${appIds}</dd>` : ''}
+${
+  account.serviceProvider
+    ? `<dt>${g(ctx, 'serviceProvider')}</dt><dd data-testid="service-provider">${escapeHtml(account.serviceProvider.id)} · <code>${escapeHtml(account.serviceProvider.mchId)}</code> · <code>${escapeHtml(account.serviceProvider.appId)}</code></dd>`
+    : ''
+}
 <dt>${g(ctx, 'keyMode')}</dt><dd data-testid="key-mode">${word(ctx, account.keyMode)}</dd>
 <dt>${g(ctx, 'gatewayUrl')}</dt><dd><code>${escapeHtml(account.gatewayUrl)}</code></dd>
 <dt>${g(ctx, 'notifyUrl')}</dt><dd><code>${escapeHtml(account.notifyUrl)}</code></dd>

@@ -69,11 +69,11 @@ export interface WxpayMerchant {
   certificateRefreshMs: number;
 }
 
-function configError(merchantId: string, field: string, problem: string): PayError {
+function configError(merchantId: string, field: string, problem: string, what = 'merchant'): PayError {
   // The message names the field only: a key's value must never be echoed into an error.
   return new PayError(40003, {
     field,
-    message: `wxpay merchant ${merchantId}: ${field} ${problem}`,
+    message: `wxpay ${what} ${merchantId}: ${field} ${problem}`,
   });
 }
 
@@ -98,21 +98,26 @@ function loadPublicKey(merchantId: string, key: string | KeyObject): KeyObject {
   }
 }
 
-export function resolveMerchant(config: WxpayMerchantConfig): WxpayMerchant {
+export function resolveMerchant(config: WxpayMerchantConfig, what = 'merchant'): WxpayMerchant {
   const id = config.merchantId;
   if (!id) throw new PayError(40003, { field: 'merchantId', message: 'wxpay merchantId is required' });
   for (const field of ['mchId', 'appId', 'serialNo'] as const) {
-    if (!config[field]) throw configError(id, field, 'is required');
+    if (!config[field]) throw configError(id, field, 'is required', what);
   }
   const apiV3Key = Buffer.from(config.apiV3Key ?? '', 'utf8');
-  if (apiV3Key.length !== 32) throw configError(id, 'apiV3Key', 'must be exactly 32 bytes');
+  if (apiV3Key.length !== 32) throw configError(id, 'apiV3Key', 'must be exactly 32 bytes', what);
   const publicKey = config.wechatpayPublicKey;
   if (publicKey && !publicKey.id.startsWith('PUB_KEY_ID_')) {
-    throw configError(id, 'wechatpayPublicKey.id', "must start with 'PUB_KEY_ID_'");
+    throw configError(id, 'wechatpayPublicKey.id', "must start with 'PUB_KEY_ID_'", what);
   }
   const certificates = config.platformCertificates;
   if (!publicKey && !certificates) {
-    throw configError(id, 'wechatpayPublicKey', 'or platformCertificates is required to verify WeChat Pay');
+    throw configError(
+      id,
+      'wechatpayPublicKey',
+      'or platformCertificates is required to verify WeChat Pay',
+      what,
+    );
   }
   return {
     merchantId: id,

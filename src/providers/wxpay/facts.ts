@@ -17,15 +17,20 @@ export function wxpayAccountFacts(account: string, context: WxpayContext): Gatew
       ? 'both'
       : 'wechatpay_public_key'
     : 'platform_certificates';
+  const { partner } = context;
+  const appIds = partner ? { ...merchant.appIds, ...partner.subAppIds } : merchant.appIds;
   return {
     provider: 'wxpay',
     merchantId: merchant.merchantId,
     account,
-    mchId: merchant.mchId,
-    appId: merchant.appId,
+    mchId: partner ? partner.subMchId : merchant.mchId,
+    appId: partner ? (partner.subAppId ?? merchant.appId) : merchant.appId,
     appIds: Object.fromEntries(
-      Object.entries(merchant.appIds).filter((entry): entry is [string, string] => Boolean(entry[1])),
+      Object.entries(appIds).filter((entry): entry is [string, string] => Boolean(entry[1])),
     ),
+    ...(partner
+      ? { serviceProvider: { id: partner.serviceProvider, mchId: partner.spMchId, appId: merchant.appId } }
+      : {}),
     keyMode,
     keys: [
       { role: 'merchant', id: null, sha256: publicKeySha256(merchant.privateKey) },

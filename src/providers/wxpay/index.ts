@@ -23,6 +23,14 @@ import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
 import { queryRefund } from './operations/refund-query.ts';
 import { wxpayTransferOperations } from './operations/transfer.ts';
+import {
+  isSubMerchantConfig,
+  partnerAppIdFor,
+  resolvePartner,
+  resolveServiceProvider,
+  type WxpayServiceProviderConfig,
+  type WxpaySubMerchantConfig,
+} from './partner.ts';
 import { type FetchLike, type WxpayRequestEvent, WxpayTransport } from './transport.ts';
 import { createV2Context, v2AccountFacts } from './v2/account.ts';
 import { isV2Config, type WxpayV2MerchantConfig } from './v2/config.ts';
@@ -40,11 +48,15 @@ import {
 } from './v2/operations.ts';
 
 export type { WxpayMerchantConfig, WxpayScene } from './config.ts';
+export type { WxpayServiceProviderConfig, WxpaySubMerchantConfig } from './partner.ts';
 export type { FetchLike, WxpayRequestEvent } from './transport.ts';
 export type { WxpayV2MerchantConfig } from './v2/config.ts';
 
-/** An account on APIv3, or on APIv2 when it says `apiVersion: 'v2'`. */
-export type WxpayAccountConfig = WxpayMerchantConfig | WxpayV2MerchantConfig;
+/**
+ * An account on APIv3, or on APIv2 when it says `apiVersion: 'v2'`, or a sub-merchant of a
+ * service provider when it names `serviceProvider`.
+ */
+export type WxpayAccountConfig = WxpayMerchantConfig | WxpayV2MerchantConfig | WxpaySubMerchantConfig;
 
 /** An account's context: APIv3's, or APIv2's behind the same provider. */
 type AccountEntry = { version: 'v3'; context: WxpayContext } | { version: 'v2'; context: WxpayV2Context };
@@ -58,6 +70,8 @@ function notOnV2(operation: string, merchantId: string): PayError {
 
 export interface WxpayProviderOptions {
   merchants: WxpayAccountConfig[];
+  /** Service providers (服务商) whose keys their sub-merchants in `merchants` share. */
+  serviceProviders?: WxpayServiceProviderConfig[];
   /** Replaces the HTTP client (tests, proxies); defaults to undici's fetch. */
   fetch?: FetchLike;
   /** An undici Dispatcher (Agent, ProxyAgent, MockAgent) for the default fetch. */
@@ -84,7 +98,60 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
   const now = options.now ?? Date.now;
   const entries = new AccountContexts<AccountEntry>('wxpay');
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
+  const v3Context = (
+    merchant: ReturnType<typeof resolveMerchant>,
+    sharedKeys?: VerifierKeyStore,
+  ): WxpayContext => {
+    const transport = new WxpayTransport({
+      merchant,
+      // Assigned below: the key store and the transport need each other (downloads are signed requests).
+      keys: { keyFor: (serial) => keys.keyFor(serial), preferredSerial: () => keys.preferredSerial() },
+      fetch: options.fetch ?? (undiciFetch as unknown as FetchLike),
+      dispatcher: options.dispatcher,
+      now,
+      sleep,
+      random: options.random ?? Math.random,
+      onRequest: guardedObserver(options.onRequest),
+      userAgent: options.userAgent ?? 'vk-pay/0.1 (wxpay; node)',
+    });
+    const keys: VerifierKeyStore =
+      sharedKeys ??
+      new VerifierKeyStore({
+        merchantId: merchant.merchantId,
+        publicKey: merchant.publicKey,
+        certificates: merchant.certificatePems.map((pem) => parsePlatformCertificate(pem)),
+        download: merchant.downloadCertificates
+          ? () => downloadPlatformCertificates(transport, merchant, now)
+          : null,
+        now,
+        refreshMs: merchant.certificateRefreshMs,
+        ...(options.unknownSerialCooldownMs !== undefined
+          ? { unknownSerialCooldownMs: options.unknownSerialCooldownMs }
+          : {}),
+      });
+    return { merchant, transport, keys, now };
+  };
+  // A service provider's keys and verifier key store (one certificate download) serve all its sub-merchants.
+  const serviceProviders = new Map<string, WxpayContext>();
+  for (const config of options.serviceProviders ?? []) {
+    const context = v3Context(resolveServiceProvider(config));
+    if (serviceProviders.has(context.merchant.merchantId))
+      throw new PayError(40003, {
+        field: 'id',
+        message: `wxpay service provider ${context.merchant.merchantId} is configured twice`,
+      });
+    serviceProviders.set(context.merchant.merchantId, context);
+  }
   for (const config of options.merchants) {
+    if (isSubMerchantConfig(config)) {
+      const provider = serviceProviders.get(config.serviceProvider);
+      const partner = resolvePartner(config, provider?.merchant);
+      const account = accountOf('wxpay', config.merchantId, config.account);
+      // The service provider's keys under the sub-merchant's name, so logs and results are its own.
+      const context = v3Context({ ...provider!.merchant, merchantId: config.merchantId }, provider!.keys);
+      entries.add(config.merchantId, account, { version: 'v3', context: { ...context, partner } });
+      continue;
+    }
     if (isV2Config(config)) {
       const context = createV2Context(config, {
         fetch: options.fetch ?? (undiciFetch as unknown as FetchLike),
@@ -103,32 +170,7 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
     }
     const merchant = resolveMerchant(config);
     const account = accountOf('wxpay', merchant.merchantId, config.account);
-    const transport = new WxpayTransport({
-      merchant,
-      // Assigned below: the key store and the transport need each other (downloads are signed requests).
-      keys: { keyFor: (serial) => keys.keyFor(serial), preferredSerial: () => keys.preferredSerial() },
-      fetch: options.fetch ?? (undiciFetch as unknown as FetchLike),
-      dispatcher: options.dispatcher,
-      now,
-      sleep,
-      random: options.random ?? Math.random,
-      onRequest: guardedObserver(options.onRequest),
-      userAgent: options.userAgent ?? 'vk-pay/0.1 (wxpay; node)',
-    });
-    const keys: VerifierKeyStore = new VerifierKeyStore({
-      merchantId: merchant.merchantId,
-      publicKey: merchant.publicKey,
-      certificates: merchant.certificatePems.map((pem) => parsePlatformCertificate(pem)),
-      download: merchant.downloadCertificates
-        ? () => downloadPlatformCertificates(transport, merchant, now)
-        : null,
-      now,
-      refreshMs: merchant.certificateRefreshMs,
-      ...(options.unknownSerialCooldownMs !== undefined
-        ? { unknownSerialCooldownMs: options.unknownSerialCooldownMs }
-        : {}),
-    });
-    entries.add(merchant.merchantId, account, { version: 'v3', context: { merchant, transport, keys, now } });
+    entries.add(merchant.merchantId, account, { version: 'v3', context: v3Context(merchant) });
   }
 
   const entryFor = (merchantId: string, account?: string) => entries.get(merchantId, account);
@@ -148,13 +190,15 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
           mchId: entry.context.merchant.mchId,
           appId: sceneAppIdV2(entry.context.merchant, scene),
         };
+      const { merchant, partner } = entry.context;
+      // A sub-merchant's orders are bound to its sub_mchid: no other sub-merchant's result settles them.
+      // Payment codes are not taken in partner mode (wxpayScene refuses the scene).
+      if (partner)
+        return { mchId: partner.subMchId, appId: partnerAppIdFor(merchant, partner, wxpayScene(scene)) };
       return {
-        mchId: entry.context.merchant.mchId,
+        mchId: merchant.mchId,
         // A payment code is paid to the account's own app id.
-        appId:
-          scene === 'micropay'
-            ? entry.context.merchant.appId
-            : appIdFor(entry.context.merchant, wxpayScene(scene)),
+        appId: scene === 'micropay' ? merchant.appId : appIdFor(merchant, wxpayScene(scene)),
       };
     },
     createPayment: async (order) => {

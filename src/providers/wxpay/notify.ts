@@ -67,17 +67,18 @@ export async function parseNotify(
   const eventId = envelope.id ?? null;
   if (eventType === 'TRANSACTION.SUCCESS') {
     const transaction = parseJson<TransactionWire>(plaintext, 'resource');
-    assertOwnMerchant(transaction.mchid, merchant.mchId);
+    assertOwnMerchant(context, transaction);
     const result = toPaymentResult(transaction, {
       merchantId: merchant.merchantId,
       source: 'notify',
       eventId,
+      partner: Boolean(context.partner),
     });
     return { kind: 'payment', result };
   }
   if (eventType.startsWith('REFUND.')) {
     const refund = parseJson<RefundWire>(plaintext, 'resource');
-    assertOwnMerchant(refund.mchid, merchant.mchId);
+    assertOwnMerchant(context, refund);
     const result = toRefundResult(refund, { merchantId: merchant.merchantId, source: 'notify', eventId });
     return { kind: 'refund', result };
   }
@@ -88,11 +89,30 @@ export async function parseNotify(
   });
 }
 
-function assertOwnMerchant(mchid: string | undefined, expected: string): void {
+function assertOwnMerchant(
+  context: WxpayContext,
+  resource: { mchid?: string; sp_mchid?: string; sub_mchid?: string },
+): void {
   // A valid signature from the gateway for another mchid is still not a callback for this merchant.
-  if (mchid !== undefined && mchid !== expected) {
-    throw reject(`is for mchid ${mchid.slice(0, 32)}, not ${expected}`, 'mchid');
+  const { partner } = context;
+  if (!partner) {
+    const { mchid } = resource;
+    if (mchid !== undefined && mchid !== context.merchant.mchId)
+      throw reject(`is for mchid ${String(mchid).slice(0, 32)}, not ${context.merchant.mchId}`, 'mchid');
+    return;
   }
+  // One service provider's key signs every sub-merchant's callbacks: only sub_mchid tells whose
+  // order it is, so it must be there and be this sub-merchant's.
+  if (resource.sp_mchid !== undefined && resource.sp_mchid !== partner.spMchId)
+    throw reject(
+      `is for sp_mchid ${String(resource.sp_mchid).slice(0, 32)}, not ${partner.spMchId}`,
+      'sp_mchid',
+    );
+  if (resource.sub_mchid !== partner.subMchId)
+    throw reject(
+      `is for sub_mchid ${String(resource.sub_mchid ?? '(none)').slice(0, 32)}, not ${partner.subMchId}`,
+      'sub_mchid',
+    );
 }
 
 export function ackNotify(answer: NotifyAnswer, error?: PayError): NotifyAck {

@@ -60,6 +60,11 @@ export type TradeState =
 export interface TransactionWire {
   appid?: string;
   mchid?: string;
+  /** Partner mode names the service provider and the sub-merchant instead of appid/mchid. */
+  sp_appid?: string;
+  sp_mchid?: string;
+  sub_appid?: string;
+  sub_mchid?: string;
   out_trade_no?: string;
   transaction_id?: string;
   trade_type?: string;
@@ -68,7 +73,7 @@ export interface TransactionWire {
   bank_type?: string;
   attach?: string;
   success_time?: string;
-  payer?: { openid?: string };
+  payer?: { openid?: string; sp_openid?: string; sub_openid?: string };
   amount?: AmountWire;
   [field: string]: unknown;
 }
@@ -87,6 +92,9 @@ export type RefundStatusWire = 'SUCCESS' | 'CLOSED' | 'PROCESSING' | 'ABNORMAL';
 /** The Refund object of the refund and refund-query APIs, and the refund notification resource. */
 export interface RefundWire {
   mchid?: string;
+  /** Partner-mode refund notifications. */
+  sp_mchid?: string;
+  sub_mchid?: string;
   refund_id?: string;
   out_refund_no?: string;
   transaction_id?: string;

@@ -6,8 +6,10 @@ import { constants, privateDecrypt } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BILL_READY_HOUR, tradeBillText } from './bills.ts';
 import type { WxpayGateway } from './gateway.ts';
+import { ownerMchid, partnerRoutes } from './partner-routes.ts';
+import { PREPAY_PRODUCTS, prepayAnswer } from './prepay-answer.ts';
 import type { AbnormalRecipient } from './refunds.ts';
-import { formatChinaTime, randomAlphanumeric, randomDigits } from './runtime.ts';
+import { formatChinaTime, randomAlphanumeric } from './runtime.ts';
 import { installSignedTransport, type SignedRequestContext, signedOperation } from './signed-scope.ts';
 import { encryptAes256Gcm } from './wire-crypto.ts';
 import {
@@ -41,13 +43,6 @@ export interface ApiRoutesOptions {
 type Params = Record<string, string>;
 type Query = Record<string, string | undefined>;
 
-const PREPAY_PRODUCTS: Array<{ path: string; tradeType: TradeType }> = [
-  { path: 'jsapi', tradeType: 'JSAPI' },
-  { path: 'app', tradeType: 'APP' },
-  { path: 'h5', tradeType: 'MWEB' },
-  { path: 'native', tradeType: 'NATIVE' },
-];
-
 /** Queries name the merchant again in `?mchid=`, which must be the signing merchant. */
 function checkQueryMchid(context: SignedRequestContext, request: FastifyRequest): void {
   const mchid = (request.query as Query).mchid;
@@ -78,6 +73,7 @@ function bodyOutTradeNo(context: SignedRequestContext): string | undefined {
 export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOptions): Promise<void> {
   const { gateway } = options;
   installSignedTransport(scope, gateway);
+  partnerRoutes(scope, options);
 
   for (const { path, tradeType } of PREPAY_PRODUCTS) {
     scope.post(
@@ -87,18 +83,7 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
         outTradeNo: bodyOutTradeNo,
         handle: ({ merchant, body }, request) => {
           const prepay = parsePrepayRequest(tradeType, body, merchant, gateway.runtime.clock.now());
-          const trade = gateway.trades.prepay(prepay);
-          if (tradeType === 'NATIVE')
-            return { status: 200, body: { code_url: `weixin://wxpay/bizpayurl?pr=${trade.codeToken}` } };
-          if (tradeType === 'MWEB') {
-            const base = options.payerBaseUrl(request);
-            const pkg = randomDigits(gateway.runtime.random, 10);
-            return {
-              status: 200,
-              body: { h5_url: `${base}/sandbox/payer/h5?prepay_id=${trade.prepayId}&package=${pkg}` },
-            };
-          }
-          return { status: 200, body: { prepay_id: trade.prepayId } };
+          return prepayAnswer(gateway, options.payerBaseUrl, gateway.trades.prepay(prepay), request);
         },
       }),
     );
@@ -218,7 +203,10 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
         return paid?.outTradeNo ?? bodyOutTradeNo(context);
       },
       handle: ({ merchant, body }) => {
-        const refund = gateway.refunds.create(merchant, parseRefundRequest(body));
+        // A service provider refunds for its sub-merchant by naming it in sub_mchid.
+        const { sub_mchid: subMchid, ...refundBody } = body;
+        const owner = ownerMchid(gateway, merchant, subMchid);
+        const refund = gateway.refunds.create(merchant, parseRefundRequest(refundBody), owner);
         return { status: 200, body: refundJson(refund) };
       },
     }),
@@ -230,10 +218,13 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
       operation: 'refundQuery',
       outTradeNo: (context, request) =>
         gateway.refunds.find(context.merchant.mchid, (request.params as Params).outRefundNo!)?.outTradeNo,
-      handle: ({ merchant }, request) => ({
-        status: 200,
-        body: refundJson(gateway.refunds.get(merchant.mchid, (request.params as Params).outRefundNo!)),
-      }),
+      handle: ({ merchant }, request) => {
+        const owner = ownerMchid(gateway, merchant, (request.query as Query).sub_mchid);
+        return {
+          status: 200,
+          body: refundJson(gateway.refunds.get(owner, (request.params as Params).outRefundNo!)),
+        };
+      },
     }),
   );
 
@@ -277,7 +268,8 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
           recipient.realName = decrypt('real_name');
         }
         const refundId = (request.params as Params).refundId!;
-        const refund = gateway.refunds.applyAbnormal(merchant.mchid, refundId, outRefundNo, recipient);
+        const owner = ownerMchid(gateway, merchant, body.sub_mchid);
+        const refund = gateway.refunds.applyAbnormal(owner, refundId, outRefundNo, recipient);
         return { status: 200, body: refundJson(refund) };
       },
     }),
@@ -300,7 +292,9 @@ export async function apiRoutes(scope: FastifyInstance, options: ApiRoutesOption
         const yesterday = formatChinaTime(gateway.runtime.clock.now() - 86_400_000).slice(0, 10);
         if (date === yesterday && Number(now.slice(11, 13)) < BILL_READY_HOUR)
           throw new WxpayWireError(400, 'STATEMENT_CREATING', '账单生成中');
-        const text = tradeBillText(merchant.mchid, date, gateway.trades.all(), gateway.refunds.all());
+        // A service provider's bill for one sub-merchant: sub_mchid.
+        const owner = ownerMchid(gateway, merchant, query.sub_mchid);
+        const text = tradeBillText(owner, date, gateway.trades.all(), gateway.refunds.all());
         if (text === undefined) throw noStatement();
         const { token, sha1 } = gateway.bills.issue(merchant.mchid, text);
         return {

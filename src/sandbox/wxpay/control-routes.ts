@@ -10,6 +10,7 @@ import type { WxpayGateway } from './gateway.ts';
 import type { MerchantRegistration } from './merchants.ts';
 import type { RefundOutcome } from './refunds.ts';
 import { formatChinaTime } from './runtime.ts';
+import type { SubMerchantRegistration } from './sub-merchants.ts';
 import type { PaymentFailureCode, Trade } from './trades.ts';
 import { invalidField, WxpayWireError } from './wire-errors.ts';
 import { refundJson, transactionJson } from './wire-views.ts';
@@ -67,6 +68,11 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
   );
 
   // Gateway time (trades, refunds, expiry, bills, certificate switches); signatures keep wall time.
+  // Partner mode: authorise a sub-merchant (sub_mchid, its sub_appids) under a service provider.
+  scope.post('/sub-merchants', async (request) =>
+    gateway.subMerchants.register((request.body ?? {}) as SubMerchantRegistration),
+  );
+
   scope.get('/clock', async () => clockView(gateway.runtime.clock));
   scope.post('/clock', async (request) => {
     applyClockChange(gateway.runtime.clock, request.body);

@@ -13,6 +13,7 @@ import { PaymentCodeBook } from './payment-codes.ts';
 import { RefundBook } from './refunds.ts';
 import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
 import { restoreWxpayState, wxpayState } from './state.ts';
+import { SubMerchantRegistry } from './sub-merchants.ts';
 import { TradeBook } from './trades.ts';
 
 export interface WxpayGatewayOptions extends NotifierOptions {
@@ -26,6 +27,8 @@ export class WxpayGateway {
   readonly runtime: SandboxRuntime;
   readonly scheduler: GatewayScheduler;
   readonly merchants: MerchantRegistry;
+  /** Sub-merchants authorised under service providers (partner mode). */
+  readonly subMerchants: SubMerchantRegistry;
   readonly faults = new FaultBook();
   readonly notifier: Notifier;
   readonly trades: TradeBook;
@@ -42,6 +45,7 @@ export class WxpayGateway {
     this.scheduler = new GatewayScheduler(this.runtime.timeFactor);
     this.merchants = new MerchantRegistry(this.runtime);
     this.codes = new PaymentCodeBook(this.runtime);
+    this.subMerchants = new SubMerchantRegistry(this.merchants);
     this.notifier = new Notifier(this.runtime, this.scheduler, this.merchants, this.faults, options);
     this.trades = new TradeBook(this.runtime, (trade) => {
       this.notifier.paymentSucceeded(trade);

@@ -49,7 +49,10 @@ export interface DeliveryAttempt {
 
 export interface NotificationRecord {
   id: string;
+  /** The merchant whose order it is about (the sub_mchid in partner mode). */
   mchid: string;
+  /** Partner mode: the service provider whose keys encrypt and sign it. */
+  spMchid?: string;
   outTradeNo: string;
   outRefundNo: string | undefined;
   eventType: NotificationEventType;
@@ -95,7 +98,7 @@ export class Notifier {
   paymentSucceeded(trade: Trade): void {
     if (!trade.notifyUrl) return;
     this.dispatch(
-      trade.mchid,
+      { mchid: trade.mchid, spMchid: trade.partner?.spMchid },
       trade.outTradeNo,
       undefined,
       'TRANSACTION.SUCCESS',
@@ -112,7 +115,7 @@ export class Notifier {
     if (!refund.notifyUrl || refund.status === 'PROCESSING') return;
     const eventType = `REFUND.${refund.status}` as NotificationEventType;
     this.dispatch(
-      refund.mchid,
+      { mchid: refund.mchid, spMchid: refund.spMchid },
       refund.outTradeNo,
       refund.outRefundNo,
       eventType,
@@ -125,7 +128,7 @@ export class Notifier {
   }
 
   private dispatch(
-    mchid: string,
+    owner: { mchid: string; spMchid: string | undefined },
     outTradeNo: string,
     outRefundNo: string | undefined,
     eventType: NotificationEventType,
@@ -133,7 +136,8 @@ export class Notifier {
     originalType: 'transaction' | 'refund',
     resource: Record<string, unknown>,
   ): void {
-    const merchant = this.merchants.get(mchid);
+    const { mchid, spMchid } = owner;
+    const merchant = this.merchants.get(spMchid ?? mchid);
     if (!merchant) return;
     const now = this.runtime.clock.now();
     const nonce = randomAlphanumeric(this.runtime.random, 12);
@@ -155,6 +159,7 @@ export class Notifier {
     const record: NotificationRecord = {
       id,
       mchid,
+      ...(spMchid ? { spMchid } : {}),
       outTradeNo,
       outRefundNo,
       eventType,
@@ -204,7 +209,7 @@ export class Notifier {
   }
 
   private deliver(record: NotificationRecord, copy: number, attempt: number): void {
-    const merchant = this.merchants.get(record.mchid);
+    const merchant = this.merchants.get(record.spMchid ?? record.mchid);
     if (!merchant) return;
     const key = this.merchants.notificationSigningKey(merchant);
     const signatureFault = this.faults.take<SignatureFaultKind>(

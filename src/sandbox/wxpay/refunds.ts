@@ -14,7 +14,10 @@ export type RefundStatus = 'PROCESSING' | 'SUCCESS' | 'CLOSED' | 'ABNORMAL';
 export type RefundOutcome = 'SUCCESS' | 'ABNORMAL' | 'CLOSED';
 
 export interface Refund {
+  /** The merchant whose order it refunds: the mchid, or the sub_mchid in partner mode. */
   mchid: string;
+  /** Partner mode: the service provider that asked for it, whose keys sign its notification. */
+  spMchid?: string;
   refundId: string;
   outRefundNo: string;
   outTradeNo: string;
@@ -65,8 +68,9 @@ export class RefundBook {
     private readonly onSettled: (refund: Refund) => void,
   ) {}
 
-  create(merchant: Merchant, request: RefundRequest): Refund {
-    const existing = this.refunds.get(key(merchant.mchid, request.outRefundNo));
+  /** `owner` is the sub_mchid when a service provider refunds for its sub-merchant. */
+  create(merchant: Merchant, request: RefundRequest, owner: string = merchant.mchid): Refund {
+    const existing = this.refunds.get(key(owner, request.outRefundNo));
     if (existing) {
       // Retrying with the same out_refund_no is how WeChat wants a failed call repeated.
       if (existing.fingerprint === request.fingerprint) return existing;
@@ -75,7 +79,9 @@ export class RefundBook {
         value: request.outRefundNo,
       });
     }
-    const trade = this.refundedTrade(merchant.mchid, request);
+    const trade = this.refundedTrade(owner, request);
+    if (owner !== merchant.mchid && trade.partner?.spMchid !== merchant.mchid)
+      throw resourceNotExists('订单不存在');
     const now = this.runtime.clock.now();
     if (trade.tradeState !== 'SUCCESS' && trade.tradeState !== 'REFUND') {
       throw invalidRequest(trade.tradeState === 'CLOSED' ? '订单已关闭，不能退款' : '订单未支付，不能退款', {
@@ -107,7 +113,8 @@ export class RefundBook {
       });
     }
     const refund: Refund = {
-      mchid: merchant.mchid,
+      mchid: owner,
+      ...(owner !== merchant.mchid ? { spMchid: merchant.mchid } : {}),
       refundId: `503000${compactChinaTime(now).slice(0, 8)}${randomDigits(this.runtime.random, 15)}`,
       outRefundNo: request.outRefundNo,
       outTradeNo: trade.outTradeNo,

@@ -10,6 +10,7 @@ import type { WxpayGateway } from './gateway.ts';
 import { type AuthorityState, type GatewaySigningKey, TestCertificateAuthority } from './gateway-keys.ts';
 import type { KeyMode, Merchant, PublishedCertificate } from './merchants.ts';
 import type { Refund } from './refunds.ts';
+import type { SubMerchantState } from './sub-merchants.ts';
 import type { Trade } from './trades.ts';
 
 interface SigningKeyState {
@@ -46,6 +47,8 @@ export interface WxpayState {
   merchants: MerchantState[];
   trades: Trade[];
   refunds: Refund[];
+  /** Sub-merchants of service providers; absent in files written before partner mode. */
+  subMerchants?: SubMerchantState[];
 }
 
 const keyState = (key: GatewaySigningKey): SigningKeyState => ({
@@ -100,6 +103,7 @@ export function wxpayState(gateway: WxpayGateway): WxpayState {
     })),
     trades: gateway.trades.all(),
     refunds: gateway.refunds.all().map(refundState),
+    subMerchants: gateway.subMerchants.all(),
   };
 }
 
@@ -128,7 +132,8 @@ export async function restoreWxpayState(gateway: WxpayGateway, saved: unknown): 
     refundSpacing: merchant.refundSpacing,
   }));
   gateway.merchants.restore(merchants, certificates, authority);
+  gateway.subMerchants.restore(state.subMerchants ?? []);
   gateway.trades.restore(state.trades);
-  gateway.refunds.restore(state.refunds, (mchid) => gateway.merchants.get(mchid));
+  gateway.refunds.restore(state.refunds, (mchid) => gateway.subMerchants.signerOf(mchid));
   gateway.runtime.clock.setOffset(state.clockOffsetMs);
 }

@@ -20,9 +20,20 @@ export type TradeState = 'NOTPAY' | 'USERPAYING' | 'SUCCESS' | 'REFUND' | 'CLOSE
 /** Why a payer's attempt failed; NOT_ENOUGH is the insufficient-balance case. */
 export type PaymentFailureCode = 'NOT_ENOUGH' | 'ACCOUNT_ERROR' | 'BANK_ERROR';
 
+/** A trade a service provider placed for a sub-merchant: `mchid` is then the sub_mchid. */
+export interface TradePartner {
+  spMchid: string;
+  spAppid: string;
+  subAppid: string | undefined;
+  /** Which openid the payer was named by: under sp_appid or under sub_appid. */
+  openidKind: 'sp' | 'sub';
+}
+
 export interface Trade {
+  /** The merchant the order belongs to: the mchid, or the sub_mchid in partner mode. */
   mchid: string;
   appid: string;
+  partner?: TradePartner;
   outTradeNo: string;
   tradeType: TradeType;
   tradeState: TradeState;
@@ -128,6 +139,7 @@ export class TradeBook {
     const trade: Trade = {
       mchid: request.mchid,
       appid: request.appid,
+      ...(request.partner ? { partner: request.partner } : {}),
       outTradeNo: request.outTradeNo,
       tradeType: request.tradeType,
       tradeState: 'NOTPAY',

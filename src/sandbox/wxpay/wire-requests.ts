@@ -3,6 +3,7 @@
  * emulator's typed requests. Field rules come from protocols.md A.6.
  */
 import type { Merchant } from './merchants.ts';
+import type { TradePartner } from './trades.ts';
 import { invalidField, invalidRequest, missingField, WxpayWireError } from './wire-errors.ts';
 
 export type TradeType = 'JSAPI' | 'APP' | 'MWEB' | 'NATIVE' | 'MICROPAY';
@@ -20,6 +21,8 @@ export interface PrepayRequest {
   timeExpireMs: number | undefined;
   payerOpenid: string | undefined;
   payerClientIp: string | undefined;
+  /** Partner mode: the order is the sub-merchant's (`mchid` is its sub_mchid). */
+  partner?: TradePartner;
   /** Canonical form of the whole body: a reused out_trade_no must match it exactly. */
   fingerprint: string;
 }

@@ -6,18 +6,36 @@ import type { Refund } from './refunds.ts';
 import { formatChinaTime } from './runtime.ts';
 import type { Trade } from './trades.ts';
 
+/** Who the trade is for: appid and mchid, or in partner mode the service provider and sub-merchant. */
+function tradeParties(trade: Trade): Record<string, unknown> {
+  const { partner } = trade;
+  if (!partner) return { appid: trade.appid, mchid: trade.mchid };
+  return {
+    sp_appid: partner.spAppid,
+    sp_mchid: partner.spMchid,
+    ...(partner.subAppid ? { sub_appid: partner.subAppid } : {}),
+    sub_mchid: trade.mchid,
+  };
+}
+
+function payerJson(trade: Trade): Record<string, unknown> {
+  if (!trade.partner) return { openid: trade.payerOpenid };
+  return trade.partner.openidKind === 'sub'
+    ? { sub_openid: trade.payerOpenid }
+    : { sp_openid: trade.payerOpenid };
+}
+
 export function transactionJson(trade: Trade): Record<string, unknown> {
   const paid = trade.successAt !== undefined;
   return {
-    appid: trade.appid,
-    mchid: trade.mchid,
+    ...tradeParties(trade),
     out_trade_no: trade.outTradeNo,
     ...(paid ? { transaction_id: trade.transactionId, trade_type: trade.tradeType } : {}),
     trade_state: trade.tradeState,
     trade_state_desc: trade.tradeStateDesc,
     ...(paid ? { bank_type: trade.bankType, success_time: formatChinaTime(trade.successAt!) } : {}),
     ...(trade.attach !== undefined ? { attach: trade.attach } : {}),
-    ...(paid ? { payer: { openid: trade.payerOpenid } } : {}),
+    ...(paid ? { payer: payerJson(trade) } : {}),
     amount: paid
       ? {
           total: trade.totalFen,
@@ -66,7 +84,8 @@ export function refundJson(refund: Refund): Record<string, unknown> {
 /** The decrypted resource of a REFUND.* notification. */
 export function refundNotificationJson(refund: Refund): Record<string, unknown> {
   return {
-    mchid: refund.mchid,
+    // Partner mode names the service provider and the sub-merchant instead of mchid.
+    ...(refund.spMchid ? { sp_mchid: refund.spMchid, sub_mchid: refund.mchid } : { mchid: refund.mchid }),
     out_trade_no: refund.outTradeNo,
     transaction_id: refund.transactionId,
     out_refund_no: refund.outRefundNo,

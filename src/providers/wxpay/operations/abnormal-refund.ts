@@ -22,7 +22,12 @@ export async function applyAbnormalRefund(
   context: WxpayContext,
   request: AbnormalRefundRequest,
 ): Promise<RefundResult> {
-  const body: Record<string, string> = { out_refund_no: request.outRefundNo, type: request.type };
+  const body: Record<string, string> = {
+    // Partner mode names the sub-merchant (an unverified detail: see docs/providers/wxpay.md).
+    ...(context.partner ? { sub_mchid: context.partner.subMchId } : {}),
+    out_refund_no: request.outRefundNo,
+    type: request.type,
+  };
   let serial: string | undefined;
   if (request.type === 'USER_BANK_CARD') {
     const missing = (['bankType', 'bankAccount', 'realName'] as const).filter((field) => !request[field]);

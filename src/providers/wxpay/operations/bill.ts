@@ -81,7 +81,10 @@ export async function downloadTradeBill(context: WxpayContext, date: string): Pr
     named = await context.transport.call<TradeBillWire>({
       api: 'bill.trade',
       method: 'GET',
-      path: `/v3/bill/tradebill?bill_date=${date}&bill_type=ALL`,
+      // Partner mode: the service provider's bill narrowed to this sub-merchant's trades.
+      path: `/v3/bill/tradebill?bill_date=${date}${
+        context.partner ? `&sub_mchid=${encodeURIComponent(context.partner.subMchId)}` : ''
+      }&bill_type=ALL`,
       write: false,
     });
   } catch (error) {

@@ -13,6 +13,8 @@ export function clientPayParams(
   appId: string,
   prepay: PrepayResponseWire,
   nowMs: number,
+  /** APP's partnerid: the mchid, or the sub_mchid in partner mode. */
+  partnerId: string = merchant.mchId,
 ): ClientPayParams {
   const timestamp = String(Math.floor(nowMs / 1000));
   const nonce = createNonce();
@@ -34,7 +36,7 @@ export function clientPayParams(
       return {
         scene,
         appid: appId,
-        partnerid: merchant.mchId,
+        partnerid: partnerId,
         prepayid: prepay.prepay_id!,
         package: 'Sign=WXPay',
         noncestr: nonce,

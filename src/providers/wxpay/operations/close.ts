@@ -8,13 +8,24 @@ import { canonicalWxpayCode } from '../errors.ts';
 
 export async function closePayment(context: WxpayContext, query: { outTradeNo: string }): Promise<void> {
   try {
-    await context.transport.call({
-      api: 'close',
-      method: 'POST',
-      path: `/v3/pay/transactions/out-trade-no/${segment(query.outTradeNo)}/close`,
-      body: { mchid: context.merchant.mchId },
-      write: true,
-    });
+    const { partner } = context;
+    await context.transport.call(
+      partner
+        ? {
+            api: 'partner.close',
+            method: 'POST',
+            path: `/v3/pay/partner/transactions/out-trade-no/${segment(query.outTradeNo)}/close`,
+            body: { sp_mchid: partner.spMchId, sub_mchid: partner.subMchId },
+            write: true,
+          }
+        : {
+            api: 'close',
+            method: 'POST',
+            path: `/v3/pay/transactions/out-trade-no/${segment(query.outTradeNo)}/close`,
+            body: { mchid: context.merchant.mchId },
+            write: true,
+          },
+    );
   } catch (error) {
     if (
       error instanceof PayError &&

@@ -7,6 +7,7 @@ import { PayError } from '../../../core/errors.ts';
 import type { CreatedPayment, PaymentOrder } from '../../provider.ts';
 import { appIdFor, WXPAY_SCENES, type WxpayMerchant, type WxpayScene } from '../config.ts';
 import type { WxpayContext } from '../context.ts';
+import { partnerAppIdFor, subAppIdFor, type WxpayPartner } from '../partner.ts';
 import type { PrepayRequestWire, PrepayResponseWire } from '../wire.ts';
 import { clientPayParams } from './client-params.ts';
 
@@ -16,6 +17,15 @@ const PREPAY_PATH: Readonly<Record<WxpayScene, string>> = {
   app: '/v3/pay/transactions/app',
   h5: '/v3/pay/transactions/h5',
   native: '/v3/pay/transactions/native',
+};
+
+/** Partner mode: the same products under /v3/pay/partner/transactions. */
+const PARTNER_PREPAY_PATH: Readonly<Record<WxpayScene, string>> = {
+  jsapi: '/v3/pay/partner/transactions/jsapi',
+  miniprogram: '/v3/pay/partner/transactions/jsapi',
+  app: '/v3/pay/partner/transactions/app',
+  h5: '/v3/pay/partner/transactions/h5',
+  native: '/v3/pay/partner/transactions/native',
 };
 
 /** The field of the prepay answer each scene needs. */
@@ -95,13 +105,39 @@ export function prepayRequest(
   return body;
 }
 
+/**
+ * The partner body: sp_appid/sp_mchid for the service provider, sub_mchid (and sub_appid when the
+ * sub-merchant has one) for whom the payment is, and the payer's openid as sub_openid under the
+ * sub_appid, or sp_openid under the sp_appid.
+ */
+export function partnerPrepayRequest(
+  merchant: WxpayMerchant,
+  partner: WxpayPartner,
+  order: PaymentOrder,
+  scene: WxpayScene,
+): Record<string, unknown> {
+  const { appid, mchid, payer, ...rest } = prepayRequest(merchant, order, scene);
+  const subAppId = subAppIdFor(partner, scene);
+  return {
+    ...rest,
+    sp_appid: appid,
+    sp_mchid: mchid,
+    ...(subAppId ? { sub_appid: subAppId } : {}),
+    sub_mchid: partner.subMchId,
+    ...(payer ? { payer: subAppId ? { sub_openid: payer.openid } : { sp_openid: payer.openid } } : {}),
+  };
+}
+
 export async function createPayment(context: WxpayContext, order: PaymentOrder): Promise<CreatedPayment> {
   const scene = wxpayScene(order.scene);
-  const request = prepayRequest(context.merchant, order, scene);
+  const { partner } = context;
+  const request = partner
+    ? partnerPrepayRequest(context.merchant, partner, order, scene)
+    : prepayRequest(context.merchant, order, scene);
   const reply = await context.transport.call<PrepayResponseWire>({
-    api: `prepay.${scene}`,
+    api: partner ? `partner.prepay.${scene}` : `prepay.${scene}`,
     method: 'POST',
-    path: PREPAY_PATH[scene],
+    path: partner ? PARTNER_PREPAY_PATH[scene] : PREPAY_PATH[scene],
     body: request,
     write: true,
   });
@@ -118,7 +154,17 @@ export async function createPayment(context: WxpayContext, order: PaymentOrder):
     });
   }
   return {
-    client: clientPayParams(context.merchant, scene, request.appid, answer, context.now()),
+    // The client invokes payment with the appid the order is under, signed by whoever holds the key.
+    client: partner
+      ? clientPayParams(
+          context.merchant,
+          scene,
+          partnerAppIdFor(context.merchant, partner, scene),
+          answer,
+          context.now(),
+          partner.subMchId,
+        )
+      : clientPayParams(context.merchant, scene, appIdFor(context.merchant, scene), answer, context.now()),
     prepayId: answer.prepay_id ?? null,
     raw: answer,
   };

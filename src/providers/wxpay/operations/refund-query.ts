@@ -11,7 +11,9 @@ export async function queryRefund(
   const reply = await context.transport.call<RefundWire>({
     api: 'refund.query',
     method: 'GET',
-    path: `/v3/refund/domestic/refunds/${segment(query.outRefundNo)}`,
+    path: `/v3/refund/domestic/refunds/${segment(query.outRefundNo)}${
+      context.partner ? `?sub_mchid=${encodeURIComponent(context.partner.subMchId)}` : ''
+    }`,
     write: false,
   });
   return toRefundResult(reply.data, {

@@ -26,7 +26,10 @@ export async function refund(context: WxpayContext, request: RefundRequest): Pro
     api: 'refund',
     method: 'POST',
     path: '/v3/refund/domestic/refunds',
-    body: refundRequest(request),
+    // Partner mode: the same endpoint, naming the sub-merchant whose order is refunded.
+    body: context.partner
+      ? { sub_mchid: context.partner.subMchId, ...refundRequest(request) }
+      : refundRequest(request),
     write: true,
   });
   return toRefundResult(reply.data, {

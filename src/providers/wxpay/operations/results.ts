@@ -45,6 +45,8 @@ export interface ResultContext {
   merchantId: string;
   source: 'notify' | 'query';
   eventId?: string | null;
+  /** A partner-mode Transaction: the order's merchant is sub_mchid, its app sub_appid or sp_appid. */
+  partner?: boolean;
 }
 
 export function toPaymentResult(transaction: TransactionWire | null, context: ResultContext): PaymentResult {
@@ -62,8 +64,8 @@ export function toPaymentResult(transaction: TransactionWire | null, context: Re
     transactionId: transaction.transaction_id || null,
     amountFen: total as number,
     status,
-    mchId: transaction.mchid ?? null,
-    appId: transaction.appid ?? null,
+    mchId: (context.partner ? transaction.sub_mchid : transaction.mchid) ?? null,
+    appId: (context.partner ? (transaction.sub_appid ?? transaction.sp_appid) : transaction.appid) ?? null,
     paidAt: status === 'SUCCESS' ? parseTime(transaction.success_time) : null,
     eventId: context.eventId ?? null,
     source: context.source,
