@@ -168,21 +168,5 @@ describe('WeChat Pay APIv3 codepay and reverse against the emulator', () => {
     const { refusePaymentCode } = await import('../../../src/providers/payment-codes.ts');
     expect(() => refusePaymentCode('douyin', { scene: 'micropay' })).toThrow(/does not take payment codes/);
     expect(() => refusePaymentCode('douyin', { scene: 'native' })).not.toThrow();
-    // Alipay's payment codes come with its own reversal; until then the service refuses them.
-    const no = tradeNo();
-    const refused = await failure(
-      h.vkPay.pay({
-        merchantId: MERCHANT,
-        provider: 'alipay',
-        scene: 'micropay',
-        out_trade_no: no,
-        total_fee: 100,
-        subject: 'counter',
-        type: 'goods',
-        auth_code: '283456789012345678',
-      }),
-    );
-    expect(refused).toMatchObject({ code: 40001, field: 'scene' });
-    expect(await codeOfCall(h.vkPay.getOrder(MERCHANT, no))).toBe(40005);
   });
 });
