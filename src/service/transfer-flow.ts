@@ -4,8 +4,10 @@
  * the transfer UNKNOWN: it is settled by a query with the same number, and sent again only with
  * that same number, and only when the gateway says it never received it.
  */
+
 import { sql } from 'kysely';
 import { isPayError, PayError } from '../core/errors.ts';
+import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { NotifyAck } from '../providers/provider.ts';
 import type { TransferOperations, TransferResult } from '../providers/transfer.ts';
 import type { TransferRow } from '../store/schema.ts';
@@ -350,6 +352,13 @@ export async function handleTransferNotify(
   const operations = provider?.transfers;
   if (!operations)
     return { ack: { status: 404, headers: {}, body: 'unknown provider' }, outcome: 'unknown_provider' };
+  // A merchant or account that is not configured here: the gateway is told so, not asked to retry.
+  const account = request.account ?? DEFAULT_ACCOUNT;
+  if (
+    (provider.merchantIds && !provider.merchantIds().includes(request.merchantId)) ||
+    (provider.accounts && !provider.accounts(request.merchantId).includes(account))
+  )
+    return { ack: operations.ackTransferNotify('unknown_merchant'), outcome: 'unknown_merchant' };
   let result: TransferResult;
   try {
     result = await operations.parseTransferNotify(

@@ -318,6 +318,21 @@ describe.each(backends)('WeChat Pay transfers on $name', (backend) => {
     expect(gone.status).toBe('CANCELLED');
   });
 
+  it('a transfer notification for an unknown merchant, account or provider is refused with a 4xx, never a 5xx', async () => {
+    const base = `http://127.0.0.1:${(h.app.server.address() as { port: number }).port}`;
+    const post = (path: string) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'x', event_type: 'MCHTRANSFER.BILL.FINISHED' }),
+      }).then((response) => response.status);
+    expect(await post('/notify-transfer/wxpay/no-such-merchant')).toBe(404);
+    expect(await post(`/notify-transfer/wxpay/${MERCHANT}/no-such-account`)).toBe(404);
+    expect(await post(`/notify-transfer/nosuchpay/${MERCHANT}`)).toBe(404);
+    // A known merchant with a body that does not verify: refused, not retried.
+    expect(await post(`/notify-transfer/wxpay/${MERCHANT}`)).toBe(401);
+  });
+
   it('the job settles transfers whose notification was lost, making progress on each though one stays stuck', async () => {
     const stuck = transferNo();
     const lost = transferNo();
