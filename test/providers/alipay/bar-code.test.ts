@@ -114,9 +114,17 @@ describe('alipay payment-code payments', () => {
     const created = await alipay.createPayment(order);
     expect(created.result).toMatchObject({ status: 'USERPAYING', amountFen: 1234, paidAt: null });
     expect(created.result!.transactionId).toMatch(/^\d{28}$/);
+    // Asked as a payment-code order, the waiting trade reads as the buyer confirming; asked without
+    // the scene (as for a page or QR trade nobody has paid), WAIT_BUYER_PAY stays unpaid.
+    expect(
+      await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo, scene: 'micropay' }),
+    ).toMatchObject({ status: 'USERPAYING', amountFen: 1234, paidAt: null });
     expect((await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo })).status).toBe(
       'NOTPAY',
     );
+    expect(
+      (await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo, scene: 'native' })).status,
+    ).toBe('NOTPAY');
     const confirmed = await controlJson(`${sandbox.controlUrl}/trades/${appId}/${order.outTradeNo}/pay`, {});
     expect(confirmed.status).toBe(200);
     expect(await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo })).toMatchObject({
