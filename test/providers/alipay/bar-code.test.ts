@@ -3,6 +3,7 @@
  * through the provider, over real HTTP against the Alipay emulator.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PAYMENT_CODE_REFUSALS } from '../../../src/core/errors.ts';
 import { createAlipayProvider } from '../../../src/providers/alipay/index.ts';
 import type { PaymentOrder } from '../../../src/providers/provider.ts';
 import { type RunningAlipaySandbox, startAlipaySandbox } from '../../../src/sandbox/alipay/index.ts';
@@ -173,8 +174,10 @@ describe('alipay payment-code payments', () => {
     const error = await payError(alipay.createPayment(second));
     expect(error).toMatchObject({
       code: 40001,
+      field: 'auth_code',
       gatewayCode: 'ACQ.PAYMENT_AUTH_CODE_INVALID',
       outcomeUnknown: false,
+      text: { actionZh: PAYMENT_CODE_REFUSALS.code_invalid.actionZh },
     });
     expect(error.message).not.toContain(authCode);
     expect((await alipay.queryPayment({ merchantId: 'm1', outTradeNo: second.outTradeNo })).status).toBe(
@@ -203,8 +206,10 @@ describe('alipay payment-code payments', () => {
     const error = await payError(alipay.createPayment(order));
     expect(error).toMatchObject({
       code: 40007,
+      field: 'auth_code',
       gatewayCode: 'ACQ.BUYER_BALANCE_NOT_ENOUGH',
       outcomeUnknown: false,
+      text: { actionZh: PAYMENT_CODE_REFUSALS.insufficient_balance.actionZh },
     });
     const retried = await alipay.createPayment({ ...order, authCode: await paymentCode('pay') });
     expect(retried.result!.status).toBe('SUCCESS');
