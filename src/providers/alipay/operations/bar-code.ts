@@ -53,13 +53,11 @@ export async function barCodePay(
       notifyUrl: order.notifyUrl,
     });
   } catch (error) {
-    const refusal = error instanceof PayError && error.gatewayCode ? REFUSALS[error.gatewayCode] : undefined;
-    if (!refusal || !(error instanceof PayError)) throw error;
-    throw paymentCodeRefused(refusal, {
-      gatewayCode: error.gatewayCode!,
-      message: error.message,
-      details: error.details,
-    });
+    const gatewayCode = error instanceof PayError ? error.gatewayCode : undefined;
+    const refusal = gatewayCode ? REFUSALS[gatewayCode] : undefined;
+    if (!gatewayCode || !refusal) throw error;
+    const { message, details } = error as PayError;
+    throw paymentCodeRefused(refusal, { gatewayCode, message, details });
   }
   const answer = withoutAuthCode(reply.response);
   const outTradeNo = text(answer.out_trade_no);
