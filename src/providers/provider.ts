@@ -198,12 +198,17 @@ export interface Provider {
    */
   identity(merchantId: string, scene: Scene, account?: string): GatewayIdentity;
   createPayment(order: PaymentOrder): Promise<CreatedPayment>;
-  /** By our number, or by the gateway's when `transactionId` is given. */
+  /**
+   * By our number, or by the gateway's when `transactionId` is given. `scene`, when the caller
+   * knows the order's, lets a gateway whose trade states do not tell the scenes apart read them
+   * right (Alipay's WAIT_BUYER_PAY of a payment-code trade is the buyer confirming: USERPAYING).
+   */
   queryPayment(query: {
     merchantId: string;
     account?: string;
     outTradeNo: string;
     transactionId?: string;
+    scene?: Scene;
   }): Promise<PaymentResult>;
   /**
    * Closes an unpaid payment so the gateway takes no payment for it. `absent`: the gateway has no

@@ -121,6 +121,7 @@ async function settleOne(
           merchantId: order.merchant_id,
           account: order.account,
           outTradeNo: order.out_trade_no,
+          scene: 'micropay',
         }),
     );
     gatewayStatus = result.status;

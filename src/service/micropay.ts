@@ -259,6 +259,7 @@ async function queryGateway(
         merchantId: order.merchantId,
         account: order.account,
         outTradeNo: order.outTradeNo,
+        scene: 'micropay',
       }),
   );
 }

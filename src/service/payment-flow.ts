@@ -263,6 +263,7 @@ async function syncWithGateway(
         merchantId: order.merchantId,
         account: order.account,
         outTradeNo: order.outTradeNo,
+        scene: order.scene as Scene,
       }),
   );
   const applied = await applyPaymentResult(

@@ -106,8 +106,112 @@ const wxpayV3: CodeGateway = {
   },
 };
 
-/** Every gateway with payment codes. Alipay (trade.pay) and WeChat APIv2 (micropay) join with a row each. */
-const GATEWAYS: CodeGateway[] = [wxpayV3];
+const ALIPAY_STATES: Record<string, 'paid' | 'confirming' | 'reversed'> = {
+  TRADE_SUCCESS: 'paid',
+  TRADE_FINISHED: 'paid',
+  WAIT_BUYER_PAY: 'confirming',
+  TRADE_CLOSED: 'reversed',
+};
+
+/**
+ * Alipay notifies every payment by itself, at once: where a case needs the query (not the
+ * notification) to find the payment, the notification is held back by a drop fault, which `notify`
+ * lifts before it has the trade's notification sent again.
+ */
+const heldNotifications = new Map<string, string>();
+const holdNotifications = async (h: WxpayHarness, outTradeNo: string) => {
+  const fault = { channel: 'notify', kind: 'drop', outTradeNo, times: 'always' };
+  const added = await h.alipay.control('POST', '/faults', fault);
+  if (added.status !== 200) throw new Error(JSON.stringify(added.json));
+  heldNotifications.set(outTradeNo, added.json.id);
+};
+
+const alipay: CodeGateway = {
+  name: 'alipay trade.pay',
+  provider: 'alipay',
+  async code(h, behaviour) {
+    const issued = await h.alipay.control('POST', '/payment-codes', {
+      behaviour: behaviour === 'pays' ? 'pay' : behaviour,
+    });
+    if (issued.status !== 200) throw new Error(JSON.stringify(issued.json));
+    return issued.json.authCode;
+  },
+  async confirm(h, outTradeNo) {
+    await holdNotifications(h, outTradeNo);
+    const confirmed = await h.alipay.control('POST', `/trades/${h.alipay.appId}/${outTradeNo}/pay`);
+    if (confirmed.status !== 200) throw new Error(JSON.stringify(confirmed.json));
+  },
+  async tradeState(h, outTradeNo) {
+    const trade = await h.alipay.control('GET', `/trades/${h.alipay.appId}/${outTradeNo}`);
+    if (trade.status === 404) return 'none';
+    if (trade.json.tradeStatus === 'TRADE_CLOSED' && trade.json.refundedFen > 0) return 'paid';
+    return ALIPAY_STATES[trade.json.tradeStatus] ?? trade.json.tradeStatus;
+  },
+  async notify(h, outTradeNo) {
+    const held = heldNotifications.get(outTradeNo);
+    if (held) {
+      await h.alipay.control('DELETE', `/faults/${held}`);
+      heldNotifications.delete(outTradeNo);
+    }
+    const acknowledged = async () =>
+      (
+        (await h.alipay.control('GET', `/notifications?out_trade_no=${outTradeNo}`)).json as Array<{
+          acknowledged: boolean;
+        }>
+      ).filter((record) => record.acknowledged).length;
+    const before = await acknowledged();
+    const sent = await h.alipay.control('POST', `/trades/${h.alipay.appId}/${outTradeNo}/notify`);
+    if (sent.status !== 200) throw new Error(JSON.stringify(sent.json));
+    await eventually(acknowledged, (count) => count > before);
+  },
+  async forge(h, outTradeNo, notifyUrl) {
+    const response = await fetch(notifyUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      body: new URLSearchParams({
+        notify_type: 'trade_status_sync',
+        notify_id: 'forged',
+        notify_time: '2026-12-03 09:00:00',
+        app_id: h.alipay.appId,
+        out_trade_no: outTradeNo,
+        trade_no: '2026120322001400000000000001',
+        trade_status: 'TRADE_SUCCESS',
+        total_amount: '25.99',
+        charset: 'utf-8',
+        version: '1.0',
+        sign_type: 'RSA2',
+        sign: Buffer.from('forged').toString('base64'),
+      }).toString(),
+    });
+    return response.status;
+  },
+  async loseAnswer(h, outTradeNo) {
+    // The answer is lost, and so (for now) is the notification: the schedule's query finds the payment.
+    await holdNotifications(h, outTradeNo);
+    const fault = {
+      kind: 'systemError',
+      method: 'alipay.trade.pay',
+      outTradeNo,
+      times: 'always',
+      afterHandling: true,
+    };
+    if ((await h.alipay.control('POST', '/faults', fault)).status !== 200) throw new Error('fault refused');
+  },
+  async refuseReversal(h, outTradeNo) {
+    const fault = {
+      kind: 'businessError',
+      method: 'alipay.trade.cancel',
+      subCode: 'ACQ.REASON_TRADE_BEEN_FREEZEN',
+      subMsg: '交易已冻结',
+      outTradeNo,
+      times: 'always',
+    };
+    if ((await h.alipay.control('POST', '/faults', fault)).status !== 200) throw new Error('fault refused');
+  },
+};
+
+/** Every gateway with payment codes. WeChat APIv2 (micropay) joins with a row of its own. */
+const GATEWAYS: CodeGateway[] = [wxpayV3, alipay];
 
 const WINDOW_MS = 45_000;
 const POLL_MS = 5_000;

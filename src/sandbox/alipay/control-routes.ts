@@ -131,6 +131,14 @@ export async function controlRoutes(scope: FastifyInstance, options: ControlRout
     view(gateway.trades.finish(tradeOf(request)), request),
   );
 
+  // The trade's latest notification, sent once more to its notify_url (faults apply as to any send).
+  scope.post('/trades/:appId/:outTradeNo/notify', async (request) => {
+    const trade = tradeOf(request);
+    const record = gateway.notifier.resend(trade.appId, trade.outTradeNo);
+    if (!record) throw new NotFound(`trade ${trade.outTradeNo} has had no notification`);
+    return record;
+  });
+
   // A sandbox buyer's payment code for alipay.trade.pay (bar_code): single use, short-lived.
   scope.post('/payment-codes', async (request) => {
     const body = (request.body ?? {}) as Record<string, unknown>;

@@ -82,6 +82,26 @@ export class Notifier {
     );
   }
 
+  /**
+   * Sends a trade's latest notification once more, as a delivery of its own (the same notify_id and
+   * signed fields, Alipay's schedule and faults): the sandbox's way to repeat a genuine notification.
+   * Undefined when the trade has had none.
+   */
+  resend(appId: string, outTradeNo: string): NotificationRecord | undefined {
+    const latest = this.list({ appId, outTradeNo }).at(-1);
+    if (!latest) return undefined;
+    const record: NotificationRecord = {
+      ...latest,
+      sends: 0,
+      attempts: [],
+      acknowledged: false,
+      gaveUp: false,
+    };
+    this.records.push(record);
+    this.scheduler.afterRealMs(0, () => this.attempt(record));
+    return record;
+  }
+
   /** Called synchronously on every trade event, so the fields capture the trade as it is now. */
   tradeChanged(event: TradeEvent): void {
     const { trade } = event;

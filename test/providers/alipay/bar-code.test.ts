@@ -3,6 +3,7 @@
  * through the provider, over real HTTP against the Alipay emulator.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PAYMENT_CODE_REFUSALS } from '../../../src/core/errors.ts';
 import { createAlipayProvider } from '../../../src/providers/alipay/index.ts';
 import type { PaymentOrder } from '../../../src/providers/provider.ts';
 import { type RunningAlipaySandbox, startAlipaySandbox } from '../../../src/sandbox/alipay/index.ts';
@@ -114,9 +115,17 @@ describe('alipay payment-code payments', () => {
     const created = await alipay.createPayment(order);
     expect(created.result).toMatchObject({ status: 'USERPAYING', amountFen: 1234, paidAt: null });
     expect(created.result!.transactionId).toMatch(/^\d{28}$/);
+    // Asked as a payment-code order, the waiting trade reads as the buyer confirming; asked without
+    // the scene (as for a page or QR trade nobody has paid), WAIT_BUYER_PAY stays unpaid.
+    expect(
+      await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo, scene: 'micropay' }),
+    ).toMatchObject({ status: 'USERPAYING', amountFen: 1234, paidAt: null });
     expect((await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo })).status).toBe(
       'NOTPAY',
     );
+    expect(
+      (await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo, scene: 'native' })).status,
+    ).toBe('NOTPAY');
     const confirmed = await controlJson(`${sandbox.controlUrl}/trades/${appId}/${order.outTradeNo}/pay`, {});
     expect(confirmed.status).toBe(200);
     expect(await alipay.queryPayment({ merchantId: 'm1', outTradeNo: order.outTradeNo })).toMatchObject({
@@ -165,8 +174,10 @@ describe('alipay payment-code payments', () => {
     const error = await payError(alipay.createPayment(second));
     expect(error).toMatchObject({
       code: 40001,
+      field: 'auth_code',
       gatewayCode: 'ACQ.PAYMENT_AUTH_CODE_INVALID',
       outcomeUnknown: false,
+      text: { actionZh: PAYMENT_CODE_REFUSALS.code_invalid.actionZh },
     });
     expect(error.message).not.toContain(authCode);
     expect((await alipay.queryPayment({ merchantId: 'm1', outTradeNo: second.outTradeNo })).status).toBe(
@@ -195,8 +206,10 @@ describe('alipay payment-code payments', () => {
     const error = await payError(alipay.createPayment(order));
     expect(error).toMatchObject({
       code: 40007,
+      field: 'auth_code',
       gatewayCode: 'ACQ.BUYER_BALANCE_NOT_ENOUGH',
       outcomeUnknown: false,
+      text: { actionZh: PAYMENT_CODE_REFUSALS.insufficient_balance.actionZh },
     });
     const retried = await alipay.createPayment({ ...order, authCode: await paymentCode('pay') });
     expect(retried.result!.status).toBe('SUCCESS');

@@ -92,6 +92,29 @@ describe('asynchronous notifications to notify_url', () => {
     expect(receiver.received).toHaveLength(4);
   });
 
+  it("sends a trade's latest notification again on request, through the faults like any send", async () => {
+    const none = await controlJson(`${sandbox.controlUrl}/trades/${app.appId}/N-none/notify`, {});
+    expect(none.status).toBe(404);
+    const outTradeNo = await paidTrade();
+    const [first] = await waitFor(() => receiver.received.length >= 1 && receiver.received);
+    await controlJson(`${sandbox.controlUrl}/faults`, {
+      channel: 'notify',
+      kind: 'duplicate',
+      outTradeNo,
+    });
+    const again = await controlJson<Record<string, unknown>>(
+      `${sandbox.controlUrl}/trades/${app.appId}/${outTradeNo}/notify`,
+      {},
+    );
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ outTradeNo, tradeStatus: 'TRADE_SUCCESS', acknowledged: false });
+    const received = await waitFor(() => receiver.received.length >= 3 && receiver.received);
+    expect(received.map((entry) => entry.params)).toEqual([first!.params, first!.params, first!.params]);
+    expect(verifies(received[2]!.params)).toBe(true);
+    await waitFor(() => sandbox.gateway.notifier.list({ outTradeNo }).every((record) => record.acknowledged));
+    expect(sandbox.gateway.notifier.list({ outTradeNo })).toHaveLength(2);
+  });
+
   it('notifies partial refunds with TRADE_SUCCESS and a full refund with TRADE_CLOSED', async () => {
     const outTradeNo = await paidTrade([], '10.00');
     await waitFor(() => receiver.received.length >= 1);

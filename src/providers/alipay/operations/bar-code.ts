@@ -5,7 +5,7 @@
  * 40006...). A system error or a timeout leaves the outcome unknown: sent once, never resent (the
  * code is single-use), settled by query and then trade.cancel.
  */
-import { PayError } from '../../../core/errors.ts';
+import { PayError, type PaymentCodeRefusal, paymentCodeRefused } from '../../../core/errors.ts';
 import type { CreatedPayment, PaymentOrder, PaymentResult } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { PENDING_CODE } from '../errors.ts';
@@ -13,6 +13,13 @@ import { parseBeijingTime } from '../sign.ts';
 import { fenOf, malformed } from './results.ts';
 
 export const BAR_CODE_PRODUCT = 'FACE_TO_FACE_PAYMENT';
+
+/** Refusals of the buyer's code, with words for the counter (the unified code stays as the table's). */
+const REFUSALS: Readonly<Record<string, PaymentCodeRefusal>> = {
+  'ACQ.PAYMENT_AUTH_CODE_INVALID': 'code_invalid',
+  'ACQ.BUYER_BALANCE_NOT_ENOUGH': 'insufficient_balance',
+  'ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH': 'insufficient_balance',
+};
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 
@@ -36,13 +43,22 @@ export async function barCodePay(
   }
   // time_expire is for trades the buyer pays later; a bar-code trade is settled at the counter.
   const { time_expire: _timeExpire, ...trade } = biz;
-  const reply = await context.transport.call({
-    method: 'alipay.trade.pay',
-    bizContent: { ...trade, scene: 'bar_code', auth_code: order.authCode },
-    write: true,
-    once: true,
-    notifyUrl: order.notifyUrl,
-  });
+  let reply: Awaited<ReturnType<typeof context.transport.call>>;
+  try {
+    reply = await context.transport.call({
+      method: 'alipay.trade.pay',
+      bizContent: { ...trade, scene: 'bar_code', auth_code: order.authCode },
+      write: true,
+      once: true,
+      notifyUrl: order.notifyUrl,
+    });
+  } catch (error) {
+    const gatewayCode = error instanceof PayError ? error.gatewayCode : undefined;
+    const refusal = gatewayCode ? REFUSALS[gatewayCode] : undefined;
+    if (!gatewayCode || !refusal) throw error;
+    const { message, details } = error as PayError;
+    throw paymentCodeRefused(refusal, { gatewayCode, message, details });
+  }
   const answer = withoutAuthCode(reply.response);
   const outTradeNo = text(answer.out_trade_no);
   if (outTradeNo !== null && outTradeNo !== order.outTradeNo) throw malformed('pay answer', 'out_trade_no');

@@ -1,8 +1,12 @@
 /**
  * alipay.trade.query by out_trade_no, or by trade_no when given (trade_no wins at the gateway).
  * A trade that does not exist yet (precreate or page pay before the buyer acts) is unpaid, not an error.
+ * WAIT_BUYER_PAY is unpaid (NOTPAY), except for a payment-code order (scene micropay), whose trade
+ * waits only while the buyer confirms at the counter (a password): USERPAYING, as trade.pay's 10003.
+ * The trade's answer does not name its scene, so the caller says it.
  */
 import { PayError } from '../../../core/errors.ts';
+import type { Scene } from '../../../core/validate.ts';
 import type { PaymentResult } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { notYetCreated, toPaymentResult } from './results.ts';
@@ -11,6 +15,8 @@ export interface PaymentQuery {
   merchantId: string;
   outTradeNo: string;
   transactionId?: string;
+  /** The order's scene, when the caller knows it. */
+  scene?: Scene;
 }
 
 export async function queryPayment(context: AlipayContext, query: PaymentQuery): Promise<PaymentResult> {
@@ -34,6 +40,11 @@ export async function queryPayment(context: AlipayContext, query: PaymentQuery):
       field: 'transactionId',
       message: `alipay trade ${query.transactionId ?? ''} belongs to order ${result.outTradeNo}, not ${query.outTradeNo}`,
     });
+  }
+  // A bar-code trade still waiting: the buyer is confirming, so the service keeps polling and reverses
+  // it at the window's end rather than taking another code for it.
+  if (query.scene === 'micropay' && response.trade_status === 'WAIT_BUYER_PAY') {
+    return { ...result, status: 'USERPAYING' };
   }
   return result;
 }
