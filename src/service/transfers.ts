@@ -180,10 +180,11 @@ export function transferProblems(request: CreateTransferRequest, maxFen: number)
 
 function sealerOf(context: ServiceContext): FieldSealer {
   if (!context.sealer)
-    throw new PayError(40003, {
+    // Refused as not enabled (403), not as a gateway certificate fault: nothing the client sent is wrong.
+    throw new PayError(40009, {
       field: 'encryption',
       message:
-        'transfers need an encryption key (ENCRYPTION_KEY or encryption.keys): the payee is stored encrypted only',
+        'transfers are not enabled on this service: they need an encryption key (ENCRYPTION_KEY or encryption.keys), as the payee is stored encrypted only',
     });
   return context.sealer;
 }

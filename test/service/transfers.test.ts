@@ -25,7 +25,7 @@ describe.each(backends)('transfer bookkeeping on $name', (backend) => {
   it('refuses transfers without an encryption key: the payee is never stored in clear', async () => {
     const vkPay = await backend.open();
     try {
-      expect(await codeOf(createTransfer(vkPay.context, request('NOKEY0001')))).toBe(40003);
+      expect(await codeOf(createTransfer(vkPay.context, request('NOKEY0001')))).toBe(40009);
       const rows = await vkPay.store.db.selectFrom('payment_transfers').selectAll().execute();
       expect(rows).toHaveLength(0);
     } finally {
