@@ -192,9 +192,15 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
         };
       const { merchant, partner } = entry.context;
       // A sub-merchant's orders are bound to its sub_mchid: no other sub-merchant's result settles them.
-      // Payment codes are not taken in partner mode (wxpayScene refuses the scene).
       if (partner)
-        return { mchId: partner.subMchId, appId: partnerAppIdFor(merchant, partner, wxpayScene(scene)) };
+        return {
+          mchId: partner.subMchId,
+          // A payment code is paid into the sub-merchant's sub_appid, else the service provider's sp_appid.
+          appId:
+            scene === 'micropay'
+              ? (partner.subAppId ?? merchant.appId)
+              : partnerAppIdFor(merchant, partner, wxpayScene(scene)),
+        };
       return {
         mchId: merchant.mchId,
         // A payment code is paid to the account's own app id.

@@ -26,9 +26,14 @@ export interface PrepayRequestWire {
 }
 
 /** The codepay body: the buyer's code instead of an openid, the store instead of a notify_url. */
+/** The codepay body; in partner mode sp_appid/sp_mchid/sub_mchid (and sub_appid) replace appid/mchid. */
 export interface CodepayRequestWire {
-  appid: string;
-  mchid: string;
+  appid?: string;
+  mchid?: string;
+  sp_appid?: string;
+  sp_mchid?: string;
+  sub_appid?: string;
+  sub_mchid?: string;
   description: string;
   out_trade_no: string;
   payer: { auth_code: string };

@@ -1,7 +1,8 @@
 /**
  * The partner-mode (服务商) endpoints: a service provider signs, and names the sub-merchant in
  * sub_mchid. Prepay under /v3/pay/partner/transactions/{jsapi,app,h5,native}, query and close by
- * sp_mchid + sub_mchid. The sub-merchant must be authorised under the signing service provider,
+ * sp_mchid + sub_mchid; payment codes under /v3/pay/partner/transactions/codepay and their reverse.
+ * The sub-merchant must be authorised under the signing service provider,
  * and sees only its own trades: another sub_mchid finds nothing (ORDER_NOT_EXIST).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -12,7 +13,14 @@ import { PREPAY_PRODUCTS, prepayAnswer } from './prepay-answer.ts';
 import { type SignedRequestContext, signedOperation } from './signed-scope.ts';
 import type { Trade } from './trades.ts';
 import { invalidField, invalidRequest, missingField, orderNotExist, WxpayWireError } from './wire-errors.ts';
-import { canonicalJson, type PrepayRequest, parsePrepayRequest, type TradeType } from './wire-requests.ts';
+import {
+  type CodepayRequest,
+  canonicalJson,
+  type PrepayRequest,
+  parseCodepayRequest,
+  parsePrepayRequest,
+  type TradeType,
+} from './wire-requests.ts';
 import { transactionJson } from './wire-views.ts';
 
 type Json = Record<string, unknown>;
@@ -97,6 +105,61 @@ export function parsePartnerPrepayRequest(
   };
 }
 
+/**
+ * The partner codepay body: the direct-merchant rules for the common fields, with sp_appid/sp_mchid
+ * for the service provider and the sub-merchant (and its sub_appid) the trade belongs to.
+ */
+export function parsePartnerCodepayRequest(
+  gateway: WxpayGateway,
+  body: Json,
+  serviceProvider: Merchant,
+): CodepayRequest {
+  const spAppid = requiredText(body, 'sp_appid', 'sp_appid');
+  const spMchid = requiredText(body, 'sp_mchid', 'sp_mchid');
+  const subMchid = requiredText(body, 'sub_mchid', 'sub_mchid');
+  const subAppid = optionalText(body, 'sub_appid', 'sub_appid');
+  checkSpMchid(serviceProvider, spMchid);
+  const subMerchant = gateway.subMerchants.authorised(serviceProvider, subMchid);
+  if (subAppid !== undefined && !subMerchant.appids.has(subAppid))
+    throw new WxpayWireError(400, 'APPID_MCHID_NOT_MATCH', 'sub_appid和sub_mchid不匹配，请检查后重试', {
+      field: 'sub_appid',
+      value: subAppid,
+    });
+  const { sp_appid: _a, sp_mchid: _m, sub_appid: _sa, sub_mchid: _sm, ...rest } = body;
+  const direct = parseCodepayRequest({ ...rest, appid: spAppid, mchid: spMchid }, serviceProvider);
+  return {
+    ...direct,
+    mchid: subMchid,
+    appid: subAppid ?? spAppid,
+    partner: { spMchid, spAppid, subAppid, openidKind: subAppid !== undefined ? 'sub' : 'sp' },
+    // The same number again must carry the same content and the same code, as for a direct merchant.
+    fingerprint: canonicalJson({ ...JSON.parse(direct.fingerprint), sub_mchid: subMchid, sub_appid: subAppid }),
+  };
+}
+
+/** out_trade_no is unique under the service provider, across its sub-merchants. */
+function refuseTakenNumber(
+  gateway: WxpayGateway,
+  serviceProvider: Merchant,
+  outTradeNo: string,
+  subMchid: string,
+) {
+  const taken = gateway.trades
+    .all()
+    .some(
+      (trade) =>
+        trade.outTradeNo === outTradeNo &&
+        trade.partner?.spMchid === serviceProvider.mchid &&
+        trade.mchid !== subMchid,
+    );
+  if (taken)
+    throw invalidRequest('201 商户订单号重复', {
+      field: 'out_trade_no',
+      value: outTradeNo,
+      issue: '同一服务商商户号下商户订单号已被其他子商户使用',
+    });
+}
+
 /** sp_mchid and sub_mchid of a query string: the sub-merchant whose trades may be read. */
 function queriedSubMchid(gateway: WxpayGateway, context: SignedRequestContext, request: FastifyRequest) {
   const query = request.query as Query;
@@ -121,27 +184,49 @@ export function partnerRoutes(scope: FastifyInstance, options: ApiRoutesOptions)
         outTradeNo: ({ body }) => (typeof body.out_trade_no === 'string' ? body.out_trade_no : undefined),
         handle: ({ merchant, body }, request) => {
           const prepay = parsePartnerPrepayRequest(gateway, tradeType, body, merchant);
-          // out_trade_no is unique under the service provider, across its sub-merchants.
-          const taken = gateway.trades
-            .all()
-            .some(
-              (trade) =>
-                trade.outTradeNo === prepay.outTradeNo &&
-                trade.partner?.spMchid === merchant.mchid &&
-                trade.mchid !== prepay.mchid,
-            );
-          if (taken)
-            throw invalidRequest('201 商户订单号重复', {
-              field: 'out_trade_no',
-              value: prepay.outTradeNo,
-              issue: '同一服务商商户号下商户订单号已被其他子商户使用',
-            });
+          refuseTakenNumber(gateway, merchant, prepay.outTradeNo, prepay.mchid);
           const trade = gateway.trades.prepay(prepay);
           return prepayAnswer(gateway, options.payerBaseUrl, trade, request);
         },
       }),
     );
   }
+
+  // 付款码支付 for a sub-merchant: SUCCESS at once, or 202 USERPAYING while the buyer confirms.
+  scope.post(
+    '/pay/partner/transactions/codepay',
+    signedOperation(gateway, {
+      operation: 'codepay',
+      outTradeNo: ({ body }) => (typeof body.out_trade_no === 'string' ? body.out_trade_no : undefined),
+      handle: ({ merchant, body }) => {
+        const request = parsePartnerCodepayRequest(gateway, body, merchant);
+        refuseTakenNumber(gateway, merchant, request.outTradeNo, request.mchid);
+        const { trade, confirming } = gateway.trades.codepay(request, gateway.codes);
+        if (confirming) return { status: 202, body: { code: 'USERPAYING', message: '需要用户输入支付密码' } };
+        return { status: 200, body: transactionJson(trade) };
+      },
+    }),
+  );
+
+  // 撤销 for a sub-merchant: only its own payment-code trades, placed by this service provider.
+  scope.post(
+    '/pay/partner/transactions/out-trade-no/:outTradeNo/reverse',
+    signedOperation(gateway, {
+      operation: 'reverse',
+      outTradeNo: (_context, request) => (request.params as Params).outTradeNo,
+      handle: ({ merchant, body }, request) => {
+        checkSpMchid(merchant, requiredText(body, 'sp_mchid', 'sp_mchid'));
+        const subMchid = gateway.subMerchants.authorised(merchant, body.sub_mchid).subMchid;
+        const outTradeNo = (request.params as Params).outTradeNo!;
+        partnerTrade(gateway.trades.find(subMchid, outTradeNo), merchant);
+        const trade = gateway.trades.reverse(subMchid, outTradeNo);
+        return {
+          status: 200,
+          body: { sp_mchid: merchant.mchid, sub_mchid: trade.mchid, out_trade_no: trade.outTradeNo },
+        };
+      },
+    }),
+  );
 
   scope.get(
     '/pay/partner/transactions/out-trade-no/:outTradeNo',

@@ -290,6 +290,7 @@ export class TradeBook {
       bankType: undefined,
       lastFailure: undefined,
       fingerprint: request.fingerprint,
+      ...(request.partner ? { partner: request.partner } : {}),
       ...(code.behaviour === 'password' || code.behaviour === 'never'
         ? { confirmation: code.behaviour }
         : {}),

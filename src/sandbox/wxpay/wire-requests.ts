@@ -42,6 +42,8 @@ export interface CodepayRequest {
   /** Sandbox only: where to send TRANSACTION.SUCCESS, if anywhere (WeChat's codepay lists none). */
   notifyUrl: string | undefined;
   fingerprint: string;
+  /** Partner mode: the service provider that placed it for the sub-merchant in `mchid`. */
+  partner?: TradePartner;
 }
 
 export interface RefundRequest {

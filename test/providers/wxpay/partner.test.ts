@@ -288,3 +288,75 @@ describe('wxpay partner mode against the emulator', () => {
     });
   });
 });
+
+describe('wxpay partner mode payment codes against the emulator', () => {
+  const code = async (behaviour: 'pays' | 'password' | 'never') => {
+    const issued = await control('POST', '/payment-codes', { behaviour });
+    expect(issued.status).toBe(200);
+    return issued.json.auth_code as string;
+  };
+  const trade = (subMchid: string, no: string) => control('GET', `/trades/${subMchid}/${no}`);
+
+  it("pays a sub-merchant's code at once through the partner codepay, bound to its sub_mchid and sub_appid", async () => {
+    const no = outTradeNo();
+    expect(wx.identity('shopA', 'micropay')).toEqual({ mchId: SUB_A, appId: SUB_A_APPID });
+    expect(wx.identity('shopB', 'micropay')).toEqual({ mchId: SUB_B, appId: SP_APPID });
+    const created = await wx.createPayment(
+      order('shopA', { outTradeNo: no, scene: 'micropay', authCode: await code('pays') }),
+    );
+    expect(created.result).toMatchObject({
+      status: 'SUCCESS',
+      outTradeNo: no,
+      mchId: SUB_A,
+      appId: SUB_A_APPID,
+      amountFen: 1200,
+    });
+    expect(created.result?.transactionId).toMatch(/^\d{20,}$/);
+    const held = await trade(SUB_A, no);
+    expect(held.json.transaction).toMatchObject({
+      sp_mchid: SP_MCHID,
+      sub_mchid: SUB_A,
+      trade_type: 'MICROPAY',
+    });
+    // The other sub-merchant does not see it.
+    expect(await codeOf(wx.queryPayment({ merchantId: 'shopB', outTradeNo: no }))).toMatch(/^40005/);
+  });
+
+  it('a sub-merchant without a sub_appid: the password, USERPAYING, then SUCCESS on query', async () => {
+    const no = outTradeNo();
+    const created = await wx.createPayment(
+      order('shopB', { outTradeNo: no, scene: 'micropay', authCode: await code('password') }),
+    );
+    expect(created.result).toMatchObject({ status: 'USERPAYING', mchId: SUB_B });
+    expect((await payAt(SUB_B, no)).status).toBe(200);
+    expect(await wx.queryPayment({ merchantId: 'shopB', outTradeNo: no })).toMatchObject({
+      status: 'SUCCESS',
+      mchId: SUB_B,
+      appId: SP_APPID,
+    });
+  });
+
+  it('a code never confirmed is reversed by its own sub-merchant only; another cannot reverse it', async () => {
+    const no = outTradeNo();
+    const created = await wx.createPayment(
+      order('shopA', { outTradeNo: no, scene: 'micropay', authCode: await code('never') }),
+    );
+    expect(created.result?.status).toBe('USERPAYING');
+    // shopB has no trade under that number: nothing reversed at shopA.
+    expect(await wx.reversePayment!({ merchantId: 'shopB', outTradeNo: no })).toBe('reversed');
+    expect((await trade(SUB_A, no)).json.transaction.trade_state).toBe('USERPAYING');
+    expect(await wx.reversePayment!({ merchantId: 'shopA', outTradeNo: no })).toBe('reversed');
+    expect((await trade(SUB_A, no)).json.transaction.trade_state).toBe('REVOKED');
+    expect(await wx.queryPayment({ merchantId: 'shopA', outTradeNo: no })).toMatchObject({
+      status: 'CLOSED',
+    });
+  });
+
+  it('a sub-merchant not authorised under the service provider cannot take a code', async () => {
+    const refused = await codeOf(
+      wx.createPayment(order('stranger', { scene: 'micropay', authCode: await code('pays') })),
+    );
+    expect(refused).not.toBe(0);
+    expect(String(refused)).not.toMatch(/^5/);
+  });
+});

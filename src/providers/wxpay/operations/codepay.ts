@@ -3,8 +3,10 @@
  * `POST /v3/pay/transactions/codepay`; WeChat answers with the payment itself (SUCCESS), or says
  * the buyer is confirming (USERPAYING, a password), or refuses the code. An unconfirmed payment is
  * reversed with `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/reverse`, which closes it,
- * or refunds it when the buyer paid meanwhile. The code itself goes into the request body only:
- * never into a path, an error, a log or the result.
+ * or refunds it when the buyer paid meanwhile. In partner mode (服务商) the same calls go to
+ * `/v3/pay/partner/transactions/codepay` and `.../partner/transactions/out-trade-no/{}/reverse`,
+ * signed by the service provider and naming the sub-merchant. The code itself goes into the request
+ * body only: never into a path, an error, a log or the result.
  */
 import { PayError, type PaymentCodeRefusal, paymentCodeRefused } from '../../../core/errors.ts';
 import type { CreatedPayment, PaymentOrder, PaymentResult } from '../../provider.ts';
@@ -43,10 +45,19 @@ export function codepayRequest(context: WxpayContext, order: PaymentOrder): Code
   const other = order.other ?? {};
   const sceneInfo = isPlainObject(other.scene_info) ? other.scene_info : {};
   const storeInfo = isPlainObject(sceneInfo.store_info) ? sceneInfo.store_info : {};
+  const { partner } = context;
+  // A sub-merchant's payment: the service provider's ids, the sub-merchant's, and its sub_appid when it has one.
+  const parties = partner
+    ? {
+        sp_appid: context.merchant.appId,
+        sp_mchid: partner.spMchId,
+        ...(partner.subAppId ? { sub_appid: partner.subAppId } : {}),
+        sub_mchid: partner.subMchId,
+      }
+    : { appid: context.merchant.appId, mchid: context.merchant.mchId };
   return {
     ...other,
-    appid: context.merchant.appId,
-    mchid: context.merchant.mchId,
+    ...parties,
     description: Array.from(order.subject).slice(0, DESCRIPTION_MAX).join(''),
     out_trade_no: order.outTradeNo,
     payer: { auth_code: order.authCode },
@@ -96,9 +107,9 @@ export async function createCodepay(context: WxpayContext, order: PaymentOrder):
   let reply: Awaited<ReturnType<typeof context.transport.call<TransactionWire & { code?: string }>>>;
   try {
     reply = await context.transport.call<TransactionWire & { code?: string }>({
-      api: 'codepay',
+      api: context.partner ? 'partner.codepay' : 'codepay',
       method: 'POST',
-      path: '/v3/pay/transactions/codepay',
+      path: context.partner ? '/v3/pay/partner/transactions/codepay' : '/v3/pay/transactions/codepay',
       body: request,
       write: true,
     });
@@ -116,8 +127,12 @@ export async function createCodepay(context: WxpayContext, order: PaymentOrder):
   if (state === 'USERPAYING' || reply.status === 202) {
     return { client: { scene: 'micropay' }, result: confirming(context, order, answer), raw: answer };
   }
-  const result = toPaymentResult(answer, { merchantId: order.merchantId, source: 'query' });
-  if (result.outTradeNo !== order.outTradeNo || (result.mchId && result.mchId !== context.merchant.mchId)) {
+  const result = toPaymentResult(answer, {
+    merchantId: order.merchantId,
+    source: 'query',
+    ...(context.partner ? { partner: true } : {}),
+  });
+  if (result.outTradeNo !== order.outTradeNo || (result.mchId && result.mchId !== ownMchId(context))) {
     throw new PayError(50000, {
       field: 'out_trade_no',
       gatewayCode: 'MALFORMED_RESPONSE',
@@ -126,6 +141,11 @@ export async function createCodepay(context: WxpayContext, order: PaymentOrder):
     });
   }
   return { client: { scene: 'micropay' }, prepayId: null, result, raw: answer };
+}
+
+/** Whose orders these are: the merchant's, or in partner mode the sub-merchant's (sub_mchid). */
+function ownMchId(context: WxpayContext): string {
+  return context.partner ? context.partner.subMchId : context.merchant.mchId;
 }
 
 /** USERPAYING carries no amount or ids: the result is this order's, still unpaid. */
@@ -137,7 +157,7 @@ function confirming(context: WxpayContext, order: PaymentOrder, raw: unknown): P
     transactionId: null,
     amountFen: order.totalFen,
     status: 'USERPAYING',
-    mchId: context.merchant.mchId,
+    mchId: ownMchId(context),
     appId: null,
     source: 'query',
     raw: raw ?? { trade_state: 'USERPAYING' },
@@ -154,13 +174,24 @@ export async function reverseCodepay(
   query: { outTradeNo: string },
 ): Promise<'reversed' | 'retry'> {
   try {
-    await context.transport.call({
-      api: 'reverse',
-      method: 'POST',
-      path: `/v3/pay/transactions/out-trade-no/${segment(query.outTradeNo)}/reverse`,
-      body: { appid: context.merchant.appId, mchid: context.merchant.mchId },
-      write: true,
-    });
+    const { partner } = context;
+    await context.transport.call(
+      partner
+        ? {
+            api: 'partner.reverse',
+            method: 'POST',
+            path: `/v3/pay/partner/transactions/out-trade-no/${segment(query.outTradeNo)}/reverse`,
+            body: { sp_mchid: partner.spMchId, sub_mchid: partner.subMchId },
+            write: true,
+          }
+        : {
+            api: 'reverse',
+            method: 'POST',
+            path: `/v3/pay/transactions/out-trade-no/${segment(query.outTradeNo)}/reverse`,
+            body: { appid: context.merchant.appId, mchid: context.merchant.mchId },
+            write: true,
+          },
+    );
     return 'reversed';
   } catch (error) {
     if (!(error instanceof PayError) || !error.gatewayCode) throw error;
