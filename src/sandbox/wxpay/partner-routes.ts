@@ -133,7 +133,11 @@ export function parsePartnerCodepayRequest(
     appid: subAppid ?? spAppid,
     partner: { spMchid, spAppid, subAppid, openidKind: subAppid !== undefined ? 'sub' : 'sp' },
     // The same number again must carry the same content and the same code, as for a direct merchant.
-    fingerprint: canonicalJson({ ...JSON.parse(direct.fingerprint), sub_mchid: subMchid, sub_appid: subAppid }),
+    fingerprint: canonicalJson({
+      ...JSON.parse(direct.fingerprint),
+      sub_mchid: subMchid,
+      sub_appid: subAppid,
+    }),
   };
 }
 
