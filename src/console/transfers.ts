@@ -87,6 +87,9 @@ export async function searchTransfers(db: Kysely<Database>, search: TransferSear
   };
 }
 
+/** Journal rows that are calls to the gateway; the rest are the service's own steps. */
+const TRANSFER_GATEWAY_CALLS: readonly string[] = ['transfer', 'transfer_query', 'transfer_cancel'];
+
 export type TransferTimelineEntry =
   | { at: string; kind: 'created'; by: string; amountFen: number }
   | { at: string; kind: 'decided'; approved: boolean; by: string; note: string | null }
@@ -94,6 +97,8 @@ export type TransferTimelineEntry =
       at: string;
       kind: 'journal';
       operation: string;
+      /** A call to the gateway (send, query, cancel), or one of the service's own steps. */
+      gateway: boolean;
       status: 'SUCCESS' | 'ERROR';
       latencyMs: number | null;
       error: unknown;
@@ -229,6 +234,7 @@ export async function transferDetail(
       at: iso(log.create_date)!,
       kind: 'journal',
       operation: log.type,
+      gateway: TRANSFER_GATEWAY_CALLS.includes(log.type),
       status: log.status,
       latencyMs: log.response_ms,
       error: log.error === null ? null : sanitize(log.error),

@@ -64,9 +64,9 @@ export function transfersPage(ctx: PageContext, view: TransfersView): string {
   const waiting = filter.status === 'PENDING_APPROVAL';
   const invalid = (name: string) =>
     view.error?.field === name ? ' aria-invalid="true" aria-describedby="form-error"' : '';
-  const tabs = `<nav aria-label="${t(ctx, 'views')}"><ul class="pager" data-testid="transfer-views">
-<li><a href="${escapeHtml(ctx.href('/console/transfers?status=PENDING_APPROVAL'))}"${waiting ? ' aria-current="page"' : ''} data-testid="view-waiting">${t(ctx, 'waiting')} (${view.waitingCount})</a></li>
-<li><a href="${escapeHtml(ctx.href('/console/transfers'))}"${!filter.status ? ' aria-current="page"' : ''} data-testid="view-all">${t(ctx, 'allTransfers')}</a></li>
+  const tabs = `<nav aria-label="${t(ctx, 'views')}"><ul class="pager views" data-testid="transfer-views">
+<li><a href="${escapeHtml(ctx.href('/console/transfers?status=PENDING_APPROVAL'))}"${waiting ? ' class="current" aria-current="page"' : ''} data-testid="view-waiting">${t(ctx, 'waiting')} (${view.waitingCount})</a></li>
+<li><a href="${escapeHtml(ctx.href('/console/transfers'))}"${!filter.status ? ' class="current" aria-current="page"' : ''} data-testid="view-all">${t(ctx, 'allTransfers')}</a></li>
 </ul></nav>`;
   const merchantInput = view.merchants
     ? selectInput(
@@ -165,7 +165,7 @@ function entryHtml(ctx: PageContext, entry: TransferTimelineEntry): string {
       );
     case 'journal':
       return `${head(
-        'evJournal',
+        entry.gateway ? 'evJournal' : 'evStep',
         `<code>${escapeHtml(entry.operation)}</code> · <code>${entry.status}</code>${
           entry.latencyMs === null ? '' : ` · ${t(ctx, 'latency', { ms: entry.latencyMs })}`
         }`,

@@ -49,6 +49,7 @@ const TEXTS = {
   evRejected: { zh: '已拒绝', en: 'Rejected' },
   evBy: { zh: '审批人 {by}', en: 'by {by}' },
   evJournal: { zh: '渠道调用', en: 'Gateway call' },
+  evStep: { zh: '处理步骤', en: 'Step' },
   evError: { zh: '错误', en: 'Error' },
   evCallback: { zh: '渠道通知', en: 'Gateway notification' },
   evWebhook: { zh: 'Webhook 事件', en: 'Webhook event' },
