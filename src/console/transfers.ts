@@ -105,6 +105,7 @@ export type TransferTimelineEntry =
     }
   | { at: string; kind: 'error'; code: number; message: string; gatewayCode: string | null }
   | { at: string; kind: 'callback'; result: string; payload: unknown }
+  | { at: string; kind: 'settled'; status: 'SUCCESS' | 'FAILED' | 'CANCELLED'; failReason: string | null }
   | {
       at: string;
       kind: 'webhook_event';
@@ -268,6 +269,14 @@ export async function transferDetail(
           status: delivery.status,
           attempts: delivery.attempts,
         })),
+    });
+  // Where it ended: paid (at the gateway's success time), failed with the reason, or withdrawn.
+  if (row.status === 'SUCCESS' || row.status === 'FAILED' || row.status === 'CANCELLED')
+    entries.push({
+      at: iso(row.success_time ?? row.update_date)!,
+      kind: 'settled',
+      status: row.status,
+      failReason: row.fail_reason,
     });
   // Stable: entries of one instant keep the order they were added in (creation, decision, calls).
   entries.sort((a, b) => a.at.localeCompare(b.at));

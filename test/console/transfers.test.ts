@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTransfer } from '../../src/service/transfers.ts';
+import { applyTransferResult, claimForSending, createTransfer } from '../../src/service/transfers.ts';
 import type { VkPay } from '../../src/vk-pay.ts';
 import { backends } from '../support/backends.ts';
 import { addUser, ConsoleClient, consoleApp, PASSWORD } from './client.ts';
@@ -267,5 +267,30 @@ describe.each(backends)('console transfer approvals on $name', (backend) => {
       404,
     );
     expect((await submit(pia, `/console/transfers/shopB/${waitingNo}/approve`)).statusCode).toBe(404);
+  });
+  it('shows a failed transfer’s gateway answers and reason on its timeline', async () => {
+    const no = await pending('shopP', 'pia');
+    const quinn = await signedIn('quinn');
+    expect((await submit(quinn, `/console/transfers/shopP/${no}/approve`)).statusCode).toBe(303);
+    expect(await claimForSending(vkPay.context, 'shopP', no)).not.toBeNull();
+    await applyTransferResult(vkPay.context, {
+      merchantId: 'shopP',
+      provider: 'wxpay',
+      outTransferNo: no,
+      status: 'FAILED',
+      transferId: 'TB123',
+      failReason: 'ACCOUNT_FROZEN',
+      eventId: `EV-${no}`,
+      source: 'notify',
+    });
+    const page = await quinn.send('GET', `/console/transfers/shopP/${no}?lang=en`, { html: true });
+    expect(page.body).toContain('<code>FAILED</code>');
+    expect(page.body).toContain('data-testid="transfer-fail-reason">ACCOUNT_FROZEN');
+    expect(page.body).toContain('data-kind="callback"');
+    expect(page.body).toMatch(/data-kind="settled">[^\n]*Failed[^\n]*ACCOUNT_FROZEN/);
+    expect(page.body).toContain('transfer.failed');
+    expect(page.body).toContain('Approved by quinn');
+    expect(page.body).not.toContain('data-testid="approve"');
+    expect(page.body).not.toContain('oSecretOpenid123');
   });
 });

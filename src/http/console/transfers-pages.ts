@@ -181,6 +181,11 @@ function entryHtml(ctx: PageContext, entry: TransferTimelineEntry): string {
       );
     case 'callback':
       return `${head('evCallback', `<code>${escapeHtml(entry.result)}</code>`)}<details><summary>${t(ctx, 'payload')}</summary><pre>${escapeHtml(JSON.stringify(entry.payload, null, 2))}</pre></details>`;
+    case 'settled':
+      return head(
+        entry.status === 'SUCCESS' ? 'evSucceeded' : entry.status === 'FAILED' ? 'evFailed' : 'evCancelled',
+        entry.failReason ? `${t(ctx, 'failReason')}: <code>${escapeHtml(entry.failReason)}</code>` : '',
+      );
     case 'webhook_event':
       return `${head('evWebhook', `<code>${escapeHtml(entry.type)}</code>`)}${
         entry.deliveries.length
