@@ -136,6 +136,7 @@ describe.skipIf(!hasChromium)('the console’s transfers in Chromium', () => {
     expect(await page.textContent('[data-testid="transfer-status"]')).toBe('PENDING_APPROVAL');
     expect(await violations(page)).toEqual([]);
     await page.fill('#decision-note', 'ticket 5120 checked');
+    await page.screenshot({ path: join(ARTIFACTS, 'console-transfer-pending.png'), fullPage: true });
     await Promise.all([page.waitForURL(/done=approved/), page.click('[data-testid="approve"]')]);
     expect(await page.textContent('[data-testid="notice"]')).toContain(`Transfer ${first.no} is approved`);
     expect(await page.locator('[data-testid="approve"]').count()).toBe(0);
@@ -157,6 +158,10 @@ describe.skipIf(!hasChromium)('the console’s transfers in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'console-transfer-approved.png'), fullPage: true });
 
     // Reject the second, from the waiting view, which now holds it alone.
+    await page.goto(`${url}/console/transfers?status=PENDING_APPROVAL&lang=zh`);
+    expect(await page.textContent('h1')).toBe('待审批的转账');
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'console-transfers-waiting-zh.png'), fullPage: true });
     await page.goto(`${url}/console/transfers?status=PENDING_APPROVAL&lang=en`);
     expect(await page.locator('[data-testid="transfer-row"]').count()).toBe(1);
     await Promise.all([
