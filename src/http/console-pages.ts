@@ -40,6 +40,7 @@ const NAV: Array<{ path: string; key: TextKey; admin: boolean }> = [
   { path: '/console', key: 'overview', admin: false },
   { path: '/console/orders', key: 'orders', admin: false },
   { path: '/console/reviews', key: 'reviews', admin: false },
+  { path: '/console/transfers', key: 'transfers', admin: false },
   { path: '/console/deliveries', key: 'deliveries', admin: false },
   { path: '/console/alerts', key: 'alerts', admin: false },
   { path: '/console/reconciliation', key: 'reconciliation', admin: false },

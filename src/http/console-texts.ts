@@ -56,6 +56,7 @@ const TEXTS = {
   overview: { zh: '概览', en: 'Overview' },
   users: { zh: '用户', en: 'Users' },
   orders: { zh: '订单', en: 'Orders' },
+  transfers: { zh: '转账', en: 'Transfers' },
   auditLog: { zh: '审计日志', en: 'Audit log' },
   reconciliation: { zh: '对账', en: 'Reconciliation' },
   merchantsAndGateways: { zh: '商户与支付通道', en: 'Merchants and gateways' },
