@@ -59,12 +59,11 @@ export function ownerMchid(gateway: WxpayGateway, merchant: Merchant, subMchid: 
   return gateway.subMerchants.authorised(merchant, subMchid).subMchid;
 }
 
-export function parsePartnerPrepayRequest(
-  gateway: WxpayGateway,
-  tradeType: TradeType,
-  body: Json,
-  serviceProvider: Merchant,
-): PrepayRequest {
+/**
+ * The parties of a partner request body: the service provider (sp_appid, sp_mchid, the signer) and
+ * the sub-merchant (sub_mchid, authorised under it; sub_appid, bound to the sub-merchant).
+ */
+function partnerParties(gateway: WxpayGateway, body: Json, serviceProvider: Merchant) {
   const spAppid = requiredText(body, 'sp_appid', 'sp_appid');
   const spMchid = requiredText(body, 'sp_mchid', 'sp_mchid');
   const subMchid = requiredText(body, 'sub_mchid', 'sub_mchid');
@@ -76,6 +75,16 @@ export function parsePartnerPrepayRequest(
       field: 'sub_appid',
       value: subAppid,
     });
+  return { spAppid, spMchid, subMchid, subAppid };
+}
+
+export function parsePartnerPrepayRequest(
+  gateway: WxpayGateway,
+  tradeType: TradeType,
+  body: Json,
+  serviceProvider: Merchant,
+): PrepayRequest {
+  const { spAppid, spMchid, subMchid, subAppid } = partnerParties(gateway, body, serviceProvider);
   const payerValue = body.payer;
   if (payerValue !== undefined && (typeof payerValue !== 'object' || payerValue === null))
     throw invalidField('payer', payerValue, '类型错误，应为对象');
@@ -114,17 +123,7 @@ export function parsePartnerCodepayRequest(
   body: Json,
   serviceProvider: Merchant,
 ): CodepayRequest {
-  const spAppid = requiredText(body, 'sp_appid', 'sp_appid');
-  const spMchid = requiredText(body, 'sp_mchid', 'sp_mchid');
-  const subMchid = requiredText(body, 'sub_mchid', 'sub_mchid');
-  const subAppid = optionalText(body, 'sub_appid', 'sub_appid');
-  checkSpMchid(serviceProvider, spMchid);
-  const subMerchant = gateway.subMerchants.authorised(serviceProvider, subMchid);
-  if (subAppid !== undefined && !subMerchant.appids.has(subAppid))
-    throw new WxpayWireError(400, 'APPID_MCHID_NOT_MATCH', 'sub_appid和sub_mchid不匹配，请检查后重试', {
-      field: 'sub_appid',
-      value: subAppid,
-    });
+  const { spAppid, spMchid, subMchid, subAppid } = partnerParties(gateway, body, serviceProvider);
   const { sp_appid: _a, sp_mchid: _m, sub_appid: _sa, sub_mchid: _sm, ...rest } = body;
   const direct = parseCodepayRequest({ ...rest, appid: spAppid, mchid: spMchid }, serviceProvider);
   return {
