@@ -236,10 +236,26 @@ export async function startWxpayHarness(
       accounts: alipayAccounts,
     },
     async close() {
-      await emulator.close();
-      await alipayEmulator.close();
-      await app.close();
-      await vkPay.close();
+      // Each step is timed: a close that hangs says which part held it (a slow one is reported).
+      for (const [name, step] of [
+        ['wxpay emulator', () => emulator.close()],
+        ['alipay emulator', () => alipayEmulator.close()],
+        ['HTTP app', () => app.close()],
+        ['vkPay', () => vkPay.close()],
+      ] as const) {
+        const started = Date.now();
+        const slow = setTimeout(
+          () => console.warn(`harness close: ${name} still closing after 10 s`),
+          10_000,
+        );
+        try {
+          await step();
+        } finally {
+          clearTimeout(slow);
+          if (Date.now() - started > 10_000)
+            console.warn(`harness close: ${name} took ${Date.now() - started} ms`);
+        }
+      }
     },
   };
 }
