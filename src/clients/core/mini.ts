@@ -3,9 +3,63 @@
  * `wx.request` (same callback shape), a promise over a platform's success/fail callbacks, and the
  * service's word on a payment after the platform's.
  */
-import type { PaymentTarget, RequestFunction, VkPayClient, WaitOptions } from './client.ts';
+import type {
+  BackendPayRequest,
+  CheckoutPayRequest,
+  PaymentTarget,
+  RequestFunction,
+  VkPayClient,
+  WaitOptions,
+} from './client.ts';
 import { isSuccess, type Lang } from './errors.ts';
-import { type PayResult, payResult } from './pay-result.ts';
+import { failedResult, type PayResult, payResult } from './pay-result.ts';
+import type { PaymentStart } from './types.ts';
+
+/** What a mini-program client's pay() takes: a payment to start, or one the backend started. */
+export type MiniPayRequest =
+  | CheckoutPayRequest
+  | BackendPayRequest
+  | { start: PaymentStart; outTradeNo?: string; checkoutToken?: string };
+
+/**
+ * pay() of the uni-app and WeChat mini program clients alike: starts the payment (or takes one
+ * already started), has the platform run it, then, when asked, waits for the service's word.
+ */
+export async function payOnPlatform(
+  client: VkPayClient,
+  request: MiniPayRequest,
+  confirm: boolean | WaitOptions | undefined,
+  lang: Lang,
+  run: (start: PaymentStart, outTradeNo: string | undefined) => Promise<PayResult>,
+): Promise<PayResult> {
+  let start: PaymentStart;
+  let target: PaymentTarget | undefined;
+  let outTradeNo: string | undefined;
+  if ('start' in request) {
+    start = request.start;
+    outTradeNo = request.outTradeNo;
+    target = outTradeNo
+      ? { outTradeNo }
+      : request.checkoutToken
+        ? { checkoutToken: request.checkoutToken }
+        : undefined;
+  } else {
+    if ('body' in request && typeof request.body.out_trade_no === 'string')
+      outTradeNo = request.body.out_trade_no;
+    target =
+      'checkoutToken' in request
+        ? { checkoutToken: request.checkoutToken }
+        : outTradeNo
+          ? { outTradeNo }
+          : undefined;
+    const created = await client.createPayment(request);
+    if (!isSuccess(created)) return failedResult(created, lang, outTradeNo);
+    start = created.data;
+  }
+  const result = await run(start, outTradeNo);
+  const wait = confirm === true ? {} : confirm || undefined;
+  return wait ? confirmWithService(client, result, target, wait, lang) : result;
+}
 
 /** `uni.request` and `wx.request` alike: the little of them the client uses. */
 export type CallbackRequest = (options: {

@@ -9,17 +9,19 @@ import type { ProviderName } from '../../core/validate.ts';
 import { proceed, type WindowLike, type WxLike } from '../../web/next-step.ts';
 import {
   type BackendEndpoints,
-  type BackendPayRequest,
-  type CheckoutPayRequest,
   createCoreClient,
-  type PaymentTarget,
   type VkPayClient,
   type WaitOptions,
 } from '../core/client.ts';
 import { isSuccess, type Lang } from '../core/errors.ts';
-import { type CallbackRequest, callbackRequestFunction, confirmWithService, invoke } from '../core/mini.ts';
 import {
-  failedResult,
+  type CallbackRequest,
+  callbackRequestFunction,
+  invoke,
+  type MiniPayRequest,
+  payOnPlatform,
+} from '../core/mini.ts';
+import {
   type PayResult,
   type PlatformAnswer,
   type PlatformKind,
@@ -90,10 +92,7 @@ export interface UniPayOptions {
 }
 
 /** A payment to run: created here (checkout token or backend body), or one already created. */
-export type UniPayRequest =
-  | CheckoutPayRequest
-  | BackendPayRequest
-  | { start: PaymentStart; outTradeNo?: string; checkoutToken?: string };
+export type UniPayRequest = MiniPayRequest;
 
 export interface UniPayClient extends VkPayClient {
   /** The client context from uni.getSystemInfoSync(), as the plugin reads it. */
@@ -177,34 +176,12 @@ export function createUniPayClient(options: UniClientOptions = {}): UniPayClient
   const createPayment: VkPayClient['createPayment'] = (request) =>
     core.createPayment('body' in request ? { body: withContext(request.body) } : request);
 
-  async function pay(request: UniPayRequest, payOptions: UniPayOptions = {}): Promise<PayResult> {
-    let start: PaymentStart;
-    let target: PaymentTarget | undefined;
-    let outTradeNo: string | undefined;
-    if ('start' in request) {
-      start = request.start;
-      outTradeNo = request.outTradeNo;
-      target = outTradeNo
-        ? { outTradeNo }
-        : request.checkoutToken
-          ? { checkoutToken: request.checkoutToken }
-          : undefined;
-    } else {
-      if ('body' in request && typeof request.body.out_trade_no === 'string')
-        outTradeNo = request.body.out_trade_no;
-      target =
-        'checkoutToken' in request
-          ? { checkoutToken: request.checkoutToken }
-          : outTradeNo
-            ? { outTradeNo }
-            : undefined;
-      const created = await createPayment(request);
-      if (!isSuccess(created)) return failedResult(created, lang, outTradeNo);
-      start = created.data;
-    }
-    const result = await run(start, outTradeNo, payOptions);
-    const wait = payOptions.confirm === true ? {} : payOptions.confirm || undefined;
-    return wait ? confirmWithService(core, result, target, wait, lang) : result;
+  function pay(request: UniPayRequest, payOptions: UniPayOptions = {}): Promise<PayResult> {
+    // createPayment of this client: it adds the platform's context to the body.
+    const client = { ...core, createPayment };
+    return payOnPlatform(client, request, payOptions.confirm, lang, (start, outTradeNo) =>
+      run(start, outTradeNo, payOptions),
+    );
   }
 
   async function run(start: PaymentStart, outTradeNo: string | undefined, payOptions: UniPayOptions) {

@@ -6,22 +6,19 @@
  */
 import {
   type BackendEndpoints,
-  type BackendPayRequest,
-  type CheckoutPayRequest,
   createCoreClient,
-  type PaymentTarget,
   type VkPayClient,
   type WaitOptions,
 } from '../core/client.ts';
-import { isSuccess, type Lang } from '../core/errors.ts';
-import { type CallbackRequest, callbackRequestFunction, confirmWithService, invoke } from '../core/mini.ts';
+import type { Lang } from '../core/errors.ts';
 import {
-  failedResult,
-  type PayResult,
-  type PlatformAnswer,
-  payResult,
-  platformResult,
-} from '../core/pay-result.ts';
+  type CallbackRequest,
+  callbackRequestFunction,
+  invoke,
+  type MiniPayRequest,
+  payOnPlatform,
+} from '../core/mini.ts';
+import { type PayResult, type PlatformAnswer, payResult, platformResult } from '../core/pay-result.ts';
 import type { PaymentStart } from '../core/types.ts';
 
 type Api = (options: Record<string, unknown>) => unknown;
@@ -54,10 +51,7 @@ export interface WxPayOptions {
   allowIos?: boolean;
 }
 
-export type WxPayRequest =
-  | CheckoutPayRequest
-  | BackendPayRequest
-  | { start: PaymentStart; outTradeNo?: string; checkoutToken?: string };
+export type WxPayRequest = MiniPayRequest;
 
 export interface WxPayClient extends VkPayClient {
   /** The client context the service reads: platform mp-weixin and the device's system. */
@@ -91,34 +85,12 @@ export function createWxPayClient(options: WxClientOptions = {}): WxPayClient {
       'body' in request ? { body: { ...request.body, context: request.body.context ?? context() } } : request,
     );
 
-  async function pay(request: WxPayRequest, payOptions: WxPayOptions = {}): Promise<PayResult> {
-    let start: PaymentStart;
-    let outTradeNo: string | undefined;
-    let target: PaymentTarget | undefined;
-    if ('start' in request) {
-      start = request.start;
-      outTradeNo = request.outTradeNo;
-      target = outTradeNo
-        ? { outTradeNo }
-        : request.checkoutToken
-          ? { checkoutToken: request.checkoutToken }
-          : undefined;
-    } else {
-      if ('body' in request && typeof request.body.out_trade_no === 'string')
-        outTradeNo = request.body.out_trade_no;
-      target =
-        'checkoutToken' in request
-          ? { checkoutToken: request.checkoutToken }
-          : outTradeNo
-            ? { outTradeNo }
-            : undefined;
-      const created = await createPayment(request);
-      if (!isSuccess(created)) return failedResult(created, lang, outTradeNo);
-      start = created.data;
-    }
-    const result = await run(start, outTradeNo, payOptions);
-    const wait = payOptions.confirm === true ? {} : payOptions.confirm || undefined;
-    return wait ? confirmWithService(core, result, target, wait, lang) : result;
+  function pay(request: WxPayRequest, payOptions: WxPayOptions = {}): Promise<PayResult> {
+    // createPayment of this client: it adds the platform's context to the body.
+    const client = { ...core, createPayment };
+    return payOnPlatform(client, request, payOptions.confirm, lang, (start, outTradeNo) =>
+      run(start, outTradeNo, payOptions),
+    );
   }
 
   async function run(

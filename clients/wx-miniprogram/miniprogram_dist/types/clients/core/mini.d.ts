@@ -3,9 +3,21 @@
  * `wx.request` (same callback shape), a promise over a platform's success/fail callbacks, and the
  * service's word on a payment after the platform's.
  */
-import type { PaymentTarget, RequestFunction, VkPayClient, WaitOptions } from './client.js';
+import type { BackendPayRequest, CheckoutPayRequest, PaymentTarget, RequestFunction, VkPayClient, WaitOptions } from './client.js';
 import { type Lang } from './errors.js';
 import { type PayResult } from './pay-result.js';
+import type { PaymentStart } from './types.js';
+/** What a mini-program client's pay() takes: a payment to start, or one the backend started. */
+export type MiniPayRequest = CheckoutPayRequest | BackendPayRequest | {
+    start: PaymentStart;
+    outTradeNo?: string;
+    checkoutToken?: string;
+};
+/**
+ * pay() of the uni-app and WeChat mini program clients alike: starts the payment (or takes one
+ * already started), has the platform run it, then, when asked, waits for the service's word.
+ */
+export declare function payOnPlatform(client: VkPayClient, request: MiniPayRequest, confirm: boolean | WaitOptions | undefined, lang: Lang, run: (start: PaymentStart, outTradeNo: string | undefined) => Promise<PayResult>): Promise<PayResult>;
 /** `uni.request` and `wx.request` alike: the little of them the client uses. */
 export type CallbackRequest = (options: {
     url: string;

@@ -4,11 +4,10 @@
  * `wx.requestVirtualPayment` for WeChat's virtual payment. Other providers do not pay inside a
  * WeChat mini program: they come back as not available here.
  */
-import { type BackendEndpoints, type BackendPayRequest, type CheckoutPayRequest, type VkPayClient, type WaitOptions } from '../core/client.js';
-import { type Lang } from '../core/errors.js';
-import { type CallbackRequest } from '../core/mini.js';
+import { type BackendEndpoints, type VkPayClient, type WaitOptions } from '../core/client.js';
+import type { Lang } from '../core/errors.js';
+import { type CallbackRequest, type MiniPayRequest } from '../core/mini.js';
 import { type PayResult } from '../core/pay-result.js';
-import type { PaymentStart } from '../core/types.js';
 type Api = (options: Record<string, unknown>) => unknown;
 /** The little of `wx` the client uses. */
 export interface WxMiniProgramLike {
@@ -37,11 +36,7 @@ export interface WxPayOptions {
     /** Virtual payment on iOS: WeChat forbids it for most categories; refused unless true. */
     allowIos?: boolean;
 }
-export type WxPayRequest = CheckoutPayRequest | BackendPayRequest | {
-    start: PaymentStart;
-    outTradeNo?: string;
-    checkoutToken?: string;
-};
+export type WxPayRequest = MiniPayRequest;
 export interface WxPayClient extends VkPayClient {
     /** The client context the service reads: platform mp-weixin and the device's system. */
     context(): {

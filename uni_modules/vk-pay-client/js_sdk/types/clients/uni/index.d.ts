@@ -6,11 +6,10 @@
  */
 import type { ProviderName } from '../../core/validate.js';
 import { type WindowLike } from '../../web/next-step.js';
-import { type BackendEndpoints, type BackendPayRequest, type CheckoutPayRequest, type VkPayClient, type WaitOptions } from '../core/client.js';
+import { type BackendEndpoints, type VkPayClient, type WaitOptions } from '../core/client.js';
 import { type Lang } from '../core/errors.js';
-import { type CallbackRequest } from '../core/mini.js';
+import { type CallbackRequest, type MiniPayRequest } from '../core/mini.js';
 import { type PayResult } from '../core/pay-result.js';
-import type { PaymentStart } from '../core/types.js';
 type Api = (options: Record<string, unknown>) => unknown;
 /** The little of `uni` the client uses. */
 export interface UniLike {
@@ -67,11 +66,7 @@ export interface UniPayOptions {
     window?: WindowLike;
 }
 /** A payment to run: created here (checkout token or backend body), or one already created. */
-export type UniPayRequest = CheckoutPayRequest | BackendPayRequest | {
-    start: PaymentStart;
-    outTradeNo?: string;
-    checkoutToken?: string;
-};
+export type UniPayRequest = MiniPayRequest;
 export interface UniPayClient extends VkPayClient {
     /** The client context from uni.getSystemInfoSync(), as the plugin reads it. */
     context(): UniContext;
