@@ -8,6 +8,7 @@ import type { ClientPayParams } from '../core/client-params.ts';
 import type { PayError } from '../core/errors.ts';
 import type { Fen } from '../core/money.ts';
 import type { Scene } from '../core/validate.ts';
+import type { ProfitSharingOperations, RefundSplitReturn } from './profit-sharing.ts';
 import type { TransferOperations } from './transfer.ts';
 
 export type { ClientPayParams };
@@ -89,6 +90,11 @@ export interface PaymentOrder {
    * never stored or logged.
    */
   authCode?: string | null;
+  /**
+   * Keep the funds frozen for splitting after payment (WeChat settle_info.profit_sharing, Alipay
+   * extend_params.royalty_freeze): see profit-sharing.ts.
+   */
+  profitSharing?: boolean;
 }
 
 export interface CreatedPayment {
@@ -116,6 +122,11 @@ export interface RefundRequest {
   notifyUrl: string;
   /** The buyer's openid, for gateways whose refunds name the buyer (mini program virtual payment). */
   openid?: string | null;
+  /**
+   * The splits this refund takes back from receivers, where the gateway returns splits with the
+   * refund (ProfitSharingOperations.returnsWithRefund: Alipay refund_royalty_parameters).
+   */
+  splitReturns?: RefundSplitReturn[];
 }
 
 /** A verified callback about a payment or refund of ours, found by our numbers. */
@@ -276,6 +287,8 @@ export interface Provider {
   accountFacts?(merchantId: string): GatewayAccountFacts[];
   /** Transfers to buyers' wallets, where the gateway has them (transfer.ts). */
   readonly transfers?: TransferOperations;
+  /** Splitting paid orders between the merchant and receivers, where the gateway has it (profit-sharing.ts). */
+  readonly profitSharing?: ProfitSharingOperations;
 }
 
 /** A public key by its SHA-256 fingerprint (of the DER SubjectPublicKeyInfo, hex). */
