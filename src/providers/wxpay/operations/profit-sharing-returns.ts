@@ -51,7 +51,7 @@ export function toReturnResult(
     returnId: order.return_id ?? null,
     status,
     amountFen: order.amount,
-    failReason: order.fail_reason ?? null,
+    failReason: order.fail_reason || null,
     finishedAt: status !== 'PROCESSING' && order.finish_time ? new Date(order.finish_time) : null,
     source: where.source,
   };

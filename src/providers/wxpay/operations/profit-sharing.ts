@@ -97,7 +97,7 @@ function toLine(line: SplitLineWire): SplitLineOutcome {
     amountFen: line.amount,
     description: line.description ?? '',
     result,
-    failReason: line.fail_reason ?? null,
+    failReason: line.fail_reason || null,
     detailId: line.detail_id ?? null,
     finishedAt: result !== 'PENDING' && line.finish_time ? new Date(line.finish_time) : null,
   };
