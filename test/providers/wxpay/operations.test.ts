@@ -161,6 +161,22 @@ describe('wxpay prepay', () => {
     },
   );
 
+  it('keeps the funds of an order for splitting with settle_info.profit_sharing, in prepay and codepay', async () => {
+    gateway.script = prepayScript;
+    await wx().createPayment(
+      order({ scene: 'native', profitSharing: true, other: { settle_info: { x: 1 } } }),
+    );
+    expect(sentBody().settle_info).toEqual({ x: 1, profit_sharing: true });
+    await wx().createPayment(order({ scene: 'native' }));
+    expect(sentBody(1).settle_info).toBeUndefined();
+    gateway.script = () => ({ status: 400, body: { code: 'PARAM_ERROR', message: '参数错误' } });
+    await wx()
+      .createPayment(order({ scene: 'micropay', authCode: '134567890123456789', profitSharing: true }))
+      .catch(() => undefined);
+    expect(gateway.requests[2]!.url).toBe('/v3/pay/transactions/codepay');
+    expect(sentBody(2).settle_info).toEqual({ profit_sharing: true });
+  });
+
   it('maps ORDERPAID to 40006 and an answer without prepay_id to outcome unknown', async () => {
     gateway.script = () => ({ status: 400, body: { code: 'ORDERPAID', message: '该订单已支付' } });
     expect(
