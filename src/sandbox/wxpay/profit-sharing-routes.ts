@@ -9,7 +9,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WxpayGateway } from './gateway.ts';
 import type { Merchant } from './merchants.ts';
 import { ownerMchid } from './partner-routes.ts';
-import type { SplitOrder, SplitReturn } from './profit-sharing.ts';
+import type { SplitOrder } from './profit-sharing.ts';
+import type { SplitReturn } from './profit-sharing-returns.ts';
 import { formatChinaTime } from './runtime.ts';
 import { installSignedTransport, type SignedRequestContext, signedOperation } from './signed-scope.ts';
 import { invalidField, invalidRequest, missingField, WxpayWireError } from './wire-errors.ts';
@@ -216,7 +217,7 @@ export async function profitSharingApiRoutes(
         const owner = ownerMchid(gateway, merchant, body.sub_mchid);
         return {
           status: 200,
-          body: splitReturnJson(book.returnSplit(owner, body), owner !== merchant.mchid),
+          body: splitReturnJson(book.returns.returnSplit(owner, body), owner !== merchant.mchid),
         };
       },
     }),
@@ -230,7 +231,11 @@ export async function profitSharingApiRoutes(
         const query = request.query as Query;
         if (!query.out_order_no) throw missingField('out_order_no');
         const owner = ownerMchid(gateway, merchant, query.sub_mchid);
-        const entry = book.getReturn(owner, (request.params as Params).outReturnNo!, query.out_order_no);
+        const entry = book.returns.getReturn(
+          owner,
+          (request.params as Params).outReturnNo!,
+          query.out_order_no,
+        );
         return { status: 200, body: splitReturnJson(entry, owner !== merchant.mchid) };
       },
     }),

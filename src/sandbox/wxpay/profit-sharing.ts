@@ -1,5 +1,5 @@
 /**
- * 分账 on the emulator: the book of receivers, splits, unfreezes and returns of paid trades created
+ * 分账 on the emulator: the book of receivers, splits and unfreezes of paid trades created
  * with settle_info.profit_sharing, and the money rules between them. Kept in memory only (as
  * transfer bills): after a restart the splits are gone.
  *
@@ -11,12 +11,13 @@
  * most what a MERCHANT_ID receiver got from that split; a refund may not take money that sits
  * with receivers (it must be returned first) and draws on the unsplit amount first.
  */
-import { createHash } from 'node:crypto';
 import type { WxpayGateway } from './gateway.ts';
+import { SplitReturnBook } from './profit-sharing-returns.ts';
 import type { Refund, SplitLedger } from './refunds.ts';
 import { compactChinaTime, randomDigits } from './runtime.ts';
 import type { Trade } from './trades.ts';
 import { invalidField, invalidRequest, missingField, resourceNotExists } from './wire-errors.ts';
+import { fingerprintOf, fieldText as text } from './wire-requests.ts';
 
 export type ReceiverType = 'MERCHANT_ID' | 'PERSONAL_OPENID' | 'PERSONAL_SUB_OPENID';
 export const RECEIVER_TYPES: readonly ReceiverType[] = [
@@ -75,24 +76,6 @@ export interface SplitOrder {
   fingerprint: string;
 }
 
-export type ReturnResult = 'PROCESSING' | 'SUCCESS' | 'FAILED';
-
-export interface SplitReturn {
-  mchid: string;
-  outOrderNo: string;
-  orderId: string;
-  outReturnNo: string;
-  returnId: string;
-  returnMchid: string;
-  amount: number;
-  description: string;
-  result: ReturnResult;
-  failReason: string | undefined;
-  createdAt: number;
-  finishedAt: number | undefined;
-  fingerprint: string;
-}
-
 /** Per merchant (mchid or sub_mchid): set through the control API or the merchant registration. */
 export interface ProfitSharingSettings {
   /** Where PROFITSHARING.* notifications go (the merchant platform's setting at WeChat). */
@@ -104,31 +87,15 @@ export interface ProfitSharingSettings {
 export const DEFAULT_MAX_RATIO = 0.3;
 /** Gateway time until a split line is paid (or closed). */
 export const SPLIT_SETTLE_MS = 60_000;
-/** Gateway time until a return goes through. */
-export const RETURN_SETTLE_MS = 10_000;
 const MAX_LINES = 50;
-const OUT_ORDER_NO = /^[0-9A-Za-z_\-|*@]{1,64}$/;
+export const OUT_ORDER_NO = /^[0-9A-Za-z_\-|*@]{1,64}$/;
 
 type Json = Record<string, unknown>;
-
-function text(body: Json, field: string, max: number, required = true): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null || value === '') {
-    if (required) throw missingField(field);
-    return undefined;
-  }
-  if (typeof value !== 'string') throw invalidField(field, value, '类型错误，应为字符串');
-  if (Array.from(value).length > max) throw invalidField(field, '(too long)', `长度不能超过${max}`);
-  return value;
-}
-
-const fingerprintOf = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
 export class ProfitSharingBook implements SplitLedger {
   /** `${owner}\0${appid}` -> `${type}\0${account}` -> receiver. */
   private readonly receivers = new Map<string, Map<string, SplitReceiver>>();
   private readonly orders = new Map<string, SplitOrder>();
-  private readonly returns = new Map<string, SplitReturn>();
   /** Trades whose splitting has ended (unfrozen), by `${owner}\0${transactionId}`. */
   private readonly finished = new Set<string>();
   /** What each refund of a split trade took from the unsplit amount, by `${owner}\0${outRefundNo}`. */
@@ -137,7 +104,18 @@ export class ProfitSharingBook implements SplitLedger {
   /** Receiver accounts the sandbox makes fail (a closed or frozen account): their lines close. */
   readonly closedAccounts = new Set<string>();
 
-  constructor(private readonly gateway: WxpayGateway) {}
+  /** Returns of splits (分账回退). */
+  readonly returns: SplitReturnBook;
+
+  constructor(private readonly gateway: WxpayGateway) {
+    this.returns = new SplitReturnBook(gateway, this.closedAccounts, (owner, by) => {
+      const order =
+        'orderId' in by
+          ? [...this.orders.values()].find((entry) => entry.mchid === owner && entry.orderId === by.orderId)
+          : this.orders.get(`${owner}\0${by.outOrderNo}`);
+      return order?.kind === 'split' ? order : undefined;
+    });
+  }
 
   configure(mchid: string, settings: ProfitSharingSettings): ProfitSharingSettings {
     if (settings.maxRatio !== undefined && !(settings.maxRatio >= 0 && settings.maxRatio <= 1))
@@ -375,13 +353,10 @@ export class ProfitSharingBook implements SplitLedger {
     const split = this.linesOf(trade)
       .filter((line) => line.result !== 'CLOSED')
       .reduce((sum, line) => sum + line.amount, 0);
-    const returned = [...this.returns.values()]
-      .filter((entry) => entry.mchid === trade.mchid && entry.result === 'SUCCESS')
-      .filter(
-        (entry) =>
-          this.orders.get(`${trade.mchid}\0${entry.outOrderNo}`)?.transactionId === trade.transactionId,
-      )
-      .reduce((sum, entry) => sum + entry.amount, 0);
+    const returned = this.returns.succeededFor(
+      trade.mchid,
+      (outOrderNo) => this.orders.get(`${trade.mchid}\0${outOrderNo}`)?.transactionId === trade.transactionId,
+    );
     return split - returned;
   }
 
@@ -419,78 +394,6 @@ export class ProfitSharingBook implements SplitLedger {
       .flatMap((order) => order.lines);
   }
 
-  // --- returns
-
-  returnSplit(owner: string, body: Json): SplitReturn {
-    const orderId = text(body, 'order_id', 64, false);
-    const outOrderNoGiven = text(body, 'out_order_no', 64, false);
-    if (!orderId && !outOrderNoGiven) throw missingField('out_order_no');
-    const outReturnNo = text(body, 'out_return_no', 64)!;
-    if (!OUT_ORDER_NO.test(outReturnNo))
-      throw invalidField('out_return_no', outReturnNo, '应为1-64位数字、大小写字母或_-|*@');
-    const returnMchid = text(body, 'return_mchid', 32)!;
-    const amount = body.amount;
-    if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 1)
-      throw invalidField('amount', amount, '应为大于0的整数（单位：分）');
-    const description = text(body, 'description', 80)!;
-    const order = orderId
-      ? [...this.orders.values()].find((entry) => entry.mchid === owner && entry.orderId === orderId)
-      : this.orders.get(`${owner}\0${outOrderNoGiven}`);
-    if (!order || (outOrderNoGiven && order.outOrderNo !== outOrderNoGiven) || order.kind !== 'split')
-      throw resourceNotExists('分账单不存在');
-    const fingerprint = fingerprintOf([order.outOrderNo, returnMchid, amount, description]);
-    const existing = this.returns.get(`${owner}\0${outReturnNo}`);
-    if (existing) {
-      if (existing.fingerprint !== fingerprint)
-        throw invalidRequest('商户回退单号已存在，且本次请求参数与原请求不一致', { field: 'out_return_no' });
-      return existing;
-    }
-    const paid = order.lines
-      .filter((line) => line.type === 'MERCHANT_ID' && line.account === returnMchid)
-      .reduce((sum, line) => sum + (line.result === 'SUCCESS' ? line.amount : 0), 0);
-    if (paid === 0)
-      throw invalidRequest('回退方不是该分账单已分账成功的商户类型接收方', { field: 'return_mchid' });
-    const returned = [...this.returns.values()]
-      .filter((entry) => entry.mchid === owner && entry.outOrderNo === order.outOrderNo)
-      .filter((entry) => entry.returnMchid === returnMchid && entry.result !== 'FAILED')
-      .reduce((sum, entry) => sum + entry.amount, 0);
-    if (returned + amount > paid)
-      throw invalidRequest('回退金额超出可回退金额', { field: 'amount', returnable: paid - returned });
-    const now = this.gateway.runtime.clock.now();
-    const entry: SplitReturn = {
-      mchid: owner,
-      outOrderNo: order.outOrderNo,
-      orderId: order.orderId,
-      outReturnNo,
-      returnId: this.newId('3008', now),
-      returnMchid,
-      amount,
-      description,
-      result: 'PROCESSING',
-      failReason: undefined,
-      createdAt: now,
-      finishedAt: undefined,
-      fingerprint,
-    };
-    this.returns.set(`${owner}\0${outReturnNo}`, entry);
-    this.gateway.scheduler.after(RETURN_SETTLE_MS, () => {
-      if (entry.result !== 'PROCESSING') return;
-      const closed = this.closedAccounts.has(returnMchid);
-      entry.result = closed ? 'FAILED' : 'SUCCESS';
-      entry.failReason = closed ? 'ACCOUNT_ABNORMAL' : undefined;
-      entry.finishedAt = this.gateway.runtime.clock.now();
-      this.gateway.changed();
-    });
-    return entry;
-  }
-
-  getReturn(owner: string, outReturnNo: string, outOrderNo: string | undefined): SplitReturn {
-    const entry = this.returns.get(`${owner}\0${outReturnNo}`);
-    if (!entry || (outOrderNo !== undefined && entry.outOrderNo !== outOrderNo))
-      throw resourceNotExists('回退单不存在');
-    return entry;
-  }
-
   // --- helpers
 
   private outOrderNo(body: Json): string {
@@ -525,7 +428,7 @@ export class ProfitSharingBook implements SplitLedger {
     return order;
   }
 
-  private newId(prefix: string, now: number): string {
+  newId(prefix: string, now: number): string {
     return `${prefix}${compactChinaTime(now).slice(0, 8)}${randomDigits(this.gateway.runtime.random, 16)}`;
   }
 }

@@ -124,6 +124,14 @@ function notifyUrl(value: string, path: string): string {
   return value;
 }
 
+/** A string field of a body, at most `max` characters; missing or empty is refused when required. */
+export function fieldText(body: Json, field: string, max: number, required = true): string | undefined {
+  return text(body, field, field, required, max);
+}
+
+/** A request's content, for "the same number again with the same content" checks. */
+export const fingerprintOf = (value: unknown): string => canonicalJson(value);
+
 /** Sorted keys, so that the same content in another key order counts as the same request. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
