@@ -24,6 +24,8 @@ const OPENID = 'oReceiverOpenid0000000001';
 let sandbox: RunningWxpaySandbox;
 let receiver: NotifyReceiver;
 let wx: WxpayProvider;
+/** The same account with a short timeout, for an answer that never comes. */
+let impatient: WxpayProvider;
 let sequence = 0;
 const number = (prefix: string) => `${prefix}${Date.now().toString(36)}${++sequence}`;
 
@@ -78,6 +80,9 @@ beforeAll(async () => {
       { merchantId: 'm1', mchId: MCHID, appId: APPID, ...keys },
       { merchantId: 'sub', serviceProvider: 'sp', subMchId: SUB_MCHID },
     ],
+  });
+  impatient = createWxpayProvider({
+    merchants: [{ merchantId: 'm1', mchId: MCHID, appId: APPID, ...keys, timeoutMs: 300 }],
   });
   for (const merchantId of ['m1', 'sub']) {
     await wx.profitSharing!.addReceiver({
@@ -391,6 +396,25 @@ describe('wxpay profit sharing against the emulator', () => {
     expect((error as PayError).outcomeUnknown).toBe(true);
     const found = await ps().querySplit(request);
     expect(found.lines.map((l) => l.amountFen)).toEqual([100]);
+  });
+
+  it('reports a split left without an answer (a timeout) as outcome unknown, and the query finds it made', async () => {
+    const trade = await paidTrade(1000);
+    expect(
+      (
+        await control('POST', '/faults', {
+          kind: 'hang',
+          operation: 'profitSharing',
+          outTradeNo: trade.outTradeNo,
+          afterHandling: true,
+        })
+      ).status,
+    ).toBe(200);
+    const request = splitOf(trade, [line(120)]);
+    const error = await impatient.profitSharing!.split(request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayError);
+    expect(error).toMatchObject({ code: 40004, outcomeUnknown: true });
+    expect((await ps().querySplit(request)).lines.map((l) => l.amountFen)).toEqual([120]);
   });
 
   it('splits for a sub-merchant through its service provider', async () => {
