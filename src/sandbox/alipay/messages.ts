@@ -14,6 +14,7 @@ export function postMessage(
   url: string,
   fields: Record<string, string>,
   log: MessageAttempt[],
+  options: { dropFirst?: boolean } = {},
 ): void {
   const body = new URLSearchParams(fields).toString();
   const attempt = (index: number) => {
@@ -32,5 +33,9 @@ export function postMessage(
         if (gap !== undefined) gateway.scheduler.after(gap, () => attempt(index + 1));
       });
   };
-  attempt(0);
+  if (options.dropFirst) {
+    // A 'drop' fault: the first send is lost, and counts as a failed one.
+    log.push({ error: 'dropped' });
+    gateway.scheduler.after(RESEND_GAPS_MS[0]!, () => attempt(1));
+  } else attempt(0);
 }

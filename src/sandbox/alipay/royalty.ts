@@ -289,7 +289,6 @@ export class RoyaltyBook {
       appId: app.appId,
       outTradeNo: settle.outRequestNo,
     })?.spec.kind;
-    if (dropped === 'drop') return;
     const fields = signNotifyFields(
       {
         notify_id: randomToken(this.gateway.runtime.random, 32),
@@ -307,7 +306,9 @@ export class RoyaltyBook {
       },
       app,
     );
-    postMessage(this.gateway, settle.notifyUrl, fields, settle.notifications);
+    postMessage(this.gateway, settle.notifyUrl, fields, settle.notifications, {
+      dropFirst: dropped === 'drop',
+    });
   }
 }
 
