@@ -161,6 +161,17 @@ describe('alipay emulator profit sharing', () => {
       ],
     });
     expect(ok.inner).toMatchObject({ code: '10000', fund_change: 'Y', refund_fee: '2.00' });
+    const view = await controlJson(`${sandbox.controlUrl}/trades/${app.appId}/${outTradeNo}`);
+    expect(view.json).toMatchObject({
+      royaltyFreeze: true,
+      royalty: {
+        unsettledFen: 0,
+        releasedFen: 0,
+        finished: false,
+        received: { [`userId:${RECEIVER}`]: 300 },
+        settles: ['RF-1'],
+      },
+    });
 
     const rebind = await app.call('alipay.trade.royalty.relation.bind', {
       receiver_list: [{ type: 'userId', account: '2088000000000302' }],
