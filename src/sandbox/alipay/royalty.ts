@@ -239,6 +239,16 @@ export class RoyaltyBook {
     return ok({ trade_no: tradeNo, settle_no: settle.settleNo });
   }
 
+  /** After a restart from the state file: async settles still PROCESSING finish as they would have. */
+  resumeProcessing(): void {
+    for (const trade of this.gateway.trades.snapshot()) {
+      const app = this.gateway.apps.find(trade.appId);
+      for (const settle of trade.royalty?.settles ?? [])
+        if (app && settle.lines.some((line) => line.state === 'PROCESSING'))
+          this.gateway.scheduler.after(ASYNC_SETTLE_MS, () => this.execute(app, trade, settle, true));
+    }
+  }
+
   /** Pays each line, or fails it for a closed receiver account; an async settle is then notified. */
   private execute(app: RegisteredApp, trade: Trade, settle: RoyaltySettle, notify: boolean): void {
     const at = this.gateway.runtime.clock.now();

@@ -79,5 +79,6 @@ export async function restoreAlipayState(gateway: AlipayGateway, saved: unknown)
   gateway.trades.restore(state.trades);
   const royalty = royaltyBookOf(gateway);
   for (const relation of state.royaltyRelations ?? []) royalty.addRelation(relation);
+  royalty.resumeProcessing();
   gateway.runtime.clock.setOffset(state.clockOffsetMs);
 }

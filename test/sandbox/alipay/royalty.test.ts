@@ -251,6 +251,11 @@ describe('alipay emulator profit sharing in the state file', () => {
     });
     const { tradeNo } = await paidTrade(first, kept);
     await kept.call('alipay.trade.order.settle', settleBiz(tradeNo, 'KS-1', '3.00'));
+    // Still PROCESSING when the emulator stops: it finishes after the restart.
+    await kept.call(
+      'alipay.trade.order.settle',
+      settleBiz(tradeNo, 'KS-A', '0.50', { royalty_mode: 'async' }),
+    );
     await first.server.close();
 
     const second = await persisted(file);
@@ -262,8 +267,21 @@ describe('alipay emulator profit sharing in the state file', () => {
       return parseResponse(text, `${method.replace(/\./g, '_')}_response`).inner;
     };
     expect((await call('alipay.trade.order.onsettle.query', { trade_no: tradeNo })).unsettled_amount).toBe(
-      '7.00',
+      '6.50',
     );
+    const pending = await call('alipay.trade.order.settle.query', {
+      out_request_no: 'KS-A',
+      trade_no: tradeNo,
+    });
+    expect(pending.royalty_detail_list).toEqual([expect.objectContaining({ state: 'PROCESSING' })]);
+    let resumed = pending;
+    for (let tries = 0; tries < 100 && JSON.stringify(resumed).includes('PROCESSING'); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      resumed = await call('alipay.trade.order.settle.query', { out_request_no: 'KS-A', trade_no: tradeNo });
+    }
+    expect(resumed.royalty_detail_list).toEqual([
+      expect.objectContaining({ state: 'SUCCESS', amount: '0.50' }),
+    ]);
     expect(
       await call('alipay.trade.order.settle.query', { out_request_no: 'KS-1', trade_no: tradeNo }),
     ).toMatchObject({
