@@ -269,12 +269,11 @@ describe('alipay emulator profit sharing in the state file', () => {
     expect((await call('alipay.trade.order.onsettle.query', { trade_no: tradeNo })).unsettled_amount).toBe(
       '6.50',
     );
-    const pending = await call('alipay.trade.order.settle.query', {
+    // Without its timer resumed, the line would stay PROCESSING for ever.
+    let resumed = await call('alipay.trade.order.settle.query', {
       out_request_no: 'KS-A',
       trade_no: tradeNo,
     });
-    expect(pending.royalty_detail_list).toEqual([expect.objectContaining({ state: 'PROCESSING' })]);
-    let resumed = pending;
     for (let tries = 0; tries < 100 && JSON.stringify(resumed).includes('PROCESSING'); tries++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       resumed = await call('alipay.trade.order.settle.query', { out_request_no: 'KS-A', trade_no: tradeNo });
