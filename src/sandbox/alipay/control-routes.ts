@@ -50,6 +50,17 @@ export function tradeView(
     payerPageUrl: `${sandboxBaseUrl}/pay/${trade.payToken}`,
     qrCode: trade.product === 'precreate' ? `${sandboxBaseUrl}/qr/${trade.payToken}` : null,
     refunds: trade.refunds.map((refund) => ({ ...refund, refundAmount: fenToYuan(refund.refundFen) })),
+    // Profit sharing: created with royalty_freeze, and where its money is (royalty-accounts.ts).
+    royaltyFreeze: trade.royaltyFreeze ?? false,
+    royalty: trade.royalty
+      ? {
+          unsettledFen: trade.royalty.frozenFen,
+          releasedFen: trade.royalty.releasedFen,
+          finished: trade.royalty.finished,
+          received: trade.royalty.received,
+          settles: trade.royalty.settles.map((settle) => settle.outRequestNo),
+        }
+      : null,
   };
 }
 
