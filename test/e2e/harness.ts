@@ -217,6 +217,12 @@ export async function startWxpayHarness(
     apps: [API_APP, ...Object.values(partner?.world.apps ?? {})],
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
+  // The requests the app is still answering: a close that hangs names them.
+  const inFlight = new Set<{ method?: string; url?: string }>();
+  app.server.on('request', (request, response) => {
+    inFlight.add(request);
+    response.on('close', () => inFlight.delete(request));
+  });
   const address = app.server.address();
   vkPay.context.publicUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
@@ -240,12 +246,35 @@ export async function startWxpayHarness(
       for (const [name, step] of [
         ['wxpay emulator', () => emulator.close()],
         ['alipay emulator', () => alipayEmulator.close()],
-        ['HTTP app', () => app.close()],
+        [
+          'HTTP app',
+          async () => {
+            // Like the service's own shutdown: a connection still open after 2 s is cut, so a
+            // socket left half-used by a test cannot hold the close (it is reported).
+            const force = setTimeout(() => {
+              app.server.getConnections((_, count) => {
+                if (count > 0)
+                  console.warn(`harness close: cutting ${count} connection(s) still open after 2 s`);
+              });
+              app.server.closeAllConnections();
+            }, 2_000);
+            try {
+              await app.close();
+            } finally {
+              clearTimeout(force);
+            }
+          },
+        ],
         ['vkPay', () => vkPay.close()],
       ] as const) {
         const started = Date.now();
         const slow = setTimeout(
-          () => console.warn(`harness close: ${name} still closing after 10 s`),
+          () =>
+            console.warn(
+              `harness close: ${name} still closing after 10 s; the app is answering: ${
+                [...inFlight].map((r) => `${r.method} ${r.url}`).join(', ') || 'nothing'
+              }`,
+            ),
           10_000,
         );
         try {
