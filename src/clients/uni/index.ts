@@ -386,4 +386,20 @@ export type {
   ProviderName as CheckoutProviderName,
   Scene,
 } from '../core/types.ts';
+export {
+  type Cashier,
+  type CashierAction,
+  type CashierEvent,
+  type CashierMethod,
+  type CashierOptions,
+  type CashierPhase,
+  type CashierState,
+  type CashierTarget,
+  type CashierTexts,
+  cashierMethods,
+  cashierTexts,
+  countdown,
+  createCashier,
+  yuan,
+} from './cashier.ts';
 export type { ProviderName };

@@ -90,4 +90,5 @@ export type { BackendEndpoints, BackendPayRequest, CheckoutPayRequest, PaymentTa
 export { describeError, type ErrorDescription, type Failure, isSuccess, type Lang, type Result, type Success, } from '../core/errors.js';
 export type { PayNext, PayOutcome, PayResult } from '../core/pay-result.js';
 export type { ClientPayParams, OrderStatus, PaymentOutcome, PaymentStart, PaymentStatus, ProviderName as CheckoutProviderName, Scene, } from '../core/types.js';
+export { type Cashier, type CashierAction, type CashierEvent, type CashierMethod, type CashierOptions, type CashierPhase, type CashierState, type CashierTarget, type CashierTexts, cashierMethods, cashierTexts, countdown, createCashier, yuan, } from './cashier.js';
 export type { ProviderName };
