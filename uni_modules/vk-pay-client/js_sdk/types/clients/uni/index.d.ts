@@ -49,7 +49,7 @@ export interface UniClientOptions {
     lang?: Lang;
     /** Per-request timeout for uni.request, ms (default the platform's). */
     timeoutMs?: number;
-    /** Defaults to the global `uni`; tests pass a recorded one. */
+    /** Defaults to the global `uni`; pass the page's `uni` on uni-app's web platform (H5), tests a recorded one. */
     uni?: UniLike;
 }
 export interface UniPayOptions {
