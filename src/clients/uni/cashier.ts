@@ -6,7 +6,7 @@
  */
 import type { ProviderName } from '../../core/validate.ts';
 import { type BuyerSituation, buyerWords, describeForBuyer } from '../core/buyer.ts';
-import type { SignalLike } from '../core/client.ts';
+import type { SignalLike, WaitOptions } from '../core/client.ts';
 import { type Failure, isSuccess, type Lang } from '../core/errors.ts';
 import type { MiniPayRequest } from '../core/mini.ts';
 import type { PayResult } from '../core/pay-result.ts';
@@ -73,6 +73,8 @@ export interface CashierOptions {
   payOptions?: Omit<UniPayOptions, 'confirm'>;
   onChange(state: CashierState): void;
   onEvent(event: CashierEvent): void;
+  /** How the cashier polls the service (default: every 1 s growing to 5 s, until the expiry). */
+  wait?: Pick<WaitOptions, 'intervalMs' | 'maxIntervalMs' | 'factor' | 'timeoutMs'>;
   /** The clock for the countdown; Date.now by default. */
   now?: () => number;
 }
@@ -171,6 +173,8 @@ export function countdown(ms: number): string {
   return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
 }
 
+const FINAL: ReadonlySet<CashierPhase> = new Set(['paid', 'failed', 'closed', 'cancelled']);
+
 const CHECKOUT_PROVIDERS: readonly ProviderName[] = ['wxpay', 'alipay'];
 
 /** Situations where the same method again may work. */
@@ -221,7 +225,10 @@ export function createCashier(options: CashierOptions): Cashier {
 
   function set(next: Partial<CashierState>) {
     state = { ...state, ...next };
-    if (state.expiresAt !== undefined) state.countdown = countdown(state.expiresAt - now());
+    // The countdown runs while the buyer can still pay; a result has none.
+    if (state.expiresAt !== undefined && !FINAL.has(state.phase))
+      state.countdown = countdown(state.expiresAt - now());
+    else delete state.countdown;
     options.onChange(state);
   }
 
@@ -302,6 +309,7 @@ export function createCashier(options: CashierOptions): Cashier {
     }
     wait = signal();
     const answer = await options.client.waitForPayment(target, {
+      ...options.wait,
       signal: wait,
       onStatus: (status) => {
         if (mine !== attempt || !status.expiresAt) return;

@@ -5,6 +5,7 @@
  * the ways forward the buyer has there. The component renders `state` and calls the actions.
  */
 import type { ProviderName } from '../../core/validate.js';
+import type { WaitOptions } from '../core/client.js';
 import { type Failure, type Lang } from '../core/errors.js';
 import type { PayResult } from '../core/pay-result.js';
 import type { PaymentStatus } from '../core/types.js';
@@ -69,6 +70,8 @@ export interface CashierOptions {
     payOptions?: Omit<UniPayOptions, 'confirm'>;
     onChange(state: CashierState): void;
     onEvent(event: CashierEvent): void;
+    /** How the cashier polls the service (default: every 1 s growing to 5 s, until the expiry). */
+    wait?: Pick<WaitOptions, 'intervalMs' | 'maxIntervalMs' | 'factor' | 'timeoutMs'>;
     /** The clock for the countdown; Date.now by default. */
     now?: () => number;
 }
