@@ -304,6 +304,10 @@ export function createCashier(options: CashierOptions): Cashier {
         const status: PaymentStatus = { outTradeNo: '', status: 'SUCCESS', outcome: 'paid', failure: null };
         set({ phase: 'paid', title: result.title, text: result.text, actions: ['close'] });
         options.onEvent({ type: 'success', status });
+      } else {
+        // Not known yet, and no order number to ask about: the buyer's words for it, and the way on.
+        failed(result?.title ?? '', result?.text ?? '', true);
+        options.onEvent({ type: 'fail', result });
       }
       return;
     }
