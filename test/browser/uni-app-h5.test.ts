@@ -194,5 +194,15 @@ describe.skipIf(!hasChromium)(
       await page.locator('.vkpay-cashier__action--otherMethod').click();
       await page.locator('.vkpay-cashier__method--alipay').waitFor();
     });
+
+    it('cancelling at the QR code closes the popup, and the page hears cancel', async () => {
+      const { page, outTradeNo } = await payWithWxpayQr('0.01', '测试');
+      await page.locator('.vkpay-cashier__action--cancel').click();
+      await page.locator('.vkpay-cashier').waitFor({ state: 'detached' });
+      expect(await page.locator('.demo__status').textContent()).toBe('已取消');
+      await shot(page, 'cancelled');
+      // Nothing was paid; the order stays open for the shop to close or pay later.
+      expect(await orderStatus(outTradeNo)).toBe('NOTPAY');
+    });
   },
 );
