@@ -73,7 +73,7 @@ export interface UniClientOptions {
   lang?: Lang;
   /** Per-request timeout for uni.request, ms (default the platform's). */
   timeoutMs?: number;
-  /** Defaults to the global `uni`; tests pass a recorded one. */
+  /** Defaults to the global `uni`; pass the page's `uni` on uni-app's web platform (H5), tests a recorded one. */
   uni?: UniLike;
 }
 
@@ -153,7 +153,12 @@ export function providersFor(context: Pick<UniContext, 'platform' | 'os'>): Prov
 
 export function createUniPayClient(options: UniClientOptions = {}): UniPayClient {
   const uni = options.uni ?? (globalThis as { uni?: UniLike }).uni;
-  if (!uni) throw new Error('vk-pay-client: the uni global is not available; pass options.uni');
+  // On uni-app's web platform the global `uni` is an empty object: the page's own `uni` (which
+  // uni-app imports into each page and component) has to be passed.
+  if (typeof uni?.request !== 'function')
+    throw new Error(
+      'vk-pay-client: no uni.request on the global uni; pass options.uni (createUniPayClient({ uni }))',
+    );
   const lang = options.lang ?? 'zh';
   const core = createCoreClient({
     ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
@@ -386,4 +391,20 @@ export type {
   ProviderName as CheckoutProviderName,
   Scene,
 } from '../core/types.ts';
+export {
+  type Cashier,
+  type CashierAction,
+  type CashierEvent,
+  type CashierMethod,
+  type CashierOptions,
+  type CashierPhase,
+  type CashierState,
+  type CashierTarget,
+  type CashierTexts,
+  cashierMethods,
+  cashierTexts,
+  countdown,
+  createCashier,
+  yuan,
+} from './cashier.ts';
 export type { ProviderName };

@@ -49,7 +49,7 @@ export interface UniClientOptions {
     lang?: Lang;
     /** Per-request timeout for uni.request, ms (default the platform's). */
     timeoutMs?: number;
-    /** Defaults to the global `uni`; tests pass a recorded one. */
+    /** Defaults to the global `uni`; pass the page's `uni` on uni-app's web platform (H5), tests a recorded one. */
     uni?: UniLike;
 }
 export interface UniPayOptions {
@@ -90,4 +90,5 @@ export type { BackendEndpoints, BackendPayRequest, CheckoutPayRequest, PaymentTa
 export { describeError, type ErrorDescription, type Failure, isSuccess, type Lang, type Result, type Success, } from '../core/errors.js';
 export type { PayNext, PayOutcome, PayResult } from '../core/pay-result.js';
 export type { ClientPayParams, OrderStatus, PaymentOutcome, PaymentStart, PaymentStatus, ProviderName as CheckoutProviderName, Scene, } from '../core/types.js';
+export { type Cashier, type CashierAction, type CashierEvent, type CashierMethod, type CashierOptions, type CashierPhase, type CashierState, type CashierTarget, type CashierTexts, cashierMethods, cashierTexts, countdown, createCashier, yuan, } from './cashier.js';
 export type { ProviderName };
