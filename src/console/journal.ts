@@ -49,55 +49,46 @@ export async function subjectJournal(
   subject: JournalSubject,
   provider: string,
 ): Promise<SubjectJournal> {
-  const { table, number } = SUBJECT_TABLES[subject.kind];
-  const other = await db
-    .selectFrom(table)
-    .select('id')
-    .where(number, '=', subject.number)
-    .where('provider', '=', provider)
-    .where('merchant_id', '<>', subject.merchantId)
-    .limit(1)
-    .executeTakeFirst();
-  // Older rows of the number that name no merchant, when another merchant has one too: left out.
-  const unnamed = sql<boolean>`out_trade_no = ${subject.number} and subject_kind = ${subject.kind}
-    and merchant_id is null and (provider = ${provider} or provider is null)`;
-  const shared =
-    other !== undefined &&
-    (
-      await Promise.all(
-        (['payment_logs', 'payment_errors', 'payment_notify_events'] as const).map((table) =>
-          db.selectFrom(table).select('id').where(unnamed).limit(1).executeTakeFirst(),
-        ),
-      )
-    ).some((row) => row !== undefined);
-  // Its own rows; and unless the number is shared, the older rows of the number that name no merchant.
-  // The three tables name the columns alike; the number leads their index (payment_*_subject).
-  const ours =
-    other === undefined
-      ? sql<boolean>`out_trade_no = ${subject.number} and subject_kind = ${subject.kind}
-        and (merchant_id = ${subject.merchantId}
-          or (merchant_id is null and (provider = ${provider} or provider is null)))`
-      : sql<boolean>`out_trade_no = ${subject.number} and subject_kind = ${subject.kind}
-        and merchant_id = ${subject.merchantId}`;
+  // Its own rows, and the older rows of the number that name no merchant. The three tables name the
+  // columns alike; the number leads their index (payment_*_subject).
+  const ours = sql<boolean>`out_trade_no = ${subject.number} and subject_kind = ${subject.kind}
+    and (merchant_id = ${subject.merchantId}
+      or (merchant_id is null and (provider = ${provider} or provider is null)))`;
   const [logs, errors, callbacks] = await Promise.all([
     db
       .selectFrom('payment_logs')
-      .select(['type', 'status', 'provider', 'amount', 'response_ms', 'error', 'create_date'])
+      .select(['merchant_id', 'type', 'status', 'provider', 'amount', 'response_ms', 'error', 'create_date'])
       .where(ours)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('payment_errors')
-      .select(['code', 'message', 'gateway_code', 'payload', 'create_date'])
+      .select(['merchant_id', 'code', 'message', 'gateway_code', 'payload', 'create_date'])
       .where(ours)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('payment_notify_events')
-      .select(['provider', 'event_id', 'result', 'payload', 'create_date'])
+      .select(['merchant_id', 'provider', 'event_id', 'result', 'payload', 'create_date'])
       .where(ours)
       .orderBy('id')
       .execute(),
   ]);
-  return { logs, errors, callbacks, shared };
+  const unnamed = (row: { merchant_id: string | null }) => row.merchant_id === null;
+  let shared = false;
+  if (logs.some(unnamed) || errors.some(unnamed) || callbacks.some(unnamed)) {
+    const { table, number } = SUBJECT_TABLES[subject.kind];
+    const other = await db
+      .selectFrom(table)
+      .select('id')
+      .where(number, '=', subject.number)
+      .where('provider', '=', provider)
+      .where('merchant_id', '<>', subject.merchantId)
+      .limit(1)
+      .executeTakeFirst();
+    shared = other !== undefined;
+  }
+  const shown = <T extends { merchant_id: string | null }>(rows: T[]) =>
+    rows.flatMap(({ merchant_id, ...row }) => (shared && merchant_id === null ? [] : [row]));
+  return { logs: shown(logs), errors: shown(errors), callbacks: shown(callbacks), shared };
 }
