@@ -11,6 +11,7 @@ import { sanitize } from '../core/sanitize.ts';
 import type { RefundStatus } from '../core/states.ts';
 import { GATEWAY_OPERATIONS } from '../service/journal-rollup.ts';
 import type { Database } from '../store/schema.ts';
+import { subjectJournal } from './journal.ts';
 import type { ConsoleOrderRow } from './orders.ts';
 import { iso, type MerchantScope } from './scope.ts';
 
@@ -96,9 +97,9 @@ export interface OrderTimeline {
   order: ConsoleOrderDetail;
   entries: TimelineEntry[];
   /**
-   * The journal, errors and callbacks name an order by out_trade_no and provider only; when another
-   * merchant has an order of the same number with the same provider they cannot be told apart, and
-   * are left out rather than shown to the wrong operator.
+   * The journal, errors and callbacks are read by merchant, kind and number (src/console/journal.ts).
+   * Rows recorded before they named their merchant, of a number another merchant's order at the same
+   * gateway has too, cannot be told apart: they are left out rather than shown to the wrong operator.
    */
   journalShared: boolean;
 }
@@ -129,45 +130,8 @@ export async function orderTimeline(
     .executeTakeFirst();
   if (!order) throw notFound();
 
-  const shared = await db
-    .selectFrom('payment_orders')
-    .select('id')
-    .where('out_trade_no', '=', outTradeNo)
-    .where('provider', '=', order.provider)
-    .where('merchant_id', '<>', merchantId)
-    .limit(1)
-    .executeTakeFirst();
-  const journalShared = shared !== undefined;
-  const byNumber = <T>(read: () => Promise<T[]>) => (journalShared ? Promise.resolve([] as T[]) : read());
-
-  const [logs, errors, callbacks, refunds, events, reviews] = await Promise.all([
-    byNumber(() =>
-      db
-        .selectFrom('payment_logs')
-        .selectAll()
-        .where('out_trade_no', '=', outTradeNo)
-        .where((eb) => eb.or([eb('provider', '=', order.provider), eb('provider', 'is', null)]))
-        .orderBy('id')
-        .execute(),
-    ),
-    byNumber(() =>
-      db
-        .selectFrom('payment_errors')
-        .select(['id', 'code', 'message', 'gateway_code', 'payload', 'create_date'])
-        .where('out_trade_no', '=', outTradeNo)
-        .where((eb) => eb.or([eb('provider', '=', order.provider), eb('provider', 'is', null)]))
-        .orderBy('id')
-        .execute(),
-    ),
-    byNumber(() =>
-      db
-        .selectFrom('payment_notify_events')
-        .selectAll()
-        .where('out_trade_no', '=', outTradeNo)
-        .where('provider', '=', order.provider)
-        .orderBy('id')
-        .execute(),
-    ),
+  const [journal, refunds, events, reviews] = await Promise.all([
+    subjectJournal(db, { merchantId, kind: 'payment', number: outTradeNo }, order.provider),
     db.selectFrom('payment_refunds').selectAll().where('order_id', '=', order.id).orderBy('id').execute(),
     db
       .selectFrom('webhook_events')
@@ -215,6 +179,7 @@ export async function orderTimeline(
   const entries: TimelineEntry[] = [
     { at: iso(order.create_date)!, kind: 'created', totalFen: order.total_fee, scene: order.scene },
   ];
+  const { logs, errors, callbacks, shared: journalShared } = journal;
   for (const log of logs)
     entries.push({
       at: iso(log.create_date)!,

@@ -12,6 +12,7 @@ import type { TransferStatus } from '../core/transfer-states.ts';
 import { type Transfer, toTransfer } from '../service/transfers.ts';
 import type { Database } from '../store/schema.ts';
 import { decodeCursor, encodeCursor, KEY_TIME_SQL, type RowKey } from './cursor.ts';
+import { subjectJournal } from './journal.ts';
 import { iso, type MerchantScope } from './scope.ts';
 
 export interface TransferSearch {
@@ -136,19 +137,8 @@ export async function transferDetail(
     .where('out_transfer_no', '=', outTransferNo)
     .executeTakeFirst();
   if (!row) throw notFound();
-  // The journal, errors and notifications name a transfer by its number and gateway only: when
-  // another merchant has a transfer of that number on that gateway they are left out.
-  const shared = await db
-    .selectFrom('payment_transfers')
-    .select('id')
-    .where('out_transfer_no', '=', outTransferNo)
-    .where('provider', '=', row.provider)
-    .where('merchant_id', '<>', merchantId)
-    .limit(1)
-    .executeTakeFirst();
-  const byNumber = <T>(read: () => Promise<T[]>) => (shared ? Promise.resolve([] as T[]) : read());
   const since = new Date(row.create_date);
-  const [audits, logs, errors, callbacks, events] = await Promise.all([
+  const [audits, journal, events] = await Promise.all([
     db
       .selectFrom('console_audit')
       .select(['action', 'actor_name', 'after', 'at'])
@@ -156,36 +146,7 @@ export async function transferDetail(
       .where('action', 'in', ['transfer.created', 'transfer.approved', 'transfer.rejected'])
       .orderBy('id')
       .execute(),
-    byNumber(() =>
-      db
-        .selectFrom('payment_logs')
-        .select(['type', 'status', 'response_ms', 'error', 'create_date'])
-        .where('out_trade_no', '=', outTransferNo)
-        .where('provider', '=', row.provider)
-        .where('type', 'like', 'transfer%')
-        .orderBy('id')
-        .execute(),
-    ),
-    byNumber(() =>
-      db
-        .selectFrom('payment_errors')
-        .select(['code', 'message', 'gateway_code', 'create_date'])
-        .where('out_trade_no', '=', outTransferNo)
-        .where('provider', '=', row.provider)
-        .where('create_date', '>=', since)
-        .orderBy('id')
-        .execute(),
-    ),
-    byNumber(() =>
-      db
-        .selectFrom('payment_notify_events')
-        .select(['result', 'payload', 'create_date'])
-        .where('out_trade_no', '=', outTransferNo)
-        .where('provider', '=', row.provider)
-        .where('result', 'like', 'transfer%')
-        .orderBy('id')
-        .execute(),
-    ),
+    subjectJournal(db, { merchantId, kind: 'transfer', number: outTransferNo }, row.provider),
     db
       .selectFrom('webhook_events')
       .select(['id', 'type', 'create_date'])
@@ -210,6 +171,7 @@ export async function transferDetail(
           .orderBy('id')
           .execute();
 
+  const { logs, errors, callbacks } = journal;
   const transfer = toTransfer(row);
   const entries: TransferTimelineEntry[] = [];
   const created = audits.find((audit) => audit.action === 'transfer.created');

@@ -3,6 +3,7 @@ import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Cache } from '../cache/cache.ts';
 import { ERROR_TABLE, type PayError } from '../core/errors.ts';
+import type { SubjectKind } from '../core/journal-subject.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { ValidationRules } from '../core/validate.ts';
 import type { Provider } from '../providers/provider.ts';
@@ -78,7 +79,13 @@ export async function recordLog(context: ServiceContext, entry: LogEntry): Promi
 export async function recordError(
   context: ServiceContext,
   error: PayError,
-  where: { outTradeNo?: string | null; provider?: string | null; payload?: unknown },
+  where: {
+    subjectKind: SubjectKind;
+    merchantId: string | null;
+    outTradeNo?: string | null;
+    provider?: string | null;
+    payload?: unknown;
+  },
 ): Promise<void> {
   const spec = ERROR_TABLE[error.code];
   const entry: ErrorEntry = {
@@ -86,6 +93,8 @@ export async function recordError(
     message: error.message,
     action: spec.actionZh,
     gatewayCode: error.gatewayCode ?? null,
+    subjectKind: where.subjectKind,
+    merchantId: where.merchantId,
     outTradeNo: where.outTradeNo ?? null,
     provider: where.provider ?? null,
     payload: sanitize({

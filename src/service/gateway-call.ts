@@ -3,6 +3,7 @@
  * and, when it fails, recorded in payment_errors with the unified code and the gateway's own.
  */
 import { isPayError, PayError } from '../core/errors.ts';
+import type { SubjectKind } from '../core/journal-subject.ts';
 import type { Provider } from '../providers/provider.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
 
@@ -10,20 +11,27 @@ export interface CallDescription {
   /** What was asked of the gateway: create, query, close, refund, refund_query, notify. */
   type: string;
   provider: string;
+  /** Whose and which thing outTradeNo numbers: the journal rows are read back by these. */
+  merchantId: string;
+  subjectKind: SubjectKind;
   outTradeNo?: string | null;
   amount?: number | null;
   userId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
-  /** The order's merchant, and the route and side that chose its account (null: no route). */
-  merchantId?: string | null;
+  /** The route and side that chose the order's account (null: no route). */
   route?: string | null;
   variant?: string | null;
 }
 
-/** The fields that tag a call of `order` with its merchant, route and side. */
+/** The fields that tag a call of `order` (or its refund) with its merchant, kind, route and side. */
 export function routeTags(order: { merchantId: string; route: string | null; variant: string | null }) {
-  return { merchantId: order.merchantId, route: order.route, variant: order.variant };
+  return {
+    merchantId: order.merchantId,
+    subjectKind: 'payment' as const,
+    route: order.route,
+    variant: order.variant,
+  };
 }
 
 export async function gatewayCall<T>(
@@ -66,7 +74,8 @@ export async function gatewayCall<T>(
           }
         : undefined,
       responseMs: Math.round(ms),
-      merchantId: call.merchantId ?? null,
+      subjectKind: call.subjectKind,
+      merchantId: call.merchantId,
       route: call.route ?? null,
       variant: call.variant ?? null,
     });
@@ -79,7 +88,12 @@ export async function gatewayCall<T>(
     const payError = isPayError(error)
       ? error
       : new PayError(50000, { message: `${call.provider} ${call.type} failed unexpectedly`, cause: error });
-    await recordError(context, payError, { outTradeNo: call.outTradeNo ?? null, provider: call.provider });
+    await recordError(context, payError, {
+      subjectKind: call.subjectKind,
+      merchantId: call.merchantId,
+      outTradeNo: call.outTradeNo ?? null,
+      provider: call.provider,
+    });
     await log(payError);
     throw payError;
   }

@@ -40,9 +40,9 @@ export interface RollupOptions {
 export const DEFAULT_ROLLUP: RollupOptions = { graceMs: 5 * 60_000, batchHours: 24, maxBatches: 30 };
 
 /**
- * Which journal rows count: every row once ('all'); once per order of a listed merchant that the
- * row names (a list); or per merchant, once for each merchant with an order of the row's number
- * ('each', what the rollup keeps).
+ * Which journal rows count: every row once ('all'); the payment rows of a listed merchant's orders
+ * (a list); or per merchant, the payment rows of its orders ('each', what the rollup keeps). A row
+ * from before the journal named its merchant counts for each merchant with an order of its number.
  */
 export type JournalScope = 'all' | 'each' | readonly string[];
 
@@ -76,14 +76,18 @@ export function journalCells(
     and l.response_ms is not null)`;
   const systemError = sql`(l.status = 'ERROR' and not (coalesce(l.error->>'code', '') ~ '^[0-9]+$'
     and (l.error->>'code')::int in (${sql.join([...CALLER_ERROR_CODES])})))`;
+  // A row counts for the merchant of the order it names: a payment's row (not a transfer's of the
+  // same number) of that merchant, or of any merchant with that number when the row names none.
+  const named = sql`o.out_trade_no = l.out_trade_no and l.subject_kind = 'payment'
+    and (l.merchant_id is null or l.merchant_id = o.merchant_id)`;
   const orders =
     scope === 'all'
       ? sql``
       : scope === 'each'
-        ? sql`join payment_orders o on o.out_trade_no = l.out_trade_no`
+        ? sql`join payment_orders o on ${named}`
         : scope.length === 0
           ? sql`join payment_orders o on false`
-          : sql`join payment_orders o on o.out_trade_no = l.out_trade_no and o.merchant_id in (${sql.join(scope)})`;
+          : sql`join payment_orders o on ${named} and o.merchant_id in (${sql.join(scope)})`;
   const merchant = scope === 'each' ? sql`o.merchant_id` : sql`''`;
   return sql<JournalCell>`
     select at, merchant_id, provider, operation,

@@ -115,7 +115,14 @@ async function settleOne(
   try {
     const result = await gatewayCall(
       context,
-      { type: 'query', provider: provider.name, outTradeNo: order.out_trade_no, amount: order.total_fee },
+      {
+        type: 'query',
+        provider: provider.name,
+        merchantId: order.merchant_id,
+        subjectKind: 'payment',
+        outTradeNo: order.out_trade_no,
+        amount: order.total_fee,
+      },
       () =>
         provider.queryPayment({
           merchantId: order.merchant_id,
@@ -160,7 +167,14 @@ async function reverseUnconfirmed(
     try {
       answer = await gatewayCall(
         context,
-        { type: 'reverse', provider: provider.name, outTradeNo: order.out_trade_no, amount: order.total_fee },
+        {
+          type: 'reverse',
+          provider: provider.name,
+          merchantId: order.merchant_id,
+          subjectKind: 'payment',
+          outTradeNo: order.out_trade_no,
+          amount: order.total_fee,
+        },
         () =>
           provider.reversePayment!({
             merchantId: order.merchant_id,

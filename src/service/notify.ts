@@ -164,7 +164,12 @@ export async function handleNotify(context: ServiceContext, request: NotifyReque
   } catch (error) {
     // Our own failure (the store, a bug): the gateway must send it again.
     const payError = storeFailure(error);
-    if (!isPayError(error)) await recordError(context, payError, { provider: provider.name });
+    if (!isPayError(error))
+      await recordError(context, payError, {
+        subjectKind: 'payment',
+        merchantId: request.merchantId,
+        provider: provider.name,
+      });
     return {
       ack: provider.ackNotify('retry', payError, { merchantId: request.merchantId, account }),
       outcome: String(payError.code),
@@ -267,6 +272,9 @@ async function keepUnapplicable(
       const first = await insertNotifyEvent(tx, {
         provider,
         eventId,
+        // A refund's callback is its order's: kind 'payment', the order's number where known.
+        subjectKind: 'payment',
+        merchantId,
         outTradeNo,
         payload: event.result.raw ?? null,
         result: `unapplicable:${cause.name}`,
@@ -364,7 +372,13 @@ async function rejectCallback(
     }
     const sample = `notify-rejected-sample:${provider ?? 'unknown'}:${reason}`;
     if (await context.cache.setIfAbsent(sample, 1, 60_000))
-      await recordError(context, error, { provider, payload: { reason, ip: request.ip ?? null } });
+      // The merchant in an unverified callback's URL is not ours to believe: none is recorded.
+      await recordError(context, error, {
+        subjectKind: 'payment',
+        merchantId: null,
+        provider,
+        payload: { reason, ip: request.ip ?? null },
+      });
   } catch (failure) {
     context.logger.error({ err: failure }, 'could not count a rejected callback');
   }
@@ -378,10 +392,12 @@ async function recordFailure(
   error: PayError,
   started: number,
 ): Promise<void> {
-  await recordError(context, error, { provider });
+  const subject = { subjectKind: 'payment', merchantId: request.merchantId } as const;
+  await recordError(context, error, { ...subject, provider });
   await recordLog(context, {
     type: 'notify',
     status: 'ERROR',
+    ...subject,
     provider,
     ip: request.ip ?? null,
     error: { code: error.code, gatewayCode: error.gatewayCode, message: error.message },

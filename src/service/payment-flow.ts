@@ -291,7 +291,14 @@ async function syncEarlierAttempts(
     if (!provider) continue;
     const result = await gatewayCall(
       context,
-      { type: 'query', provider: provider.name, outTradeNo: order.outTradeNo, amount: order.totalFen },
+      {
+        type: 'query',
+        provider: provider.name,
+        merchantId: order.merchantId,
+        subjectKind: 'payment',
+        outTradeNo: order.outTradeNo,
+        amount: order.totalFen,
+      },
       () =>
         provider.queryPayment({
           merchantId: order.merchantId,
@@ -360,7 +367,14 @@ async function switchProvider(
   try {
     const answer = await gatewayCall(
       context,
-      { type: 'close', provider: current.name, outTradeNo: row.out_trade_no, amount: row.total_fee },
+      {
+        type: 'close',
+        provider: current.name,
+        merchantId: row.merchant_id,
+        subjectKind: 'payment',
+        outTradeNo: row.out_trade_no,
+        amount: row.total_fee,
+      },
       () =>
         current.closePayment({
           merchantId: row.merchant_id,
@@ -426,6 +440,8 @@ async function switchProvider(
   await recordLog(context, {
     type: 'switch',
     status: 'SUCCESS',
+    merchantId: order.merchantId,
+    subjectKind: 'payment',
     outTradeNo: order.outTradeNo,
     provider: target,
     amount: order.totalFen,

@@ -213,6 +213,8 @@ export async function applyPaymentResult(
           ? {
               provider: result.provider,
               eventId: result.eventId,
+              subjectKind: 'payment' as const,
+              merchantId: decided.order.merchantId,
               outTradeNo: decided.order.outTradeNo,
               payload: result.raw ?? null,
               result: 'applied',
@@ -225,6 +227,8 @@ export async function applyPaymentResult(
   } catch (error) {
     if (error instanceof HandlerFailure) {
       await recordError(context, error.payError, {
+        subjectKind: 'payment',
+        merchantId: result.merchantId,
         outTradeNo: result.outTradeNo,
         provider: result.provider,
       });
@@ -234,6 +238,8 @@ export async function applyPaymentResult(
     }
     let payError = isPayError(error) ? error : storeFailure(error);
     await recordError(context, payError, {
+      subjectKind: 'payment',
+      merchantId: result.merchantId,
       outTradeNo: result.outTradeNo,
       provider: result.provider,
       payload: { status: result.status, amountFen: result.amountFen, transactionId: result.transactionId },
@@ -532,6 +538,8 @@ function applyLogEntry(result: PaymentResult, started: number, error?: PayError)
   return {
     type: `apply_${result.source}`,
     status: error ? 'ERROR' : 'SUCCESS',
+    subjectKind: 'payment',
+    merchantId: result.merchantId,
     outTradeNo: result.outTradeNo,
     provider: result.provider,
     amount: result.amountFen,

@@ -197,7 +197,13 @@ async function askAboutRefund(
   const provider = providerFor(context, found.provider);
   const answer = await gatewayCall(
     context,
-    { type: 'refund_query', provider: provider.name, outTradeNo: found.out_trade_no },
+    {
+      type: 'refund_query',
+      provider: provider.name,
+      merchantId,
+      subjectKind: 'payment',
+      outTradeNo: found.out_trade_no,
+    },
     () =>
       provider.queryRefund({
         merchantId,
@@ -258,6 +264,8 @@ export async function applyAbnormalRefund(
     {
       type: 'refund_abnormal',
       provider: provider.name,
+      merchantId,
+      subjectKind: 'payment',
       outTradeNo: order.outTradeNo,
       amount: current.refundFen,
     },

@@ -89,6 +89,8 @@ export async function reverseRefund(
       await recordLog(context, {
         type: 'refund_reversed',
         status: 'SUCCESS',
+        subjectKind: 'payment',
+        merchantId: input.merchantId,
         outTradeNo: outcome.refund.outTradeNo,
         provider: input.provider,
         amount: outcome.refund.refundFen,
@@ -98,6 +100,8 @@ export async function reverseRefund(
   } catch (error) {
     const payError = isPayError(error) ? error : storeFailure(error);
     await recordError(context, payError, {
+      subjectKind: 'payment',
+      merchantId: input.merchantId,
       provider: input.provider,
       payload: { outRefundNo: input.outRefundNo },
     });

@@ -109,6 +109,8 @@ export async function startRefund(
     await recordLog(context, {
       type: 'refund_start',
       status: 'SUCCESS',
+      subjectKind: 'payment',
+      merchantId: request.merchantId,
       outTradeNo: params.outTradeNo,
       provider: outcome.order.provider,
       amount: params.refundFen,
@@ -118,12 +120,16 @@ export async function startRefund(
   } catch (error) {
     const payError = isPayError(error) ? error : refundInsertFailure(error);
     await recordError(context, payError, {
+      subjectKind: 'payment',
+      merchantId: request.merchantId,
       outTradeNo: params.outTradeNo,
       payload: { outRefundNo: params.outRefundNo },
     });
     await recordLog(context, {
       type: 'refund_start',
       status: 'ERROR',
+      subjectKind: 'payment',
+      merchantId: request.merchantId,
       outTradeNo: params.outTradeNo,
       amount: params.refundFen,
       error: { code: payError.code, message: payError.message },
@@ -263,6 +269,8 @@ export async function applyRefundResult(
         await insertNotifyEvent(tx, {
           provider: result.provider,
           eventId: result.eventId,
+          subjectKind: 'payment',
+          merchantId: refund.merchant_id,
           outTradeNo: refund.out_trade_no,
           payload: result.raw ?? null,
           result: `refund_${result.status.toLowerCase()}`,
@@ -281,6 +289,8 @@ export async function applyRefundResult(
     await recordLog(context, {
       type: `refund_${result.source}`,
       status: 'SUCCESS',
+      subjectKind: 'payment',
+      merchantId: result.merchantId,
       outTradeNo: outcome.refund.outTradeNo,
       provider: result.provider,
       amount: outcome.refund.refundFen,
@@ -290,12 +300,16 @@ export async function applyRefundResult(
   } catch (error) {
     const payError = isPayError(error) ? error : storeFailure(error);
     await recordError(context, payError, {
+      subjectKind: 'payment',
+      merchantId: result.merchantId,
       provider: result.provider,
       payload: { outRefundNo: result.outRefundNo },
     });
     await recordLog(context, {
       type: `refund_${result.source}`,
       status: 'ERROR',
+      subjectKind: 'payment',
+      merchantId: result.merchantId,
       provider: result.provider,
       error: { code: payError.code, message: payError.message },
       responseMs: Math.round(performance.now() - started),

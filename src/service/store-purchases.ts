@@ -253,6 +253,8 @@ async function claimTransaction(
   const first = await insertNotifyEvent(db, {
     provider,
     eventId,
+    subjectKind: 'payment',
+    merchantId,
     outTradeNo,
     payload: { transactionId },
     result: 'claimed',
@@ -368,6 +370,8 @@ export async function applyStoreNotification(
   await insertNotifyEvent(context.store.db, {
     provider: provider.name,
     eventId: notification.eventId,
+    subjectKind: 'payment',
+    merchantId,
     outTradeNo: null,
     payload: (notification.raw ?? null) as never,
     result: outcome,
@@ -389,6 +393,8 @@ async function reverseRefundOf(
   await insertNotifyEvent(context.store.db, {
     provider: provider.name,
     eventId: reversalMark(merchantId, purchase.transactionId),
+    subjectKind: 'payment',
+    merchantId,
     outTradeNo: null,
     payload: { transactionId: purchase.transactionId },
     result: 'refund_reversed',

@@ -131,7 +131,14 @@ async function askGateway(context: ServiceContext, row: TransferRow): Promise<Tr
   try {
     answer = await gatewayCall(
       context,
-      { type: 'transfer', provider: row.provider, outTradeNo: row.out_transfer_no, amount: row.amount },
+      {
+        type: 'transfer',
+        provider: row.provider,
+        merchantId: row.merchant_id,
+        subjectKind: 'transfer',
+        outTradeNo: row.out_transfer_no,
+        amount: row.amount,
+      },
       () =>
         operations.transfer({
           merchantId: row.merchant_id,
@@ -206,7 +213,13 @@ async function askAbout(context: ServiceContext, row: TransferRow): Promise<Tran
   try {
     answer = await gatewayCall(
       context,
-      { type: 'transfer_query', provider: row.provider, outTradeNo: row.out_transfer_no },
+      {
+        type: 'transfer_query',
+        provider: row.provider,
+        merchantId: row.merchant_id,
+        subjectKind: 'transfer',
+        outTradeNo: row.out_transfer_no,
+      },
       () =>
         operations.queryTransfer({
           merchantId: row.merchant_id,
@@ -257,7 +270,13 @@ export async function cancelTransfer(
   const cancel = operations.cancelTransfer;
   const answer = await gatewayCall(
     context,
-    { type: 'transfer_cancel', provider: row.provider, outTradeNo: outTransferNo },
+    {
+      type: 'transfer_cancel',
+      provider: row.provider,
+      merchantId,
+      subjectKind: 'transfer',
+      outTradeNo: outTransferNo,
+    },
     () => cancel({ merchantId, account: row.account, outTransferNo }),
   );
   return (await applyTransferResult(context, { ...answer, merchantId, source: 'request' })).transfer;

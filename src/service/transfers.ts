@@ -301,6 +301,8 @@ export async function createTransfer(
     await recordLog(context, {
       type: 'transfer_start',
       status: 'SUCCESS',
+      subjectKind: 'transfer',
+      merchantId: request.merchantId,
       outTradeNo: request.outTransferNo,
       provider: request.provider,
       amount: request.amountFen,
@@ -309,10 +311,17 @@ export async function createTransfer(
     return outcome;
   } catch (error) {
     const payError = isPayError(error) ? error : storeFailure(error);
-    await recordError(context, payError, { outTradeNo: request.outTransferNo, provider: request.provider });
+    await recordError(context, payError, {
+      subjectKind: 'transfer',
+      merchantId: request.merchantId,
+      outTradeNo: request.outTransferNo,
+      provider: request.provider,
+    });
     await recordLog(context, {
       type: 'transfer_start',
       status: 'ERROR',
+      subjectKind: 'transfer',
+      merchantId: request.merchantId,
       outTradeNo: request.outTransferNo,
       provider: request.provider,
       amount: typeof request.amountFen === 'number' ? request.amountFen : null,
@@ -405,6 +414,8 @@ export async function decideTransfer(
   await recordLog(context, {
     type: decision.approve ? 'transfer_approve' : 'transfer_reject',
     status: 'SUCCESS',
+    subjectKind: 'transfer',
+    merchantId: transfer.merchantId,
     outTradeNo: transfer.outTransferNo,
     provider: transfer.provider,
     amount: transfer.amountFen,
@@ -521,6 +532,8 @@ export async function applyTransferResult(
           await insertNotifyEvent(tx, {
             provider: result.provider,
             eventId: result.eventId,
+            subjectKind: 'transfer',
+            merchantId: row.merchant_id,
             outTradeNo: row.out_transfer_no,
             payload: { state: result.status, transferId: result.transferId },
             result: `transfer_${result.status.toLowerCase()}`,
@@ -535,6 +548,8 @@ export async function applyTransferResult(
     await recordLog(context, {
       type: `transfer_${result.source}`,
       status: 'SUCCESS',
+      subjectKind: 'transfer',
+      merchantId: result.merchantId,
       outTradeNo: result.outTransferNo,
       provider: result.provider,
       amount: outcome.transfer.amountFen,
@@ -543,10 +558,17 @@ export async function applyTransferResult(
     return outcome;
   } catch (error) {
     const payError = isPayError(error) ? error : storeFailure(error);
-    await recordError(context, payError, { outTradeNo: result.outTransferNo, provider: result.provider });
+    await recordError(context, payError, {
+      subjectKind: 'transfer',
+      merchantId: result.merchantId,
+      outTradeNo: result.outTransferNo,
+      provider: result.provider,
+    });
     await recordLog(context, {
       type: `transfer_${result.source}`,
       status: 'ERROR',
+      subjectKind: 'transfer',
+      merchantId: result.merchantId,
       outTradeNo: result.outTransferNo,
       provider: result.provider,
       error: { code: payError.code, message: payError.message },

@@ -309,6 +309,8 @@ async function complete(context: ServiceContext, delivery: Claimed, outcome: Att
       await insertLog(tx, {
         type: 'webhook',
         status: 'ERROR',
+        subjectKind: delivery.payload.type.startsWith('transfer.') ? 'transfer' : 'payment',
+        merchantId: delivery.merchant_id,
         outTradeNo: delivery.out_trade_no,
         error: {
           code: 50000,

@@ -1,10 +1,21 @@
 /** payment_logs, payment_errors and payment_notify_events: what happened, for people and monitoring. */
 import type { Kysely, Transaction } from 'kysely';
+import type { SubjectKind } from '../core/journal-subject.ts';
 import type { Database } from './schema.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export interface LogEntry {
+/**
+ * Every journal row says whose and which thing its number is: the merchant and the kind
+ * (src/core/journal-subject.ts). A row that names no number still carries the kind of call it was.
+ */
+interface Subject {
+  subjectKind: SubjectKind;
+  /** Null only where no merchant is known yet (a callback refused before its merchant was read). */
+  merchantId: string | null;
+}
+
+export interface LogEntry extends Subject {
   type: string;
   status: 'SUCCESS' | 'ERROR';
   outTradeNo?: string | null;
@@ -16,7 +27,6 @@ export interface LogEntry {
   userAgent?: string | null;
   responseMs?: number | null;
   /** Set for a call of an order a route chose: the statistics compare the route's two sides. */
-  merchantId?: string | null;
   route?: string | null;
   variant?: string | null;
 }
@@ -26,6 +36,8 @@ function logRow(entry: LogEntry) {
     type: entry.type,
     status: entry.status,
     out_trade_no: entry.outTradeNo ?? null,
+    subject_kind: entry.subjectKind,
+    merchant_id: entry.merchantId,
     provider: entry.provider ?? null,
     amount: entry.amount ?? null,
     user_id: entry.userId ?? null,
@@ -33,7 +45,6 @@ function logRow(entry: LogEntry) {
     ip: entry.ip ?? null,
     user_agent: entry.userAgent ?? null,
     response_ms: entry.responseMs ?? null,
-    merchant_id: entry.route ? (entry.merchantId ?? null) : null,
     route: entry.route ?? null,
     variant: entry.route ? (entry.variant ?? null) : null,
   };
@@ -43,7 +54,7 @@ export async function insertLog(db: Db, entry: LogEntry): Promise<void> {
   await db.insertInto('payment_logs').values(logRow(entry)).execute();
 }
 
-export interface NotifyEventEntry {
+export interface NotifyEventEntry extends Subject {
   provider: string;
   eventId: string;
   outTradeNo: string | null;
@@ -56,6 +67,8 @@ function eventRow(event: NotifyEventEntry) {
     provider: event.provider,
     event_id: event.eventId,
     out_trade_no: event.outTradeNo,
+    subject_kind: event.subjectKind,
+    merchant_id: event.merchantId,
     payload: JSON.stringify(event.payload),
     result: event.result,
   };
@@ -84,7 +97,7 @@ export async function insertLogAndEvent(
     .execute();
 }
 
-export interface ErrorEntry {
+export interface ErrorEntry extends Subject {
   code: number;
   message: string;
   action: string;
@@ -105,6 +118,8 @@ export async function insertError(db: Db, entry: ErrorEntry): Promise<void> {
       action: entry.action,
       gateway_code: entry.gatewayCode ?? null,
       out_trade_no: entry.outTradeNo ?? null,
+      subject_kind: entry.subjectKind,
+      merchant_id: entry.merchantId,
       provider: entry.provider ?? null,
       payload: entry.payload === undefined ? null : JSON.stringify(entry.payload),
       stack: entry.stack ?? null,

@@ -537,6 +537,64 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index payment_transfers_status on payment_transfers (status, create_date)',
     ],
   },
+  // 16 is another change's; this one does not depend on it.
+  {
+    id: 17,
+    name: 'journal rows name their merchant and kind',
+    statements: [
+      // Which of the merchant's numbers out_trade_no holds (src/core/journal-subject.ts): an order's
+      // (its refunds' rows too) or a transfer's; and whose. The console reads a payment's or a
+      // transfer's rows by (number, kind, merchant), so an order and a transfer of one number, or two
+      // merchants' of one number, no longer show each other's calls. No check on the kind: a new
+      // kind is a new value, and an instance that does not know it yet writes 'payment'.
+      `alter table payment_logs add column subject_kind text not null default 'payment'`,
+      `alter table payment_errors add column subject_kind text not null default 'payment'`,
+      'alter table payment_errors add column merchant_id text',
+      `alter table payment_notify_events add column subject_kind text not null default 'payment'`,
+      'alter table payment_notify_events add column merchant_id text',
+      // Rows from before: a payment's, but for the transfer rows, told by what they hold. A log row
+      // is a transfer's by its type (transfer, transfer_query, transfer_start, ...), a callback by
+      // its result (transfer_success, ...). An error row holds no type: it is a transfer's when only
+      // a transfer has its number on its gateway, and when an order has it too, it takes the kind of
+      // the failed log row of that number written with it (a failed call writes its error row, then
+      // its log row).
+      `update payment_logs set subject_kind = 'transfer' where type like 'transfer%'`,
+      `update payment_notify_events set subject_kind = 'transfer' where result like 'transfer%'`,
+      `update payment_errors e set subject_kind = 'transfer'
+        where e.out_trade_no is not null
+          and exists (select 1 from payment_transfers t
+            where t.out_transfer_no = e.out_trade_no and t.provider = e.provider)
+          and (not exists (select 1 from payment_orders o
+                where o.out_trade_no = e.out_trade_no and o.provider = e.provider)
+            or (select l.subject_kind from payment_logs l
+                where l.out_trade_no = e.out_trade_no and l.provider = e.provider and l.status = 'ERROR'
+                  and l.create_date >= e.create_date
+                order by l.create_date, l.id limit 1) = 'transfer')`,
+      // The merchant, where one merchant alone has a thing of that kind, number and gateway; rows of
+      // a number two merchants share keep none, and the console leaves them out (it cannot tell).
+      ...(['payment_logs', 'payment_errors', 'payment_notify_events'] as const).flatMap((table) => [
+        `update ${table} j set merchant_id = o.merchant_id
+          from (select out_trade_no, provider, min(merchant_id) as merchant_id from payment_orders
+                group by 1, 2 having count(*) = 1) o
+          where j.merchant_id is null and j.subject_kind = 'payment'
+            and j.out_trade_no = o.out_trade_no and j.provider = o.provider`,
+        `update ${table} j set merchant_id = t.merchant_id
+          from (select out_transfer_no, provider, min(merchant_id) as merchant_id from payment_transfers
+                group by 1, 2 having count(*) = 1) t
+          where j.merchant_id is null and j.subject_kind = 'transfer'
+            and j.out_trade_no = t.out_transfer_no and j.provider = t.provider`,
+      ]),
+      // A payment's or transfer's page reads its rows by number, kind and merchant: the number leads,
+      // so these also serve every read by number alone, and replace the indexes on the number.
+      'create index payment_logs_subject on payment_logs (out_trade_no, subject_kind, merchant_id)',
+      'drop index if exists payment_logs_out_trade_no',
+      'create index payment_errors_subject on payment_errors (out_trade_no, subject_kind, merchant_id)',
+      'drop index if exists payment_errors_out_trade_no',
+      `create index payment_notify_events_subject on payment_notify_events
+        (out_trade_no, subject_kind, merchant_id)`,
+      'drop index if exists payment_notify_events_out_trade_no',
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */

@@ -1,5 +1,6 @@
 /** Row types of the payment tables, as Kysely sees them. */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { SubjectKind } from '../core/journal-subject.ts';
 import type { OrderStatus, RefundStatus } from '../core/states.ts';
 import type { TransferStatus } from '../core/transfer-states.ts';
 
@@ -90,8 +91,11 @@ export interface PaymentLogsTable {
   ip: string | null;
   user_agent: string | null;
   response_ms: number | null;
-  /** The order's merchant, route and side, when a route chose the order's account. */
+  /** What out_trade_no numbers: a payment (its refunds too) or a transfer (src/store/journal.ts). */
+  subject_kind: Generated<SubjectKind>;
+  /** The subject's merchant; null on rows written before the journal carried it and not attributable. */
   merchant_id: string | null;
+  /** The route and side, when a route chose the order's account. */
   route: string | null;
   variant: string | null;
   create_date: Timestamp;
@@ -121,6 +125,8 @@ export interface PaymentErrorsTable {
   action: string;
   gateway_code: string | null;
   out_trade_no: string | null;
+  subject_kind: Generated<SubjectKind>;
+  merchant_id: string | null;
   provider: string | null;
   payload: Json | null;
   stack: string | null;
@@ -132,6 +138,8 @@ export interface PaymentNotifyEventsTable {
   provider: string;
   event_id: string;
   out_trade_no: string | null;
+  subject_kind: Generated<SubjectKind>;
+  merchant_id: string | null;
   payload: Json;
   result: string;
   create_date: Timestamp;

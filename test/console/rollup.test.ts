@@ -200,6 +200,42 @@ describe.each(backends)('journal rollups on $name', (backend) => {
     const [m2] = await read({ ...threeDays, merchantIds: ['m2'] });
     const [both] = await read({ ...threeDays, merchantIds: ['m1', 'm2'] });
     expect(both.totals.events).toBe(m1.totals.events + m2.totals.events);
+
+    // A row that names its merchant and kind counts for that merchant's order alone: a transfer's of
+    // the same number counts for no merchant's orders, a payment's of m2 not for m1's.
+    const lastHour = { from: new Date(Date.now() - HOUR), to: new Date(Date.now() + HOUR) };
+    const counts = async () =>
+      Promise.all(
+        [['m1'], ['m2'], undefined].map(
+          async (merchantIds) => (await overview(db, { ...lastHour, merchantIds })).totals.events,
+        ),
+      );
+    const before = await counts();
+    await db
+      .insertInto('payment_logs')
+      .values([
+        {
+          type: 'transfer',
+          status: 'SUCCESS',
+          out_trade_no: 'SHARED-1',
+          subject_kind: 'transfer',
+          merchant_id: 'm1',
+          provider: 'wxpay',
+          response_ms: 40,
+        },
+        {
+          type: 'query',
+          status: 'SUCCESS',
+          out_trade_no: 'SHARED-1',
+          subject_kind: 'payment',
+          merchant_id: 'm2',
+          provider: 'wxpay',
+          response_ms: 41,
+        },
+      ])
+      .execute();
+    const [m1After, m2After, allAfter] = await counts();
+    expect([m1After, m2After, allAfter]).toEqual([before[0], before[1]! + 1, before[2]! + 2]);
   });
 
   const snapshot = async () => [

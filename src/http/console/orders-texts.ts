@@ -88,8 +88,8 @@ const TEXTS = {
   noRefunds: { zh: '没有退款。', en: 'No refunds.' },
   timeline: { zh: '时间线', en: 'Timeline' },
   journalShared: {
-    zh: '另一个商户有相同订单号和渠道的订单，网关调用和回调记录无法区分，因此未显示。',
-    en: 'Another merchant has an order of this number at the same gateway, so gateway calls and callbacks cannot be told apart and are not shown.',
+    zh: '另一个商户有相同订单号和渠道的订单，早期未标明商户的网关调用和回调记录无法区分，因此未显示。',
+    en: 'Another merchant has an order of this number at the same gateway, so older gateway calls and callbacks that name no merchant cannot be told apart and are not shown.',
   },
   latency: { zh: '耗时 {ms} 毫秒', en: '{ms} ms' },
   payload: { zh: '内容（已脱敏）', en: 'Payload (sanitised)' },
