@@ -537,6 +537,93 @@ export const MIGRATIONS: readonly Migration[] = [
       'create index payment_transfers_status on payment_transfers (status, create_date)',
     ],
   },
+  {
+    id: 16,
+    name: 'profit sharing',
+    statements: [
+      // An order created for splitting: the gateway keeps its funds frozen until split or unfrozen.
+      'alter table payment_orders add column profit_sharing boolean not null default false',
+      // A receiver's name is stored sealed (AES-256-GCM, src/service/sealing.ts) only.
+      `create table payment_split_receivers (
+        id bigint generated always as identity primary key,
+        merchant_id text not null,
+        provider text not null,
+        account text not null default 'default',
+        type text not null,
+        receiver_account text not null,
+        name_sealed jsonb,
+        relation_type text,
+        custom_relation text,
+        bound_at timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        constraint payment_split_receivers_unique unique (merchant_id, provider, account, type, receiver_account)
+      )`,
+      `create table payment_splits (
+        id bigint generated always as identity primary key,
+        order_id bigint not null references payment_orders (id),
+        merchant_id text not null,
+        provider text not null,
+        account text not null default 'default',
+        out_trade_no text not null,
+        out_split_no text not null,
+        split_id text,
+        kind text not null,
+        status text not null,
+        finish boolean not null default false,
+        amount integer not null check (amount >= 0),
+        fail_reason text,
+        next_check_at timestamptz,
+        checks integer not null default 0,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        version integer not null default 0,
+        constraint payment_splits_merchant_out_split_no unique (merchant_id, out_split_no)
+      )`,
+      'create index payment_splits_order on payment_splits (order_id)',
+      `create index payment_splits_due on payment_splits (next_check_at)
+        where next_check_at is not null`,
+      `create table payment_split_lines (
+        id bigint generated always as identity primary key,
+        split_ref bigint not null references payment_splits (id),
+        line_no integer not null,
+        type text not null,
+        receiver_account text not null,
+        amount integer not null check (amount > 0),
+        description text not null,
+        result text not null,
+        fail_reason text,
+        detail_id text,
+        finished_at timestamptz,
+        constraint payment_split_lines_unique unique (split_ref, line_no)
+      )`,
+      `create table payment_split_returns (
+        id bigint generated always as identity primary key,
+        merchant_id text not null,
+        order_id bigint not null references payment_orders (id),
+        split_ref bigint not null references payment_splits (id),
+        out_return_no text not null,
+        receiver_type text not null,
+        receiver_account text not null,
+        amount integer not null check (amount > 0),
+        description text not null,
+        status text not null,
+        return_id text,
+        fail_reason text,
+        refund_ref bigint references payment_refunds (id),
+        next_check_at timestamptz,
+        checks integer not null default 0,
+        finished_at timestamptz,
+        create_date timestamptz not null default now(),
+        update_date timestamptz not null default now(),
+        version integer not null default 0,
+        constraint payment_split_returns_merchant_out_return_no unique (merchant_id, out_return_no)
+      )`,
+      'create index payment_split_returns_order on payment_split_returns (order_id)',
+      `create index payment_split_returns_due on payment_split_returns (next_check_at)
+        where next_check_at is not null`,
+    ],
+  },
 ];
 
 /** Applies every migration not yet recorded. Returns the ids it applied. */
