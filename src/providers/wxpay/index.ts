@@ -19,6 +19,7 @@ import { downloadTradeBill } from './operations/bill.ts';
 import { closePayment } from './operations/close.ts';
 import { createCodepay, reverseCodepay } from './operations/codepay.ts';
 import { createPayment, wxpayScene } from './operations/prepay.ts';
+import { wxpayProfitSharingOperations } from './operations/profit-sharing.ts';
 import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
 import { queryRefund } from './operations/refund-query.ts';
@@ -274,6 +275,9 @@ export function createWxpayProvider(options: WxpayProviderOptions): WxpayProvide
           : wxpayAccountFacts(account, entry.context);
       }),
     transfers: wxpayTransferOperations((merchantId, account) => contextFor(merchantId, account, 'transfer')),
+    profitSharing: wxpayProfitSharingOperations((merchantId, account) =>
+      contextFor(merchantId, account, 'profit sharing'),
+    ),
     refreshCertificates: async (merchantId, account) => {
       const entry = entryFor(merchantId, account);
       // APIv2 answers are verified with the API key: no platform certificates to download.

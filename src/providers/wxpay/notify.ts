@@ -89,7 +89,7 @@ export async function parseNotify(
   });
 }
 
-function assertOwnMerchant(
+export function assertOwnMerchant(
   context: WxpayContext,
   resource: { mchid?: string; sp_mchid?: string; sub_mchid?: string },
 ): void {

@@ -18,7 +18,14 @@ export type ApiOperation =
   | 'transferQuery'
   | 'transferCancel'
   | 'codepay'
-  | 'reverse';
+  | 'reverse'
+  | 'profitSharingReceivers'
+  | 'profitSharing'
+  | 'profitSharingQuery'
+  | 'profitSharingUnfreeze'
+  | 'profitSharingAmounts'
+  | 'profitSharingReturn'
+  | 'profitSharingReturnQuery';
 export const API_OPERATIONS: readonly ApiOperation[] = [
   'prepay',
   'query',
@@ -33,6 +40,13 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   'transferCancel',
   'codepay',
   'reverse',
+  'profitSharingReceivers',
+  'profitSharing',
+  'profitSharingQuery',
+  'profitSharingUnfreeze',
+  'profitSharingAmounts',
+  'profitSharingReturn',
+  'profitSharingReturnQuery',
 ];
 
 /** Faults on API calls: error statuses, a short balance, a delay, a response that never comes, or a bad signature. */

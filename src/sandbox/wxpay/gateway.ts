@@ -10,6 +10,7 @@ import { FaultBook } from './faults.ts';
 import { MerchantRegistry } from './merchants.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { PaymentCodeBook } from './payment-codes.ts';
+import { ProfitSharingBook } from './profit-sharing.ts';
 import { RefundBook } from './refunds.ts';
 import { createRuntime, type RandomSource, type SandboxClock, type SandboxRuntime } from './runtime.ts';
 import { restoreWxpayState, wxpayState } from './state.ts';
@@ -36,6 +37,8 @@ export class WxpayGateway {
   readonly bills = new BillDesk();
   /** Sandbox buyers' payment codes; not kept in the state file (a code lives a minute). */
   readonly codes: PaymentCodeBook;
+  /** Receivers, splits and returns (分账); in memory only. */
+  readonly profitSharing: ProfitSharingBook;
   /** Requests held by a 'hang' fault; each function drops its connection. */
   private readonly hung = new Set<() => void>();
   private stateFile: StateFile | undefined;
@@ -55,6 +58,8 @@ export class WxpayGateway {
       this.notifier.refundSettled(refund);
       this.changed();
     });
+    this.profitSharing = new ProfitSharingBook(this);
+    this.refunds.useSplitLedger(this.profitSharing);
   }
 
   /**

@@ -45,6 +45,8 @@ export interface MerchantRegistration {
   refundAutoSucceedMs?: number | null;
   /** WeChat's minute between refunds of one order (default true); false for tests of many quick refunds. */
   refundSpacing?: boolean;
+  /** Where PROFITSHARING.* notifications go (set on the merchant platform at WeChat). */
+  profitSharingNotifyUrl?: string;
 }
 
 export interface Merchant {
@@ -58,6 +60,7 @@ export interface Merchant {
   publicKeyNotificationShare: number;
   refundAutoSucceedMs: number | null;
   refundSpacing: boolean;
+  profitSharingNotifyUrl?: string;
 }
 
 /** What a merchant needs to verify the gateway, returned by registration. */
@@ -171,6 +174,9 @@ export class MerchantRegistry {
     const share = input.publicKeyNotificationShare ?? 0.5;
     if (!(share >= 0 && share <= 1))
       throw invalidField('publicKeyNotificationShare', share, '取值应在0到1之间');
+    const profitSharingNotifyUrl = input.profitSharingNotifyUrl;
+    if (profitSharingNotifyUrl !== undefined && !/^https?:\/\/[^?#\s]+$/.test(profitSharingNotifyUrl))
+      throw invalidField('profitSharingNotifyUrl', profitSharingNotifyUrl, '应为不带参数的URL');
 
     const previous = this.merchants.get(mchid);
     const publicKey =
@@ -190,6 +196,7 @@ export class MerchantRegistry {
       publicKeyNotificationShare: share,
       refundAutoSucceedMs: input.refundAutoSucceedMs ?? null,
       refundSpacing: input.refundSpacing !== false,
+      ...(profitSharingNotifyUrl ? { profitSharingNotifyUrl } : {}),
     });
     return this.credentials(mchid);
   }

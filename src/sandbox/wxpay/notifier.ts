@@ -13,6 +13,7 @@ import {
   type SignatureFaultKind,
 } from './gateway-signature.ts';
 import type { MerchantRegistry } from './merchants.ts';
+import type { SplitLine, SplitOrder } from './profit-sharing.ts';
 import type { Refund } from './refunds.ts';
 import { formatChinaTime, randomAlphanumeric, type SandboxRuntime } from './runtime.ts';
 import type { Trade } from './trades.ts';
@@ -28,13 +29,17 @@ export type NotificationEventType =
   | 'TRANSACTION.SUCCESS'
   | 'REFUND.SUCCESS'
   | 'REFUND.ABNORMAL'
-  | 'REFUND.CLOSED';
+  | 'REFUND.CLOSED'
+  | 'PROFITSHARING.SUCCESS'
+  | 'PROFITSHARING.CLOSED';
 
 const SUMMARIES: Record<NotificationEventType, string> = {
   'TRANSACTION.SUCCESS': '支付成功',
   'REFUND.SUCCESS': '退款成功',
   'REFUND.ABNORMAL': '退款异常',
   'REFUND.CLOSED': '退款关闭',
+  'PROFITSHARING.SUCCESS': '分账成功',
+  'PROFITSHARING.CLOSED': '分账失败',
 };
 
 export interface DeliveryAttempt {
@@ -127,13 +132,45 @@ export class Notifier {
     );
   }
 
+  /**
+   * One receiver's line of a split paid or closed, to the merchant's profit-sharing notify URL
+   * (WeChat takes it from the merchant platform, not from the request).
+   */
+  splitLineSettled(order: SplitOrder, line: SplitLine, notifyUrl: string | undefined): void {
+    if (!notifyUrl || line.result === 'PENDING') return;
+    const parties = order.spMchid
+      ? { sp_mchid: order.spMchid, sub_mchid: order.mchid }
+      : { mchid: order.mchid };
+    this.dispatch(
+      { mchid: order.mchid, spMchid: order.spMchid },
+      order.outTradeNo,
+      undefined,
+      `PROFITSHARING.${line.result}`,
+      notifyUrl,
+      'profitsharing',
+      {
+        ...parties,
+        transaction_id: order.transactionId,
+        order_id: order.orderId,
+        out_order_no: order.outOrderNo,
+        receiver: {
+          type: line.type,
+          account: line.account,
+          amount: line.amount,
+          description: line.description,
+        },
+        success_time: formatChinaTime(line.finishedAt ?? this.runtime.clock.now()),
+      },
+    );
+  }
+
   private dispatch(
     owner: { mchid: string; spMchid: string | undefined },
     outTradeNo: string,
     outRefundNo: string | undefined,
     eventType: NotificationEventType,
     notifyUrl: string,
-    originalType: 'transaction' | 'refund',
+    originalType: 'transaction' | 'refund' | 'profitsharing',
     resource: Record<string, unknown>,
   ): void {
     const { mchid, spMchid } = owner;

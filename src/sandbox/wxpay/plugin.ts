@@ -7,6 +7,7 @@ import { apiRoutes } from './api-routes.ts';
 import { controlRoutes } from './control-routes.ts';
 import { WxpayGateway, type WxpayGatewayOptions } from './gateway.ts';
 import { payerPageRoutes } from './payer-page.ts';
+import { profitSharingApiRoutes, profitSharingControlRoutes } from './profit-sharing-routes.ts';
 import { transferApiRoutes, transferControlRoutes } from './transfers.ts';
 
 export interface WxpaySandboxPluginOptions extends WxpayGatewayOptions {
@@ -37,6 +38,8 @@ export function wxpaySandboxPlugin(options: WxpaySandboxPluginOptions = {}): Wxp
     await app.register(payerPageRoutes, { prefix: '/sandbox/payer', gateway });
     await app.register(transferApiRoutes, { prefix: '/v3/fund-app/mch-transfer', gateway });
     await app.register(transferControlRoutes, { prefix: '/sandbox/transfers', gateway });
+    await app.register(profitSharingApiRoutes, { prefix: '/v3/profitsharing', gateway });
+    await app.register(profitSharingControlRoutes, { prefix: '/sandbox/profitsharing', gateway });
   };
   return Object.assign(plugin, { gateway });
 }

@@ -58,8 +58,17 @@ const NEXT_STATUSES: Record<RefundStatus, readonly RefundOutcome[]> = {
   CLOSED: [],
 };
 
+/** What profit sharing holds of a trade created for splitting (profit-sharing.ts). */
+export interface SplitLedger {
+  /** Fen that sit with receivers (split and not returned): no refund may take them. */
+  heldByReceivers(trade: Trade): number;
+  /** An accepted refund: it draws on the unsplit frozen amount first. */
+  refunded(trade: Trade, refund: Refund): void;
+}
+
 export class RefundBook {
   private readonly refunds = new Map<string, Refund>();
+  private splits: SplitLedger | undefined;
 
   constructor(
     private readonly runtime: SandboxRuntime,
@@ -67,6 +76,10 @@ export class RefundBook {
     private readonly trades: TradeBook,
     private readonly onSettled: (refund: Refund) => void,
   ) {}
+
+  useSplitLedger(ledger: SplitLedger): void {
+    this.splits = ledger;
+  }
 
   /** `owner` is the sub_mchid when a service provider refunds for its sub-merchant. */
   create(merchant: Merchant, request: RefundRequest, owner: string = merchant.mchid): Refund {
@@ -112,6 +125,15 @@ export class RefundBook {
         refundable,
       });
     }
+    // WeChat refunds a split trade only from what the merchant holds: split money is returned first.
+    const held = trade.profitSharing ? (this.splits?.heldByReceivers(trade) ?? 0) : 0;
+    if (held > 0 && request.refundFen > refundable - held) {
+      throw new WxpayWireError(403, 'NOT_ENOUGH', '可退金额不足：已分账的资金需先分账回退后才能退款', {
+        field: 'amount/refund',
+        value: request.refundFen,
+        refundable: refundable - held,
+      });
+    }
     const refund: Refund = {
       mchid: owner,
       ...(owner !== merchant.mchid ? { spMchid: merchant.mchid } : {}),
@@ -132,6 +154,7 @@ export class RefundBook {
     };
     this.refunds.set(key(refund.mchid, refund.outRefundNo), refund);
     this.trades.markRefunded(trade);
+    if (trade.profitSharing) this.splits?.refunded(trade, refund);
     this.autoSucceed(merchant, refund);
     return refund;
   }

@@ -37,6 +37,7 @@ interface MerchantState {
   publicKeyNotificationShare: number;
   refundAutoSucceedMs: number | null;
   refundSpacing: boolean;
+  profitSharingNotifyUrl?: string;
 }
 
 export interface WxpayState {
@@ -100,6 +101,7 @@ export function wxpayState(gateway: WxpayGateway): WxpayState {
       publicKeyNotificationShare: merchant.publicKeyNotificationShare,
       refundAutoSucceedMs: merchant.refundAutoSucceedMs,
       refundSpacing: merchant.refundSpacing,
+      ...(merchant.profitSharingNotifyUrl ? { profitSharingNotifyUrl: merchant.profitSharingNotifyUrl } : {}),
     })),
     trades: gateway.trades.all(),
     refunds: gateway.refunds.all().map(refundState),
@@ -130,6 +132,7 @@ export async function restoreWxpayState(gateway: WxpayGateway, saved: unknown): 
     publicKeyNotificationShare: merchant.publicKeyNotificationShare,
     refundAutoSucceedMs: merchant.refundAutoSucceedMs,
     refundSpacing: merchant.refundSpacing,
+    ...(merchant.profitSharingNotifyUrl ? { profitSharingNotifyUrl: merchant.profitSharingNotifyUrl } : {}),
   }));
   gateway.merchants.restore(merchants, certificates, authority);
   gateway.subMerchants.restore(state.subMerchants ?? []);

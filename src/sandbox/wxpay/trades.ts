@@ -60,6 +60,8 @@ export interface Trade {
   confirmation?: 'password' | 'never';
   /** Set when a reversal refunded the payment. */
   reversedAt?: number;
+  /** Created with settle_info.profit_sharing: paid funds stay frozen for splitting. */
+  profitSharing?: boolean;
 }
 
 /** Reverse works on payment-code trades of the last seven days only. */
@@ -161,6 +163,7 @@ export class TradeBook {
       bankType: undefined,
       lastFailure: undefined,
       fingerprint: request.fingerprint,
+      ...(request.profitSharing ? { profitSharing: true } : {}),
     };
     this.renewPrepayId(trade, now);
     this.trades.set(key(trade.mchid, trade.outTradeNo), trade);
@@ -188,6 +191,11 @@ export class TradeBook {
     const trade = this.findByTransactionId(mchid, transactionId);
     if (!trade) throw orderNotExist();
     return trade;
+  }
+
+  /** A paid trade by its transaction id, whoever owns it; the caller checks who may see it. */
+  findPaid(transactionId: string): Trade | undefined {
+    return this.byTransactionId.get(transactionId);
   }
 
   findByPrepayId(prepayId: string): Trade | undefined {
@@ -291,6 +299,7 @@ export class TradeBook {
       lastFailure: undefined,
       fingerprint: request.fingerprint,
       ...(request.partner ? { partner: request.partner } : {}),
+      ...(request.profitSharing ? { profitSharing: true } : {}),
       ...(code.behaviour === 'password' || code.behaviour === 'never'
         ? { confirmation: code.behaviour }
         : {}),

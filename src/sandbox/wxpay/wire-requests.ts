@@ -23,6 +23,8 @@ export interface PrepayRequest {
   payerClientIp: string | undefined;
   /** Partner mode: the order is the sub-merchant's (`mchid` is its sub_mchid). */
   partner?: TradePartner;
+  /** settle_info.profit_sharing: the paid funds stay frozen for splitting. */
+  profitSharing: boolean;
   /** Canonical form of the whole body: a reused out_trade_no must match it exactly. */
   fingerprint: string;
 }
@@ -42,6 +44,8 @@ export interface CodepayRequest {
   /** Sandbox only: where to send TRANSACTION.SUCCESS, if anywhere (WeChat's codepay lists none). */
   notifyUrl: string | undefined;
   fingerprint: string;
+  /** settle_info.profit_sharing: the paid funds stay frozen for splitting. */
+  profitSharing: boolean;
   /** Partner mode: the service provider that placed it for the sub-merchant in `mchid`. */
   partner?: TradePartner;
 }
@@ -132,6 +136,16 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** settle_info.profit_sharing, a boolean when present. */
+function profitSharing(body: Json): boolean {
+  const settleInfo = objectAt(body, 'settle_info');
+  const value = settleInfo?.profit_sharing;
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean')
+    throw invalidField('settle_info/profit_sharing', value, '类型错误，应为布尔值');
+  return value;
+}
+
 const OUT_TRADE_NO = /^[0-9A-Za-z_\-*]{6,32}$/;
 const OUT_REFUND_NO = /^[0-9A-Za-z_\-|*@]{1,64}$/;
 const H5_TYPES = ['iOS', 'Android', 'Wap'];
@@ -208,6 +222,7 @@ export function parsePrepayRequest(
     timeExpireMs,
     payerOpenid,
     payerClientIp,
+    profitSharing: profitSharing(body),
     fingerprint: canonicalJson({ trade_type: tradeType, ...body }),
   };
 }
@@ -261,6 +276,7 @@ export function parseCodepayRequest(body: Json, merchant: Merchant): CodepayRequ
     storeId,
     deviceIp,
     notifyUrl: notify === undefined ? undefined : notifyUrl(notify, 'notify_url'),
+    profitSharing: profitSharing(body),
     // The same out_trade_no may come again with the same content; a new code needs a new number.
     fingerprint: canonicalJson({ trade_type: 'MICROPAY', ...rest, payer: { auth_code: authCode } }),
   };

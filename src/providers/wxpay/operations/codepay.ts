@@ -13,6 +13,7 @@ import type { CreatedPayment, PaymentOrder, PaymentResult } from '../../provider
 import { segment, type WxpayContext } from '../context.ts';
 import { canonicalWxpayCode } from '../errors.ts';
 import type { CodepayRequestWire, TransactionWire } from '../wire.ts';
+import { settleInfo } from './prepay.ts';
 import { toPaymentResult } from './results.ts';
 
 const DESCRIPTION_MAX = 127;
@@ -62,6 +63,7 @@ export function codepayRequest(context: WxpayContext, order: PaymentOrder): Code
     out_trade_no: order.outTradeNo,
     payer: { auth_code: order.authCode },
     amount: { total: order.totalFen, currency: 'CNY' },
+    ...(order.profitSharing ? { settle_info: settleInfo(other) } : {}),
     scene_info: {
       ...sceneInfo,
       ...(order.clientIp && typeof sceneInfo.device_ip !== 'string' ? { device_ip: order.clientIp } : {}),

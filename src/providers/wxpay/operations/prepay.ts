@@ -59,6 +59,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/** Funds kept frozen for splitting (分账) after payment; the merchant's other settle_info fields stay. */
+export function settleInfo(other: Record<string, unknown>): Record<string, unknown> {
+  return { ...(isPlainObject(other.settle_info) ? other.settle_info : {}), profit_sharing: true };
+}
+
 export function prepayRequest(
   merchant: WxpayMerchant,
   order: PaymentOrder,
@@ -76,6 +81,7 @@ export function prepayRequest(
     amount: { total: order.totalFen, currency: 'CNY' },
   };
   if (order.expireAt) body.time_expire = beijingTime(order.expireAt);
+  if (order.profitSharing) body.settle_info = settleInfo(other);
   if (scene === 'jsapi' || scene === 'miniprogram') {
     if (!order.openid) {
       throw new PayError(40001, {
