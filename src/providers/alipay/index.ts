@@ -17,6 +17,7 @@ import { downloadAlipayTradeBill } from './operations/bill.ts';
 import { type CancelResult, cancelPayment, reversePayment } from './operations/cancel.ts';
 import { closePayment } from './operations/close.ts';
 import { createPayment, sceneMethod } from './operations/pay.ts';
+import { alipayProfitSharingOperations } from './operations/profit-sharing.ts';
 import { queryPayment } from './operations/query.ts';
 import { refund } from './operations/refund.ts';
 import { queryRefund, type RefundQuery } from './operations/refund-query.ts';
@@ -99,6 +100,7 @@ export function createAlipayProvider(options: AlipayProviderOptions): AlipayProv
         .accounts(merchantId)
         .map((account) => alipayAccountFacts(account, contextFor(merchantId, account).merchant)),
     transfers: alipayTransferOperations(contextFor),
+    profitSharing: alipayProfitSharingOperations(contextFor),
     // Alipay's bill download covers the past year; reconciliation catches up within three months.
     billWindowDays: 90,
     downloadTradeBill: async (merchantId, date, account) => {

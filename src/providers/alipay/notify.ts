@@ -20,7 +20,7 @@ function reject(what: string, message: string, field: string): PayError {
   return new PayError(40002, { field, message: `alipay ${what} ${message}` });
 }
 
-function headerValue(headers: RawHeaders, name: string): string | undefined {
+export function headerValue(headers: RawHeaders, name: string): string | undefined {
   for (const [key, value] of Object.entries(headers)) {
     if (key.toLowerCase() === name) return typeof value === 'string' ? value : undefined;
   }
@@ -122,7 +122,7 @@ export async function parseNotify(
  * window can only be a replay of a captured one, however well signed. Signed fields cannot be
  * removed, so one that carries no notify_time was sent that way by Alipay.
  */
-function assertFresh(merchant: AlipayMerchant, notifyTime: string | undefined, nowMs: number): void {
+export function assertFresh(merchant: AlipayMerchant, notifyTime: string | undefined, nowMs: number): void {
   if (notifyTime === undefined) return;
   const sentAt = parseBeijingTime(notifyTime);
   if (!sentAt) {

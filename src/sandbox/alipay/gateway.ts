@@ -13,6 +13,7 @@ import { FaultBook } from './faults.ts';
 import { Notifier, type NotifierOptions } from './notifier.ts';
 import { AlipayPaymentCodes } from './payment-codes.ts';
 import { RejectedRequest, verifyRequest } from './request-auth.ts';
+import { ROYALTY_METHOD_NAMES, royaltyMethodsOf } from './royalty.ts';
 import { type AlipayRuntime, createRuntime, type RandomSource, type SandboxClock } from './runtime.ts';
 import { signedResponseBody, type WireParams } from './signing.ts';
 import { alipayState, restoreAlipayState } from './state.ts';
@@ -40,7 +41,11 @@ export const PAGE_METHODS: ReadonlySet<string> = new Set([
   'alipay.trade.app.pay',
 ]);
 
-const ALL_METHODS: ReadonlySet<string> = new Set([...SUPPORTED_METHODS, ...FUND_METHOD_NAMES]);
+const ALL_METHODS: ReadonlySet<string> = new Set([
+  ...SUPPORTED_METHODS,
+  ...FUND_METHOD_NAMES,
+  ...ROYALTY_METHOD_NAMES,
+]);
 
 const FAULT_ERRORS: Record<string, () => AlipayGatewayError> = {
   unknownError: () => new AlipayGatewayError('20000', 'isp.unknow-error', '系统繁忙'),
@@ -113,8 +118,8 @@ export class AlipayGateway {
       return this.json(error.responseKey, error.error.toResponse(), error.app);
     }
     const { app, method, biz } = request;
-    // Transfers (alipay.fund.trans.*) are aimed at by their out_biz_no.
-    const reference = biz.out_trade_no ?? biz.out_biz_no;
+    // Transfers (alipay.fund.trans.*) are aimed at by their out_biz_no, settles by out_request_no.
+    const reference = biz.out_trade_no ?? biz.out_biz_no ?? biz.out_request_no;
     const outTradeNo = typeof reference === 'string' ? reference : undefined;
     const fault = this.faults.take('api', { appId: app.appId, outTradeNo, method })?.spec;
     if (fault?.kind === 'delay') await this.scheduler.sleepRealMs(fault.delayMs ?? 1000);
@@ -127,7 +132,7 @@ export class AlipayGateway {
 
     let result: MethodResult;
     try {
-      const handler = TRADE_METHODS[method] ?? fundMethodsOf(this)[method]!;
+      const handler = TRADE_METHODS[method] ?? fundMethodsOf(this)[method] ?? royaltyMethodsOf(this)[method]!;
       result = handler(request, {
         trades: this.trades,
         paymentCodes: this.paymentCodes,

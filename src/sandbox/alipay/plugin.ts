@@ -9,6 +9,7 @@ import { controlRoutes } from './control-routes.ts';
 import { AlipayGateway, type AlipayGatewayOptions, type GatewayAnswer, PAGE_METHODS } from './gateway.ts';
 import { pageRoutes } from './page-routes.ts';
 import { errorPage, payerPage } from './payer-html.ts';
+import { royaltyControlRoutes } from './royalty.ts';
 import type { WireParams } from './signing.ts';
 import { fundControlRoutes } from './transfers.ts';
 
@@ -99,6 +100,7 @@ export function alipaySandboxPlugin(options: AlipaySandboxOptions = {}): Fastify
     await scope.register(pageRoutes, { prefix: SANDBOX_PATH, gateway, basePath });
     await scope.register(controlRoutes, { prefix: SANDBOX_PATH, gateway, sandboxBaseUrl });
     await scope.register(fundControlRoutes, { prefix: `${SANDBOX_PATH}/transfers`, gateway });
+    await scope.register(royaltyControlRoutes, { prefix: `${SANDBOX_PATH}/royalty`, gateway });
   };
 }
 

@@ -7,6 +7,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import type { KeyMode, RegisteredApp } from './apps.ts';
 import type { AlipayGateway } from './gateway.ts';
+import { type RoyaltyRelation, royaltyBookOf } from './royalty.ts';
 import type { AlipayCaState } from './test-ca.ts';
 import type { Trade } from './trades.ts';
 
@@ -30,6 +31,8 @@ export interface AlipayState {
   ca: AlipayCaState;
   apps: AppState[];
   trades: Trade[];
+  /** Receivers bound by each app (alipay.trade.royalty.relation.bind). */
+  royaltyRelations?: RoyaltyRelation[];
 }
 
 export function alipayState(gateway: AlipayGateway): AlipayState {
@@ -49,6 +52,7 @@ export function alipayState(gateway: AlipayGateway): AlipayState {
       ...(app.retiredAlipayCerts ? { retiredAlipayCerts: [...app.retiredAlipayCerts] } : {}),
     })),
     trades: gateway.trades.snapshot(),
+    royaltyRelations: [...royaltyBookOf(gateway).relations.values()],
   };
 }
 
@@ -73,5 +77,7 @@ export async function restoreAlipayState(gateway: AlipayGateway, saved: unknown)
     ),
   );
   gateway.trades.restore(state.trades);
+  const royalty = royaltyBookOf(gateway);
+  for (const relation of state.royaltyRelations ?? []) royalty.addRelation(relation);
   gateway.runtime.clock.setOffset(state.clockOffsetMs);
 }

@@ -7,6 +7,7 @@ import { type AlipayBillDesk, alipayTradeBillZip, BILL_READY_HOUR } from './bill
 import { type Biz, optionalString, requiredFen, requiredString, tradeIds } from './biz-fields.ts';
 import type { AlipayPaymentCodes } from './payment-codes.ts';
 import type { VerifiedRequest } from './request-auth.ts';
+import { refundRoyaltyReturns } from './royalty.ts';
 import { beijingTime } from './runtime.ts';
 import { type NewTrade, type Trade, type TradeBook, type TradeProduct, timeoutDeadline } from './trades.ts';
 import { AlipayGatewayError, businessFailure, invalidParameter } from './wire-errors.ts';
@@ -72,7 +73,20 @@ function newTrade(request: VerifiedRequest, product: TradeProduct, now: number):
     ['timeoutExpress', timeoutExpress(biz)],
   ];
   for (const [key, value] of optional) if (value !== undefined) Object.assign(order, { [key]: value });
+  if (royaltyFreeze(biz)) order.royaltyFreeze = true;
   return order;
+}
+
+/** extend_params.royalty_freeze: "true" keeps the paid funds frozen for alipay.trade.order.settle. */
+function royaltyFreeze(biz: Biz): boolean {
+  const extend = biz.extend_params;
+  if (extend === undefined || extend === null) return false;
+  if (typeof extend !== 'object' || Array.isArray(extend))
+    throw invalidParameter('extend_params', '应为对象');
+  const value = (extend as Biz).royalty_freeze;
+  if (value === undefined || value === 'false' || value === false) return false;
+  if (value === 'true' || value === true) return true;
+  throw invalidParameter('extend_params.royalty_freeze', '应为true或false');
 }
 
 /** page and wap pay name their product: FAST_INSTANT_TRADE_PAY and QUICK_WAP_WAY, both required. */
@@ -174,7 +188,8 @@ export const TRADE_METHODS: Readonly<Record<string, MethodHandler>> = {
     const refundFen = requiredFen(request.biz, 'refund_amount');
     const outRequestNo = optionalString(request.biz, 'out_request_no', 64) ?? trade.outTradeNo;
     const reason = optionalString(request.biz, 'refund_reason', 256);
-    const { refund, fundChange } = trades.refund(trade, outRequestNo, refundFen, reason);
+    const returns = refundRoyaltyReturns(request.biz);
+    const { refund, fundChange } = trades.refund(trade, outRequestNo, refundFen, reason, returns);
     const fields: Record<string, unknown> = {
       ...ids(trade),
       fund_change: fundChange,

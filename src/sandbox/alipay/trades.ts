@@ -7,9 +7,10 @@
  * from the moment Alipay starts counting: creation (create), each opening of the cashier (page),
  * the scan (precreate), the buyer's first action (wap, app).
  */
+import { drawRefund, type RoyaltyAccount, type RoyaltyReturn } from './royalty-accounts.ts';
 import type { AlipayRuntime } from './runtime.ts';
 import { randomDigits, randomToken, tradeNumber } from './runtime.ts';
-import { businessFailure, tradeNotExist } from './wire-errors.ts';
+import { businessFailure, invalidParameter, tradeNotExist } from './wire-errors.ts';
 
 export type TradeStatus = 'WAIT_BUYER_PAY' | 'TRADE_SUCCESS' | 'TRADE_FINISHED' | 'TRADE_CLOSED';
 export type TradeProduct = 'page' | 'wap' | 'app' | 'precreate' | 'create' | 'barcode';
@@ -25,6 +26,8 @@ export interface Refund {
   refundFen: number;
   refundReason?: string;
   gmtRefund: number;
+  /** refund_royalty_parameters: the splits this refund took back from receivers. */
+  royaltyReturns?: RoyaltyReturn[];
 }
 
 export interface NewTrade {
@@ -47,6 +50,8 @@ export interface NewTrade {
   timeExpireAt?: number;
   /** timeout_express as sent ('90m', '2h', '3d', '1c'); Alipay's default is 15d. */
   timeoutExpress?: string;
+  /** extend_params.royalty_freeze: paid funds stay frozen for alipay.trade.order.settle. */
+  royaltyFreeze?: boolean;
 }
 
 export interface Trade extends NewTrade {
@@ -66,6 +71,8 @@ export interface Trade extends NewTrade {
   lastFailure?: string;
   /** When Alipay closes it unpaid: time_expire, or the timeout once its count has started. */
   expiresAt?: number;
+  /** A royalty-frozen trade's split accounts, from its first settle or refund on. */
+  royalty?: RoyaltyAccount;
 }
 
 export type TradeEvent =
@@ -310,8 +317,18 @@ export class TradeBook {
     return trade.status === 'TRADE_SUCCESS' ? trade.totalFen - trade.refundedFen : 0;
   }
 
-  /** out_request_no is the idempotency key; refunds settle at once, as Alipay's do. */
-  refund(trade: Trade, outRequestNo: string, refundFen: number, refundReason?: string): RefundResult {
+  /**
+   * out_request_no is the idempotency key; refunds settle at once, as Alipay's do. A royalty-frozen
+   * trade's refund is drawn from its split accounts (royalty-accounts.ts), taking `royaltyReturns`
+   * back from receivers where the merchant's share does not cover it; a refusal there changes nothing.
+   */
+  refund(
+    trade: Trade,
+    outRequestNo: string,
+    refundFen: number,
+    refundReason?: string,
+    royaltyReturns: RoyaltyReturn[] = [],
+  ): RefundResult {
     const previous = trade.refunds.find((refund) => refund.outRequestNo === outRequestNo);
     if (previous) {
       if (previous.refundFen !== refundFen) {
@@ -325,8 +342,12 @@ export class TradeBook {
     if (refundFen > this.refundableFen(trade)) {
       throw businessFailure('ACQ.REFUND_AMT_NOT_EQUAL_TOTAL', '退款金额超限');
     }
+    if (trade.royaltyFreeze) drawRefund(trade, refundFen, royaltyReturns);
+    else if (royaltyReturns.length > 0)
+      throw invalidParameter('refund_royalty_parameters', '交易未冻结分账，无分账可退');
     const refund: Refund = { outRequestNo, refundFen, gmtRefund: this.now() };
     if (refundReason) refund.refundReason = refundReason;
+    if (royaltyReturns.length > 0) refund.royaltyReturns = royaltyReturns;
     trade.refunds.push(refund);
     trade.refundedFen += refundFen;
     if (trade.refundedFen === trade.totalFen) {

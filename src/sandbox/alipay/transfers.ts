@@ -16,6 +16,7 @@ import { fenToYuan } from '../../core/money.ts';
 import type { RegisteredApp } from './apps.ts';
 import { type Biz, optionalString, requiredFen, requiredString } from './biz-fields.ts';
 import type { AlipayGateway } from './gateway.ts';
+import { type MessageAttempt, postMessage } from './messages.ts';
 import type { VerifiedRequest } from './request-auth.ts';
 import { beijingTime, randomDigits, randomToken } from './runtime.ts';
 import { alipayJson } from './signing.ts';
@@ -51,7 +52,7 @@ export interface FundOrder {
   payDate: number | undefined;
   fingerprint: string;
   requests: number;
-  notifications: Array<{ status?: number; body?: string; error?: string }>;
+  notifications: MessageAttempt[];
 }
 
 const USER_ID = /^2088[0-9]{12}$/;
@@ -207,27 +208,7 @@ export class FundBook {
       },
       app,
     );
-    const body = new URLSearchParams(fields).toString();
-    const gaps = [4, 10, 10, 60, 120, 360, 900].map((minutes) => minutes * 60_000);
-    const attempt = (index: number) => {
-      void fetch(order.notifyUrl!, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-        body,
-        signal: AbortSignal.timeout(10_000),
-      })
-        .then(async (response) => ({ status: response.status, body: (await response.text()).slice(0, 200) }))
-        .catch(
-          (error: Error) => ({ error: error.message }) as { status?: number; body?: string; error?: string },
-        )
-        .then((outcome) => {
-          order.notifications.push(outcome);
-          if (outcome.body === 'success') return;
-          const gap = gaps[index];
-          if (gap !== undefined) this.gateway.scheduler.after(gap, () => attempt(index + 1));
-        });
-    };
-    attempt(0);
+    postMessage(this.gateway, order.notifyUrl, fields, order.notifications);
   }
 }
 

@@ -47,6 +47,14 @@ export function orderBizContent(order: PaymentOrder, productCode: string): Recor
     subject: order.subject,
   };
   if (order.expireAt) biz.time_expire = beijingTime(order.expireAt.getTime());
+  // Kept frozen after payment until split or unfrozen (alipay.trade.order.settle).
+  if (order.profitSharing) {
+    const extend = biz.extend_params;
+    biz.extend_params = {
+      ...(typeof extend === 'object' && extend !== null ? extend : {}),
+      royalty_freeze: 'true',
+    };
+  }
   return biz;
 }
 

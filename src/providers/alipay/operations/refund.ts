@@ -3,12 +3,14 @@
  * same parameters never refunds twice. refund_fee in the answer is the CUMULATIVE amount refunded on
  * the trade, not this refund's; fund_change=Y says this call moved money, N asks for a refund query.
  */
+import { PayError } from '../../../core/errors.ts';
 import type { Fen } from '../../../core/money.ts';
 import { fenToYuan } from '../../../core/money.ts';
 import type { RefundRequest, RefundResult } from '../../provider.ts';
 import type { AlipayContext } from '../context.ts';
 import { parseBeijingTime } from '../sign.ts';
 import { fenOf } from './results.ts';
+import { accountTypeOf } from './royalty-relation.ts';
 
 const REASON_MAX = 256;
 
@@ -19,6 +21,21 @@ export function refundBizContent(request: RefundRequest): Record<string, unknown
     refund_amount: fenToYuan(request.refundFen),
   };
   if (request.reason) biz.refund_reason = Array.from(request.reason).slice(0, REASON_MAX).join('');
+  // The splits this refund takes back: the receiver gives its share back before the buyer is paid.
+  if (request.splitReturns && request.splitReturns.length > 0)
+    biz.refund_royalty_parameters = request.splitReturns.map((split, index) => {
+      if (!Number.isSafeInteger(split.amountFen) || split.amountFen <= 0)
+        throw new PayError(40001, {
+          field: `split_returns[${index}].amount`,
+          message: 'a split return moves a positive integer of fen',
+        });
+      return {
+        royalty_type: 'transfer',
+        trans_out: split.account,
+        trans_out_type: accountTypeOf(split.type, `split_returns[${index}].type`),
+        amount: fenToYuan(split.amountFen),
+      };
+    });
   return biz;
 }
 
