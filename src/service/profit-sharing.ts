@@ -25,6 +25,8 @@ import type { ReturnResult, SplitLine, SplitLineOutcome, SplitResult } from '../
 import { insertNotifyEvent } from '../store/journal.ts';
 import { lockOrder, lockOrderById } from '../store/orders.ts';
 import {
+  findReturn,
+  findSplit,
   findSplitById,
   insertReturn,
   insertSplit,
@@ -336,7 +338,7 @@ export interface SplitWord {
 export async function applySplitWord(context: ServiceContext, word: SplitWord): Promise<SplitApplyOutcome> {
   const { sync } = profitSharingSettingsOf(context);
   const outcome = await context.store.db.transaction().execute(async (tx): Promise<SplitApplyOutcome> => {
-    const found = await lockSplit(tx, word.merchantId, word.outSplitNo);
+    const found = await findSplit(tx, word.merchantId, word.outSplitNo);
     if (!found)
       throw new PayError(40005, { field: 'out_split_no', message: `split ${word.outSplitNo} not found` });
     // The order first, then the split: the same order as a claim, so no deadlock.
@@ -499,7 +501,7 @@ export async function claimReturn(
     throw new PayError(40001, { field: 'description', message: 'description must be 1 to 80 characters' });
   const { sync } = profitSharingSettingsOf(context);
   return context.store.db.transaction().execute(async (tx): Promise<ClaimedReturn> => {
-    const unlocked = await lockSplit(tx, request.merchantId, request.outSplitNo);
+    const unlocked = await findSplit(tx, request.merchantId, request.outSplitNo);
     if (!unlocked)
       throw new PayError(40005, { field: 'out_split_no', message: `split ${request.outSplitNo} not found` });
     await lockOrderById(tx, unlocked.order_id);
@@ -570,7 +572,7 @@ export async function applyReturnWord(
 ): Promise<{ outcome: 'applied' | 'already_applied' | 'ignored'; ret: ReturnView }> {
   const { sync } = profitSharingSettingsOf(context);
   const outcome = await context.store.db.transaction().execute(async (tx) => {
-    const unlocked = await lockReturn(tx, word.merchantId, word.outReturnNo);
+    const unlocked = await findReturn(tx, word.merchantId, word.outReturnNo);
     if (!unlocked)
       throw new PayError(40005, { field: 'out_return_no', message: `return ${word.outReturnNo} not found` });
     const orderRow = (await lockOrderById(tx, unlocked.order_id))!;
