@@ -369,8 +369,15 @@ export async function applySplitWord(context: ServiceContext, word: SplitWord): 
       if (!line) continue;
       taken.add(line.id);
       if (line.result === reported.result) {
-        if (reported.detailId && !line.detail_id)
-          await updateSplitLine(tx, line, { result: line.result, detail_id: reported.detailId });
+        // The same result; a detail id or the gateway's reason the first word lacked is still worth keeping.
+        const reason =
+          line.result === 'CLOSED' && reported.failReason ? reported.failReason : line.fail_reason;
+        if ((reported.detailId && !line.detail_id) || reason !== line.fail_reason)
+          await updateSplitLine(tx, line, {
+            result: line.result,
+            detail_id: line.detail_id ?? reported.detailId ?? null,
+            fail_reason: reason,
+          });
         continue;
       }
       const moved = await updateSplitLine(tx, line, {

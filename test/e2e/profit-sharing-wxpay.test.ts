@@ -38,6 +38,8 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
               delayMs: 0,
             },
           },
+          // Splits and returns are due for the job at once.
+          sync: { minGapMs: 1, maxGapMs: 10, batchSize: 50, concurrency: 4 },
         },
       },
     });
@@ -282,6 +284,40 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
     expect(second.refund.status).not.toBe('REFUSED');
   });
 
+  it('a line to a closed receiver account is CLOSED by its notification, and its amount may be split again', async () => {
+    const closedStore = '1900007599';
+    await h.vkPay.addSplitReceiver({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      receiver: { type: 'MERCHANT_ID', account: closedStore, name: '关闭门店', relationType: 'STORE' },
+    });
+    expect(
+      (await h.control('POST', '/profitsharing/accounts', { account: closedStore, status: 'CLOSED' })).status,
+    ).toBe(200);
+    const outTradeNo = await paidForSplitting(1000);
+    const outSplitNo = splitNo();
+    await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo,
+      outSplitNo,
+      lines: [line(100), { ...line(400), account: closedStore }],
+    });
+    const done = await eventually(
+      () => stored(outSplitNo),
+      (found) => found?.status === 'FINISHED',
+    );
+    expect(done?.lines.map((l) => [l.result, l.fail_reason])).toEqual([
+      ['SUCCESS', null],
+      ['CLOSED', expect.any(String)],
+    ]);
+    expect((await eventsOf(outTradeNo)).map((event) => event.type)).toEqual([
+      'profit_sharing.processing',
+      'profit_sharing.line_closed',
+      'profit_sharing.finished',
+    ]);
+    expect((await h.vkPay.orderSplits(MERCHANT, outTradeNo)).splittableFen).toBe(900);
+  });
+
   it('unfreezes the rest; no split of the order after it', async () => {
     const outTradeNo = await paidForSplitting(1000);
     await h.vkPay.splitOrder({ merchantId: MERCHANT, outTradeNo, outSplitNo: splitNo(), lines: [line(100)] });
@@ -330,10 +366,14 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
         h.vkPay.splitOrder({ merchantId: MERCHANT, outTradeNo, outSplitNo: splitNo(), lines: [line(601)] }),
       ),
     ).toBe(40001);
+    // The job asks by the same number; the gateway holds the split, so it is not sent again.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await syncProfitSharing(h.vkPay.context);
+    const settled = await stored(outSplitNo);
+    expect(['PROCESSING', 'FINISHED']).toContain(settled?.status);
+    expect(settled?.split_id).toMatch(/^\d+$/);
     const queried = await h.vkPay.querySplit(MERCHANT, outSplitNo);
     expect(queried.fresh).toBe(true);
-    expect(['PROCESSING', 'FINISHED']).toContain(queried.split.status);
-    expect(queried.split.split_id).toMatch(/^\d+$/);
     expect(await gatewayCalls(outTradeNo, 'profit_sharing_split')).toBe(1);
   });
 
@@ -377,7 +417,23 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
   });
 
   it('serves the API in the envelope, and the notify route answers 404 to an unknown merchant and never 5xx', async () => {
-    const outTradeNo = await paidForSplitting(500);
+    const outTradeNo = orderNo();
+    const paying = await api('POST', '/api/payments', {
+      provider: 'wxpay',
+      scene: 'native',
+      out_trade_no: outTradeNo,
+      total_fee: 500,
+      subject: '分账订单',
+      type: 'goods',
+      profit_sharing: true,
+    });
+    expect(paying.json.code).toBe(0);
+    expect((await h.vkPay.getOrder(MERCHANT, outTradeNo)).profitSharing).toBe(true);
+    await h.control('POST', `/trades/${h.mchId}/${outTradeNo}/pay`);
+    await eventually(
+      () => h.vkPay.getOrder(MERCHANT, outTradeNo),
+      (found) => found.status === 'SUCCESS',
+    );
     const outSplitNo = splitNo();
     const created = await api('POST', '/api/profit-sharing/splits', {
       out_trade_no: outTradeNo,
