@@ -377,6 +377,30 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
     expect(await gatewayCalls(outTradeNo, 'profit_sharing_split')).toBe(1);
   });
 
+  it('a split the gateway never received is sent again with the same number when the query finds nothing', async () => {
+    const outTradeNo = await paidForSplitting(1000);
+    // Every attempt fails before the gateway handles it: the outcome is unknown here.
+    await h.control('POST', '/faults', {
+      kind: 'systemError',
+      operation: 'profitSharing',
+      outTradeNo,
+      times: 3,
+    });
+    const outSplitNo = splitNo();
+    const { split } = await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo,
+      outSplitNo,
+      lines: [line(200)],
+    });
+    expect(split.status).toBe('UNKNOWN');
+    const queried = await h.vkPay.querySplit(MERCHANT, outSplitNo);
+    expect(['PROCESSING', 'FINISHED']).toContain(queried.split.status);
+    expect(queried.split.out_split_no).toBe(outSplitNo);
+    expect(await gatewayCalls(outTradeNo, 'profit_sharing_split')).toBe(2);
+    expect((await h.vkPay.orderSplits(MERCHANT, outTradeNo)).gatewayUnsplitFen).toBe(800);
+  });
+
   it('a split rule for the order type splits a paid order once, by the job, rounding down', async () => {
     const outTradeNo = await paidForSplitting(1001, 'vip', undefined);
     const order = await h.vkPay.getOrder(MERCHANT, outTradeNo);
