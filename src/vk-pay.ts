@@ -21,18 +21,16 @@ import {
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
 import type { ReturnRequestInput, SplitRequestInput } from './service/profit-sharing.ts';
 import {
-  addReceiver,
   handleSplitNotify,
   orderSplits,
   queryReturn,
   querySplit,
-  type ReceiverInput,
-  removeReceiver,
   returnSplit,
   type SplitNotifyRequest,
   splitOrder,
   unfreezeOrder,
 } from './service/profit-sharing-flow.ts';
+import { addReceiver, type ReceiverInput, removeReceiver } from './service/profit-sharing-receivers.ts';
 import { DEFAULT_PROFIT_SHARING, type ProfitSharingSettings } from './service/profit-sharing-settings.ts';
 import { listReconciledDays, reconcileTradeBill } from './service/reconcile.ts';
 import {

@@ -10,7 +10,7 @@ import { isPaid } from '../core/states.ts';
 import { pruneCheckouts } from './checkouts.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
-import { syncProfitSharing } from './profit-sharing-flow.ts';
+import { syncProfitSharing } from './profit-sharing-job.ts';
 import { reconcileDueDays } from './reconcile.ts';
 import { settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';

@@ -1,34 +1,22 @@
-/**
- * Profit sharing at the gateway: claim here first (under the order's lock, within what is still
- * splittable), then ask the gateway with our number, then apply its answer. A lost answer leaves
- * the split UNKNOWN, holding its amount, until a query with the same number settles it.
- */
-import { sql } from 'kysely';
 import { isPayError, PayError } from '../core/errors.ts';
-import { ruleAmounts, splittableFen } from '../core/profit-sharing-states.ts';
+import { splittableFen } from '../core/profit-sharing-states.ts';
 import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type {
   ProfitSharingOperations,
   ReturnResult,
   SplitLine,
-  SplitReceiver,
   SplitResult,
 } from '../providers/profit-sharing.ts';
 import type { NotifyAck } from '../providers/provider.ts';
 import { findOrder } from '../store/orders.ts';
 import {
-  deleteReceiver,
-  findReceiver,
   findReturn,
   findSplit,
   findSplitById,
   listSplits,
-  returnsDue,
   returnsOfOrder,
   splitLedger,
   splitLines,
-  splitsDue,
-  upsertReceiver,
 } from '../store/profit-sharing.ts';
 import type { SplitReturnRow, SplitRow } from '../store/schema.ts';
 import { recordError, recordLog, type ServiceContext } from './context.ts';
@@ -40,7 +28,6 @@ import {
   claimReturn,
   claimSplit,
   oneProblem,
-  profitSharingSettingsOf,
   type ReturnRequestInput,
   type ReturnView,
   returnView,
@@ -49,7 +36,6 @@ import {
   splitRequestProblems,
   splitView,
 } from './profit-sharing.ts';
-import { ruleSplitNo } from './profit-sharing-settings.ts';
 
 /** The gateway's profit-sharing operations; 40009 for a gateway without them. */
 export function profitSharingOperations(
@@ -90,117 +76,6 @@ function isFinalRefusal(error: unknown): error is PayError {
   );
 }
 
-export interface ReceiverInput {
-  merchantId: string;
-  provider: string;
-  account?: string;
-  receiver: SplitReceiver;
-}
-
-export interface ReceiverView {
-  provider: string;
-  account: string;
-  type: string;
-  receiver_account: string;
-  relation_type: string | null;
-  bound_at: string | null;
-}
-
-function checkAccount(context: ServiceContext, provider: string, merchantId: string, account: string): void {
-  const accounts = providerFor(context, provider).accounts?.(merchantId);
-  if (accounts && !accounts.includes(account))
-    throw new PayError(40001, {
-      field: 'account',
-      message: `merchant ${merchantId} has no ${provider} account ${account}`,
-    });
-}
-
-/** Binds a receiver at the gateway and keeps it here, its name sealed. Idempotent. */
-export async function addReceiver(context: ServiceContext, input: ReceiverInput): Promise<ReceiverView> {
-  const operations = profitSharingOperations(context, input.provider);
-  const account = input.account ?? DEFAULT_ACCOUNT;
-  checkAccount(context, input.provider, input.merchantId, account);
-  const receiver = input.receiver;
-  if (!operations.receiverTypes.includes(receiver?.type))
-    throw new PayError(40001, {
-      field: 'type',
-      message: `${input.provider} receivers are ${operations.receiverTypes.join(' or ')}`,
-    });
-  if (typeof receiver.account !== 'string' || receiver.account.length === 0 || receiver.account.length > 64)
-    throw new PayError(40001, {
-      field: 'account',
-      message: 'the receiver account must be 1 to 64 characters',
-    });
-  if (receiver.name && !context.sealer)
-    throw new PayError(40009, {
-      field: 'encryption',
-      message:
-        'receivers with a name need an encryption key (ENCRYPTION_KEY or encryption.keys): the name is stored encrypted only',
-    });
-  await gatewayCall(
-    context,
-    { type: 'profit_sharing_receiver_add', provider: input.provider, outTradeNo: null },
-    () => operations.addReceiver({ merchantId: input.merchantId, account, receiver }),
-  );
-  const now = context.now();
-  const row = await upsertReceiver(context.store.db, {
-    merchant_id: input.merchantId,
-    provider: input.provider,
-    account,
-    type: receiver.type,
-    receiver_account: receiver.account,
-    name_sealed:
-      receiver.name && context.sealer ? JSON.stringify(context.sealer.sealValue(receiver.name)) : null,
-    relation_type: receiver.relationType ?? null,
-    custom_relation: receiver.customRelation ?? null,
-    bound_at: now,
-    create_date: now,
-    update_date: now,
-  });
-  return {
-    provider: row.provider,
-    account: row.account,
-    type: row.type,
-    receiver_account: row.receiver_account,
-    relation_type: row.relation_type,
-    bound_at: row.bound_at ? new Date(row.bound_at).toISOString() : null,
-  };
-}
-
-/** Unbinds a receiver at the gateway and forgets it here. Idempotent. */
-export async function removeReceiver(
-  context: ServiceContext,
-  input: {
-    merchantId: string;
-    provider: string;
-    account?: string;
-    type: SplitReceiver['type'];
-    receiverAccount: string;
-  },
-): Promise<void> {
-  const operations = profitSharingOperations(context, input.provider);
-  const account = input.account ?? DEFAULT_ACCOUNT;
-  checkAccount(context, input.provider, input.merchantId, account);
-  await gatewayCall(
-    context,
-    { type: 'profit_sharing_receiver_remove', provider: input.provider, outTradeNo: null },
-    () =>
-      operations.removeReceiver({
-        merchantId: input.merchantId,
-        account,
-        receiver: { type: input.type, account: input.receiverAccount },
-      }),
-  );
-  const row = await findReceiver(context.store.db, {
-    merchantId: input.merchantId,
-    provider: input.provider,
-    account,
-    type: input.type,
-    receiverAccount: input.receiverAccount,
-  });
-  if (row) await deleteReceiver(context.store.db, row.id);
-}
-
 export interface SplitOutcome {
   split: SplitView;
   created: boolean;
@@ -235,13 +110,18 @@ export async function unfreezeOrder(
   context: ServiceContext,
   request: { merchantId: string; outTradeNo: string; outSplitNo: string; description: string },
 ): Promise<SplitOutcome> {
-  const problems = splitRequestProblems(
-    {
-      ...request,
-      lines: [{ type: 'MERCHANT_ID', account: '-', amountFen: 1, description: request.description }],
-    },
-    context.rules.maxFen,
+  // The split number's rules, without lines: an unfreeze has none.
+  const problems = splitRequestProblems({ ...request, lines: [] }, context.rules.maxFen).filter(
+    (problem) => problem.field !== 'receivers',
   );
+  if (
+    typeof request.description !== 'string' ||
+    request.description.length === 0 ||
+    request.description.length > 80
+  )
+    problems.push(
+      new PayError(40001, { field: 'description', message: 'description must be 1 to 80 characters' }),
+    );
   if (problems.length > 0) throw oneProblem(problems);
   const order = await findOrder(context.store.db, request.merchantId, request.outTradeNo);
   if (!order)
@@ -657,138 +537,4 @@ export async function handleSplitNotify(
       return { ack: operations.ackSplitNotify('accepted'), outcome: 'ignored' };
     return { ack: operations.ackSplitNotify('retry'), outcome: 'retry' };
   }
-}
-
-export interface SplitSyncReport {
-  checked: number;
-  settled: number;
-  failed: number;
-  /** Splits made by the rules of order types. */
-  ruled: number;
-}
-
-/**
- * One pass of the split job: claims the splits and returns whose check is due, oldest due first
- * (FOR UPDATE SKIP LOCKED, moving each one's next check along the backoff in the same statement so
- * a stuck one goes to the back), asks the gateway about each, and makes the rules' splits of paid
- * orders that are due for them.
- */
-export async function syncProfitSharing(context: ServiceContext): Promise<SplitSyncReport> {
-  const { sync } = profitSharingSettingsOf(context);
-  const report: SplitSyncReport = { checked: 0, settled: 0, failed: 0, ruled: 0 };
-  const providers = [...context.providers.values()].filter((p) => p.profitSharing).map((p) => p.name);
-  if (providers.length === 0) return report;
-  const now = context.now();
-  const splits = await splitsDue(
-    context.store.db,
-    now,
-    providers,
-    sync.batchSize,
-    sync.minGapMs,
-    sync.maxGapMs,
-  );
-  const returns = await returnsDue(context.store.db, now, sync.batchSize, sync.minGapMs, sync.maxGapMs);
-  const work: Array<() => Promise<void>> = [
-    ...splits.map((due) => async () => {
-      report.checked += 1;
-      const queried = await querySplit(context, due.merchant_id, due.out_split_no);
-      if (!queried.fresh) report.failed += 1;
-      else if (queried.split.status === 'FINISHED' || queried.split.status === 'FAILED') report.settled += 1;
-    }),
-    ...returns.map((due) => async () => {
-      report.checked += 1;
-      const queried = await queryReturn(context, due.merchant_id, due.out_return_no);
-      if (!queried.fresh) report.failed += 1;
-      else if (queried.ret.status === 'SUCCESS' || queried.ret.status === 'FAILED') report.settled += 1;
-    }),
-    ...(await ruleSplitsDue(context, providers)).map((order) => async () => {
-      const made = await splitByRule(context, order);
-      if (made) report.ruled += 1;
-    }),
-  ];
-  let next = 0;
-  const worker = async () => {
-    while (next < work.length) {
-      const item = work[next++]!;
-      try {
-        await item();
-      } catch (error) {
-        report.failed += 1;
-        context.logger.warn({ code: isPayError(error) ? error.code : 50000 }, 'profit sharing sync failed');
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(sync.concurrency, work.length) }, worker));
-  return report;
-}
-
-interface RuleCandidate {
-  id: number;
-  merchant_id: string;
-  out_trade_no: string;
-  type: string;
-  total_fee: number;
-}
-
-/** Paid orders of a type with a rule, past the rule's delay, that no split touched yet: oldest first. */
-async function ruleSplitsDue(
-  context: ServiceContext,
-  providers: readonly string[],
-): Promise<RuleCandidate[]> {
-  const { rules, sync } = profitSharingSettingsOf(context);
-  const found: RuleCandidate[] = [];
-  for (const [type, rule] of Object.entries(rules)) {
-    const paidBefore = new Date(context.now().getTime() - rule.delayMs);
-    const { rows } = await sql<RuleCandidate>`
-      select o.id, o.merchant_id, o.out_trade_no, o.type, o.total_fee from payment_orders o
-      where o.type = ${type} and o.profit_sharing and o.status in ('SUCCESS', 'PARTIAL_REFUNDED')
-        and o.provider = any(${providers}) and o.paid_at <= ${paidBefore}
-        and not exists (select 1 from payment_splits s where s.order_id = o.id)
-      order by o.paid_at, o.id
-      limit ${sync.batchSize}
-    `.execute(context.store.db);
-    found.push(...rows);
-  }
-  return found;
-}
-
-/**
- * The rule's split of one order, under a number derived from the order (so it is made once,
- * whichever instance or tick gets there first); amounts round down and never exceed what is
- * splittable. False when nothing is left to split.
- */
-async function splitByRule(context: ServiceContext, order: RuleCandidate): Promise<boolean> {
-  const rule = profitSharingSettingsOf(context).rules[order.type];
-  if (!rule) return false;
-  const row = await findOrder(context.store.db, order.merchant_id, order.out_trade_no);
-  if (!row) return false;
-  const left = splittableFen(await splitLedger(context.store.db, row));
-  const amounts = ruleAmounts(rule.receivers, order.total_fee, left);
-  const lines = rule.receivers
-    .map((receiver, index) => ({
-      type: receiver.type,
-      account: receiver.account,
-      amountFen: amounts[index]!,
-      description: receiver.description,
-    }))
-    .filter((line) => line.amountFen > 0);
-  const outSplitNo = ruleSplitNo(order.id);
-  if (lines.length === 0) {
-    if (!rule.finish) return false;
-    await unfreezeOrder(context, {
-      merchantId: order.merchant_id,
-      outTradeNo: order.out_trade_no,
-      outSplitNo,
-      description: 'unfreeze',
-    });
-    return true;
-  }
-  await splitOrder(context, {
-    merchantId: order.merchant_id,
-    outTradeNo: order.out_trade_no,
-    outSplitNo,
-    lines,
-    finish: rule.finish,
-  });
-  return true;
 }

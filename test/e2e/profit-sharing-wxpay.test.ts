@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncProfitSharing } from '../../src/service/profit-sharing-flow.ts';
+import { syncProfitSharing } from '../../src/service/profit-sharing-job.ts';
 import { ruleSplitNo } from '../../src/service/profit-sharing-settings.ts';
 import { findSplit, splitLines } from '../../src/store/profit-sharing.ts';
 import { backends } from '../support/backends.ts';
