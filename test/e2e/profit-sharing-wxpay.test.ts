@@ -451,7 +451,7 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
       type: 'goods',
       profit_sharing: true,
     });
-    expect(paying.json.code).toBe(0);
+    expect(paying.json).toMatchObject({ code: 0, data: { order: { profit_sharing: true } } });
     expect((await h.vkPay.getOrder(MERCHANT, outTradeNo)).profitSharing).toBe(true);
     await h.control('POST', `/trades/${h.mchId}/${outTradeNo}/pay`);
     await eventually(

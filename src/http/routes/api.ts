@@ -168,6 +168,10 @@ const orderViewSchema = {
     subject: text,
     total_fee: fen,
     refunded_fee: fen,
+    profit_sharing: {
+      type: 'boolean',
+      description: 'present (true) for an order created for profit sharing',
+    },
     status: text,
     user_id: maybeText,
     openid: maybeText,
