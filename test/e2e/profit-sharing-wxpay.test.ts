@@ -206,6 +206,24 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
     expect(refund).toBe(40001);
   });
 
+  it('a refund and a split racing for the same money: exactly one of them gets it', async () => {
+    const outTradeNo = await paidForSplitting(1000);
+    const [split, refund] = await Promise.all([
+      codeOf(
+        h.vkPay.splitOrder({ merchantId: MERCHANT, outTradeNo, outSplitNo: splitNo(), lines: [line(600)] }),
+      ),
+      codeOf(
+        h.vkPay.refund({
+          merchantId: MERCHANT,
+          out_trade_no: outTradeNo,
+          out_refund_no: orderNo(),
+          refund_fee: 600,
+        }),
+      ),
+    ]);
+    expect([split, refund].sort()).toEqual([0, 40001]);
+  });
+
   it('refuses a refund of split money (changing nothing) until the split is returned, then refunds', async () => {
     const outTradeNo = await paidForSplitting(1000);
     const outSplitNo = splitNo();
