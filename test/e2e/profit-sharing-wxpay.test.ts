@@ -419,6 +419,58 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
     expect((await h.vkPay.orderSplits(MERCHANT, outTradeNo)).gatewayUnsplitFen).toBe(800);
   });
 
+  it('a return whose answer was lost stays UNKNOWN until the job asks by its number', async () => {
+    const outTradeNo = await paidForSplitting(1000);
+    const outSplitNo = splitNo();
+    await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo,
+      outSplitNo,
+      lines: [line(200)],
+      finish: true,
+    });
+    await eventually(
+      () => stored(outSplitNo),
+      (found) => found?.status === 'FINISHED',
+    );
+    await h.control('POST', '/faults', {
+      kind: 'systemError',
+      operation: 'profitSharingReturn',
+      afterHandling: true,
+      times: 3,
+    });
+    const outReturnNo = orderNo();
+    const { ret } = await h.vkPay.returnSplit({
+      merchantId: MERCHANT,
+      outSplitNo,
+      outReturnNo,
+      receiverAccount: STORE,
+      amountFen: 200,
+      description: '回退',
+    });
+    expect(ret.status).toBe('UNKNOWN');
+    // Not returned yet: the refund still cannot take it.
+    expect(
+      await codeOf(
+        h.vkPay.refund({
+          merchantId: MERCHANT,
+          out_trade_no: outTradeNo,
+          out_refund_no: orderNo(),
+          refund_fee: 1000,
+        }),
+      ),
+    ).toBe(40001);
+    const settled = await eventually(
+      async () => {
+        await syncProfitSharing(h.vkPay.context);
+        return (await h.vkPay.orderSplits(MERCHANT, outTradeNo)).returns[0]!;
+      },
+      (found) => found.status === 'SUCCESS',
+    );
+    expect(settled).toMatchObject({ status: 'SUCCESS', amount: 200, out_return_no: outReturnNo });
+    expect(await gatewayCalls(outTradeNo, 'profit_sharing_return')).toBe(1);
+  });
+
   it('a split rule for the order type splits a paid order once, by the job, rounding down', async () => {
     const outTradeNo = await paidForSplitting(1001, 'vip', undefined);
     const order = await h.vkPay.getOrder(MERCHANT, outTradeNo);
