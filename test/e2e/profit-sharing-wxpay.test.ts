@@ -385,9 +385,13 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
       ),
     ).toBe(40001);
     // The job asks by the same number; the gateway holds the split, so it is not sent again.
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await syncProfitSharing(h.vkPay.context);
-    const settled = await stored(outSplitNo);
+    const settled = await eventually(
+      async () => {
+        await syncProfitSharing(h.vkPay.context);
+        return stored(outSplitNo);
+      },
+      (found) => found?.status !== 'UNKNOWN',
+    );
     expect(['PROCESSING', 'FINISHED']).toContain(settled?.status);
     expect(settled?.split_id).toMatch(/^\d+$/);
     const queried = await h.vkPay.querySplit(MERCHANT, outSplitNo);
