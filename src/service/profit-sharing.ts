@@ -405,7 +405,7 @@ export async function applySplitWord(context: ServiceContext, word: SplitWord): 
       target = 'FINISHED';
     let current = row;
     if (target && target !== row.status && canMoveSplit(row.status, target)) {
-      // Through PROCESSING first when the answer jumps to FINISHED, so the event history is whole.
+      // A split whose lines are all final is FINISHED, even if the answer skipped PROCESSING.
       const moved = await updateSplit(
         tx,
         row,
