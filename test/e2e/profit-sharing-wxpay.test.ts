@@ -475,6 +475,87 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
     expect(await gatewayCalls(outTradeNo, 'profit_sharing_return')).toBe(1);
   });
 
+  it('the job claims the oldest due first and sends a stuck split to the back, so the others get their turn', async () => {
+    // A split the gateway can never answer about: its order's merchant is not configured here.
+    const now = new Date();
+    const ghostOrder = await h.vkPay.store.db
+      .insertInto('payment_orders')
+      .values({
+        merchant_id: 'ghost-merchant',
+        out_trade_no: orderNo(),
+        provider: 'wxpay',
+        scene: 'native',
+        type: 'goods',
+        subject: '无人订单',
+        total_fee: 1000,
+        status: 'SUCCESS',
+        transaction_id: '4200000000000000000000000001',
+        profit_sharing: true,
+        create_date: now,
+        update_date: now,
+      })
+      .returning(['id', 'out_trade_no'])
+      .executeTakeFirstOrThrow();
+    const ghostNo = splitNo();
+    await h.vkPay.store.db
+      .insertInto('payment_splits')
+      .values({
+        order_id: ghostOrder.id,
+        merchant_id: 'ghost-merchant',
+        provider: 'wxpay',
+        account: 'default',
+        out_trade_no: ghostOrder.out_trade_no,
+        out_split_no: ghostNo,
+        kind: 'split',
+        status: 'UNKNOWN',
+        finish: false,
+        amount: 100,
+        next_check_at: new Date(now.getTime() - 60_000),
+        create_date: new Date(now.getTime() - 120_000),
+        update_date: now,
+      })
+      .execute();
+    const outTradeNo = await paidForSplitting(1000);
+    await h.control('POST', '/faults', {
+      kind: 'systemError',
+      operation: 'profitSharing',
+      outTradeNo,
+      afterHandling: true,
+      times: 3,
+    });
+    const outSplitNo = splitNo();
+    expect(
+      (await h.vkPay.splitOrder({ merchantId: MERCHANT, outTradeNo, outSplitNo, lines: [line(100)] })).split
+        .status,
+    ).toBe('UNKNOWN');
+    // Due after the stuck one, before anything else due.
+    await h.vkPay.store.db
+      .updateTable('payment_splits')
+      .set({ next_check_at: new Date(now.getTime() - 30_000) })
+      .where('out_split_no', '=', outSplitNo)
+      .execute();
+    const settings = h.vkPay.context.profitSharing!;
+    const sync = settings.sync;
+    settings.sync = { ...sync, batchSize: 1 };
+    try {
+      const first = await syncProfitSharing(h.vkPay.context);
+      expect(first.failed).toBeGreaterThanOrEqual(1);
+      expect((await stored(outSplitNo))?.status).toBe('UNKNOWN');
+      await syncProfitSharing(h.vkPay.context);
+      expect((await stored(outSplitNo))?.status).not.toBe('UNKNOWN');
+    } finally {
+      settings.sync = sync;
+      // The stuck one leaves the queue, so other tests' ticks are not held by it.
+      await h.vkPay.store.db
+        .updateTable('payment_splits')
+        .set({ next_check_at: null })
+        .where('out_split_no', '=', ghostNo)
+        .execute();
+    }
+    const ghost = await findSplit(h.vkPay.store.db, 'ghost-merchant', ghostNo);
+    expect(ghost).toMatchObject({ status: 'UNKNOWN', checks: 1 });
+  });
+
   it('a split rule for the order type splits a paid order once, by the job, rounding down', async () => {
     const outTradeNo = await paidForSplitting(1001, 'vip', undefined);
     const order = await h.vkPay.getOrder(MERCHANT, outTradeNo);
