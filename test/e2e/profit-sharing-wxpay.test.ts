@@ -336,6 +336,30 @@ describe.each(backends)('WeChat Pay profit sharing on $name', (backend) => {
     expect((await h.vkPay.orderSplits(MERCHANT, outTradeNo)).splittableFen).toBe(900);
   });
 
+  it('a split the gateway refuses (an unbound receiver) is FAILED and its amount is free again', async () => {
+    const outTradeNo = await paidForSplitting(1000);
+    const outSplitNo = splitNo();
+    const { split } = await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo,
+      outSplitNo,
+      lines: [{ ...line(500), account: '1900009999' }],
+    });
+    expect(split.status).toBe('FAILED');
+    expect(split.fail_reason).toBeTruthy();
+    expect((await eventsOf(outTradeNo)).map((event) => event.type)).toEqual(['profit_sharing.failed']);
+    expect((await h.vkPay.orderSplits(MERCHANT, outTradeNo)).splittableFen).toBe(1000);
+    // The same number answers the same FAILED split; nothing is sent again.
+    const again = await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo,
+      outSplitNo,
+      lines: [{ ...line(500), account: '1900009999' }],
+    });
+    expect(again).toMatchObject({ created: false, split: { status: 'FAILED' } });
+    expect(await gatewayCalls(outTradeNo, 'profit_sharing_split')).toBe(1);
+  });
+
   it('unfreezes the rest; no split of the order after it', async () => {
     const outTradeNo = await paidForSplitting(1000);
     await h.vkPay.splitOrder({ merchantId: MERCHANT, outTradeNo, outSplitNo: splitNo(), lines: [line(100)] });
