@@ -19,6 +19,19 @@ import {
   queryPayment,
 } from './service/payment-flow.ts';
 import { applyPaymentResult, type CreateOrderRequest, createOrder, getOrder } from './service/payments.ts';
+import type { ReturnRequestInput, SplitRequestInput } from './service/profit-sharing.ts';
+import {
+  handleSplitNotify,
+  orderSplits,
+  queryReturn,
+  querySplit,
+  returnSplit,
+  type SplitNotifyRequest,
+  splitOrder,
+  unfreezeOrder,
+} from './service/profit-sharing-flow.ts';
+import { addReceiver, type ReceiverInput, removeReceiver } from './service/profit-sharing-receivers.ts';
+import { DEFAULT_PROFIT_SHARING, type ProfitSharingSettings } from './service/profit-sharing-settings.ts';
 import { listReconciledDays, reconcileTradeBill } from './service/reconcile.ts';
 import {
   type AbnormalRefundRecipient,
@@ -105,6 +118,11 @@ export interface VkPayOptions extends Partial<VkPayConfig> {
   webhooks?: Partial<WebhookSettings>;
   /** Transfer limits (per transfer, per day), the approval threshold, per-merchant overrides. */
   transfers?: Partial<TransferSettings>;
+  /**
+   * Profit sharing: split rules by order type (a paid order of that type is created for splitting
+   * and split by the background job) and the job's schedule.
+   */
+  profitSharing?: Partial<ProfitSharingSettings>;
   /** Payment codes: how long the buyer has to confirm, and how often the gateway is asked meanwhile. */
   micropay?: Partial<MicropaySettings>;
 }
@@ -186,6 +204,26 @@ export interface VkPay {
   ): Promise<ReturnType<typeof toTransfer>[]>;
   /** Verifies and applies a transfer notification; returns the answer to send back. */
   handleTransferNotify(request: TransferNotifyRequest): ReturnType<typeof handleTransferNotify>;
+  /** Binds a profit-sharing receiver at the gateway (its name stored encrypted only). Idempotent. */
+  addSplitReceiver(input: ReceiverInput): ReturnType<typeof addReceiver>;
+  /** Unbinds a profit-sharing receiver. Idempotent. */
+  removeSplitReceiver(input: Parameters<typeof removeReceiver>[1]): ReturnType<typeof removeReceiver>;
+  /**
+   * Splits a paid order created for profit sharing between receivers, within what is left to
+   * split. The same out_split_no is the same split, sent once.
+   */
+  splitOrder(request: SplitRequestInput): ReturnType<typeof splitOrder>;
+  /** The split, asking the gateway (by its number) while its outcome is awaited. */
+  querySplit(merchantId: string, outSplitNo: string): ReturnType<typeof querySplit>;
+  /** Gives what is left unsplit of an order back to the merchant; no more splits after it. */
+  unfreezeOrder(request: Parameters<typeof unfreezeOrder>[1]): ReturnType<typeof unfreezeOrder>;
+  /** Takes (part of) a split back from a receiver (WeChat Pay). */
+  returnSplit(request: ReturnRequestInput): ReturnType<typeof returnSplit>;
+  queryReturn(merchantId: string, outReturnNo: string): ReturnType<typeof queryReturn>;
+  /** An order's splits, returns, and what is left to split. */
+  orderSplits(merchantId: string, outTradeNo: string): ReturnType<typeof orderSplits>;
+  /** Verifies and applies a split notification; returns the answer to send back. */
+  handleSplitNotify(request: SplitNotifyRequest): ReturnType<typeof handleSplitNotify>;
   /**
    * Matches the gateway's trade bill of one China date (YYYY-MM-DD) of each of the merchant's
    * accounts (or of `account` alone) with the orders and refunds that account took.
@@ -282,6 +320,7 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     sealing,
     webhooks,
     transfers,
+    profitSharing,
     micropay,
     ...overrides
   } = options;
@@ -345,6 +384,10 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
       merchants: { ...transfers?.merchants },
       sync: { ...DEFAULT_TRANSFERS.sync, ...transfers?.sync },
     },
+    profitSharing: {
+      rules: { ...DEFAULT_PROFIT_SHARING.rules, ...profitSharing?.rules },
+      sync: { ...DEFAULT_PROFIT_SHARING.sync, ...profitSharing?.sync },
+    },
     ...(micropay ? { micropay } : {}),
   };
   let unwatchRoutes: () => void = () => {};
@@ -390,6 +433,15 @@ export async function createVkPay(options: VkPayOptions = {}): Promise<VkPay> {
     listTransfers: async (merchantIds, filter = {}) =>
       (await listTransfers(store.db, merchantIds, filter)).map(toTransfer),
     handleTransferNotify: (request) => handleTransferNotify(context, request),
+    addSplitReceiver: (input) => addReceiver(context, input),
+    removeSplitReceiver: (input) => removeReceiver(context, input),
+    splitOrder: (request) => splitOrder(context, request),
+    querySplit: (merchantId, outSplitNo) => querySplit(context, merchantId, outSplitNo),
+    unfreezeOrder: (request) => unfreezeOrder(context, request),
+    returnSplit: (request) => returnSplit(context, request),
+    queryReturn: (merchantId, outReturnNo) => queryReturn(context, merchantId, outReturnNo),
+    orderSplits: (merchantId, outTradeNo) => orderSplits(context, merchantId, outTradeNo),
+    handleSplitNotify: (request) => handleSplitNotify(context, request),
     reconcile: (provider, merchantId, date, account) =>
       reconcileTradeBill(context, provider, merchantId, date, account),
     listReconciledDays: (filter) => listReconciledDays(context, filter),

@@ -9,6 +9,7 @@ import type { WxpayMerchantConfig } from '../providers/wxpay/config.ts';
 import type { WxpayServiceProviderConfig, WxpaySubMerchantConfig } from '../providers/wxpay/partner.ts';
 import type { WxpayV2MerchantConfig } from '../providers/wxpay/v2/config.ts';
 import { type AlertFormat, type AlertSettings, DEFAULT_ALERTS } from '../service/monitoring.ts';
+import type { ProfitSharingSettings } from '../service/profit-sharing-settings.ts';
 import type { Route } from '../service/routing.ts';
 import { parseSealingKey, type SealingConfig, sealingKeyId } from '../service/sealing.ts';
 import type { TransferSettings } from '../service/transfer-settings.ts';
@@ -23,6 +24,7 @@ import {
   loadConfig,
   type VkPayConfig,
 } from './config.ts';
+import { profitSharingSettingsOf } from './profit-sharing.ts';
 import { configuredAccounts, routesOf } from './routes.ts';
 import { resolveSecret, type SecretContext } from './secrets.ts';
 import {
@@ -76,6 +78,8 @@ export interface ServiceConfig extends VkPayConfig {
   sealing: SealingConfig | null;
   /** Transfer limits, the approval threshold and per-merchant overrides (`transfers` in the file). */
   transfers: Partial<TransferSettings>;
+  /** Split rules by order type and the split job's schedule (`profitSharing` in the file). */
+  profitSharing: Partial<ProfitSharingSettings>;
   /** Serve the API reference at /docs: on outside production; VKPAY_DOCS or `docs` in the file. */
   docs: boolean;
   /** Health, readiness and metrics on a port of their own (plain HTTP, own allowlist); null: off. */
@@ -537,6 +541,7 @@ export function loadServiceConfig(options: LoadOptions = {}): ServiceConfig {
       base.env === 'production' ? sealingProblems : null,
     ),
     transfers: transferSettingsOf(file.transfers),
+    profitSharing: profitSharingSettingsOf(file.profitSharing),
     admin: adminListenerOf(file.admin, env, listenPort),
     console: consoleSettings(file.console, env),
     allowLocalCache: booleanFlag(env, 'VKPAY_ALLOW_LOCAL_CACHE') ?? file.allowLocalCache === true,

@@ -2,9 +2,9 @@
  * What a journal row (payment_logs, payment_errors, payment_notify_events) is about: its
  * `subject_kind` says which of a merchant's numbers `out_trade_no` holds, so an order and a
  * transfer of the same number, or two merchants' of the same number, keep their rows apart.
- * A refund's rows are its order's: kind 'payment' with the order's number. A new kind of thing the
- * gateways are called for (profit sharing, say) is one more entry here; the column has no check,
- * so older rows and instances keep working.
+ * A refund's rows and a split's (profit sharing) are their order's: kind 'payment' with the order's
+ * number, so the order's page shows them. A new kind of thing the gateways are called for is one
+ * more entry here; the column has no check, so older rows and instances keep working.
  */
 export const SUBJECT_KINDS = ['payment', 'transfer'] as const;
 

@@ -23,6 +23,13 @@ export const WEBHOOK_EVENT_TYPES = [
   'transfer.succeeded',
   'transfer.failed',
   'transfer.cancelled',
+  'profit_sharing.processing',
+  'profit_sharing.finished',
+  'profit_sharing.failed',
+  'profit_sharing.line_closed',
+  'profit_sharing.unfrozen',
+  'profit_sharing.returned',
+  'profit_sharing.return_failed',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -28,6 +28,7 @@ import { consoleRoutePages } from './routes/console-routes.ts';
 import { transferPages } from './routes/console-transfers.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notifyRoutes } from './routes/notify.ts';
+import { profitSharingNotifyRoutes } from './routes/profit-sharing.ts';
 import { transferNotifyRoutes } from './routes/transfers.ts';
 
 /** Every answer's security headers; helmet adds the rest on HTML pages. */
@@ -149,6 +150,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { vkPay, metrics, adminAllowlist: security.adminAllowlist });
   await app.register(notifyRoutes, { vkPay, metrics });
   await app.register(transferNotifyRoutes, { vkPay });
+  await app.register(profitSharingNotifyRoutes, { vkPay });
   await app.register(apiRoutes, {
     vkPay,
     apps: options.apps ?? [],

@@ -12,6 +12,7 @@ import { type ErrorEntry, insertError, insertLog, type LogEntry } from '../store
 import type { Database } from '../store/schema.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import type { MicropaySettings } from './micropay.ts';
+import type { ProfitSharingSettings } from './profit-sharing-settings.ts';
 import type { Route } from './routing.ts';
 import type { FieldSealer } from './sealing.ts';
 import type { TransferSettings } from './transfer-settings.ts';
@@ -53,6 +54,8 @@ export interface ServiceContext {
   webhooks: WebhookRuntime;
   /** Transfer limits and approval; the defaults when unset. */
   transfers?: TransferSettings;
+  /** Split rules per order type and the split job's schedule; the defaults when unset. */
+  profitSharing?: ProfitSharingSettings;
   /** Payment codes: the confirmation window and its polling (DEFAULT_MICROPAY where unset). */
   micropay?: Partial<MicropaySettings>;
 }

@@ -163,6 +163,27 @@ export function recordTransferEvent(
   });
 }
 
+/**
+ * A profit-sharing event (profit_sharing.finished, profit_sharing.returned, ...), routed by the
+ * order's type, with the split or return as the API shows it: amounts, never a receiver's name.
+ */
+export function recordProfitSharingEvent(
+  context: ServiceContext,
+  tx: Transaction<Database>,
+  type: WebhookEventType & `profit_sharing.${string}`,
+  merchantId: string,
+  order: { type: string; outTradeNo: string },
+  data: Record<string, unknown>,
+): Promise<RecordedEvent> {
+  return recordEvent(context, tx, {
+    merchantId,
+    type,
+    orderType: order.type,
+    outTradeNo: order.outTradeNo,
+    data,
+  });
+}
+
 /** review.opened or review.resolved; the order type routes it when the case concerns an order. */
 export async function recordReviewEvent(
   context: ServiceContext,

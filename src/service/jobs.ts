@@ -10,6 +10,7 @@ import { isPaid } from '../core/states.ts';
 import { pruneCheckouts } from './checkouts.ts';
 import type { ServiceContext } from './context.ts';
 import { closePayment, queryPayment } from './payment-flow.ts';
+import { syncProfitSharing } from './profit-sharing-job.ts';
 import { reconcileDueDays } from './reconcile.ts';
 import { settlePendingRefund } from './refund-flow.ts';
 import { recordReview } from './reviews.ts';
@@ -308,6 +309,9 @@ export function startSyncJob(
     // Transfers awaiting the gateway: claimed like unpaid orders, so every instance takes its share.
     const transfers = await syncPendingTransfers(context);
     if (transfers.checked > 0) context.logger.info(transfers, 'pending transfers synced');
+    // Splits and returns awaiting the gateway, and the rules' splits of paid orders: claimed alike.
+    const splits = await syncProfitSharing(context);
+    if (splits.checked > 0 || splits.ruled > 0) context.logger.info(splits, 'profit sharing synced');
     if (!(await context.cache.setIfAbsent('job:sync-unpaid', 1, Math.max(intervalMs - 100, 1000)))) return;
     const refunds = await syncPendingRefunds(context);
     if (refunds.checked > 0 || refunds.escalated > 0) context.logger.info(refunds, 'pending refunds synced');

@@ -34,6 +34,8 @@ export interface Order {
   /** The route that chose the account and its side (`stable`, `canary`); null without a route. */
   route: string | null;
   variant: string | null;
+  /** Created for profit sharing: the gateway keeps the funds frozen until split or unfrozen. */
+  profitSharing: boolean;
 }
 
 export interface Refund {
@@ -82,6 +84,7 @@ export function toOrder(row: OrderRow): Order {
     account: row.account ?? 'default',
     route: row.route ?? null,
     variant: row.variant ?? null,
+    profitSharing: row.profit_sharing ?? false,
   };
 }
 

@@ -137,6 +137,7 @@ export async function pay(context: ServiceContext, request: PayRequest): Promise
         ...(request.sessionKey ? { sessionKey: request.sessionKey } : {}),
         platform: request.platform ?? null,
         userAgent: request.userAgent ?? null,
+        ...(order.profitSharing ? { profitSharing: true } : {}),
       }),
   );
   return { order, client: created.client };

@@ -34,6 +34,27 @@ export interface CreateOrderRequest extends PaymentInput {
   checkout?: boolean;
   /** The same request for a paid order returns it (a payment code asked again) instead of 40006. */
   repeatPaid?: boolean;
+  /**
+   * Keep the funds frozen for profit sharing after payment. Implied by a split rule for the order's
+   * type on a gateway that splits; asked for on a gateway that does not, refused (40009).
+   */
+  profitSharing?: boolean;
+}
+
+/** Whether a new order is created for splitting: asked for, or a rule for its type on a gateway that splits. */
+export function orderProfitSharing(
+  context: ServiceContext,
+  request: { profitSharing?: boolean },
+  provider: string,
+  type: string,
+): boolean {
+  const splits = Boolean(context.providers.get(provider)?.profitSharing);
+  if (request.profitSharing === true && !splits)
+    throw new PayError(40009, {
+      field: 'profit_sharing',
+      message: `${provider} has no profit sharing on this service; create the payment without profit_sharing`,
+    });
+  return request.profitSharing === true || (splits && context.profitSharing?.rules[type] !== undefined);
 }
 
 /** An unpaid order is first asked about at the gateway this long after it was made (its callback's turn first). */
@@ -59,6 +80,7 @@ export async function createOrder(
   });
   // A card number in the subject is masked before it is stored or sent to a gateway.
   const params = { ...validated, subject: maskCardNumbers(validated.subject) };
+  const profitSharing = orderProfitSharing(context, request, params.provider, params.type);
   const { db } = context.store;
   const row: NewOrderRow = {
     merchant_id: request.merchantId,
@@ -80,6 +102,7 @@ export async function createOrder(
     client_ip: request.clientIp ?? null,
     expire_at: request.expireAt ?? new Date(context.now().getTime() + context.orderExpireMs),
     next_check_at: new Date(context.now().getTime() + FIRST_CHECK_MS),
+    profit_sharing: profitSharing,
     create_date: context.now(),
     update_date: context.now(),
   };
@@ -107,6 +130,7 @@ export async function createOrder(
       ['provider', existing.provider, params.provider],
       ['scene', existing.scene, params.scene],
       ['user_id', existing.user_id, params.userId],
+      ['profit_sharing', existing.profit_sharing, profitSharing],
     ] as const
   ).filter(([, before, now]) => before !== now);
   if (differences.length > 0 || existing.status === 'CLOSED') {

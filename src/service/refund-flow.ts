@@ -11,6 +11,7 @@ import type { ServiceContext, WithChange } from './context.ts';
 import { gatewayCall, providerFor, routeTags } from './gateway-call.ts';
 import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { notifyUrl } from './payment-flow.ts';
+import { splitReturnsOfRefund } from './refund-splits.ts';
 import { applyRefundResult, type StartedRefund, type StartRefundRequest, startRefund } from './refunds.ts';
 import { closeReview } from './reviews.ts';
 
@@ -48,6 +49,7 @@ export async function refund(
   const { refund: pending, order } = reserved;
   if (pending.status !== 'PROCESSING') return { refund: pending, order };
   const provider = providerFor(context, order.provider);
+  const splitReturns = order.profitSharing ? await splitReturnsOfRefund(context, pending.id) : [];
   let answer: Awaited<ReturnType<typeof provider.refund>>;
   try {
     answer = await gatewayCall(
@@ -71,6 +73,7 @@ export async function refund(
           reason: pending.reason,
           openid: order.openid,
           notifyUrl: notifyUrl(context, provider.name, order.merchantId, order.account),
+          ...(splitReturns.length > 0 ? { splitReturns } : {}),
         }),
     );
   } catch (error) {

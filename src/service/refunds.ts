@@ -21,6 +21,7 @@ import { recordError, recordLog, type ServiceContext, type WithChange } from './
 import { announceOrderChange, recordRefundEvent } from './events.ts';
 import { type Order, type Refund, toOrder, toRefund } from './model.ts';
 import { cacheOrder } from './payments.ts';
+import { recordRefundReturns, refundSplitPlan, settleRefundReturns } from './refund-splits.ts';
 import { recordReview } from './reviews.ts';
 import { storeFailure } from './store-failure.ts';
 
@@ -76,6 +77,8 @@ export async function startRefund(
           details: { refundableFen },
         });
       }
+      // A split order refunds only what it holds unsplit, or takes the rest back from the splits.
+      const splitReturns = await refundSplitPlan(context, tx, order, params.refundFen);
       if (existing) {
         // Refused by the gateway before: reserve the amount again and let the caller ask again.
         assertRefundMove(existing.status, 'PROCESSING');
@@ -86,6 +89,7 @@ export async function startRefund(
           context.now(),
         );
         if (!reopened) throw new PayError(40010, { message: 'the refund changed under its lock; retry' });
+        await recordRefundReturns(context, tx, reopened, splitReturns);
         const again = { refund: toRefund(reopened), order: toOrder(order), created: true };
         await withReservation?.(tx, again);
         return again;
@@ -102,6 +106,7 @@ export async function startRefund(
         create_date: context.now(),
         update_date: context.now(),
       });
+      await recordRefundReturns(context, tx, refund, splitReturns);
       const reserved = { refund: toRefund(refund), order: toOrder(order), created: true };
       await withReservation?.(tx, reserved);
       return reserved;
@@ -237,6 +242,7 @@ export async function applyRefundResult(
         context.now(),
       );
       if (!refund) throw new PayError(40010, { message: 'the refund changed under its lock; retry' });
+      await settleRefundReturns(context, tx, refund, orderRow);
       let order = orderRow;
       if (result.status === 'SUCCESS') {
         const refundedFen = orderRow.refunded_fee + refund.refund_fee;

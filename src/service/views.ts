@@ -22,6 +22,8 @@ export function orderView(order: Order) {
     expire_date: order.expireAt,
     create_date: order.createdAt,
     update_date: order.updatedAt,
+    // Present for an order created for profit sharing: its funds stay frozen until split or unfrozen.
+    ...(order.profitSharing ? { profit_sharing: true } : {}),
     // Present once the buyer switched method in the cashier: where the order was offered before.
     ...(order.attempts.length > 0
       ? {

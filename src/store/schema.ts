@@ -1,6 +1,12 @@
 /** Row types of the payment tables, as Kysely sees them. */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { SubjectKind } from '../core/journal-subject.ts';
+import type {
+  SplitKind,
+  SplitLineStatus,
+  SplitReturnStatus,
+  SplitStatus,
+} from '../core/profit-sharing-states.ts';
 import type { OrderStatus, RefundStatus } from '../core/states.ts';
 import type { TransferStatus } from '../core/transfer-states.ts';
 
@@ -39,6 +45,8 @@ export interface PaymentOrdersTable {
   /** The route that chose the account, and its side (`stable` or `canary`); null without a route. */
   route: ColumnType<string | null, string | null | undefined, string | null>;
   variant: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Created for splitting: the gateway keeps the funds frozen until split or unfrozen. */
+  profit_sharing: Generated<boolean>;
   create_date: Timestamp;
   update_date: Timestamp;
   version: Generated<number>;
@@ -326,6 +334,90 @@ export interface Database {
   journal_periods: JournalPeriodsTable;
   journal_rollup_progress: JournalRollupProgressTable;
   payment_transfers: PaymentTransfersTable;
+  payment_split_receivers: PaymentSplitReceiversTable;
+  payment_splits: PaymentSplitsTable;
+  payment_split_lines: PaymentSplitLinesTable;
+  payment_split_returns: PaymentSplitReturnsTable;
+}
+
+type MaybeTime = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+/** A receiver bound at the gateway for a merchant's splits; its name only sealed. */
+export interface PaymentSplitReceiversTable {
+  id: Generated<number>;
+  merchant_id: string;
+  provider: string;
+  account: string;
+  /** MERCHANT_ID, PERSONAL_OPENID, ALIPAY_USER_ID, ALIPAY_LOGON_ID. */
+  type: string;
+  receiver_account: string;
+  name_sealed: ColumnType<unknown | null, string | null, string | null>;
+  relation_type: string | null;
+  custom_relation: string | null;
+  bound_at: MaybeTime;
+  create_date: Timestamp;
+  update_date: Timestamp;
+}
+
+/** A split of a paid order (kind split), or the unfreeze of what is left of it (kind unfreeze). */
+export interface PaymentSplitsTable {
+  id: Generated<number>;
+  order_id: number;
+  merchant_id: string;
+  provider: string;
+  account: string;
+  out_trade_no: string;
+  out_split_no: string;
+  split_id: string | null;
+  kind: SplitKind;
+  status: SplitStatus;
+  /** Unfreeze what is left to the merchant with this split. */
+  finish: boolean;
+  /** The sum of its lines, fen. */
+  amount: number;
+  fail_reason: string | null;
+  next_check_at: MaybeTime;
+  checks: Generated<number>;
+  create_date: Timestamp;
+  update_date: Timestamp;
+  version: Generated<number>;
+}
+
+export interface PaymentSplitLinesTable {
+  id: Generated<number>;
+  split_ref: number;
+  line_no: number;
+  type: string;
+  receiver_account: string;
+  amount: number;
+  description: string;
+  result: SplitLineStatus;
+  fail_reason: string | null;
+  detail_id: string | null;
+  finished_at: MaybeTime;
+}
+
+/** A split taken back from a receiver: on its own (WeChat) or with a refund (Alipay, refund_ref). */
+export interface PaymentSplitReturnsTable {
+  id: Generated<number>;
+  merchant_id: string;
+  order_id: number;
+  split_ref: number;
+  out_return_no: string;
+  receiver_type: string;
+  receiver_account: string;
+  amount: number;
+  description: string;
+  status: SplitReturnStatus;
+  return_id: string | null;
+  fail_reason: string | null;
+  refund_ref: number | null;
+  next_check_at: MaybeTime;
+  checks: Generated<number>;
+  finished_at: MaybeTime;
+  create_date: Timestamp;
+  update_date: Timestamp;
+  version: Generated<number>;
 }
 
 /** A transfer to a buyer's wallet; the payee's identity and name only sealed. */
@@ -442,6 +534,10 @@ export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 export type ConsoleUserRow = Selectable<ConsoleUsersTable>;
 export type TransferRow = Selectable<PaymentTransfersTable>;
+export type SplitReceiverRow = Selectable<PaymentSplitReceiversTable>;
+export type SplitRow = Selectable<PaymentSplitsTable>;
+export type SplitLineRow = Selectable<PaymentSplitLinesTable>;
+export type SplitReturnRow = Selectable<PaymentSplitReturnsTable>;
 export type ConsoleSessionRow = Selectable<ConsoleSessionsTable>;
 export type ConsoleAuditRow = Selectable<ConsoleAuditTable>;
 export type MonitoringAlertRow = Selectable<MonitoringAlertsTable>;
