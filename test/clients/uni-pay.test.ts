@@ -311,14 +311,25 @@ describe.each(backends)('the uni-app client on $name', (backend) => {
     const body = order('wxpay');
     const started = await uni.pay({ body });
     expect(started.outcome).toBe('pending');
-    setTimeout(() => void h.control('POST', `/trades/${h.mchId}/${body.out_trade_no}/pay`), 50);
+    // The buyer pays only once the first check has seen the order unpaid: the wait must then go on
+    // asking until the emulator's notification has settled it.
     const seen: string[] = [];
+    let paying: ReturnType<typeof h.control> | undefined;
     const waited = await uni.waitForPayment(
       { outTradeNo: body.out_trade_no },
-      { intervalMs: 20, timeoutMs: 5_000, onStatus: (status) => seen.push(status.status) },
+      {
+        intervalMs: 20,
+        timeoutMs: 15_000,
+        onStatus: (status) => {
+          seen.push(status.status);
+          paying ??= h.control('POST', `/trades/${h.mchId}/${body.out_trade_no}/pay`);
+        },
+      },
     );
     expect(waited).toMatchObject({ code: 0, data: { outcome: 'paid', status: 'SUCCESS' } });
+    expect((await paying)?.status).toBe(200);
     expect(seen[0]).toBe('NOTPAY');
+    expect(seen.at(-1)).toBe('SUCCESS');
     await eventually(
       () => h.vkPay.getOrder(MERCHANT, body.out_trade_no),
       (found) => found.status === 'SUCCESS',
