@@ -2,11 +2,13 @@
  * One order's story in time order: its creation, every journal row (gateway calls with their
  * latency, applied results, refund starts), errors with their sanitised payloads, verified
  * callbacks, payment and close, refunds and their settlement, webhook events with every delivery
- * attempt, and review cases. Payloads are sanitised again on the way out, and sealed custom fields
- * are never shown.
+ * attempt, review cases, and profit-sharing splits and returns (their gateway calls and events are
+ * the order's journal rows and webhook events). Payloads are sanitised again on the way out, and
+ * sealed custom fields are never shown.
  */
 import type { Kysely } from 'kysely';
 import { PayError } from '../core/errors.ts';
+import type { SplitKind, SplitReturnStatus, SplitStatus } from '../core/profit-sharing-states.ts';
 import { sanitize } from '../core/sanitize.ts';
 import type { RefundStatus } from '../core/states.ts';
 import { GATEWAY_OPERATIONS } from '../service/journal-rollup.ts';
@@ -28,6 +30,8 @@ export interface ConsoleOrderDetail extends ConsoleOrderRow {
   clientIp: string | null;
   userOrderSuccess: boolean;
   expireAt: string | null;
+  /** Created for profit sharing (分账). */
+  profitSharing: boolean;
 }
 
 export type TimelineEntry =
@@ -91,7 +95,23 @@ export type TimelineEntry =
       status: 'OPEN' | 'RESOLVED';
       amountFen: number | null;
     }
-  | { at: string; kind: 'review_resolved'; id: number; reviewKind: string; note: string | null };
+  | { at: string; kind: 'review_resolved'; id: number; reviewKind: string; note: string | null }
+  | {
+      at: string;
+      kind: 'split';
+      outSplitNo: string;
+      splitKind: SplitKind;
+      amountFen: number;
+      status: SplitStatus;
+    }
+  | {
+      at: string;
+      kind: 'split_return';
+      outReturnNo: string;
+      amountFen: number;
+      status: SplitReturnStatus;
+      withRefund: boolean;
+    };
 
 export interface OrderTimeline {
   order: ConsoleOrderDetail;
@@ -130,7 +150,7 @@ export async function orderTimeline(
     .executeTakeFirst();
   if (!order) throw notFound();
 
-  const [journal, refunds, events, reviews] = await Promise.all([
+  const [journal, refunds, events, reviews, splits, splitReturns] = await Promise.all([
     subjectJournal(db, { merchantId, kind: 'payment', number: outTradeNo }, order.provider),
     db.selectFrom('payment_refunds').selectAll().where('order_id', '=', order.id).orderBy('id').execute(),
     db
@@ -145,6 +165,18 @@ export async function orderTimeline(
       .selectAll()
       .where('merchant_id', '=', merchantId)
       .where('out_trade_no', '=', outTradeNo)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('payment_splits')
+      .select(['out_split_no', 'kind', 'amount', 'status', 'create_date'])
+      .where('order_id', '=', order.id)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('payment_split_returns')
+      .select(['out_return_no', 'amount', 'status', 'refund_ref', 'create_date'])
+      .where('order_id', '=', order.id)
       .orderBy('id')
       .execute(),
   ]);
@@ -279,6 +311,24 @@ export async function orderTimeline(
         note: review.note,
       });
   }
+  for (const split of splits)
+    entries.push({
+      at: iso(split.create_date)!,
+      kind: 'split',
+      outSplitNo: split.out_split_no,
+      splitKind: split.kind,
+      amountFen: split.amount,
+      status: split.status,
+    });
+  for (const ret of splitReturns)
+    entries.push({
+      at: iso(ret.create_date)!,
+      kind: 'split_return',
+      outReturnNo: ret.out_return_no,
+      amountFen: ret.amount,
+      status: ret.status,
+      withRefund: ret.refund_ref !== null,
+    });
   // Stable: entries of the same instant keep the order above. Creation leads whatever the clocks
   // say: a gateway's payment time has whole seconds only, and may read earlier than our creation.
   entries.sort((a, b) =>
@@ -307,6 +357,7 @@ export async function orderTimeline(
       paidAt: iso(order.paid_at),
       closedAt: iso(order.closed_at),
       expireAt: iso(order.expire_at),
+      profitSharing: order.profit_sharing,
       createdAt: iso(order.create_date)!,
       updatedAt: iso(order.update_date)!,
     },

@@ -4,6 +4,7 @@
  * confirmation step. Plain forms with a label on every field; the script only asks before a close.
  */
 
+import type { ConsoleProfitSharing } from '../../console/profit-sharing.ts';
 import type { ConsoleOrderDetail, OrderPage, OrderTimeline, TimelineEntry } from '../../console/queries.ts';
 import { fenToYuan } from '../../core/money.ts';
 import { ORDER_STATUSES } from '../../core/states.ts';
@@ -139,6 +140,8 @@ ${pager.length ? `<nav aria-label="${t(ctx, 'pages')}"><ul class="pager">${pager
 export interface OrderView {
   timeline: OrderTimeline;
   refundableFen: number;
+  /** The order's splits and returns; null when it was neither created for splitting nor split. */
+  profitSharing: ConsoleProfitSharing | null;
   /** The operator may act (operator or admin). */
   canAct: boolean;
   /** The out_refund_no this page's refund form uses, so a second submit is the same refund. */
@@ -247,6 +250,18 @@ function entryHtml(ctx: PageContext, entry: TimelineEntry): string {
         'evReview',
         `#${entry.id} <code>${escapeHtml(entry.reviewKind)}</code> · ${escapeHtml(entry.reference)} · <code>${entry.status}</code>`,
       );
+    case 'split':
+      return head(
+        'evSplit',
+        `<code>${escapeHtml(entry.outSplitNo)}</code> ${t(ctx, entry.splitKind === 'unfreeze' ? 'kind_unfreeze' : 'kind_split')} · ¥${yuan(entry.amountFen)} · <code>${entry.status}</code>`,
+      );
+    case 'split_return':
+      return head(
+        'evSplitReturn',
+        `<code>${escapeHtml(entry.outReturnNo)}</code> ¥${yuan(entry.amountFen)} · <code>${entry.status}</code>${
+          entry.withRefund ? ` · ${t(ctx, 'withRefund')}` : ''
+        }`,
+      );
     case 'review_resolved':
       return head(
         'evReviewResolved',
@@ -300,6 +315,54 @@ ${field('refund-reason', ordersText(ctx.lang, 'reason'), `<input id="refund-reas
   return `${orphan}${refund}${close}${query}`;
 }
 
+/** The order's profit sharing: what may still be split, each split with its lines, each return. */
+function profitSharingHtml(ctx: PageContext, sharing: ConsoleProfitSharing): string {
+  const head = (keys: OrdersTextKey[]) =>
+    `<thead><tr>${keys.map((key) => `<th scope="col">${t(ctx, key)}${key === 'amount' ? ' (¥)' : ''}</th>`).join('')}</tr></thead>`;
+  const code = (value: string) => `<code>${escapeHtml(value)}</code>`;
+  const splits = sharing.splits
+    .map((split) => {
+      const lines = split.lines.length
+        ? `<div class="table-wrap"><table data-testid="split-lines"><caption>${t(ctx, 'splitLinesCaption', { no: split.out_split_no })}</caption>${head(['receiverType', 'receiverAccount', 'amount', 'description', 'result', 'failReason'])}<tbody>${split.lines
+            .map(
+              (line) =>
+                `<tr data-testid="split-line"><td>${code(line.type)}</td><th scope="row">${escapeHtml(line.account)}</th><td class="num">${yuan(line.amount)}</td><td>${escapeHtml(line.description)}</td><td>${code(line.result)}</td><td data-testid="line-fail-reason">${escapeHtml(line.fail_reason ?? '')}</td></tr>`,
+            )
+            .join('')}</tbody></table></div>`
+        : `<p>${t(ctx, 'noLines')}</p>`;
+      return `<section class="card" data-testid="split" aria-labelledby="split-${escapeHtml(split.out_split_no)}">
+<h4 id="split-${escapeHtml(split.out_split_no)}">${code(split.out_split_no)}</h4>
+<dl class="facts">
+<dt>${t(ctx, 'splitKind')}</dt><dd>${t(ctx, split.kind === 'unfreeze' ? 'kind_unfreeze' : 'kind_split')}</dd>
+<dt>${t(ctx, 'status')}</dt><dd data-testid="split-status">${code(split.status)}</dd>
+<dt>${t(ctx, 'amount')}</dt><dd data-testid="split-amount">¥${yuan(split.amount)}</dd>
+<dt>${t(ctx, 'created')}</dt><dd>${time(split.create_date)}</dd>
+${split.fail_reason ? `<dt>${t(ctx, 'failReason')}</dt><dd>${escapeHtml(split.fail_reason)}</dd>` : ''}
+</dl>
+${lines}</section>`;
+    })
+    .join('\n');
+  const returns = sharing.returns.length
+    ? `<div class="table-wrap"><table data-testid="split-returns">${head(['outReturnNo', 'outSplitNo', 'receiverType', 'receiverAccount', 'amount', 'status', 'withRefund', 'failReason', 'created'])}<tbody>${sharing.returns
+        .map(
+          (ret) =>
+            `<tr data-testid="split-return"><th scope="row">${code(ret.out_return_no)}</th><td>${code(ret.out_split_no)}</td><td>${code(ret.receiver_type)}</td><td>${escapeHtml(ret.receiver_account)}</td><td class="num">${yuan(ret.amount)}</td><td>${code(ret.status)}</td><td>${t(ctx, ret.with_refund ? 'yes' : 'no')}</td><td>${escapeHtml(ret.fail_reason ?? '')}</td><td>${time(ret.create_date)}</td></tr>`,
+        )
+        .join('')}</tbody></table></div>`
+    : `<p>${t(ctx, 'noSplitReturns')}</p>`;
+  return `<section aria-labelledby="profit-sharing-title" data-testid="profit-sharing">
+<h2 id="profit-sharing-title">${t(ctx, 'profitSharing')}</h2>
+<dl class="facts">
+<dt>${t(ctx, 'createdForSplitting')}</dt><dd>${t(ctx, sharing.createdForSplitting ? 'yes' : 'no')}</dd>
+<dt>${t(ctx, 'splittable')}</dt><dd data-testid="splittable">¥${yuan(sharing.splittableFen)} <span class="help">${t(ctx, 'splittableHelp')}</span></dd>
+</dl>
+<h3>${t(ctx, 'splits')}</h3>
+${splits || `<p>${t(ctx, 'noSplits')}</p>`}
+<h3>${t(ctx, 'splitReturns')}</h3>
+${returns}
+</section>`;
+}
+
 export function orderPage(ctx: PageContext, view: OrderView): string {
   const { order, entries, journalShared } = view.timeline;
   const refunds = entries.filter(
@@ -331,6 +394,7 @@ ${
     ? `<div class="table-wrap"><table><thead><tr><th scope="col">${t(ctx, 'outRefundNo')}</th><th scope="col">${t(ctx, 'amount')} (¥)</th><th scope="col">${t(ctx, 'status')}</th><th scope="col">${t(ctx, 'reason')}</th><th scope="col">${t(ctx, 'created')}</th></tr></thead><tbody>${refundRows}</tbody></table></div>`
     : `<p>${t(ctx, 'noRefunds')}</p>`
 }
+${view.profitSharing ? profitSharingHtml(ctx, view.profitSharing) : ''}
 <h2>${t(ctx, 'timeline')}</h2>
 ${journalShared ? `<p class="notice">${t(ctx, 'journalShared')}</p>` : ''}
 <ol class="timeline" data-testid="timeline">${timeline}</ol>`,

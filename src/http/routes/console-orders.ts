@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { orderProfitSharing } from '../../console/profit-sharing.ts';
 import {
   exportOrdersCsv,
   type OrderSearch,
@@ -242,7 +243,8 @@ export function consoleOrderPages() {
     const loadOrder = async (request: FastifyRequest, params: OrderParams) => {
       requireMerchant(request, params.merchant);
       const timeline = await orderTimeline(db, params.merchant, params.outTradeNo, scopeOf(request));
-      return { timeline, refundableFen: refundableOf(timeline) };
+      const profitSharing = await orderProfitSharing(vkPay.context, timeline.order);
+      return { timeline, refundableFen: refundableOf(timeline), profitSharing };
     };
 
     const canAct = (request: FastifyRequest) => consoleUser(request).role !== 'viewer';
@@ -254,16 +256,17 @@ export function consoleOrderPages() {
       state: Pick<OrderView, 'notice' | 'error' | 'refundForm'> & { status?: number } = {},
       extra: Record<string, unknown> = {},
     ) => {
-      const { timeline, refundableFen } = await loadOrder(request, params);
+      const { timeline, refundableFen, profitSharing } = await loadOrder(request, params);
       const path = orderPath(params.merchant, params.outTradeNo);
       return answer(request, reply, {
         ...(state.status ? { status: state.status } : {}),
         path,
-        data: { order: timeline.order, refundableFen, entries: timeline.entries, ...extra },
+        data: { order: timeline.order, refundableFen, profitSharing, entries: timeline.entries, ...extra },
         page: (ctx) =>
           orderPage(ctx, {
             timeline,
             refundableFen,
+            profitSharing,
             canAct: canAct(request),
             outRefundNo: newRefundNo(),
             notice: state.notice,
@@ -329,15 +332,16 @@ export function consoleOrderPages() {
       },
       async (request, reply) => {
         const params = request.params as OrderParams;
-        const { timeline, refundableFen } = await loadOrder(request, params);
+        const { timeline, refundableFen, profitSharing } = await loadOrder(request, params);
         const notice = noticeOf(request, timeline);
         return answer(request, reply, {
           path: orderPath(params.merchant, params.outTradeNo),
-          data: { order: timeline.order, refundableFen, entries: timeline.entries },
+          data: { order: timeline.order, refundableFen, profitSharing, entries: timeline.entries },
           page: (ctx) =>
             orderPage(ctx, {
               timeline,
               refundableFen,
+              profitSharing,
               canAct: canAct(request),
               outRefundNo: newRefundNo(),
               notice,
