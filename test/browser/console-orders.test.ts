@@ -2,9 +2,10 @@
  * The console's order pages in Chromium, against the WeChat Pay emulator with seeded orders: an
  * operator searches by keyboard, opens an order, refunds part of it through the confirmation
  * step, closes an unpaid one, asks the gateway about one whose callback was lost, and downloads
- * the search as CSV. axe-core finds no WCAG 2.1 AA violation on any of the pages, in English and
- * Chinese.
+ * the search as CSV, and reads a split order's profit sharing. axe-core finds no WCAG 2.1 AA
+ * violation on any of the pages, in English and Chinese.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -53,7 +54,10 @@ describe.skipIf(!hasChromium)('the console order pages in Chromium', () => {
   let lost: string;
 
   beforeAll(async () => {
-    h = await startWxpayHarness(backends[backends.length - 1]!);
+    // Sealing keys: a profit-sharing receiver's name is stored sealed only.
+    h = await startWxpayHarness(backends[backends.length - 1]!, {
+      vkPay: { sealing: { keys: { k1: randomBytes(32) }, activeKeyId: 'k1', fields: ['user_info'] } },
+    });
     url = h.vkPay.context.publicUrl;
     for (const fen of [1990, 2990, 12_800])
       paid.push(await paidOrder(h, tradeNo(), fen, { subject: '会员月卡' }));
@@ -260,5 +264,70 @@ describe.skipIf(!hasChromium)('the console order pages in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'console-order-zh-refused.png'), fullPage: true });
     expect(await h.vkPay.listRefunds(MERCHANT, paid[0]!)).toEqual([]);
     await context.close();
+  });
+  it('shows a split order’s profit sharing: the splittable amount, the split’s lines, in both languages', {
+    timeout: 120_000,
+  }, async () => {
+    const STORE = '1900007501';
+    expect(
+      (
+        await h.control('POST', `/profitsharing/merchants/${h.mchId}`, {
+          notifyUrl: `${url}/notify-profit-sharing/wxpay/${MERCHANT}`,
+          maxRatio: 1,
+        })
+      ).status,
+    ).toBe(200);
+    await h.vkPay.addSplitReceiver({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      receiver: { type: 'MERCHANT_ID', account: STORE, name: '示例门店有限公司', relationType: 'STORE' },
+    });
+    const no = tradeNo();
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      scene: 'native',
+      out_trade_no: no,
+      total_fee: 5000,
+      subject: '分账订单',
+      type: 'goods',
+      profitSharing: true,
+    });
+    await h.control('POST', `/trades/${h.mchId}/${no}/pay`);
+    await eventually(
+      () => h.vkPay.getOrder(MERCHANT, no),
+      (order) => order.status === 'SUCCESS',
+    );
+    const outSplitNo = `SP${no}`;
+    await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo: no,
+      outSplitNo,
+      lines: [{ type: 'MERCHANT_ID', account: STORE, amountFen: 1250, description: '门店分成' }],
+    });
+    await eventually(
+      () => h.vkPay.querySplit(MERCHANT, outSplitNo),
+      (found) => found.split.status === 'FINISHED',
+    );
+
+    for (const lang of ['en', 'zh'] as const) {
+      const context = await browser.newContext({ ...DESKTOP, locale: lang === 'en' ? 'en-US' : 'zh-CN' });
+      const page = await context.newPage();
+      await signIn(page, lang);
+      await page.goto(`${url}/console/orders/${MERCHANT}/${no}?lang=${lang}`);
+      const section = page.locator('[data-testid="profit-sharing"]');
+      expect(await section.locator('h2').textContent()).toBe(lang === 'en' ? 'Profit sharing' : '分账');
+      expect(await page.textContent('[data-testid="splittable"]')).toContain('¥37.50');
+      const line = section.locator('[data-testid="split-line"]');
+      expect(await line.count()).toBe(1);
+      expect(await line.textContent()).toContain(STORE);
+      expect(await line.textContent()).toContain('12.50');
+      expect(await line.textContent()).toContain('SUCCESS');
+      expect(await page.locator('[data-kind="split"]').count()).toBe(1);
+      expect(await page.content()).not.toContain('示例门店有限公司');
+      expect(await violations(page)).toEqual([]);
+      await section.screenshot({ path: join(ARTIFACTS, `console-order-profit-sharing-${lang}.png`) });
+      await context.close();
+    }
   });
 });

@@ -323,14 +323,14 @@ function profitSharingHtml(ctx: PageContext, sharing: ConsoleProfitSharing): str
   const splits = sharing.splits
     .map((split) => {
       const lines = split.lines.length
-        ? `<div class="table-wrap"><table data-testid="split-lines"><caption>${t(ctx, 'splitLinesCaption', { no: split.out_split_no })}</caption>${head(['receiverType', 'receiverAccount', 'amount', 'description', 'result', 'failReason'])}<tbody>${split.lines
+        ? `<div class="table-wrap" tabindex="0" role="region" aria-label="${t(ctx, 'splitLinesCaption', { no: split.out_split_no })}"><table data-testid="split-lines"><caption>${t(ctx, 'splitLinesCaption', { no: split.out_split_no })}</caption>${head(['receiverType', 'receiverAccount', 'amount', 'description', 'result', 'failReason'])}<tbody>${split.lines
             .map(
               (line) =>
                 `<tr data-testid="split-line"><td>${code(line.type)}</td><th scope="row">${escapeHtml(line.account)}</th><td class="num">${yuan(line.amount)}</td><td>${escapeHtml(line.description)}</td><td>${code(line.result)}</td><td data-testid="line-fail-reason">${escapeHtml(line.fail_reason ?? '')}</td></tr>`,
             )
             .join('')}</tbody></table></div>`
         : `<p>${t(ctx, 'noLines')}</p>`;
-      return `<section class="card" data-testid="split" aria-labelledby="split-${escapeHtml(split.out_split_no)}">
+      return `<section class="card split" data-testid="split" aria-labelledby="split-${escapeHtml(split.out_split_no)}">
 <h4 id="split-${escapeHtml(split.out_split_no)}">${code(split.out_split_no)}</h4>
 <dl class="facts">
 <dt>${t(ctx, 'splitKind')}</dt><dd>${t(ctx, split.kind === 'unfreeze' ? 'kind_unfreeze' : 'kind_split')}</dd>
@@ -343,7 +343,7 @@ ${lines}</section>`;
     })
     .join('\n');
   const returns = sharing.returns.length
-    ? `<div class="table-wrap"><table data-testid="split-returns">${head(['outReturnNo', 'outSplitNo', 'receiverType', 'receiverAccount', 'amount', 'status', 'withRefund', 'failReason', 'created'])}<tbody>${sharing.returns
+    ? `<div class="table-wrap" tabindex="0" role="region" aria-labelledby="split-returns-title"><table data-testid="split-returns">${head(['outReturnNo', 'outSplitNo', 'receiverType', 'receiverAccount', 'amount', 'status', 'withRefund', 'failReason', 'created'])}<tbody>${sharing.returns
         .map(
           (ret) =>
             `<tr data-testid="split-return"><th scope="row">${code(ret.out_return_no)}</th><td>${code(ret.out_split_no)}</td><td>${code(ret.receiver_type)}</td><td>${escapeHtml(ret.receiver_account)}</td><td class="num">${yuan(ret.amount)}</td><td>${code(ret.status)}</td><td>${t(ctx, ret.with_refund ? 'yes' : 'no')}</td><td>${escapeHtml(ret.fail_reason ?? '')}</td><td>${time(ret.create_date)}</td></tr>`,
@@ -358,7 +358,7 @@ ${lines}</section>`;
 </dl>
 <h3>${t(ctx, 'splits')}</h3>
 ${splits || `<p>${t(ctx, 'noSplits')}</p>`}
-<h3>${t(ctx, 'splitReturns')}</h3>
+<h3 id="split-returns-title">${t(ctx, 'splitReturns')}</h3>
 ${returns}
 </section>`;
 }
