@@ -5,7 +5,7 @@
  */
 
 import type { ServiceContext } from '../service/context.ts';
-import type { ReturnView, SplitView } from '../service/profit-sharing.ts';
+import { type ReturnView, type SplitView, splittingFinished } from '../service/profit-sharing.ts';
 import type { OrderSplits } from '../service/profit-sharing-flow.ts';
 import { orderSplits } from '../service/profit-sharing-flow.ts';
 import type { ConsoleOrderDetail } from './timeline.ts';
@@ -15,6 +15,8 @@ export interface ConsoleProfitSharing {
   createdForSplitting: boolean;
   /** amount − refunded − split + returned, fen. */
   splittableFen: number;
+  /** An unfreeze or a split with finish was made: no further split (what was left is the merchant's). */
+  splittingFinished: boolean;
   splits: SplitView[];
   returns: ReturnView[];
 }
@@ -32,6 +34,7 @@ export async function orderProfitSharing(
   return {
     createdForSplitting: order.profitSharing,
     splittableFen: found.splittableFen,
+    splittingFinished: splittingFinished(found.splits),
     splits: found.splits,
     returns: found.returns,
   };

@@ -215,7 +215,10 @@ function sameLines(lines: readonly SplitLineRow[], asked: readonly SplitLine[]):
 }
 
 /** Splitting of the order is over: an unfreeze, or a split that unfroze the rest, not refused. */
-function splittingFinished(splits: readonly SplitRow[]): boolean {
+/** An unfreeze, or a split with finish, that did not fail: the order may not be split again. */
+export function splittingFinished(
+  splits: ReadonlyArray<Pick<SplitRow, 'kind' | 'finish' | 'status'>>,
+): boolean {
   return splits.some((split) => (split.kind === 'unfreeze' || split.finish) && split.status !== 'FAILED');
 }
 

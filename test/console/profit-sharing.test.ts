@@ -132,6 +132,7 @@ describe.each(backends)('console profit sharing on $name', (backend) => {
     expect(data.profitSharing.splittableFen).toBe(820);
     expect((await h.vkPay.orderSplits(MERCHANT, splitOrderNo)).splittableFen).toBe(820);
     expect(data.profitSharing.createdForSplitting).toBe(true);
+    expect(data.profitSharing.splittingFinished).toBe(false);
     expect(data.profitSharing.splits).toHaveLength(1);
     const [split] = data.profitSharing.splits;
     expect(split).toMatchObject({ out_split_no: outSplitNo, kind: 'split', status: 'FINISHED', amount: 550 });
@@ -184,6 +185,7 @@ describe.each(backends)('console profit sharing on $name', (backend) => {
     expect(section).toContain('Profit sharing');
     expect(section).toMatch(/data-testid="splittable">¥8\.20/);
     expect(section).toMatch(/data-testid="split-amount">¥5\.50/);
+    expect(section).not.toContain('data-testid="splitting-finished"');
     const lines = section.match(/<tr data-testid="split-line">.*?<\/tr>/g) ?? [];
     expect(lines).toHaveLength(2);
     expect(lines[0]).toContain(STORE);
@@ -215,6 +217,54 @@ describe.each(backends)('console profit sharing on $name', (backend) => {
     const page = await olga.get(path(plainOrderNo), { html: true });
     expect(page.statusCode).toBe(200);
     expect(page.body).not.toContain('data-testid="profit-sharing"');
+  });
+
+  it('an unfrozen order says splitting is finished; an unpaid one that only a paid order is split', async () => {
+    const unfrozen = await paid(true);
+    const outSplitNo = `UF${unfrozen}`;
+    await h.vkPay.unfreezeOrder({
+      merchantId: MERCHANT,
+      outTradeNo: unfrozen,
+      outSplitNo,
+      description: '解冻',
+    });
+    await eventually(
+      () => findSplit(h.vkPay.store.db, MERCHANT, outSplitNo),
+      (found) => found?.status === 'FINISHED',
+    );
+    const olga = await signedIn('olga');
+    const data = (await olga.get(path(unfrozen))).json().data;
+    expect(data.profitSharing).toMatchObject({ splittingFinished: true, createdForSplitting: true });
+    expect(data.profitSharing.splits).toEqual([
+      expect.objectContaining({ out_split_no: outSplitNo, kind: 'unfreeze', lines: [] }),
+    ]);
+    const page = (await olga.get(`${path(unfrozen)}?lang=en`, { html: true })).body;
+    expect(page).toContain('data-testid="splitting-finished"');
+    expect(page).toContain('Unfreeze');
+    expect(page).toContain('No receivers');
+    expect(page).not.toContain('data-testid="split-needs-paid"');
+
+    const unpaid = orderNo();
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'wxpay',
+      scene: 'native',
+      out_trade_no: unpaid,
+      total_fee: 1000,
+      subject: '分账订单',
+      type: 'goods',
+      profitSharing: true,
+    });
+    const waiting = (await olga.get(`${path(unpaid)}?lang=en`, { html: true })).body;
+    expect(waiting).toContain('data-testid="split-needs-paid"');
+    expect(waiting).toContain('No splits yet.');
+    const json = (await olga.get(path(unpaid))).json().data.profitSharing;
+    expect(json).toMatchObject({
+      createdForSplitting: true,
+      splittingFinished: false,
+      splits: [],
+      returns: [],
+    });
   });
 
   it('an operator of another merchant does not find the order', async () => {

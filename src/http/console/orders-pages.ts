@@ -7,7 +7,7 @@
 import type { ConsoleProfitSharing } from '../../console/profit-sharing.ts';
 import type { ConsoleOrderDetail, OrderPage, OrderTimeline, TimelineEntry } from '../../console/queries.ts';
 import { fenToYuan } from '../../core/money.ts';
-import { ORDER_STATUSES } from '../../core/states.ts';
+import { isPaid, ORDER_STATUSES } from '../../core/states.ts';
 import { alert, escapeHtml, field, form, layout, type PageContext } from '../console-pages.ts';
 import { type OrdersTextKey, ordersText } from './orders-texts.ts';
 
@@ -316,7 +316,7 @@ ${field('refund-reason', ordersText(ctx.lang, 'reason'), `<input id="refund-reas
 }
 
 /** The order's profit sharing: what may still be split, each split with its lines, each return. */
-function profitSharingHtml(ctx: PageContext, sharing: ConsoleProfitSharing): string {
+function profitSharingHtml(ctx: PageContext, sharing: ConsoleProfitSharing, paid: boolean): string {
   const head = (keys: OrdersTextKey[]) =>
     `<thead><tr>${keys.map((key) => `<th scope="col">${t(ctx, key)}${key === 'amount' ? ' (¥)' : ''}</th>`).join('')}</tr></thead>`;
   const code = (value: string) => `<code>${escapeHtml(value)}</code>`;
@@ -356,6 +356,7 @@ ${lines}</section>`;
 <dt>${t(ctx, 'createdForSplitting')}</dt><dd>${t(ctx, sharing.createdForSplitting ? 'yes' : 'no')}</dd>
 <dt>${t(ctx, 'splittable')}</dt><dd data-testid="splittable">¥${yuan(sharing.splittableFen)} <span class="help">${t(ctx, 'splittableHelp')}</span></dd>
 </dl>
+${sharing.splittingFinished ? `<p data-testid="splitting-finished">${t(ctx, 'splittingFinished')}</p>` : paid ? '' : `<p data-testid="split-needs-paid">${t(ctx, 'splitNeedsPaid')}</p>`}
 <h3>${t(ctx, 'splits')}</h3>
 ${splits || `<p>${t(ctx, 'noSplits')}</p>`}
 <h3 id="split-returns-title">${t(ctx, 'splitReturns')}</h3>
@@ -394,7 +395,7 @@ ${
     ? `<div class="table-wrap"><table><thead><tr><th scope="col">${t(ctx, 'outRefundNo')}</th><th scope="col">${t(ctx, 'amount')} (¥)</th><th scope="col">${t(ctx, 'status')}</th><th scope="col">${t(ctx, 'reason')}</th><th scope="col">${t(ctx, 'created')}</th></tr></thead><tbody>${refundRows}</tbody></table></div>`
     : `<p>${t(ctx, 'noRefunds')}</p>`
 }
-${view.profitSharing ? profitSharingHtml(ctx, view.profitSharing) : ''}
+${view.profitSharing ? profitSharingHtml(ctx, view.profitSharing, isPaid(order.status)) : ''}
 <h2>${t(ctx, 'timeline')}</h2>
 ${journalShared ? `<p class="notice">${t(ctx, 'journalShared')}</p>` : ''}
 <ol class="timeline" data-testid="timeline">${timeline}</ol>`,

@@ -93,6 +93,11 @@ const TEXTS = {
     zh: '订单金额 − 已退款 − 已分账 + 已回退。',
     en: 'Amount − refunded − split + returned.',
   },
+  splittingFinished: {
+    zh: '分账已完结：剩余资金已解冻给商户，不能再分账。',
+    en: 'Splitting is finished: what was left is unfrozen to the merchant; no further split.',
+  },
+  splitNeedsPaid: { zh: '订单支付成功后才能分账。', en: 'Only a paid order can be split.' },
   splits: { zh: '分账单', en: 'Splits' },
   noSplits: { zh: '还没有分账。', en: 'No splits yet.' },
   outSplitNo: { zh: '分账单号', en: 'Split number' },

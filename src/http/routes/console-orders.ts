@@ -243,8 +243,13 @@ export function consoleOrderPages() {
     const loadOrder = async (request: FastifyRequest, params: OrderParams) => {
       requireMerchant(request, params.merchant);
       const timeline = await orderTimeline(db, params.merchant, params.outTradeNo, scopeOf(request));
-      const profitSharing = await orderProfitSharing(vkPay.context, timeline.order);
-      return { timeline, refundableFen: refundableOf(timeline), profitSharing };
+      return { timeline, refundableFen: refundableOf(timeline) };
+    };
+
+    /** The order as its page and JSON show it: with its profit sharing. */
+    const loadShown = async (request: FastifyRequest, params: OrderParams) => {
+      const loaded = await loadOrder(request, params);
+      return { ...loaded, profitSharing: await orderProfitSharing(vkPay.context, loaded.timeline.order) };
     };
 
     const canAct = (request: FastifyRequest) => consoleUser(request).role !== 'viewer';
@@ -256,7 +261,7 @@ export function consoleOrderPages() {
       state: Pick<OrderView, 'notice' | 'error' | 'refundForm'> & { status?: number } = {},
       extra: Record<string, unknown> = {},
     ) => {
-      const { timeline, refundableFen, profitSharing } = await loadOrder(request, params);
+      const { timeline, refundableFen, profitSharing } = await loadShown(request, params);
       const path = orderPath(params.merchant, params.outTradeNo);
       return answer(request, reply, {
         ...(state.status ? { status: state.status } : {}),
@@ -332,7 +337,7 @@ export function consoleOrderPages() {
       },
       async (request, reply) => {
         const params = request.params as OrderParams;
-        const { timeline, refundableFen, profitSharing } = await loadOrder(request, params);
+        const { timeline, refundableFen, profitSharing } = await loadShown(request, params);
         const notice = noticeOf(request, timeline);
         return answer(request, reply, {
           path: orderPath(params.merchant, params.outTradeNo),
