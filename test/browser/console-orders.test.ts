@@ -327,6 +327,11 @@ describe.skipIf(!hasChromium)('the console order pages in Chromium', () => {
       expect(await page.content()).not.toContain('示例门店有限公司');
       expect(await violations(page)).toEqual([]);
       await section.screenshot({ path: join(ARTIFACTS, `console-order-profit-sharing-${lang}.png`) });
+      if (lang === 'en')
+        await page.screenshot({
+          path: join(ARTIFACTS, 'console-order-profit-sharing-page.png'),
+          fullPage: true,
+        });
       await context.close();
     }
   });
