@@ -1,8 +1,9 @@
 /**
- * The console's view of an order's profit sharing, on an order split at the WeChat Pay emulator:
- * the page and the JSON show what may still be split, each split with its lines (a closed line
- * with its reason), each return, and the timeline their rows; never a receiver's name; and an
- * operator of another merchant does not find the order.
+ * The console's view of an order's profit sharing, on orders split at the WeChat Pay and Alipay
+ * emulators: the page and the JSON show what may still be split, each split with its lines (a
+ * closed line with its reason), each return (on its own, or with an Alipay refund), and the
+ * timeline their rows; never a receiver's name; and an operator of another merchant does not find
+ * the order.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -265,6 +266,77 @@ describe.each(backends)('console profit sharing on $name', (backend) => {
       splits: [],
       returns: [],
     });
+  });
+
+  it('an Alipay refund that takes the split back shows its return as with the refund, nothing left to split', async () => {
+    const receiver = '2088000000000101';
+    await h.vkPay.addSplitReceiver({
+      merchantId: MERCHANT,
+      provider: 'alipay',
+      receiver: { type: 'ALIPAY_USER_ID', account: receiver },
+    });
+    const outTradeNo = orderNo();
+    await h.vkPay.pay({
+      merchantId: MERCHANT,
+      provider: 'alipay',
+      scene: 'native',
+      out_trade_no: outTradeNo,
+      total_fee: 1000,
+      subject: '分账订单',
+      type: 'goods',
+      profitSharing: true,
+    });
+    await h.alipay.control('POST', `/trades/${h.alipay.appId}/${outTradeNo}/scan`);
+    await h.alipay.control('POST', `/trades/${h.alipay.appId}/${outTradeNo}/pay`);
+    await eventually(
+      () => h.vkPay.getOrder(MERCHANT, outTradeNo),
+      (found) => found.status === 'SUCCESS',
+    );
+    const outSplitNo = `SA${outTradeNo}`;
+    await h.vkPay.splitOrder({
+      merchantId: MERCHANT,
+      outTradeNo,
+      outSplitNo,
+      lines: [{ type: 'ALIPAY_USER_ID', account: receiver, amountFen: 300, description: '分成' }],
+    });
+    await eventually(
+      () => h.vkPay.querySplit(MERCHANT, outSplitNo),
+      (found) => found.split.status === 'FINISHED',
+    );
+    const outRefundNo = `RF${outTradeNo}`;
+    await h.vkPay.refund({
+      merchantId: MERCHANT,
+      out_trade_no: outTradeNo,
+      out_refund_no: outRefundNo,
+      refund_fee: 900,
+    });
+    await eventually(
+      () => h.vkPay.queryRefund(MERCHANT, outRefundNo),
+      (found) => found.refund.status === 'SUCCESS',
+    );
+
+    const vera = await signedIn('vera');
+    const data = (await vera.get(path(outTradeNo))).json().data;
+    // 1000 − 900 refunded − 300 split + 200 returned with the refund.
+    expect(data.profitSharing.splittableFen).toBe(0);
+    expect(data.profitSharing.returns).toEqual([
+      expect.objectContaining({
+        out_return_no: `${outRefundNo}R1`,
+        receiver_type: 'ALIPAY_USER_ID',
+        receiver_account: receiver,
+        amount: 200,
+        status: 'SUCCESS',
+        with_refund: true,
+      }),
+    ]);
+    const html = (await vera.get(`${path(outTradeNo)}?lang=en`, { html: true })).body;
+    expect(html).toMatch(/data-testid="splittable">¥0\.00/);
+    const row = html.match(/<tr data-testid="split-return">.*?<\/tr>/g) ?? [];
+    expect(row).toHaveLength(1);
+    expect(row[0]).toContain(`${outRefundNo}R1`);
+    expect(row[0]).toContain('2.00');
+    expect(row[0]).toContain('<td>Yes</td>');
+    expect(html).toMatch(/data-kind="split_return">.*2\.00 · <code>SUCCESS<\/code> · With a refund/);
   });
 
   it('an operator of another merchant does not find the order', async () => {
