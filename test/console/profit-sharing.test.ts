@@ -132,6 +132,8 @@ describe.each(backends)('console profit sharing on $name', (backend) => {
     // 1000 − 0 refunded − 300 split (the closed line holds nothing) + 120 returned.
     expect(data.profitSharing.splittableFen).toBe(820);
     expect((await h.vkPay.orderSplits(MERCHANT, splitOrderNo)).splittableFen).toBe(820);
+    // WeChat Pay refunds only what is unsplit: the 180 fen with the receiver must come back first.
+    expect(data.refundableFen).toBe(820);
     expect(data.profitSharing.createdForSplitting).toBe(true);
     expect(data.profitSharing.splittingFinished).toBe(false);
     expect(data.profitSharing.splits).toHaveLength(1);
@@ -319,6 +321,8 @@ describe.each(backends)('console profit sharing on $name', (backend) => {
     const data = (await vera.get(path(outTradeNo))).json().data;
     // 1000 − 900 refunded − 300 split + 200 returned with the refund.
     expect(data.profitSharing.splittableFen).toBe(0);
+    // Alipay takes splits back with a refund: the rest of the amount stays refundable.
+    expect(data.refundableFen).toBe(100);
     expect(data.profitSharing.returns).toEqual([
       expect.objectContaining({
         out_return_no: `${outRefundNo}R1`,

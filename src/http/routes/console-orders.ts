@@ -249,7 +249,16 @@ export function consoleOrderPages() {
     /** The order as its page and JSON show it: with its profit sharing. */
     const loadShown = async (request: FastifyRequest, params: OrderParams) => {
       const loaded = await loadOrder(request, params);
-      return { ...loaded, profitSharing: await orderProfitSharing(vkPay.context, loaded.timeline.order) };
+      const profitSharing = await orderProfitSharing(vkPay.context, loaded.timeline.order);
+      // A gateway that cannot take splits back with a refund (WeChat Pay) refunds only what is
+      // unsplit: the page offers no more than the service would send.
+      const returnsWithRefund =
+        vkPay.context.providers.get(loaded.timeline.order.provider)?.profitSharing?.returnsWithRefund ?? true;
+      const refundableFen =
+        profitSharing && !returnsWithRefund
+          ? Math.min(loaded.refundableFen, profitSharing.splittableFen)
+          : loaded.refundableFen;
+      return { ...loaded, refundableFen, profitSharing };
     };
 
     const canAct = (request: FastifyRequest) => consoleUser(request).role !== 'viewer';
