@@ -5,6 +5,7 @@ import type {
   ProfitSharingOperations,
   ReturnResult,
   SplitLine,
+  SplitNotification,
   SplitResult,
 } from '../providers/profit-sharing.ts';
 import type { NotifyAck } from '../providers/provider.ts';
@@ -36,6 +37,7 @@ import {
   splitRequestProblems,
   splitView,
 } from './profit-sharing.ts';
+import { handleVerifiedNotify, type VerifiedNotifyRequest } from './verified-notify.ts';
 
 /** The gateway's profit-sharing operations; 40009 for a gateway without them. */
 export function profitSharingOperations(
@@ -518,54 +520,22 @@ export async function orderSplits(
   };
 }
 
-export interface SplitNotifyRequest {
-  provider: string;
-  merchantId: string;
-  account?: string;
-  headers: Record<string, string | string[] | undefined>;
-  rawBody: Buffer;
-}
+export type SplitNotifyRequest = VerifiedNotifyRequest;
 
-/**
- * A split notification: verified with the account's keys, applied through the state machine, and
- * acknowledged in the gateway's format. Unknown merchants are told so; never a 5xx of ours.
- */
-export async function handleSplitNotify(
+/** A split notification: verified with the account's keys, applied through the state machine. */
+export function handleSplitNotify(
   context: ServiceContext,
   request: SplitNotifyRequest,
 ): Promise<{ ack: NotifyAck; outcome: string }> {
-  const provider = context.providers.get(request.provider);
-  const operations = provider?.profitSharing;
-  if (!operations)
-    return { ack: { status: 404, headers: {}, body: 'unknown provider' }, outcome: 'unknown_provider' };
-  const account = request.account ?? DEFAULT_ACCOUNT;
-  if (
-    (provider.merchantIds && !provider.merchantIds().includes(request.merchantId)) ||
-    (provider.accounts && !provider.accounts(request.merchantId).includes(account))
-  ) {
-    const ack = operations.ackSplitNotify('unknown_merchant');
-    return { ack: { ...ack, status: 404 }, outcome: 'unknown_merchant' };
-  }
-  let notification: Awaited<ReturnType<typeof operations.parseSplitNotify>>;
-  try {
-    notification = await operations.parseSplitNotify(
-      request.merchantId,
-      request.headers,
-      request.rawBody,
-      request.account,
-    );
-  } catch (error) {
-    const code = isPayError(error) ? error.code : 50000;
-    context.logger.warn({ provider: request.provider, code }, 'split notification refused');
-    return { ack: operations.ackSplitNotify(code === 40002 ? 'refused' : 'retry'), outcome: 'refused' };
-  }
-  try {
-    const applied = await applySplitWord(context, { ...notification, merchantId: request.merchantId });
-    return { ack: operations.ackSplitNotify('accepted'), outcome: applied.outcome };
-  } catch (error) {
-    const payError = isPayError(error) ? error : null;
-    if (payError && !payError.retryable && payError.code !== 50000)
-      return { ack: operations.ackSplitNotify('accepted'), outcome: 'ignored' };
-    return { ack: operations.ackSplitNotify('retry'), outcome: 'retry' };
-  }
+  return handleVerifiedNotify(context, request, ({ profitSharing }) =>
+    profitSharing
+      ? {
+          what: 'split',
+          parse: (...args) => profitSharing.parseSplitNotify(...args),
+          ack: (answer) => profitSharing.ackSplitNotify(answer),
+          apply: (notification: SplitNotification) =>
+            applySplitWord(context, { ...notification, merchantId: request.merchantId }),
+        }
+      : undefined,
+  );
 }

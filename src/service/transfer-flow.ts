@@ -7,7 +7,6 @@
 
 import { sql } from 'kysely';
 import { isPayError, PayError } from '../core/errors.ts';
-import { DEFAULT_ACCOUNT } from '../providers/merchant-lookup.ts';
 import type { NotifyAck } from '../providers/provider.ts';
 import type { TransferOperations, TransferResult } from '../providers/transfer.ts';
 import type { TransferRow } from '../store/schema.ts';
@@ -28,6 +27,7 @@ import {
   toTransfer,
   transferSettingsOf,
 } from './transfers.ts';
+import { handleVerifiedNotify, type VerifiedNotifyRequest } from './verified-notify.ts';
 
 /** The gateway's transfer operations; 40001 for a gateway without them. */
 export function transferOperations(context: ServiceContext, providerName: string): TransferOperations {
@@ -350,55 +350,21 @@ export async function syncPendingTransfers(context: ServiceContext): Promise<Tra
   return report;
 }
 
-export interface TransferNotifyRequest {
-  provider: string;
-  merchantId: string;
-  account?: string;
-  headers: Record<string, string | string[] | undefined>;
-  rawBody: Buffer;
-}
+export type TransferNotifyRequest = VerifiedNotifyRequest;
 
-/**
- * A transfer notification: verified with the account's keys, applied like a query's answer, and
- * acknowledged in the gateway's format. One that does not verify is refused; our own failure asks
- * the gateway to send it again.
- */
-export async function handleTransferNotify(
+/** A transfer notification: verified with the account's keys, applied like a query's answer. */
+export function handleTransferNotify(
   context: ServiceContext,
   request: TransferNotifyRequest,
 ): Promise<{ ack: NotifyAck; outcome: string }> {
-  const provider = context.providers.get(request.provider);
-  const operations = provider?.transfers;
-  if (!operations)
-    return { ack: { status: 404, headers: {}, body: 'unknown provider' }, outcome: 'unknown_provider' };
-  // A merchant or account that is not configured here: the gateway is told so, not asked to retry.
-  const account = request.account ?? DEFAULT_ACCOUNT;
-  if (
-    (provider.merchantIds && !provider.merchantIds().includes(request.merchantId)) ||
-    (provider.accounts && !provider.accounts(request.merchantId).includes(account))
-  )
-    return { ack: operations.ackTransferNotify('unknown_merchant'), outcome: 'unknown_merchant' };
-  let result: TransferResult;
-  try {
-    result = await operations.parseTransferNotify(
-      request.merchantId,
-      request.headers,
-      request.rawBody,
-      request.account,
-    );
-  } catch (error) {
-    const code = isPayError(error) ? error.code : 50000;
-    context.logger.warn({ provider: request.provider, code }, 'transfer notification refused');
-    return { ack: operations.ackTransferNotify(code === 40002 ? 'refused' : 'retry'), outcome: 'refused' };
-  }
-  try {
-    const applied = await applyTransferResult(context, result);
-    return { ack: operations.ackTransferNotify('accepted'), outcome: applied.outcome };
-  } catch (error) {
-    const payError = isPayError(error) ? error : null;
-    // Verified, but about nothing of ours or not applicable: recorded, and the gateway told to stop.
-    if (payError && !payError.retryable && payError.code !== 50000)
-      return { ack: operations.ackTransferNotify('accepted'), outcome: 'ignored' };
-    return { ack: operations.ackTransferNotify('retry'), outcome: 'retry' };
-  }
+  return handleVerifiedNotify(context, request, ({ transfers }) =>
+    transfers
+      ? {
+          what: 'transfer',
+          parse: (...args) => transfers.parseTransferNotify(...args),
+          ack: (answer) => transfers.ackTransferNotify(answer),
+          apply: (result: TransferResult) => applyTransferResult(context, result),
+        }
+      : undefined,
+  );
 }
