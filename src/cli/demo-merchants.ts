@@ -125,6 +125,7 @@ export async function demoWxpayMerchant(
   gateway: WxpayGateway,
   baseUrl: string,
   keys: DemoKeys,
+  publicUrl?: string,
 ): Promise<WxpayMerchantConfig> {
   const { privateKeyPem, apiV3Key, serialNo } = keys.wxpay;
   // Registering again (a restart) keeps the WeChat Pay public key the gateway made the first time.
@@ -135,6 +136,12 @@ export async function demoWxpayMerchant(
     merchantSerialNo: serialNo,
     merchantPublicKeyPem: publicKeyPem(privateKeyPem),
     keyMode: 'publicKey',
+    // What a merchant sets on WeChat Pay's merchant platform: where split results are sent.
+    ...(publicUrl
+      ? {
+          profitSharingNotifyUrl: `${publicUrl.replace(/\/+$/, '')}/notify-profit-sharing/wxpay/${DEMO_MERCHANT}`,
+        }
+      : {}),
   });
   return {
     merchantId: DEMO_MERCHANT,

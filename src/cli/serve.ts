@@ -132,7 +132,9 @@ export async function serve(given: ServiceConfig, logger: Logger): Promise<Runni
   let keys: DemoKeys | null = null;
   if (wxpayGateway && alipayGateway && wxpayMerchants.length === 0 && alipayApps.length === 0) {
     keys = demoKeys(sandboxFolder);
-    wxpayMerchants.push(await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`, keys));
+    wxpayMerchants.push(
+      await demoWxpayMerchant(wxpayGateway, `${sandboxBase}/wxpay`, keys, config.publicUrl),
+    );
     alipayApps.push(await demoAlipayApp(alipayGateway, `${sandboxBase}/alipay/gateway.do`, keys));
     const app: ApiApp = { appId: 'demo-app', merchantId: DEMO_MERCHANT, secret: keys.apiAppSecret };
     demo = { merchantId: DEMO_MERCHANT, app, webhookSecret: keys.webhookSecret };
