@@ -149,8 +149,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(healthRoutes, { vkPay, metrics, adminAllowlist: security.adminAllowlist });
   await app.register(notifyRoutes, { vkPay, metrics });
-  await app.register(transferNotifyRoutes, { vkPay });
-  await app.register(profitSharingNotifyRoutes, { vkPay });
+  await app.register(transferNotifyRoutes(vkPay));
+  await app.register(profitSharingNotifyRoutes(vkPay));
   await app.register(apiRoutes, {
     vkPay,
     apps: options.apps ?? [],

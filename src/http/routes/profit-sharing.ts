@@ -4,11 +4,13 @@
  * scope, so the same signature, allowlist and rate limits apply; everything acts for the request's
  * merchant only. A receiver's name goes in and never comes back out.
  */
+
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { SplitReceiverType } from '../../providers/profit-sharing.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { ok } from '../envelope.ts';
 import { FIELD } from './fields.ts';
+import { verifiedNotifyRoutes } from './verified-notify.ts';
 
 const merchantQuery = {
   type: 'object',
@@ -411,28 +413,5 @@ export const profitSharingApiRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = asyn
 };
 
 /** Split notifications: POST /notify-profit-sharing/:provider/:merchant[/:account], raw bytes kept. */
-export const profitSharingNotifyRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (app, { vkPay }) => {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_request, body, done) => {
-    done(null, body);
-  });
-  app.post<{ Params: { provider: string; merchant: string; account?: string } }>(
-    '/notify-profit-sharing/:provider/:merchant/:account?',
-    { schema: { hide: true } },
-    async (request, reply) => {
-      const { ack, outcome } = await vkPay.handleSplitNotify({
-        provider: request.params.provider,
-        merchantId: request.params.merchant,
-        ...(request.params.account ? { account: request.params.account } : {}),
-        headers: request.headers,
-        rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-      });
-      request.log.info(
-        { provider: request.params.provider.slice(0, 32), outcome, status: ack.status },
-        'split notification',
-      );
-      reply.status(ack.status).headers(ack.headers);
-      return reply.send(ack.body);
-    },
-  );
-};
+export const profitSharingNotifyRoutes = (vkPay: VkPay): FastifyPluginAsync =>
+  verifiedNotifyRoutes('/notify-profit-sharing', 'split', (request) => vkPay.handleSplitNotify(request));

@@ -4,11 +4,13 @@
  * rate limits apply; everything acts for the request's merchant only. The payee's identity and
  * name go in and never come back out.
  */
+
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { transferView } from '../../service/transfers.ts';
 import type { VkPay } from '../../vk-pay.ts';
 import { ok } from '../envelope.ts';
 import { FIELD } from './fields.ts';
+import { verifiedNotifyRoutes } from './verified-notify.ts';
 
 const merchantQuery = {
   type: 'object',
@@ -262,28 +264,5 @@ export const transferApiRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (ap
 };
 
 /** Transfer notifications: POST /notify-transfer/:provider/:merchant[/:account], raw bytes kept. */
-export const transferNotifyRoutes: FastifyPluginAsync<{ vkPay: VkPay }> = async (app, { vkPay }) => {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_request, body, done) => {
-    done(null, body);
-  });
-  app.post<{ Params: { provider: string; merchant: string; account?: string } }>(
-    '/notify-transfer/:provider/:merchant/:account?',
-    { schema: { hide: true } },
-    async (request, reply) => {
-      const { ack, outcome } = await vkPay.handleTransferNotify({
-        provider: request.params.provider,
-        merchantId: request.params.merchant,
-        ...(request.params.account ? { account: request.params.account } : {}),
-        headers: request.headers,
-        rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-      });
-      request.log.info(
-        { provider: request.params.provider.slice(0, 32), outcome, status: ack.status },
-        'transfer notification',
-      );
-      reply.status(ack.status).headers(ack.headers);
-      return reply.send(ack.body);
-    },
-  );
-};
+export const transferNotifyRoutes = (vkPay: VkPay): FastifyPluginAsync =>
+  verifiedNotifyRoutes('/notify-transfer', 'transfer', (request) => vkPay.handleTransferNotify(request));
